@@ -1,0 +1,220 @@
+//! The command line: clap types, and their conversion into a validated plan. No I/O here,
+//! so a bad flag never costs a connection.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::error::AppError;
+use crate::ssh::{Destination, SshOptions};
+use crate::target::TargetSpec;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "codex-auth",
+    version,
+    about = "Install a Codex CLI login on SSH hosts and containers, safely",
+    after_help = "Exit codes: 0 all targets done, 1 a target failed, 2 bad usage or input (nothing touched), 130 interrupted."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Install a login on targets: atomic write, 0700/0600, verified, backed up.
+    Push(PushArgs),
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct SshArgs {
+    /// ssh config file, as `ssh -F`.
+    #[arg(short = 'F', value_name = "FILE")]
+    pub config_file: Option<PathBuf>,
+    /// ssh option, as `ssh -o` (repeatable).
+    #[arg(short = 'o', value_name = "KEY=VALUE")]
+    pub options: Vec<String>,
+    /// Identity file, as `ssh -i`.
+    #[arg(short = 'i', value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct OutputArgs {
+    /// One JSON document on stdout; human text goes to stderr.
+    #[arg(long)]
+    pub json: bool,
+    /// More detail (never secrets).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors and the summary.
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct PushArgs {
+    /// SSH destination: alias, user@host, host:port, [v6]:port, ssh://user@host:port (repeatable).
+    #[arg(long = "ssh", value_name = "DEST")]
+    pub ssh: Vec<String>,
+    #[command(flatten)]
+    pub ssh_args: SshArgs,
+    /// The target's CODEX_HOME (default: its $CODEX_HOME, else ~/.codex of the login user).
+    #[arg(long, value_name = "PATH")]
+    pub codex_home: Option<String>,
+    /// Push this auth.json instead of the local login.
+    #[arg(long, value_name = "FILE", conflicts_with = "api_key_stdin")]
+    pub from: Option<PathBuf>,
+    /// Read an API key from stdin and push an API-key login.
+    #[arg(long)]
+    pub api_key_stdin: bool,
+    /// Allow one ChatGPT login on several targets (they will share one session).
+    #[arg(long)]
+    pub share: bool,
+    /// Push even where config.toml selects the keyring credential store.
+    #[arg(long)]
+    pub force: bool,
+    /// Connect and report what would happen; write nothing.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+    /// Targets handled at once.
+    #[arg(short = 'j', long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: u16,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Where the credentials for a push come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    File(PathBuf),
+    ApiKeyStdin,
+    LocalLogin,
+}
+
+#[derive(Debug)]
+pub struct PushPlanArgs {
+    pub targets: Vec<TargetSpec>,
+    pub ssh: SshOptions,
+    pub source: Source,
+    pub codex_home: Option<String>,
+    pub share: bool,
+    pub force: bool,
+    pub dry_run: bool,
+    pub jobs: usize,
+    pub output: OutputArgs,
+}
+
+impl PushArgs {
+    pub fn validate(self) -> Result<PushPlanArgs, AppError> {
+        if self.ssh.is_empty() {
+            return Err(AppError::usage(
+                "no targets: name at least one",
+                Some("codex-auth push --ssh user@host"),
+            ));
+        }
+        let mut targets = Vec::new();
+        for raw in &self.ssh {
+            let d = Destination::parse(raw).map_err(|e| {
+                AppError::usage(
+                    e.to_string(),
+                    Some("use alias, user@host, host:port or ssh://user@host:port"),
+                )
+            })?;
+            targets.push(TargetSpec::Ssh(d));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for t in &targets {
+            if !seen.insert(t.label()) {
+                return Err(AppError::usage(
+                    format!("target {} is named twice", t.label()),
+                    Some("name each target once"),
+                ));
+            }
+        }
+        for o in &self.ssh_args.options {
+            if !o.contains('=') && !o.trim().contains(' ') {
+                return Err(AppError::usage(
+                    format!("bad -o option {o:?}"),
+                    Some("use -o Key=Value, as with ssh"),
+                ));
+            }
+        }
+        if let Some(h) = &self.codex_home {
+            if h.is_empty() || h.contains('\n') || h.contains('\0') {
+                return Err(AppError::usage(
+                    "--codex-home must be a non-empty path on one line",
+                    None,
+                ));
+            }
+        }
+        let source = match (&self.from, self.api_key_stdin) {
+            (Some(f), _) => Source::File(f.clone()),
+            (None, true) => Source::ApiKeyStdin,
+            (None, false) => Source::LocalLogin,
+        };
+        Ok(PushPlanArgs {
+            targets,
+            ssh: SshOptions {
+                config_file: self.ssh_args.config_file,
+                options: self.ssh_args.options,
+                identity: self.ssh_args.identity,
+            },
+            source,
+            codex_home: self.codex_home,
+            share: self.share,
+            force: self.force,
+            dry_run: self.dry_run,
+            jobs: self.jobs as usize,
+            output: self.output,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<PushPlanArgs, AppError> {
+        let cli = Cli::try_parse_from(args).map_err(|e| AppError::usage(e.to_string(), None))?;
+        match cli.command {
+            Command::Push(p) => p.validate(),
+        }
+    }
+
+    #[test]
+    fn push_needs_a_target_and_valid_destinations() {
+        assert!(parse(&["codex-auth", "push"]).is_err());
+        assert!(parse(&["codex-auth", "push", "--ssh", "h:0"]).is_err());
+        assert!(parse(&["codex-auth", "push", "--ssh", "a", "--ssh", "a"]).is_err());
+        assert!(parse(&["codex-auth", "push", "--ssh", "a", "-o", "Bogus"]).is_err());
+        let p = parse(&[
+            "codex-auth",
+            "push",
+            "--ssh",
+            "a",
+            "--ssh",
+            "u@b:2222",
+            "-o",
+            "Port=1",
+        ])
+        .unwrap();
+        assert_eq!(p.targets.len(), 2);
+        assert_eq!(p.source, Source::LocalLogin);
+    }
+
+    #[test]
+    fn from_and_api_key_stdin_conflict() {
+        assert!(parse(&[
+            "codex-auth",
+            "push",
+            "--ssh",
+            "a",
+            "--from",
+            "x",
+            "--api-key-stdin"
+        ])
+        .is_err());
+    }
+}

@@ -1,0 +1,62 @@
+//! The one error type at the top: a one-line message, a hint, and the documented exit code.
+//! Typed errors from the lower layers convert into it; main prints it once.
+
+use std::fmt;
+
+/// Exit codes, as documented in the README.
+pub mod exit {
+    /// Every target done.
+    pub const OK: u8 = 0;
+    /// At least one target failed; the others are done and reported.
+    pub const TARGET_FAILED: u8 = 1;
+    /// Bad usage or bad input: nothing was touched.
+    pub const USAGE: u8 = 2;
+    /// Interrupted (Ctrl-C).
+    pub const INTERRUPTED: u8 = 130;
+}
+
+#[derive(Debug)]
+pub struct AppError {
+    pub code: u8,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl AppError {
+    /// Bad usage or input (exit 2), detected before anything was touched.
+    pub fn usage(message: impl Into<String>, hint: Option<&str>) -> Self {
+        AppError {
+            code: exit::USAGE,
+            message: message.into(),
+            hint: hint.map(str::to_string),
+        }
+    }
+
+    pub fn failed(message: impl Into<String>) -> Self {
+        AppError {
+            code: exit::TARGET_FAILED,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn interrupted() -> Self {
+        AppError {
+            code: exit::INTERRUPTED,
+            message: "interrupted".into(),
+            hint: None,
+        }
+    }
+}
+
+impl fmt::Display for AppError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        if let Some(h) = &self.hint {
+            write!(f, " (hint: {h})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for AppError {}

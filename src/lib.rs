@@ -1,0 +1,186 @@
+//! codex-auth: get a working Codex CLI login onto machines without a browser.
+//! `run` wires the layers: cli -> auth -> ops (over target/ssh) -> report.
+
+pub mod auth;
+pub mod cli;
+pub mod error;
+pub mod ops;
+pub mod prompt;
+pub mod report;
+pub mod ssh;
+pub mod target;
+
+use std::io::{IsTerminal, Read};
+use std::sync::Arc;
+
+use clap::Parser;
+
+use auth::AuthFile;
+use cli::{Cli, Command, PushPlanArgs, Source};
+use error::{exit, AppError};
+use report::{Reporter, Verbosity};
+
+/// Largest input we accept on stdin or from --from; a real auth.json is a few KiB.
+const MAX_INPUT: u64 = 1 << 20;
+
+pub fn run() -> Result<u8, AppError> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| AppError::failed(format!("cannot start the async runtime: {e}")))?;
+    match cli.command {
+        Command::Push(args) => {
+            let plan = args.validate()?;
+            runtime.block_on(run_push(plan))
+        }
+    }
+}
+
+async fn run_push(args: PushPlanArgs) -> Result<u8, AppError> {
+    let auth = load_credentials(&args.source)?;
+    let json = args.output.json;
+    let verbosity = if args.output.quiet {
+        Verbosity::Quiet
+    } else if args.output.verbose > 0 {
+        Verbosity::Verbose
+    } else {
+        Verbosity::Normal
+    };
+
+    if auth.is_rotating_session() && args.targets.len() > 1 && !args.share {
+        return Err(AppError::usage(
+            format!(
+                "refusing to push one ChatGPT login to {} targets: its refresh token rotates, so the first refresh on any of them signs the others out",
+                args.targets.len()
+            ),
+            Some("push an API key (--api-key-stdin), log in once per target, or pass --share to accept one shared session"),
+        ));
+    }
+
+    let labels = args.targets.iter().map(|t| t.label()).collect();
+    let reporter = Arc::new(Reporter::new(labels, verbosity, json));
+    if auth.is_rotating_session() && !args.dry_run && verbosity != Verbosity::Quiet {
+        let what = if args.targets.len() > 1 {
+            "these targets and every other holder of this auth.json now share one ChatGPT session"
+        } else {
+            "this target and every other holder of this auth.json (this machine, if it is your local login) now share one ChatGPT session"
+        };
+        reporter.note(&format!(
+            "warning: {what}; a token refresh on one signs the others out"
+        ));
+    }
+
+    let ctx = target::ConnectContext {
+        ssh: args.ssh.clone(),
+        prompter: reporter.clone(),
+    };
+    let plan = ops::push::PushPlan {
+        targets: args.targets.clone(),
+        auth: auth.clone(),
+        codex_home: args.codex_home.clone(),
+        force: args.force,
+        dry_run: args.dry_run,
+        jobs: args.jobs,
+    };
+    let results = tokio::select! {
+        r = ops::push::push(plan, ctx, reporter.clone()) => r,
+        _ = tokio::signal::ctrl_c() => {
+            reporter.finish();
+            return Err(AppError::interrupted());
+        }
+    };
+    reporter.finish();
+
+    if json {
+        println!("{}", report::push_json(&results, &auth, args.dry_run));
+    } else {
+        let table = auth.scrub(&report::push_table(&results, verbosity));
+        print!("{table}");
+    }
+    let all_ok = results.iter().all(report::target_ok);
+    Ok(if all_ok {
+        exit::OK
+    } else {
+        exit::TARGET_FAILED
+    })
+}
+
+fn load_credentials(source: &Source) -> Result<AuthFile, AppError> {
+    let bad_file = |path: &std::path::Path, e: auth::AuthError| {
+        AppError::usage(
+            format!("{}: {e}", path.display()),
+            Some("pass a Codex auth.json (as `codex login` writes it)"),
+        )
+    };
+    match source {
+        Source::File(path) => {
+            let bytes = read_limited(path).map_err(|e| {
+                AppError::usage(
+                    format!("cannot read {}: {e}", path.display()),
+                    Some("check the path given to --from"),
+                )
+            })?;
+            AuthFile::parse(&bytes).map_err(|e| bad_file(path, e))
+        }
+        Source::ApiKeyStdin => {
+            let stdin = std::io::stdin();
+            if stdin.is_terminal() {
+                return Err(AppError::usage(
+                    "--api-key-stdin reads the key from a pipe, and stdin is a terminal (the key would echo)",
+                    Some("printenv OPENAI_API_KEY | codex-auth push ... --api-key-stdin"),
+                ));
+            }
+            let mut raw = String::new();
+            stdin
+                .lock()
+                .take(MAX_INPUT)
+                .read_to_string(&mut raw)
+                .map_err(|e| {
+                    AppError::usage(format!("cannot read the key from stdin: {e}"), None)
+                })?;
+            AuthFile::from_api_key(&raw).map_err(|e| {
+                AppError::usage(
+                    format!("--api-key-stdin: {e}"),
+                    Some("printenv OPENAI_API_KEY | codex-auth push ... --api-key-stdin"),
+                )
+            })
+        }
+        Source::LocalLogin => {
+            let path = auth::local::auth_path().ok_or_else(|| {
+                AppError::usage(
+                    "cannot find the home directory for the local login",
+                    Some("set CODEX_HOME or pass --from FILE"),
+                )
+            })?;
+            let bytes = match read_limited(&path) {
+                Ok(b) => b,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(AppError::usage(
+                        format!("no local Codex login: {} does not exist", path.display()),
+                        Some(
+                            "run `codex login` here first, or pass --from FILE or --api-key-stdin",
+                        ),
+                    ))
+                }
+                Err(e) => {
+                    return Err(AppError::usage(
+                        format!("cannot read {}: {e}", path.display()),
+                        None,
+                    ))
+                }
+            };
+            AuthFile::parse(&bytes).map_err(|e| bad_file(&path, e))
+        }
+    }
+}
+
+fn read_limited(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    let f = std::fs::File::open(path)?;
+    if f.metadata()?.is_dir() {
+        return Err(std::io::Error::other("is a directory"));
+    }
+    let mut buf = Vec::new();
+    f.take(MAX_INPUT).read_to_end(&mut buf)?;
+    Ok(buf)
+}

@@ -1,0 +1,64 @@
+//! Questions for the person at the terminal (host key confirmation, passphrases, passwords).
+//! The lower layers ask through [`Prompter`]; `report` implements it so prompts and
+//! progress bars never draw over each other. Without a terminal, nothing is asked.
+
+use std::io::{BufRead, Write};
+
+pub trait Prompter: Send + Sync {
+    /// Whether there is a terminal to ask on.
+    fn available(&self) -> bool;
+    /// A yes/no question; `None` when no terminal.
+    fn confirm(&self, question: &str) -> Option<bool>;
+    /// A line read without echo; `None` when no terminal or aborted.
+    fn secret(&self, prompt: &str) -> Option<String>;
+}
+
+/// No terminal: every question goes unanswered.
+pub struct NoTerminal;
+
+impl Prompter for NoTerminal {
+    fn available(&self) -> bool {
+        false
+    }
+    fn confirm(&self, _: &str) -> Option<bool> {
+        None
+    }
+    fn secret(&self, _: &str) -> Option<String> {
+        None
+    }
+}
+
+/// Whether this process has a controlling terminal to ask on, as ssh uses `/dev/tty`.
+pub fn tty_available() -> bool {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .is_ok()
+}
+
+/// Ask on `/dev/tty` directly (not stdin: stdin may carry a key).
+pub fn tty_confirm(question: &str) -> Option<bool> {
+    let mut tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .ok()?;
+    loop {
+        write!(tty, "{question} (yes/no): ").ok()?;
+        tty.flush().ok()?;
+        let mut line = String::new();
+        std::io::BufReader::new(&tty).read_line(&mut line).ok()?;
+        match line.trim().to_ascii_lowercase().as_str() {
+            "yes" | "y" => return Some(true),
+            "no" | "n" | "" => return Some(false),
+            _ => {
+                writeln!(tty, "Please type 'yes' or 'no'.").ok()?;
+            }
+        }
+    }
+}
+
+pub fn tty_secret(prompt: &str) -> Option<String> {
+    rpassword::prompt_password(prompt).ok()
+}

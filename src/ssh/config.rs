@@ -1,0 +1,485 @@
+//! Resolving a destination to the settings `ssh` would use: `ssh -G` when OpenSSH is
+//! installed (exact semantics: Include, Match, tokens), else a small ssh_config parser.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::dest::Destination;
+use super::SshError;
+
+/// Options from the command line that apply to every ssh target, as `ssh` takes them.
+#[derive(Clone, Debug, Default)]
+pub struct SshOptions {
+    pub config_file: Option<PathBuf>,
+    /// `-o Key=Value`, in order.
+    pub options: Vec<String>,
+    pub identity: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StrictHostKeys {
+    Yes,
+    AcceptNew,
+    Ask,
+    /// `no`/`off`: new keys are learned; a changed key is still refused.
+    No,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AgentSetting {
+    /// `$SSH_AUTH_SOCK`
+    Environment,
+    Socket(PathBuf),
+    None,
+}
+
+#[derive(Clone, Debug)]
+pub struct HostConfig {
+    pub hostname: String,
+    pub user: String,
+    pub port: u16,
+    pub identity_files: Vec<PathBuf>,
+    pub identities_only: bool,
+    pub identity_agent: AgentSetting,
+    pub proxy_jump: Vec<Destination>,
+    pub user_known_hosts: Vec<PathBuf>,
+    pub global_known_hosts: Vec<PathBuf>,
+    pub strict: StrictHostKeys,
+    pub connect_timeout: Option<Duration>,
+    pub batch_mode: bool,
+    pub hash_known_hosts: bool,
+    pub host_key_alias: Option<String>,
+    pub password_auth: bool,
+    pub kbd_interactive_auth: bool,
+    pub pubkey_auth: bool,
+    pub server_alive_interval: Option<Duration>,
+}
+
+impl HostConfig {
+    /// The name host keys are recorded under.
+    pub fn known_hosts_name(&self) -> &str {
+        self.host_key_alias.as_deref().unwrap_or(&self.hostname)
+    }
+}
+
+/// Resolve one destination. `apply_cli` is false for ProxyJump hops: as with `ssh -J`,
+/// command-line `-o`/`-i` apply to the destination only, `-F` to every hop.
+pub async fn resolve(
+    dest: &Destination,
+    opts: &SshOptions,
+    apply_cli: bool,
+) -> Result<HostConfig, SshError> {
+    for o in &opts.options {
+        if !o.contains('=') && !o.trim().contains(' ') {
+            return Err(SshError::Config(format!(
+                "bad -o option {o:?}: expected Key=Value"
+            )));
+        }
+    }
+    let lines = match ssh_g(dest, opts, apply_cli).await {
+        Some(result) => result?,
+        None => fallback::resolve(dest, opts, apply_cli)?,
+    };
+    from_pairs(&lines)
+}
+
+/// Run `ssh -G`; `None` when OpenSSH is not installed.
+async fn ssh_g(
+    dest: &Destination,
+    opts: &SshOptions,
+    apply_cli: bool,
+) -> Option<Result<Vec<(String, String)>, SshError>> {
+    let mut cmd = tokio::process::Command::new("ssh");
+    cmd.arg("-G");
+    if let Some(f) = &opts.config_file {
+        cmd.arg("-F").arg(f);
+    }
+    if apply_cli {
+        for o in &opts.options {
+            cmd.arg("-o").arg(o);
+        }
+        if let Some(i) = &opts.identity {
+            cmd.arg("-i").arg(i);
+        }
+    }
+    if let Some(p) = dest.port {
+        cmd.arg("-p").arg(p.to_string());
+    }
+    if let Some(u) = &dest.user {
+        cmd.arg("-l").arg(u);
+    }
+    cmd.arg("--").arg(&dest.host);
+    cmd.stdin(std::process::Stdio::null());
+    cmd.kill_on_drop(true);
+    let out = match cmd.output().await {
+        Ok(o) => o,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => return Some(Err(SshError::Config(format!("cannot run ssh -G: {e}")))),
+    };
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let line = stderr
+            .lines()
+            .find(|l| !l.contains("Pseudo-terminal") && !l.trim().is_empty())
+            .unwrap_or("ssh -G failed")
+            .trim()
+            .to_string();
+        return Some(Err(SshError::Config(line)));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    Some(Ok(text
+        .lines()
+        .filter_map(|l| {
+            let (k, v) = l.split_once(' ')?;
+            Some((k.to_ascii_lowercase(), v.trim().to_string()))
+        })
+        .collect()))
+}
+
+fn expand_tilde(p: &str) -> PathBuf {
+    if p == "~" {
+        return dirs::home_dir().unwrap_or_else(|| PathBuf::from("/"));
+    }
+    if let Some(rest) = p.strip_prefix("~/") {
+        if let Some(h) = dirs::home_dir() {
+            return h.join(rest);
+        }
+    }
+    PathBuf::from(p)
+}
+
+fn yes(v: &str) -> bool {
+    matches!(v.to_ascii_lowercase().as_str(), "yes" | "true")
+}
+
+/// Build a [`HostConfig`] from lower-case `key value` pairs; for repeated keys the
+/// first wins, except the list-valued ones.
+fn from_pairs(pairs: &[(String, String)]) -> Result<HostConfig, SshError> {
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    };
+    let all = |k: &str| {
+        pairs
+            .iter()
+            .filter(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+            .collect::<Vec<_>>()
+    };
+    let hostname = get("hostname")
+        .ok_or_else(|| SshError::Config("ssh config has no hostname".into()))?
+        .to_string();
+    let user = get("user")
+        .map(str::to_string)
+        .or_else(local_user)
+        .ok_or_else(|| SshError::Config("cannot tell which user to log in as".into()))?;
+    let port = get("port")
+        .unwrap_or("22")
+        .parse::<u16>()
+        .map_err(|_| SshError::Config("bad Port in ssh config".into()))?;
+    let identity_files = all("identityfile").into_iter().map(expand_tilde).collect();
+    let identity_agent = match get("identityagent") {
+        None => AgentSetting::Environment,
+        Some(v) if v.eq_ignore_ascii_case("none") => AgentSetting::None,
+        Some("SSH_AUTH_SOCK") | Some("$SSH_AUTH_SOCK") => AgentSetting::Environment,
+        Some(v) => AgentSetting::Socket(expand_tilde(v)),
+    };
+    let proxy_jump = match get("proxyjump") {
+        None => vec![],
+        Some(v) if v.eq_ignore_ascii_case("none") => vec![],
+        Some(v) => v
+            .split(',')
+            .map(|hop| {
+                Destination::parse(hop.trim())
+                    .map_err(|e| SshError::Config(format!("bad ProxyJump: {e}")))
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let files = |k: &str| -> Vec<PathBuf> {
+        all(k)
+            .into_iter()
+            .flat_map(|v| v.split_whitespace().map(expand_tilde).collect::<Vec<_>>())
+            .collect()
+    };
+    let strict = match get("stricthostkeychecking").map(|s| s.to_ascii_lowercase()) {
+        Some(s) if s == "yes" || s == "true" => StrictHostKeys::Yes,
+        Some(s) if s == "accept-new" => StrictHostKeys::AcceptNew,
+        Some(s) if s == "no" || s == "off" || s == "false" => StrictHostKeys::No,
+        _ => StrictHostKeys::Ask,
+    };
+    let seconds = |k: &str| {
+        get(k)
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|s| *s > 0)
+            .map(Duration::from_secs)
+    };
+    Ok(HostConfig {
+        hostname,
+        user,
+        port,
+        identity_files,
+        identities_only: get("identitiesonly").is_some_and(yes),
+        identity_agent,
+        proxy_jump,
+        user_known_hosts: files("userknownhostsfile"),
+        global_known_hosts: files("globalknownhostsfile"),
+        strict,
+        connect_timeout: seconds("connecttimeout"),
+        batch_mode: get("batchmode").is_some_and(yes),
+        hash_known_hosts: get("hashknownhosts").is_some_and(yes),
+        host_key_alias: get("hostkeyalias")
+            .filter(|v| !v.eq_ignore_ascii_case("none"))
+            .map(str::to_string),
+        password_auth: get("passwordauthentication").is_none_or(yes),
+        kbd_interactive_auth: get("kbdinteractiveauthentication").is_none_or(yes),
+        pubkey_auth: get("pubkeyauthentication").is_none_or(|v| v != "no" && v != "false"),
+        server_alive_interval: seconds("serveraliveinterval"),
+    })
+}
+
+fn local_user() -> Option<String> {
+    std::env::var("USER")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .or_else(|| {
+            // SAFETY-free fallback: the uid's name from /etc/passwd.
+            let uid = unsafe_uid();
+            std::fs::read_to_string("/etc/passwd").ok().and_then(|p| {
+                p.lines().find_map(|l| {
+                    let f: Vec<&str> = l.split(':').collect();
+                    (f.len() > 2 && f[2] == uid.to_string()).then(|| f[0].to_string())
+                })
+            })
+        })
+}
+
+fn unsafe_uid() -> u32 {
+    // getuid cannot fail.
+    unsafe { libc::getuid() }
+}
+
+/// The ssh_config parser used when `ssh` is not installed: Host blocks with patterns,
+/// first value wins, Include; `Match` blocks are skipped (use OpenSSH for those).
+mod fallback {
+    use super::*;
+
+    pub fn resolve(
+        dest: &Destination,
+        opts: &SshOptions,
+        apply_cli: bool,
+    ) -> Result<Vec<(String, String)>, SshError> {
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        if let Some(u) = &dest.user {
+            pairs.push(("user".into(), u.clone()));
+        }
+        if let Some(p) = dest.port {
+            pairs.push(("port".into(), p.to_string()));
+        }
+        if apply_cli {
+            for o in &opts.options {
+                if let Some((k, v)) = split_kv(o) {
+                    pairs.push((k, v));
+                }
+            }
+            if let Some(i) = &opts.identity {
+                pairs.push(("identityfile".into(), i.display().to_string()));
+            }
+        }
+        let files: Vec<PathBuf> = match &opts.config_file {
+            Some(f) => vec![f.clone()],
+            None => {
+                let mut v = vec![];
+                if let Some(h) = dirs::home_dir() {
+                    v.push(h.join(".ssh/config"));
+                }
+                v.push(PathBuf::from("/etc/ssh/ssh_config"));
+                v
+            }
+        };
+        for (i, f) in files.iter().enumerate() {
+            if i == 0 && opts.config_file.is_some() && !f.exists() {
+                return Err(SshError::Config(format!(
+                    "cannot read ssh config {}",
+                    f.display()
+                )));
+            }
+            parse_file(f, &dest.host, &mut pairs, 0)?;
+        }
+        if !pairs.iter().any(|(k, _)| k == "hostname") {
+            pairs.push(("hostname".into(), dest.host.clone()));
+        } else {
+            for (k, v) in pairs.iter_mut() {
+                if k == "hostname" {
+                    *v = v.replace("%h", &dest.host);
+                }
+            }
+        }
+        if !pairs.iter().any(|(k, _)| k == "identityfile") {
+            for n in ["id_rsa", "id_ecdsa", "id_ed25519"] {
+                pairs.push(("identityfile".into(), format!("~/.ssh/{n}")));
+            }
+        }
+        if !pairs.iter().any(|(k, _)| k == "userknownhostsfile") {
+            pairs.push((
+                "userknownhostsfile".into(),
+                "~/.ssh/known_hosts ~/.ssh/known_hosts2".into(),
+            ));
+        }
+        if !pairs.iter().any(|(k, _)| k == "globalknownhostsfile") {
+            pairs.push((
+                "globalknownhostsfile".into(),
+                "/etc/ssh/ssh_known_hosts /etc/ssh/ssh_known_hosts2".into(),
+            ));
+        }
+        Ok(pairs)
+    }
+
+    fn split_kv(line: &str) -> Option<(String, String)> {
+        let line = line.trim();
+        let idx = line.find(|c: char| c == '=' || c.is_whitespace())?;
+        let key = line[..idx].to_ascii_lowercase();
+        let value = line[idx..]
+            .trim_start_matches(|c: char| c == '=' || c.is_whitespace())
+            .trim()
+            .trim_matches('"')
+            .to_string();
+        (!key.is_empty()).then_some((key, value))
+    }
+
+    fn parse_file(
+        path: &Path,
+        host: &str,
+        pairs: &mut Vec<(String, String)>,
+        depth: u8,
+    ) -> Result<(), SshError> {
+        if depth > 8 {
+            return Err(SshError::Config(
+                "ssh config Include nested too deep".into(),
+            ));
+        }
+        let Ok(text) = std::fs::read_to_string(path) else {
+            return Ok(());
+        };
+        let mut active = true;
+        for raw in text.lines() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let Some((key, value)) = split_kv(line) else {
+                continue;
+            };
+            match key.as_str() {
+                "host" => active = host_matches(host, &value),
+                "match" => active = value.trim().eq_ignore_ascii_case("all"),
+                "include" if active => {
+                    for pattern in value.split_whitespace() {
+                        let p = expand_tilde(pattern);
+                        let p = if p.is_relative() {
+                            dirs::home_dir().unwrap_or_default().join(".ssh").join(p)
+                        } else {
+                            p
+                        };
+                        for f in glob_files(&p) {
+                            parse_file(&f, host, pairs, depth + 1)?;
+                        }
+                    }
+                }
+                _ if active => {
+                    let multi = matches!(key.as_str(), "identityfile" | "certificatefile");
+                    if multi || !pairs.iter().any(|(k, _)| *k == key) {
+                        pairs.push((key, value));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn glob_files(p: &Path) -> Vec<PathBuf> {
+        let s = p.to_string_lossy();
+        if !s.contains('*') && !s.contains('?') {
+            return vec![p.to_path_buf()];
+        }
+        let (Some(dir), Some(name)) = (p.parent(), p.file_name()) else {
+            return vec![];
+        };
+        let name = name.to_string_lossy().to_string();
+        let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| glob(&name, &e.file_name().to_string_lossy()))
+            .map(|e| e.path())
+            .collect();
+        out.sort();
+        out
+    }
+
+    pub(super) fn host_matches(host: &str, patterns: &str) -> bool {
+        let mut matched = false;
+        for p in patterns.split_whitespace() {
+            if let Some(neg) = p.strip_prefix('!') {
+                if glob(neg, host) {
+                    return false;
+                }
+            } else if glob(p, host) {
+                matched = true;
+            }
+        }
+        matched
+    }
+
+    /// `*` and `?` wildcards, case-insensitive, as ssh_config patterns.
+    pub fn glob(pattern: &str, text: &str) -> bool {
+        fn rec(p: &[u8], t: &[u8]) -> bool {
+            match (p.first(), t.first()) {
+                (None, None) => true,
+                (Some(b'*'), _) => rec(&p[1..], t) || (!t.is_empty() && rec(p, &t[1..])),
+                (Some(b'?'), Some(_)) => rec(&p[1..], &t[1..]),
+                (Some(a), Some(b)) if a.eq_ignore_ascii_case(b) => rec(&p[1..], &t[1..]),
+                _ => false,
+            }
+        }
+        rec(pattern.as_bytes(), text.as_bytes())
+    }
+}
+
+pub use fallback::glob;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fallback_parser_first_value_wins_and_host_star_adds_identities() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("config");
+        std::fs::write(
+            &cfg,
+            "Host devbox\n  HostName 10.0.0.5\n  User alice\n  Port 2222\n  IdentityFile /k/one\n\
+             Host !other *\n  User nobody\n  IdentityFile /k/two\n  StrictHostKeyChecking accept-new\n",
+        )
+        .unwrap();
+        let opts = SshOptions {
+            config_file: Some(cfg),
+            ..Default::default()
+        };
+        let dest = Destination::parse("devbox").unwrap();
+        let pairs = fallback::resolve(&dest, &opts, true).unwrap();
+        let hc = from_pairs(&pairs).unwrap();
+        assert_eq!(hc.hostname, "10.0.0.5");
+        assert_eq!(hc.user, "alice");
+        assert_eq!(hc.port, 2222);
+        assert_eq!(
+            hc.identity_files,
+            vec![PathBuf::from("/k/one"), PathBuf::from("/k/two")]
+        );
+        assert_eq!(hc.strict, StrictHostKeys::AcceptNew);
+        assert!(fallback::host_matches("a.example", "*.example !b.example"));
+        assert!(!fallback::host_matches("b.example", "*.example !b.example"));
+    }
+}

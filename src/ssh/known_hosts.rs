@@ -1,0 +1,268 @@
+//! known_hosts files as OpenSSH reads them: plain and hashed (`|1|`) host patterns,
+//! `[host]:port`, wildcards and negation, `@revoked`; and appending a learned key.
+//! `@cert-authority` lines are ignored (host certificates are not supported).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use hmac::{KeyInit, Mac};
+use russh::keys::{HashAlg, PublicKey};
+
+type HmacSha1 = hmac::Hmac<sha1::Sha1>;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum HostKeyStatus {
+    Known,
+    /// No entry for this host at all.
+    Unknown,
+    /// The host has entries, none with this key: treat as a changed key.
+    Changed {
+        file: PathBuf,
+        line: usize,
+    },
+    Revoked {
+        file: PathBuf,
+        line: usize,
+    },
+}
+
+/// The name a host is recorded under: `host`, or `[host]:port` off port 22.
+pub fn host_entry_name(host: &str, port: u16) -> String {
+    if port == 22 {
+        host.to_string()
+    } else {
+        format!("[{host}]:{port}")
+    }
+}
+
+pub fn fingerprint(key: &PublicKey) -> String {
+    key.fingerprint(HashAlg::Sha256).to_string()
+}
+
+struct Entry {
+    file: PathBuf,
+    line: usize,
+    revoked: bool,
+    key: PublicKey,
+}
+
+fn entries_for(files: &[PathBuf], name: &str) -> Vec<Entry> {
+    let mut out = Vec::new();
+    for file in files {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        for (idx, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let mut fields = line.split_whitespace();
+            let mut first = fields.next().unwrap_or("");
+            let mut revoked = false;
+            if first.starts_with('@') {
+                match first {
+                    "@revoked" => revoked = true,
+                    _ => continue,
+                }
+                first = fields.next().unwrap_or("");
+            }
+            let (Some(_alg), Some(b64)) = (fields.next(), fields.next()) else {
+                continue;
+            };
+            if !patterns_match(first, name) {
+                continue;
+            }
+            if let Ok(key) = russh::keys::parse_public_key_base64(b64) {
+                out.push(Entry {
+                    file: file.clone(),
+                    line: idx + 1,
+                    revoked,
+                    key,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Algorithms already recorded for this host, so the client can ask for those first
+/// (as OpenSSH does) instead of reporting a host with another key type as changed.
+pub fn known_algorithms(files: &[PathBuf], name: &str) -> Vec<russh::keys::Algorithm> {
+    let mut algs = Vec::new();
+    for e in entries_for(files, name) {
+        if !e.revoked && !algs.contains(&e.key.algorithm()) {
+            algs.push(e.key.algorithm());
+        }
+    }
+    algs
+}
+
+pub fn check(files: &[PathBuf], name: &str, key: &PublicKey) -> HostKeyStatus {
+    let entries = entries_for(files, name);
+    if let Some(e) = entries
+        .iter()
+        .find(|e| e.revoked && e.key.key_data() == key.key_data())
+    {
+        return HostKeyStatus::Revoked {
+            file: e.file.clone(),
+            line: e.line,
+        };
+    }
+    let live: Vec<&Entry> = entries.iter().filter(|e| !e.revoked).collect();
+    if live.iter().any(|e| e.key.key_data() == key.key_data()) {
+        return HostKeyStatus::Known;
+    }
+    match live.first() {
+        Some(e) => HostKeyStatus::Changed {
+            file: e.file.clone(),
+            line: e.line,
+        },
+        None => HostKeyStatus::Unknown,
+    }
+}
+
+fn patterns_match(patterns: &str, name: &str) -> bool {
+    let mut matched = false;
+    for p in patterns.split(',') {
+        if let Some(hashed) = p.strip_prefix("|1|") {
+            if hashed_match(hashed, name) {
+                matched = true;
+            }
+        } else if let Some(neg) = p.strip_prefix('!') {
+            if super::config::glob(neg, name) {
+                return false;
+            }
+        } else if super::config::glob(p, name) {
+            matched = true;
+        }
+    }
+    matched
+}
+
+fn hashed_match(salt_and_hash: &str, name: &str) -> bool {
+    let Some((salt, hash)) = salt_and_hash.split_once('|') else {
+        return false;
+    };
+    let (Ok(salt), Ok(hash)) = (
+        data_encoding::BASE64.decode(salt.as_bytes()),
+        data_encoding::BASE64.decode(hash.as_bytes()),
+    ) else {
+        return false;
+    };
+    let Ok(mut mac) = <HmacSha1 as KeyInit>::new_from_slice(&salt) else {
+        return false;
+    };
+    mac.update(name.as_bytes());
+    mac.verify_slice(&hash).is_ok()
+}
+
+/// Append `name key` to `file` (hashed when `hash` is set), creating it 0600 and its
+/// directory 0700 if needed.
+pub fn learn(file: &Path, name: &str, key: &PublicKey, hash: bool) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    if let Some(dir) = file.parent() {
+        if !dir.as_os_str().is_empty() && !dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)?;
+        }
+    }
+    let host_field = if hash {
+        let mut salt = [0u8; 20];
+        getrandom::fill(&mut salt).map_err(std::io::Error::other)?;
+        let mut mac =
+            <HmacSha1 as KeyInit>::new_from_slice(&salt).map_err(std::io::Error::other)?;
+        mac.update(name.as_bytes());
+        let digest = mac.finalize().into_bytes();
+        format!(
+            "|1|{}|{}",
+            data_encoding::BASE64.encode(&salt),
+            data_encoding::BASE64.encode(&digest)
+        )
+    } else {
+        name.to_string()
+    };
+    let key_text = key
+        .to_openssh()
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    // to_openssh gives "alg base64 [comment]"; drop the comment.
+    let mut parts = key_text.split_whitespace();
+    let (alg, b64) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let needs_newline = std::fs::read(file)
+        .map(|b| !b.is_empty() && !b.ends_with(b"\n"))
+        .unwrap_or(false);
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(file)?;
+    if needs_newline {
+        f.write_all(b"\n")?;
+    }
+    writeln!(f, "{host_field} {alg} {b64}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY_A: &str = "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+    const KEY_B: &str = "AAAAC3NzaC1lZDI1NTE5AAAAIDxzsj9iiGMnMjAXuxyCx0TR6IIxLhGb/Sdpc2YfGqWN";
+
+    fn key(b64: &str) -> PublicKey {
+        russh::keys::parse_public_key_base64(b64).unwrap()
+    }
+
+    #[test]
+    fn plain_hashed_ported_and_changed_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let kh = dir.path().join("known_hosts");
+        learn(&kh, "[127.0.0.1]:2222", &key(KEY_A), true).unwrap();
+        learn(&kh, "plain.example", &key(KEY_A), false).unwrap();
+        let files = vec![kh.clone()];
+        assert_eq!(
+            check(&files, "[127.0.0.1]:2222", &key(KEY_A)),
+            HostKeyStatus::Known
+        );
+        assert_eq!(
+            check(&files, "127.0.0.1", &key(KEY_A)),
+            HostKeyStatus::Unknown
+        );
+        assert_eq!(
+            check(&files, "plain.example", &key(KEY_A)),
+            HostKeyStatus::Known
+        );
+        assert!(matches!(
+            check(&files, "plain.example", &key(KEY_B)),
+            HostKeyStatus::Changed { line: 2, .. }
+        ));
+        let text = std::fs::read_to_string(&kh).unwrap();
+        assert!(text.starts_with("|1|"));
+        assert!(!text.contains("127.0.0.1"));
+    }
+
+    #[test]
+    fn wildcards_negation_and_revoked() {
+        let dir = tempfile::tempdir().unwrap();
+        let kh = dir.path().join("known_hosts");
+        std::fs::write(
+            &kh,
+            format!(
+                "# comment\n*.lan,!bad.lan ssh-ed25519 {KEY_A}\n@revoked * ssh-ed25519 {KEY_B}\n@cert-authority * ssh-ed25519 {KEY_A}\n"
+            ),
+        )
+        .unwrap();
+        let files = vec![kh];
+        assert_eq!(check(&files, "box.lan", &key(KEY_A)), HostKeyStatus::Known);
+        assert_eq!(
+            check(&files, "bad.lan", &key(KEY_A)),
+            HostKeyStatus::Unknown
+        );
+        assert!(matches!(
+            check(&files, "box.lan", &key(KEY_B)),
+            HostKeyStatus::Revoked { .. }
+        ));
+    }
+}

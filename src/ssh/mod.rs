@@ -1,0 +1,541 @@
+//! The SSH transport on russh: resolve a destination like `ssh` does, connect (through
+//! ProxyJump hops), verify the host key against known_hosts, authenticate (agent, key
+//! files, password), and run commands with stdin. Never prints; asks only via `Prompter`.
+
+pub mod config;
+pub mod dest;
+pub mod known_hosts;
+mod session_auth;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use russh::client;
+use russh::keys::PublicKey;
+use tokio::sync::Semaphore;
+
+pub use config::{HostConfig, SshOptions, StrictHostKeys};
+pub use dest::Destination;
+use known_hosts::HostKeyStatus;
+
+use crate::prompt::Prompter;
+
+/// How long to wait for TCP and the SSH handshake when the config sets no ConnectTimeout.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// Unauthenticated connections in flight per server endpoint. OpenSSH's default
+/// `MaxStartups 10:30:100` starts dropping new connections beyond 10.
+const HANDSHAKES_PER_ENDPOINT: usize = 8;
+/// Attempts for a handshake that the server dropped before it completed.
+const HANDSHAKE_ATTEMPTS: u32 = 6;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SshError {
+    #[error("ssh config: {0}")]
+    Config(String),
+    #[error("cannot resolve host name {host:?}")]
+    Resolve { host: String },
+    #[error("connection refused by {addr}")]
+    Refused { addr: String },
+    #[error("timed out connecting to {addr}")]
+    Timeout { addr: String },
+    #[error("cannot reach {addr}: {detail}")]
+    Unreachable { addr: String, detail: String },
+    #[error("host key for {host} is not known ({fingerprint})")]
+    HostKeyUnknown {
+        host: String,
+        fingerprint: String,
+        why: &'static str,
+    },
+    #[error("HOST KEY FOR {host} HAS CHANGED: the server now offers {fingerprint} ({file}:{line} has another key)")]
+    HostKeyChanged {
+        host: String,
+        fingerprint: String,
+        file: String,
+        line: usize,
+    },
+    #[error("host key for {host} is marked @revoked in {file}:{line}")]
+    HostKeyRevoked {
+        host: String,
+        file: String,
+        line: usize,
+    },
+    #[error("authentication failed for {user}@{host}: {detail}")]
+    Auth {
+        user: String,
+        host: String,
+        detail: String,
+        no_terminal: bool,
+    },
+    #[error("connection to {addr} lost: {detail}")]
+    Disconnected { addr: String, detail: String },
+    #[error("jump host {jump} could not open a connection to {target}")]
+    JumpFailed { jump: String, target: String },
+    #[error("ssh protocol error with {addr}: {detail}")]
+    Protocol { addr: String, detail: String },
+}
+
+impl SshError {
+    /// A stable name for the failure class (used in `--json`).
+    pub fn class(&self) -> &'static str {
+        match self {
+            SshError::Config(_) => "config",
+            SshError::Resolve { .. } => "dns",
+            SshError::Refused { .. } => "refused",
+            SshError::Timeout { .. } => "timeout",
+            SshError::Unreachable { .. } | SshError::JumpFailed { .. } => "unreachable",
+            SshError::HostKeyUnknown { .. } => "host-key-unknown",
+            SshError::HostKeyChanged { .. } => "host-key-changed",
+            SshError::HostKeyRevoked { .. } => "host-key-revoked",
+            SshError::Auth { .. } => "auth",
+            SshError::Disconnected { .. } => "disconnected",
+            SshError::Protocol { .. } => "protocol",
+        }
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            SshError::Config(_) => "check the destination and your ssh config (-F)".into(),
+            SshError::Resolve { .. } => "check the host name, or add a HostName for it in ~/.ssh/config".into(),
+            SshError::Refused { .. } => "is sshd running on that port? (ssh_config Port, or host:port)".into(),
+            SshError::Timeout { .. } => "the host did not answer; check the address, firewall, or raise -o ConnectTimeout=N".into(),
+            SshError::Unreachable { .. } => "check the network path to the host".into(),
+            SshError::JumpFailed { .. } => "check the target's address as the jump host sees it".into(),
+            SshError::HostKeyUnknown { host, why, .. } => format!(
+                "{why}; connect once with `ssh {host}` to check and record the key, or pass -o StrictHostKeyChecking=accept-new"
+            ),
+            SshError::HostKeyChanged { host, file, .. } => format!(
+                "if the host was really reinstalled, remove the old key with `ssh-keygen -R {host} -f {file}`; otherwise someone may be intercepting the connection"
+            ),
+            SshError::HostKeyRevoked { .. } => "the key was revoked on purpose; do not connect".into(),
+            SshError::Auth { no_terminal: true, .. } => {
+                "no terminal to ask for a password or passphrase: load the key into ssh-agent, or pass -i KEY".into()
+            }
+            SshError::Auth { .. } => "check the user name and that your key is in the host's authorized_keys (-i KEY, ssh-agent)".into(),
+            SshError::Disconnected { .. } => "the server closed the connection; check its logs (MaxStartups, AllowUsers)".into(),
+            SshError::Protocol { .. } => return None,
+        })
+    }
+}
+
+/// What the handler saw of the server's key, for the caller to explain a refusal.
+#[derive(Default)]
+struct KeyVerdict {
+    key: Option<PublicKey>,
+    status: Option<HostKeyStatus>,
+}
+
+struct Verifier {
+    name: String,
+    files: Vec<PathBuf>,
+    learn_to: Option<PathBuf>,
+    hash: bool,
+    strict: StrictHostKeys,
+    verdict: Arc<Mutex<KeyVerdict>>,
+}
+
+impl client::Handler for Verifier {
+    type Error = russh::Error;
+
+    async fn check_server_key(
+        &mut self,
+        server_key: &russh::keys::PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        let key = match server_key {
+            russh::keys::PublicKeyOrCertificate::PublicKey { key, .. } => key.clone(),
+            russh::keys::PublicKeyOrCertificate::Certificate(c) => {
+                PublicKey::new(c.public_key().clone(), "")
+            }
+        };
+        let status = known_hosts::check(&self.files, &self.name, &key);
+        let accept = match &status {
+            HostKeyStatus::Known => true,
+            HostKeyStatus::Unknown => match self.strict {
+                StrictHostKeys::AcceptNew | StrictHostKeys::No => match &self.learn_to {
+                    Some(f) => known_hosts::learn(f, &self.name, &key, self.hash).is_ok(),
+                    None => false,
+                },
+                StrictHostKeys::Yes | StrictHostKeys::Ask => false,
+            },
+            HostKeyStatus::Changed { .. } | HostKeyStatus::Revoked { .. } => false,
+        };
+        if let Ok(mut v) = self.verdict.lock() {
+            v.key = Some(key);
+            v.status = Some(status);
+        }
+        Ok(accept)
+    }
+}
+
+type Handle = client::Handle<Verifier>;
+
+/// An authenticated connection to one target (and the jump hosts it goes through).
+pub struct Session {
+    handle: Handle,
+    _jumps: Vec<Handle>,
+    pub user: String,
+    pub addr: String,
+}
+
+/// What a remote command printed and how it ended.
+#[derive(Debug)]
+pub struct ExecOutput {
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub exit_status: Option<u32>,
+}
+
+fn endpoint_gate(endpoint: &str) -> Arc<Semaphore> {
+    static GATES: OnceLock<Mutex<HashMap<String, Arc<Semaphore>>>> = OnceLock::new();
+    let gates = GATES.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut map = match gates.lock() {
+        Ok(m) => m,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    map.entry(endpoint.to_string())
+        .or_insert_with(|| Arc::new(Semaphore::new(HANDSHAKES_PER_ENDPOINT)))
+        .clone()
+}
+
+/// Serializes questions to the terminal across concurrently connecting targets.
+fn prompt_lock() -> &'static tokio::sync::Mutex<()> {
+    static LOCK: OnceLock<tokio::sync::Mutex<()>> = OnceLock::new();
+    LOCK.get_or_init(|| tokio::sync::Mutex::new(()))
+}
+
+fn addr_label(hc: &HostConfig) -> String {
+    known_hosts::host_entry_name(&hc.hostname, hc.port)
+        .replace("[", "")
+        .replace("]", "")
+}
+
+impl Session {
+    /// Resolve, connect through any ProxyJump hops, verify and authenticate.
+    pub async fn connect(
+        dest: &Destination,
+        opts: &SshOptions,
+        prompter: Arc<dyn Prompter>,
+    ) -> Result<Session, SshError> {
+        let target = config::resolve(dest, opts, true).await?;
+        let mut hops = Vec::new();
+        for hop in &target.proxy_jump {
+            hops.push(config::resolve(hop, opts, false).await?);
+        }
+        let mut jumps: Vec<Handle> = Vec::new();
+        for hop in &hops {
+            let h = connect_hop(hop, jumps.last(), &prompter).await?;
+            jumps.push(h);
+        }
+        let handle = connect_hop(&target, jumps.last(), &prompter).await?;
+        Ok(Session {
+            handle,
+            _jumps: jumps,
+            user: target.user.clone(),
+            addr: addr_label(&target),
+        })
+    }
+
+    /// Run `command` (a string for the remote login shell), feed it `stdin`, collect output.
+    pub async fn exec(&self, command: &str, stdin: &[u8]) -> Result<ExecOutput, SshError> {
+        let lost = |e: russh::Error| SshError::Disconnected {
+            addr: self.addr.clone(),
+            detail: e.to_string(),
+        };
+        let mut channel = self.handle.channel_open_session().await.map_err(lost)?;
+        channel.exec(true, command).await.map_err(lost)?;
+        if !stdin.is_empty() {
+            channel.data(stdin).await.map_err(lost)?;
+        }
+        channel.eof().await.map_err(lost)?;
+        let mut out = ExecOutput {
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            exit_status: None,
+        };
+        while let Some(msg) = channel.wait().await {
+            match msg {
+                russh::ChannelMsg::Data { data } => out.stdout.extend_from_slice(&data),
+                russh::ChannelMsg::ExtendedData { data, .. } => out.stderr.extend_from_slice(&data),
+                russh::ChannelMsg::ExitStatus { exit_status } => {
+                    out.exit_status = Some(exit_status)
+                }
+                _ => {}
+            }
+        }
+        if out.exit_status.is_none() && self.handle.is_closed() {
+            return Err(SshError::Disconnected {
+                addr: self.addr.clone(),
+                detail: "closed before the command finished".into(),
+            });
+        }
+        Ok(out)
+    }
+
+    pub async fn close(self) {
+        let _ = self
+            .handle
+            .disconnect(russh::Disconnect::ByApplication, "", "en")
+            .await;
+        for j in self._jumps.iter().rev() {
+            let _ = j
+                .disconnect(russh::Disconnect::ByApplication, "", "en")
+                .await;
+        }
+    }
+}
+
+/// One hop: TCP (or a channel through the previous hop), handshake, host key, auth.
+async fn connect_hop(
+    hc: &HostConfig,
+    via: Option<&Handle>,
+    prompter: &Arc<dyn Prompter>,
+) -> Result<Handle, SshError> {
+    let addr = addr_label(hc);
+    let kh_name = known_hosts::host_entry_name(hc.known_hosts_name(), hc.port);
+    let mut files = hc.user_known_hosts.clone();
+    files.extend(hc.global_known_hosts.iter().cloned());
+    let timeout = hc.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+    let mut strict = hc.strict;
+    let gate = endpoint_gate(&addr);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let permit = gate.clone().acquire_owned().await.ok();
+        let verdict = Arc::new(Mutex::new(KeyVerdict::default()));
+        let verifier = Verifier {
+            name: kh_name.clone(),
+            files: files.clone(),
+            learn_to: hc.user_known_hosts.first().cloned(),
+            hash: hc.hash_known_hosts,
+            strict,
+            verdict: verdict.clone(),
+        };
+        let cfg = Arc::new(client_config(hc, &files, &kh_name));
+        let connecting = async {
+            match via {
+                None => {
+                    let tcp = tcp_connect(hc, &addr, timeout).await?;
+                    client::connect_stream(cfg, tcp, verifier)
+                        .await
+                        .map_err(|e| (e, true))
+                        .map_err(|(e, _)| map_handshake_error(e, &addr))
+                }
+                Some(jump) => {
+                    let ch = jump
+                        .channel_open_direct_tcpip(
+                            hc.hostname.clone(),
+                            hc.port as u32,
+                            "127.0.0.1",
+                            0,
+                        )
+                        .await
+                        .map_err(|_| SshError::JumpFailed {
+                            jump: "previous hop".into(),
+                            target: addr.clone(),
+                        })?;
+                    client::connect_stream(cfg, ch.into_stream(), verifier)
+                        .await
+                        .map_err(|e| map_handshake_error(e, &addr))
+                }
+            }
+        };
+        let result = match tokio::time::timeout(timeout, connecting).await {
+            Ok(r) => r,
+            Err(_) => Err(SshError::Timeout { addr: addr.clone() }),
+        };
+        let mut handle = match result {
+            Ok(h) => h,
+            Err(err) => {
+                let seen = verdict
+                    .lock()
+                    .map(|mut v| (v.key.take(), v.status.take()))
+                    .unwrap_or((None, None));
+                match seen {
+                    (Some(key), Some(status)) if status != HostKeyStatus::Known => {
+                        let fp = known_hosts::fingerprint(&key);
+                        match status {
+                            HostKeyStatus::Changed { file, line } => {
+                                return Err(SshError::HostKeyChanged {
+                                    host: kh_name.clone(),
+                                    fingerprint: fp,
+                                    file: file.display().to_string(),
+                                    line,
+                                })
+                            }
+                            HostKeyStatus::Revoked { file, line } => {
+                                return Err(SshError::HostKeyRevoked {
+                                    host: kh_name.clone(),
+                                    file: file.display().to_string(),
+                                    line,
+                                })
+                            }
+                            _ => {}
+                        }
+                        drop(permit);
+                        if strict == StrictHostKeys::Ask && !hc.batch_mode && prompter.available() {
+                            let _guard = prompt_lock().lock().await;
+                            // Another target may have recorded it while we waited.
+                            if known_hosts::check(&files, &kh_name, &key) == HostKeyStatus::Known {
+                                continue;
+                            }
+                            let q = format!(
+                                "The authenticity of host '{kh_name}' can't be established.\n{} key fingerprint is {fp}.\nThis key is not known by any other names.\nAre you sure you want to continue connecting",
+                                key.algorithm()
+                            );
+                            let p = prompter.clone();
+                            let yes = tokio::task::spawn_blocking(move || p.confirm(&q))
+                                .await
+                                .ok()
+                                .flatten()
+                                .unwrap_or(false);
+                            if yes {
+                                strict = StrictHostKeys::AcceptNew;
+                                continue;
+                            }
+                            return Err(SshError::HostKeyUnknown {
+                                host: kh_name.clone(),
+                                fingerprint: fp,
+                                why: "you declined the key",
+                            });
+                        }
+                        let why = match strict {
+                            StrictHostKeys::Yes => "StrictHostKeyChecking is yes",
+                            StrictHostKeys::Ask if hc.batch_mode => {
+                                "BatchMode is on, so nobody can confirm it"
+                            }
+                            StrictHostKeys::Ask => "there is no terminal to confirm it on",
+                            _ => "it could not be recorded in known_hosts",
+                        };
+                        return Err(SshError::HostKeyUnknown {
+                            host: kh_name.clone(),
+                            fingerprint: fp,
+                            why,
+                        });
+                    }
+                    _ => {}
+                }
+                let retryable = matches!(err, SshError::Disconnected { .. });
+                if retryable && attempt < HANDSHAKE_ATTEMPTS {
+                    drop(permit);
+                    let backoff = 50u64 * (1 << attempt.min(5)) + jitter_ms();
+                    tokio::time::sleep(Duration::from_millis(backoff)).await;
+                    continue;
+                }
+                return Err(err);
+            }
+        };
+        let auth = session_auth::authenticate(&mut handle, hc, prompter, &addr).await;
+        drop(permit);
+        auth?;
+        return Ok(handle);
+    }
+}
+
+fn jitter_ms() -> u64 {
+    let mut b = [0u8; 1];
+    let _ = getrandom::fill(&mut b);
+    b[0] as u64
+}
+
+fn client_config(hc: &HostConfig, files: &[PathBuf], kh_name: &str) -> client::Config {
+    let mut preferred = russh::Preferred::default();
+    // Ask for the key types already recorded for this host first, as OpenSSH does.
+    let known = known_hosts::known_algorithms(files, kh_name);
+    if !known.is_empty() {
+        let mut order: Vec<russh::keys::Algorithm> = Vec::new();
+        for k in &known {
+            for a in preferred.key.iter() {
+                let same_family = std::mem::discriminant(a) == std::mem::discriminant(k)
+                    && (a.clone().is_rsa() || a == k);
+                if same_family && !order.contains(a) {
+                    order.push(a.clone());
+                }
+            }
+        }
+        for a in preferred.key.iter() {
+            if !order.contains(a) {
+                order.push(a.clone());
+            }
+        }
+        preferred.key = order.into();
+    }
+    client::Config {
+        preferred,
+        nodelay: true,
+        inactivity_timeout: None,
+        keepalive_interval: hc.server_alive_interval,
+        ..Default::default()
+    }
+}
+
+async fn tcp_connect(
+    hc: &HostConfig,
+    addr: &str,
+    timeout: Duration,
+) -> Result<tokio::net::TcpStream, SshError> {
+    let addrs: Vec<std::net::SocketAddr> =
+        match tokio::net::lookup_host((hc.hostname.as_str(), hc.port)).await {
+            Ok(a) => a.collect(),
+            Err(_) => {
+                return Err(SshError::Resolve {
+                    host: hc.hostname.clone(),
+                })
+            }
+        };
+    if addrs.is_empty() {
+        return Err(SshError::Resolve {
+            host: hc.hostname.clone(),
+        });
+    }
+    let mut last = SshError::Unreachable {
+        addr: addr.to_string(),
+        detail: "no address".into(),
+    };
+    for a in addrs {
+        match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(a)).await {
+            Ok(Ok(s)) => {
+                let _ = s.set_nodelay(true);
+                return Ok(s);
+            }
+            Ok(Err(e)) => {
+                last = match e.kind() {
+                    std::io::ErrorKind::ConnectionRefused => SshError::Refused {
+                        addr: addr.to_string(),
+                    },
+                    std::io::ErrorKind::TimedOut => SshError::Timeout {
+                        addr: addr.to_string(),
+                    },
+                    _ => SshError::Unreachable {
+                        addr: addr.to_string(),
+                        detail: e.to_string(),
+                    },
+                }
+            }
+            Err(_) => {
+                last = SshError::Timeout {
+                    addr: addr.to_string(),
+                }
+            }
+        }
+    }
+    Err(last)
+}
+
+fn map_handshake_error(e: russh::Error, addr: &str) -> SshError {
+    match e {
+        russh::Error::IO(_)
+        | russh::Error::Disconnect
+        | russh::Error::HUP
+        | russh::Error::Version
+        | russh::Error::RecvError
+        | russh::Error::SendError => SshError::Disconnected {
+            addr: addr.to_string(),
+            detail: "closed during the handshake".into(),
+        },
+        other => SshError::Protocol {
+            addr: addr.to_string(),
+            detail: other.to_string(),
+        },
+    }
+}

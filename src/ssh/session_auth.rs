@@ -1,0 +1,266 @@
+//! Client authentication in OpenSSH's order: agent keys, identity files (asking for a
+//! passphrase on the terminal when needed), then keyboard-interactive and password when
+//! the server offers them and there is a terminal to ask on.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use russh::client::{AuthResult, KeyboardInteractiveAuthResponse};
+use russh::keys::agent::client::AgentClient;
+use russh::keys::{PrivateKeyWithHashAlg, PublicKey};
+use russh::{MethodKind, MethodSet};
+
+use super::config::{AgentSetting, HostConfig};
+use super::{Handle, SshError};
+use crate::prompt::Prompter;
+
+const PASSWORD_ATTEMPTS: usize = 3;
+
+pub(super) async fn authenticate(
+    handle: &mut Handle,
+    hc: &HostConfig,
+    prompter: &Arc<dyn Prompter>,
+    addr: &str,
+) -> Result<(), SshError> {
+    let user = hc.user.clone();
+    let lost = |e: russh::Error| SshError::Disconnected {
+        addr: addr.to_string(),
+        detail: e.to_string(),
+    };
+    let can_ask = prompter.available() && !hc.batch_mode;
+    let mut tried: Vec<String> = Vec::new();
+    let mut remaining: Option<MethodSet> = None;
+    let mut skipped_encrypted = false;
+    let rsa_hash = handle
+        .best_supported_rsa_hash()
+        .await
+        .map_err(lost)?
+        .flatten();
+
+    let configured: Vec<(std::path::PathBuf, Option<PublicKey>)> = hc
+        .identity_files
+        .iter()
+        .filter(|p| p.exists())
+        .map(|p| (p.clone(), public_key_of(p)))
+        .collect();
+
+    if hc.pubkey_auth {
+        // 1. ssh-agent
+        if let Some(mut agent) = connect_agent(&hc.identity_agent).await {
+            let ids = agent.request_identities().await.unwrap_or_default();
+            let mut n = 0;
+            for id in ids {
+                let key = id.public_key().into_owned();
+                if hc.identities_only
+                    && !configured
+                        .iter()
+                        .any(|(_, k)| k.as_ref().is_some_and(|k| k.key_data() == key.key_data()))
+                {
+                    continue;
+                }
+                n += 1;
+                let hash = if key.algorithm().is_rsa() {
+                    rsa_hash
+                } else {
+                    None
+                };
+                match handle
+                    .authenticate_publickey_with(user.clone(), key, hash, &mut agent)
+                    .await
+                {
+                    Ok(AuthResult::Success) => return Ok(()),
+                    Ok(AuthResult::Failure {
+                        remaining_methods, ..
+                    }) => remaining = Some(remaining_methods),
+                    Err(_) => continue,
+                }
+            }
+            if n > 0 {
+                tried.push(format!("{n} agent key{}", if n == 1 { "" } else { "s" }));
+            }
+        }
+
+        // 2. identity files
+        for (path, _) in &configured {
+            if remaining
+                .as_ref()
+                .is_some_and(|m| !m.contains(&MethodKind::PublicKey))
+            {
+                break;
+            }
+            let key = match russh::keys::load_secret_key(path, None) {
+                Ok(k) => k,
+                Err(russh::keys::Error::KeyIsEncrypted) => {
+                    if !can_ask {
+                        skipped_encrypted = true;
+                        continue;
+                    }
+                    let prompt = format!("Enter passphrase for key '{}': ", path.display());
+                    let Some(pass) = ask_secret(prompter, prompt).await else {
+                        continue;
+                    };
+                    match russh::keys::load_secret_key(path, Some(&pass)) {
+                        Ok(k) => k,
+                        Err(_) => {
+                            tried.push(format!("{} (wrong passphrase)", path.display()));
+                            continue;
+                        }
+                    }
+                }
+                Err(_) => continue,
+            };
+            let hash = if key.algorithm().is_rsa() {
+                rsa_hash
+            } else {
+                None
+            };
+            let key = PrivateKeyWithHashAlg::new(Arc::new(key), hash);
+            tried.push(path.display().to_string());
+            match handle
+                .authenticate_publickey(user.clone(), key)
+                .await
+                .map_err(lost)?
+            {
+                AuthResult::Success => return Ok(()),
+                AuthResult::Failure {
+                    remaining_methods, ..
+                } => remaining = Some(remaining_methods),
+            }
+        }
+    }
+
+    // Learn what the server offers if no key attempt told us.
+    let offered = match remaining {
+        Some(m) => m,
+        None => match handle.authenticate_none(user.clone()).await.map_err(lost)? {
+            AuthResult::Success => return Ok(()),
+            AuthResult::Failure {
+                remaining_methods, ..
+            } => remaining_methods,
+        },
+    };
+    let wants_password = (hc.password_auth && offered.contains(&MethodKind::Password))
+        || (hc.kbd_interactive_auth && offered.contains(&MethodKind::KeyboardInteractive));
+
+    if wants_password && can_ask {
+        if hc.kbd_interactive_auth && offered.contains(&MethodKind::KeyboardInteractive) {
+            if keyboard_interactive(handle, &user, prompter, &lost).await? {
+                return Ok(());
+            }
+            tried.push("keyboard-interactive".into());
+        }
+        if hc.password_auth && offered.contains(&MethodKind::Password) {
+            for _ in 0..PASSWORD_ATTEMPTS {
+                let prompt = format!("{user}@{}'s password: ", hc.hostname);
+                let Some(pw) = ask_secret(prompter, prompt).await else {
+                    break;
+                };
+                if let AuthResult::Success = handle
+                    .authenticate_password(user.clone(), pw)
+                    .await
+                    .map_err(lost)?
+                {
+                    return Ok(());
+                }
+            }
+            tried.push("password".into());
+        }
+    }
+
+    let mut detail = if tried.is_empty() {
+        "no key was accepted (none found: no agent keys, no identity files)".to_string()
+    } else {
+        format!("tried {}", tried.join(", "))
+    };
+    let methods: Vec<&str> = offered
+        .iter()
+        .map(|m| match m {
+            MethodKind::PublicKey => "publickey",
+            MethodKind::Password => "password",
+            MethodKind::KeyboardInteractive => "keyboard-interactive",
+            MethodKind::HostBased => "hostbased",
+            _ => "other",
+        })
+        .collect();
+    if !methods.is_empty() {
+        detail.push_str(&format!("; server accepts {}", methods.join(",")));
+    }
+    if skipped_encrypted {
+        detail.push_str("; passphrase-protected keys skipped");
+    }
+    Err(SshError::Auth {
+        user,
+        host: hc.hostname.clone(),
+        detail,
+        no_terminal: !can_ask && (wants_password || skipped_encrypted),
+    })
+}
+
+async fn keyboard_interactive(
+    handle: &mut Handle,
+    user: &str,
+    prompter: &Arc<dyn Prompter>,
+    lost: &impl Fn(russh::Error) -> SshError,
+) -> Result<bool, SshError> {
+    let mut reply = handle
+        .authenticate_keyboard_interactive_start(user.to_string(), None)
+        .await
+        .map_err(lost)?;
+    for _ in 0..8 {
+        match reply {
+            KeyboardInteractiveAuthResponse::Success => return Ok(true),
+            KeyboardInteractiveAuthResponse::Failure { .. } => return Ok(false),
+            KeyboardInteractiveAuthResponse::InfoRequest { prompts, .. } => {
+                let mut answers = Vec::new();
+                for p in prompts {
+                    match ask_secret(prompter, p.prompt.clone()).await {
+                        Some(a) => answers.push(a),
+                        None => return Ok(false),
+                    }
+                }
+                reply = handle
+                    .authenticate_keyboard_interactive_respond(answers)
+                    .await
+                    .map_err(lost)?;
+            }
+        }
+    }
+    Ok(false)
+}
+
+async fn ask_secret(prompter: &Arc<dyn Prompter>, prompt: String) -> Option<String> {
+    let _guard = super::prompt_lock().lock().await;
+    let p = prompter.clone();
+    tokio::task::spawn_blocking(move || p.secret(&prompt))
+        .await
+        .ok()
+        .flatten()
+}
+
+async fn connect_agent(
+    setting: &AgentSetting,
+) -> Option<AgentClient<Box<dyn russh::keys::agent::client::AgentStream + Send + Unpin>>> {
+    let path = match setting {
+        AgentSetting::None => return None,
+        AgentSetting::Socket(p) => p.clone(),
+        AgentSetting::Environment => std::path::PathBuf::from(std::env::var_os("SSH_AUTH_SOCK")?),
+    };
+    let client = AgentClient::connect_uds(&path).await.ok()?;
+    Some(client.dynamic())
+}
+
+/// The public half of an identity file: from `FILE.pub`, else from an unencrypted key.
+fn public_key_of(path: &Path) -> Option<PublicKey> {
+    let mut pub_path = path.as_os_str().to_owned();
+    pub_path.push(".pub");
+    if let Ok(text) = std::fs::read_to_string(&pub_path) {
+        if let Some(b64) = text.split_whitespace().nth(1) {
+            if let Ok(k) = russh::keys::parse_public_key_base64(b64) {
+                return Some(k);
+            }
+        }
+    }
+    russh::keys::load_secret_key(path, None)
+        .ok()
+        .map(|k| k.public_key().clone())
+}

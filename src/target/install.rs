@@ -1,0 +1,253 @@
+//! The install step on a shell-capable target: build the request (header + payload on
+//! stdin), run `install.sh`, parse its key=value report, and verify what it read back.
+
+use std::collections::HashMap;
+
+use super::{Target, TargetError};
+use crate::auth::AuthFile;
+
+const MAGIC: &str = "codex-auth-install-1";
+const SCRIPT_SOURCE: &str = include_str!("install.sh");
+
+/// `install.sh` joined into the single line that every login shell accepts in quotes.
+pub fn script() -> String {
+    compact(SCRIPT_SOURCE)
+}
+
+fn compact(source: &str) -> String {
+    source
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub struct InstallRequest<'a> {
+    pub auth: &'a AuthFile,
+    /// `--codex-home`, verbatim (a leading `~/` is the target user's home).
+    pub codex_home: Option<&'a str>,
+    pub force: bool,
+    pub dry_run: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Installed,
+    Unchanged,
+    WouldInstall,
+    /// The credential store there is keyring/auto: Codex would not use the file.
+    Skipped,
+}
+
+impl Outcome {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::Installed => "installed",
+            Outcome::Unchanged => "unchanged",
+            Outcome::WouldInstall => "would install",
+            Outcome::Skipped => "skipped",
+        }
+    }
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct InstallReport {
+    pub outcome: Outcome,
+    pub path: String,
+    /// Where the directory came from: `flag`, `env` ($CODEX_HOME there) or `default`.
+    pub home_from: String,
+    pub user: String,
+    pub credential_store: String,
+    /// What was at the path before: none, same, different, symlink.
+    pub previous: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_mode: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dir_mode: Option<String>,
+    /// Whether the content read back matched (sha256, or length where no hash tool exists).
+    pub verified: bool,
+    /// `codex login status` there, masked; None when codex is not on the target's PATH.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub codex_status: Option<String>,
+}
+
+fn request_bytes(req: &InstallRequest<'_>) -> Vec<u8> {
+    let bytes = req.auth.bytes().expose();
+    let mut out = format!(
+        "{MAGIC}\n{}\n{}\n{}\n{}\n{}\n",
+        req.codex_home.unwrap_or(""),
+        req.force as u8,
+        req.dry_run as u8,
+        req.auth.sha256_hex(),
+        bytes.len()
+    )
+    .into_bytes();
+    if !req.dry_run {
+        out.extend_from_slice(bytes);
+    }
+    out
+}
+
+pub(super) async fn run<T: Target + ?Sized>(
+    target: &T,
+    req: &InstallRequest<'_>,
+) -> Result<InstallReport, TargetError> {
+    let out = target.run_sh(&script(), &request_bytes(req)).await?;
+    let text = req.auth.scrub(&String::from_utf8_lossy(&out.stdout));
+    let kv: HashMap<&str, &str> = text.lines().filter_map(|l| l.split_once('=')).collect();
+    if let Some(class) = kv.get("error") {
+        let detail = kv.get("detail").copied().unwrap_or("").to_string();
+        let (class, hint) = error_class(class);
+        return Err(TargetError::new(class, detail, hint));
+    }
+    let Some(outcome) = kv.get("outcome").copied() else {
+        let stderr = req.auth.scrub(&String::from_utf8_lossy(&out.stderr));
+        let first = stderr.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+        return Err(TargetError::new(
+            "remote",
+            format!(
+                "the install script did not finish (exit {}): {}",
+                out.exit_status.map_or("none".into(), |s| s.to_string()),
+                first.trim()
+            ),
+            Some("the target needs a POSIX sh with mkdir, cat, mv, chmod and ls"),
+        ));
+    };
+    let outcome = match outcome {
+        "installed" => Outcome::Installed,
+        "unchanged" => Outcome::Unchanged,
+        "would-install" => Outcome::WouldInstall,
+        "skipped" => Outcome::Skipped,
+        other => {
+            return Err(TargetError::new(
+                "remote",
+                format!("unexpected outcome {other:?}"),
+                None,
+            ))
+        }
+    };
+    let get = |k: &str| kv.get(k).map(|v| v.to_string());
+    let dir = get("dir").unwrap_or_default();
+    let mut report = InstallReport {
+        outcome,
+        path: format!("{}/auth.json", dir.trim_end_matches('/')),
+        home_from: get("home_from").unwrap_or_default(),
+        user: get("login")
+            .filter(|s| !s.is_empty())
+            .or(get("uid"))
+            .unwrap_or_default(),
+        credential_store: get("store").unwrap_or_else(|| "file".into()),
+        previous: get("existing").unwrap_or_else(|| "none".into()),
+        backup: get("backup"),
+        file_mode: get("file_mode"),
+        dir_mode: get("dir_mode"),
+        verified: false,
+        codex_status: match kv.get("codex_rc") {
+            None | Some(&"none") => None,
+            Some(_) => Some(get("codex_status").unwrap_or_default()),
+        },
+    };
+    if matches!(outcome, Outcome::Installed | Outcome::Unchanged) {
+        verify(&kv, req, &mut report)?;
+    }
+    Ok(report)
+}
+
+/// Check what the script read back after writing: content, modes, owner.
+fn verify(
+    kv: &HashMap<&str, &str>,
+    req: &InstallRequest<'_>,
+    report: &mut InstallReport,
+) -> Result<(), TargetError> {
+    let want_sum = req.auth.sha256_hex();
+    let want_len = req.auth.bytes().len().to_string();
+    let sum = kv.get("sum").copied().unwrap_or("");
+    let len = kv.get("len").copied().unwrap_or("");
+    if len != want_len || (!sum.is_empty() && sum != want_sum) {
+        return Err(TargetError::new(
+            "verify",
+            format!("{} does not hold what was sent after writing", report.path),
+            Some("another process may be writing the file; run again"),
+        ));
+    }
+    if report.file_mode.as_deref() != Some("-rw-------") {
+        return Err(TargetError::new(
+            "verify",
+            format!(
+                "{} has mode {} instead of -rw-------",
+                report.path,
+                report.file_mode.as_deref().unwrap_or("?")
+            ),
+            Some("check the file system's permission handling (ACLs, mount options)"),
+        ));
+    }
+    let uid = kv.get("uid").copied().unwrap_or("");
+    if kv.get("file_uid").copied() != Some(uid) {
+        return Err(TargetError::new(
+            "verify",
+            format!("{} is not owned by the login user", report.path),
+            None,
+        ));
+    }
+    report.verified = true;
+    Ok(())
+}
+
+fn error_class(raw: &str) -> (&'static str, Option<&'static str>) {
+    match raw {
+        "disk-full" => ("disk-full", Some("free space on the target and run again; the old login is untouched")),
+        "read-only" => ("read-only", Some("the file system is read-only; pass --codex-home on a writable path")),
+        "permission-denied" => ("permission-denied", Some("the login user cannot write there; check ownership of the directory or pass --codex-home")),
+        "no-home" => ("no-home", Some("pass --codex-home PATH")),
+        "torn" => ("torn", Some("the transfer was cut short; run again")),
+        "not-a-file" => ("not-a-file", Some("move the directory out of the way")),
+        "protocol" => ("protocol", None),
+        _ => ("io", None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn script_survives_every_login_shell_quoting() {
+        let s = script();
+        for bad in ['\'', '\\', '!', '`', '\n'] {
+            assert!(!s.contains(bad), "install.sh must not contain {bad:?}");
+        }
+    }
+
+    #[test]
+    fn script_parses_as_posix_sh() {
+        let out = std::process::Command::new("sh")
+            .arg("-n")
+            .arg("-c")
+            .arg(script())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    #[test]
+    fn dry_run_request_carries_no_payload() {
+        let auth = AuthFile::from_api_key("sk-test-dryrun-0000000000000").unwrap();
+        let req = InstallRequest {
+            auth: &auth,
+            codex_home: None,
+            force: false,
+            dry_run: true,
+        };
+        let bytes = request_bytes(&req);
+        assert!(!String::from_utf8_lossy(&bytes).contains("sk-test"));
+        assert_eq!(String::from_utf8_lossy(&bytes).lines().count(), 6);
+    }
+}

@@ -1,0 +1,91 @@
+# Install auth.json on a POSIX target in one round trip. Read by `target::script`.
+#
+# It runs as `sh -c '<this script, joined into one line>'` under whatever login shell the
+# user has (bash, zsh, fish, csh), so it must not contain single quotes, backslashes,
+# exclamation marks or backquotes, and every line must end where a space may join it
+# to the next (after ; then do else { in ;; | && ||). Unit tests check both.
+#
+# stdin: six header lines (magic, codex home or empty, force 0/1, dry-run 0/1,
+# sha256 of the payload, payload length), then the payload itself. Nothing secret is
+# ever in the command line. stdout: key=value lines for the client to parse.
+say() { printf "%s=%s" "$1" "$2"; echo; } ;
+fail() { say error "$1"; say detail "$2"; cat >/dev/null 2>&1; exit 3; } ;
+classify() { case $2 in *"No space"*) fail disk-full "$1: no space left on device" ;; *"Read-only"*) fail read-only "$1: read-only file system" ;; *"ermission denied"*|*"Operation not permitted"*) fail permission-denied "$1: permission denied" ;; *) fail io "$1: $2" ;; esac; } ;
+sum_of() { if command -v sha256sum >/dev/null 2>&1; then sha256sum < "$1" | cut -d " " -f 1; elif command -v shasum >/dev/null 2>&1; then shasum -a 256 < "$1" | cut -d " " -f 1; elif command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r < "$1" | cut -d " " -f 1; elif command -v sha256 >/dev/null 2>&1; then sha256 -q < "$1"; fi; } ;
+len_of() { wc -c < "$1" | tr -d " " ; } ;
+umask 077 ;
+IFS= read -r magic || fail protocol "no request on stdin" ;
+IFS= read -r dir ; IFS= read -r force ; IFS= read -r dry ; IFS= read -r want_sum ; IFS= read -r want_len ;
+if [ "$magic" = codex-auth-install-1 ]; then :; else fail protocol "unexpected request" ; fi ;
+if [ -n "$dir" ]; then
+  case $dir in "~") dir=$HOME ;; "~/"*) dir=$HOME/${dir#"~/"} ;; esac ;
+  say home_from flag ;
+elif [ -n "$CODEX_HOME" ]; then
+  dir=$CODEX_HOME ; say home_from env ;
+else
+  if [ -z "$HOME" ] || [ "$HOME" = / ]; then fail no-home "this user has no home directory (HOME is empty or /)" ; fi ;
+  dir=$HOME/.codex ; say home_from default ;
+fi ;
+case $dir in /*) ;; *) dir=$(pwd)/$dir ;; esac ;
+f=$dir/auth.json ;
+say dir "$dir" ;
+say uid "$(id -u)" ;
+say login "$(id -un 2>/dev/null)" ;
+store=file ;
+if [ -f "$dir/config.toml" ]; then
+  line=$(sed -n -e "/^[[:space:]]*[[]/q" -e "/^[[:space:]]*cli_auth_credentials_store[[:space:]]*=/p" "$dir/config.toml" 2>/dev/null | head -n 1) ;
+  v=${line#*=} ; v=${v%%#*} ;
+  case $v in *keyring*) store=keyring ;; *auto*) store=auto ;; *ephemeral*) store=ephemeral ;; esac ;
+fi ;
+say store "$store" ;
+if [ "$store" = keyring ] || [ "$store" = auto ]; then
+  if [ "$force" = 1 ]; then :; else say outcome skipped ; cat >/dev/null 2>&1 ; exit 0 ; fi ;
+fi ;
+existing=none ;
+if [ -L "$f" ]; then existing=symlink ;
+elif [ -d "$f" ]; then fail not-a-file "$f is a directory" ;
+elif [ -e "$f" ]; then
+  existing=different ;
+  if [ -r "$f" ] && [ "$(sum_of "$f")" = "$want_sum" ] && [ "$(len_of "$f")" = "$want_len" ]; then existing=same ; fi ;
+fi ;
+say existing "$existing" ;
+if [ "$dry" = 1 ]; then
+  if [ "$existing" = same ]; then say outcome unchanged ; else say outcome would-install ; fi ;
+  cat >/dev/null 2>&1 ; exit 0 ;
+fi ;
+if [ "$existing" = same ]; then
+  cat >/dev/null 2>&1 ;
+  chmod 700 "$dir" 2>/dev/null ; chmod 600 "$f" 2>/dev/null ;
+  say outcome unchanged ;
+else
+  if [ -d "$dir" ]; then :; else err=$(mkdir -p "$dir" 2>&1) || classify "cannot create $dir" "$err" ; fi ;
+  chmod 700 "$dir" 2>/dev/null ;
+  if command -v mktemp >/dev/null 2>&1; then
+    tmp=$(mktemp "$dir/.auth.json.XXXXXX" 2>&1) || classify "cannot write in $dir" "$tmp" ;
+  else
+    tmp=$dir/.auth.json.$$ ; err=$( { set -C ; : > "$tmp" ; } 2>&1 ) || classify "cannot write in $dir" "$err" ;
+  fi ;
+  err=$( { cat > "$tmp" ; } 2>&1 ) || { rm -f "$tmp" ; classify "cannot write $tmp" "$err" ; } ;
+  got_len=$(len_of "$tmp") ; got_sum=$(sum_of "$tmp") ;
+  if [ "$got_len" = "$want_len" ]; then :; else rm -f "$tmp" ; fail torn "received $got_len of $want_len bytes; nothing was replaced" ; fi ;
+  if [ -z "$got_sum" ] || [ "$got_sum" = "$want_sum" ]; then :; else rm -f "$tmp" ; fail torn "content hash mismatch; nothing was replaced" ; fi ;
+  chmod 600 "$tmp" ;
+  if [ "$existing" = different ] && [ -r "$f" ]; then
+    bak=$(mktemp "$dir/.auth.json.bak.XXXXXX" 2>/dev/null) && cat "$f" > "$bak" && chmod 600 "$bak" && mv -f "$bak" "$dir/auth.json.bak" && say backup "$dir/auth.json.bak" ;
+  fi ;
+  if [ -L "$f" ]; then rm -f "$f" ; fi ;
+  err=$(mv -f "$tmp" "$f" 2>&1) || { rm -f "$tmp" ; classify "cannot replace $f" "$err" ; } ;
+  say outcome installed ;
+fi ;
+say sum "$(sum_of "$f")" ;
+say len "$(len_of "$f")" ;
+set -- $(ls -ln "$f") ; say file_mode "$1" ; say file_uid "$3" ;
+set -- $(ls -lnd "$dir") ; say dir_mode "$1" ; say dir_uid "$3" ;
+if command -v codex >/dev/null 2>&1; then
+  st=$(CODEX_HOME="$dir" codex login status 2>&1 < /dev/null) ; rc=$? ;
+  say codex_rc "$rc" ;
+  say codex_status "$(echo "$st" | grep -E "Logged in|Not logged in|rror" | head -n 1)" ;
+else
+  say codex_rc none ;
+fi ;
+exit 0 ;
