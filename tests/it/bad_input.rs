@@ -1,0 +1,201 @@
+//! Bad input: exit 2, one line with a hint, and nothing touched anywhere (not even a
+//! connection attempt, which a listening socket would see).
+
+use std::net::TcpListener;
+
+use crate::harness::{logins, Out, Sandbox};
+
+/// A target that records whether anyone connected to it.
+struct Tripwire {
+    listener: TcpListener,
+}
+
+impl Tripwire {
+    fn new() -> Tripwire {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        Tripwire { listener }
+    }
+    fn dest(&self) -> String {
+        format!("u@127.0.0.1:{}", self.listener.local_addr().unwrap().port())
+    }
+    fn assert_untouched(&self) {
+        assert!(
+            self.listener.accept().is_err(),
+            "codex-auth connected to a target despite bad input"
+        );
+    }
+}
+
+fn assert_usage_error(out: &Out, needle: &str) {
+    assert_eq!(out.code, 2, "{out:?}");
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line expected: {out:?}");
+    assert!(lines[0].starts_with("codex-auth: "), "{out:?}");
+    assert!(lines[0].contains(needle), "{needle:?} missing: {out:?}");
+    assert!(lines[0].contains("hint:"), "{out:?}");
+    assert!(out.stdout.is_empty(), "{out:?}");
+}
+
+#[test]
+fn malformed_or_incomplete_auth_json_is_refused_before_connecting() {
+    let mut sb = Sandbox::new();
+    let wire = Tripwire::new();
+    let (good, refresh) = logins::chatgpt_json("bad");
+    sb.secret(&refresh);
+    let cases = [
+        ("{ not json", "not valid JSON"),
+        ("[1,2]", "not a JSON object"),
+        (
+            r#"{"auth_mode":"magic","OPENAI_API_KEY":"sk-x"}"#,
+            "unknown auth_mode",
+        ),
+        (
+            r#"{"auth_mode":"apikey","OPENAI_API_KEY":""}"#,
+            "OPENAI_API_KEY is missing",
+        ),
+        (
+            &good.replace("\"account_id\"", "\"acct\""),
+            "tokens.account_id",
+        ),
+        (
+            &good.replace("\"last_refresh\"", "\"refreshed\""),
+            "last_refresh",
+        ),
+        (
+            &good.replace("\"refresh_token\"", "\"rt\""),
+            "tokens.refresh_token",
+        ),
+    ];
+    for (content, needle) in cases {
+        let f = sb.write("bad/auth.json", content);
+        let out = sb.run(&["push", "--ssh", &wire.dest(), "--from", f.to_str().unwrap()]);
+        assert_usage_error(&out, needle);
+    }
+    // An id_token that is not a JWT.
+    let v: serde_json::Value = serde_json::from_str(&good).unwrap();
+    let mut v = v;
+    v["tokens"]["id_token"] = serde_json::Value::String("not-a-jwt".into());
+    let f = sb.write("bad/auth.json", &v.to_string());
+    let out = sb.run(&["push", "--ssh", &wire.dest(), "--from", f.to_str().unwrap()]);
+    assert_usage_error(&out, "not a JWT");
+    wire.assert_untouched();
+}
+
+#[test]
+fn missing_files_and_empty_keys_are_usage_errors() {
+    let sb = Sandbox::new();
+    let wire = Tripwire::new();
+    let out = sb.run(&[
+        "push",
+        "--ssh",
+        &wire.dest(),
+        "--from",
+        "/nonexistent/auth.json",
+    ]);
+    assert_usage_error(&out, "cannot read /nonexistent/auth.json");
+    let out = sb.run(&[
+        "push",
+        "--ssh",
+        &wire.dest(),
+        "--from",
+        sb.home().to_str().unwrap(),
+    ]);
+    assert_usage_error(&out, "is a directory");
+    let out = sb.run_with_stdin(&["push", "--ssh", &wire.dest(), "--api-key-stdin"], "  \n");
+    assert_usage_error(&out, "the API key is empty");
+    let out = sb.run_with_stdin(
+        &["push", "--ssh", &wire.dest(), "--api-key-stdin"],
+        "sk-two words",
+    );
+    assert_usage_error(&out, "whitespace");
+    // No local login: say how to get one.
+    let out = sb.run(&["push", "--ssh", &wire.dest()]);
+    assert_usage_error(&out, "no local Codex login");
+    assert!(out.stderr.contains("codex login"), "{out:?}");
+    wire.assert_untouched();
+}
+
+#[test]
+fn local_login_is_the_default_source_and_codex_home_is_honoured() {
+    let mut sb = Sandbox::new();
+    let wire = Tripwire::new();
+    let (json, refresh) = logins::chatgpt_json("local");
+    sb.secret(&refresh);
+    // A broken local login under CODEX_HOME is reported with its path.
+    let home = sb.home().join("ch");
+    sb.write("ch/auth.json", &json.replace("chatgpt\"", "nope\""));
+    sb.env
+        .push(("CODEX_HOME".into(), home.display().to_string()));
+    let out = sb.run(&["push", "--ssh", &wire.dest()]);
+    assert_usage_error(&out, &format!("{}/auth.json", home.display()));
+    wire.assert_untouched();
+}
+
+#[test]
+fn chatgpt_login_to_several_targets_needs_share() {
+    let mut sb = Sandbox::new();
+    let (a, b) = (Tripwire::new(), Tripwire::new());
+    let (json, refresh) = logins::chatgpt_json("share");
+    sb.secret(&refresh);
+    let f = sb.write("in/auth.json", &json);
+    let out = sb.run(&[
+        "push",
+        "--ssh",
+        &a.dest(),
+        "--ssh",
+        &b.dest(),
+        "--from",
+        f.to_str().unwrap(),
+    ]);
+    assert_usage_error(&out, "refusing to push one ChatGPT login to 2 targets");
+    assert!(out.stderr.contains("--share"));
+    a.assert_untouched();
+    b.assert_untouched();
+    // An API key is not restricted: it gets as far as connecting (and fails there).
+    let out = sb.run_with_stdin(
+        &[
+            "push",
+            "--ssh",
+            &a.dest(),
+            "--ssh",
+            &b.dest(),
+            "--api-key-stdin",
+            "-o",
+            "ConnectTimeout=1",
+        ],
+        &logins::api_key("share"),
+    );
+    assert_eq!(out.code, 1, "{out:?}");
+}
+
+#[test]
+fn bad_destinations_and_flags_are_exit_2() {
+    let sb = Sandbox::new();
+    for args in [
+        vec!["push"],
+        vec!["push", "--ssh", "host:0"],
+        vec!["push", "--ssh", "-oProxyCommand=evil"],
+        vec!["push", "--ssh", "a b"],
+        vec!["push", "--ssh", "x", "--ssh", "x"],
+        vec!["push", "--ssh", "x", "-o", "NoValue"],
+        vec!["push", "--ssh", "x", "--jobs", "0"],
+        vec!["push", "--ssh", "x", "--bogus"],
+        vec!["frobnicate"],
+    ] {
+        let out = sb.run(&args);
+        assert_eq!(out.code, 2, "{args:?}: {out:?}");
+        assert!(out.stdout.is_empty(), "{args:?}: {out:?}");
+    }
+}
+
+#[test]
+fn help_and_version_exit_0() {
+    let sb = Sandbox::new();
+    let out = sb.run(&["--help"]);
+    assert_eq!(out.code, 0);
+    assert!(out.stdout.contains("Exit codes"));
+    let out = sb.run(&["--version"]);
+    assert_eq!(out.code, 0);
+    assert!(out.stdout.starts_with("codex-auth "));
+}

@@ -1,0 +1,379 @@
+//! Test harness: the peers started once per run by `scripts/test.sh` (their addresses
+//! come from `$CODEX_AUTH_PEERS`), a throwaway remote user per test, and a local sandbox
+//! per test with its own HOME, keys, ssh config and known_hosts. Every run of the binary
+//! is checked for leaked secrets.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+pub struct Peers {
+    env: HashMap<String, String>,
+}
+
+pub fn peers() -> &'static Peers {
+    static PEERS: OnceLock<Peers> = OnceLock::new();
+    PEERS.get_or_init(|| {
+        let path = std::env::var("CODEX_AUTH_PEERS").unwrap_or_else(|_| {
+            panic!("CODEX_AUTH_PEERS is not set: run the tests with scripts/test.sh, which starts sshd and the other peers")
+        });
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read peers file {path}: {e}"));
+        let env = text
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Peers { env }
+    })
+}
+
+impl Peers {
+    pub fn get(&self, key: &str) -> &str {
+        self.env
+            .get(key)
+            .unwrap_or_else(|| panic!("peers file has no {key}"))
+    }
+    pub fn port(&self) -> u16 {
+        self.get("PEER_SSH_PORT").parse().unwrap()
+    }
+    pub fn wide_port(&self) -> u16 {
+        self.get("PEER_SSH_PORT_WIDE").parse().unwrap()
+    }
+    pub fn netns(&self) -> bool {
+        self.get("PEER_NETNS") == "1"
+    }
+    /// `ssh-ed25519 AAAA...` of the peers' shared host key.
+    pub fn host_key(&self) -> String {
+        let text = std::fs::read_to_string(self.get("PEER_HOST_KEY_PUB")).unwrap();
+        text.split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+    pub fn codex_dir(&self) -> &str {
+        self.get("PEER_CODEX_BIN_DIR")
+    }
+}
+
+fn sh(cmd: &str) {
+    let out = Command::new("sh").arg("-c").arg(cmd).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A fresh user on the test hosts (all peers share this machine's /etc/passwd).
+pub struct RemoteUser {
+    pub name: String,
+    pub home: PathBuf,
+}
+
+impl RemoteUser {
+    pub fn new(shell: &str) -> RemoteUser {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let name = format!("cxa{}x{n}", std::process::id() % 100_000);
+        let home = PathBuf::from(format!("/home/{name}"));
+        sh(&format!(
+            "useradd -m -s {shell} {name} && usermod -p '*' {name} && install -d -o {name} -m 700 {home}/.ssh",
+            home = home.display()
+        ));
+        RemoteUser { name, home }
+    }
+
+    pub fn bash() -> RemoteUser {
+        RemoteUser::new("/bin/bash")
+    }
+
+    pub fn authorize(&self, sandbox: &Sandbox) -> &Self {
+        let key = std::fs::read_to_string(sandbox.key_path().with_extension("pub")).unwrap();
+        self.write_owned(".ssh/authorized_keys", &key, 0o600);
+        self
+    }
+
+    /// Put the real `codex` on this user's PATH on the hosts (sshd reads ~/.ssh/environment).
+    pub fn with_codex(&self) -> &Self {
+        self.set_environment(&[(
+            "PATH",
+            &format!("{}:/usr/local/bin:/usr/bin:/bin", peers().codex_dir()),
+        )]);
+        self
+    }
+
+    pub fn set_environment(&self, vars: &[(&str, &str)]) {
+        let text: String = vars.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+        self.write_owned(".ssh/environment", &text, 0o600);
+    }
+
+    /// Write a file in the user's home, owned by the user.
+    pub fn write_owned(&self, rel: &str, content: &str, mode: u32) {
+        let path = self.home.join(rel);
+        if let Some(parent) = path.parent() {
+            if !parent.exists() {
+                sh(&format!(
+                    "install -d -o {n} -g {n} -m 700 {p}",
+                    n = self.name,
+                    p = parent.display()
+                ));
+            }
+        }
+        std::fs::write(&path, content).unwrap();
+        sh(&format!(
+            "chown {n}:{n} {p} && chmod {mode:o} {p}",
+            n = self.name,
+            p = path.display()
+        ));
+    }
+
+    pub fn auth_path(&self) -> PathBuf {
+        self.home.join(".codex/auth.json")
+    }
+
+    pub fn uid(&self) -> u32 {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(&self.home).unwrap().uid()
+    }
+}
+
+impl Drop for RemoteUser {
+    fn drop(&mut self) {
+        let _ = Command::new("userdel")
+            .arg("-r")
+            .arg(&self.name)
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Out {
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+    }
+}
+
+impl std::fmt::Debug for Out {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// A local machine for one test: HOME, a client key, ssh config, known_hosts.
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+    secrets: Vec<String>,
+    pub env: Vec<(String, String)>,
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        let dir = tempfile::Builder::new().prefix("cxa-it").tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join(".ssh")).unwrap();
+        let key = dir.path().join(".ssh/test_key");
+        sh(&format!(
+            "ssh-keygen -q -N '' -t ed25519 -C test -f {}",
+            key.display()
+        ));
+        Sandbox {
+            dir,
+            secrets: Vec::new(),
+            env: Vec::new(),
+        }
+    }
+
+    pub fn home(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn key_path(&self) -> PathBuf {
+        self.home().join(".ssh/test_key")
+    }
+
+    pub fn known_hosts(&self) -> PathBuf {
+        self.home().join(".ssh/known_hosts")
+    }
+
+    /// Record the peers' host key for `host:port` (as ssh would after a first visit).
+    pub fn pin_host(&self, host: &str, port: u16) {
+        let name = if port == 22 {
+            host.to_string()
+        } else {
+            format!("[{host}]:{port}")
+        };
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.known_hosts())
+            .unwrap();
+        writeln!(f, "{name} {}", peers().host_key()).unwrap();
+    }
+
+    /// Write an ssh config file and return its path. `{key}`, `{known_hosts}` and
+    /// `{port}` are filled in.
+    pub fn ssh_config(&self, text: &str) -> PathBuf {
+        let path = self.home().join(".ssh/config");
+        let text = text
+            .replace("{key}", &self.key_path().display().to_string())
+            .replace("{known_hosts}", &self.known_hosts().display().to_string())
+            .replace("{port}", &peers().port().to_string());
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// A config with one alias `target` for `user` on the loopback sshd, host key pinned.
+    pub fn alias(&self, alias: &str, user: &RemoteUser) -> PathBuf {
+        self.pin_host("127.0.0.1", peers().port());
+        let mut existing =
+            std::fs::read_to_string(self.home().join(".ssh/config")).unwrap_or_default();
+        existing.push_str(&format!(
+            "Host {alias}\n  HostName 127.0.0.1\n  Port {{port}}\n  User {}\n  IdentityFile {{key}}\n  UserKnownHostsFile {{known_hosts}}\n  StrictHostKeyChecking yes\n",
+            user.name
+        ));
+        self.ssh_config(&existing)
+    }
+
+    /// Register strings that must never appear in any output.
+    pub fn secret(&mut self, s: &str) {
+        self.secrets.push(s.to_string());
+    }
+
+    pub fn write(&self, rel: &str, content: &str) -> PathBuf {
+        let p = self.home().join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&p, content).unwrap();
+        p
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_codex-auth"));
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.home())
+            .env("USER", "root")
+            .env("LANG", "C.UTF-8")
+            .current_dir(self.home());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        // No controlling terminal, as in CI: nothing may wait for a prompt.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::setsid();
+                Ok(())
+            });
+        }
+        cmd
+    }
+
+    /// Run codex-auth with `stdin`, and check that no registered secret leaked.
+    pub fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Out {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        {
+            let mut sin = child.stdin.take().unwrap();
+            let _ = sin.write_all(stdin.as_bytes());
+        }
+        let out = child.wait_with_output().unwrap();
+        let out = Out {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        for s in &self.secrets {
+            assert!(
+                !out.all().contains(s.as_str()),
+                "a secret leaked into the output:\n{out:?}"
+            );
+        }
+        out
+    }
+
+    pub fn run(&self, args: &[&str]) -> Out {
+        self.run_with_stdin(args, "")
+    }
+}
+
+/// Fake but well-formed logins.
+pub mod logins {
+    pub fn api_key(tag: &str) -> String {
+        format!("sk-test-{tag}-0000000000000000000000")
+    }
+
+    pub fn api_key_json(key: &str) -> String {
+        format!("{{\n  \"auth_mode\": \"apikey\",\n  \"OPENAI_API_KEY\": \"{key}\"\n}}")
+    }
+
+    fn b64(s: &str) -> String {
+        data_encoding::BASE64URL_NOPAD.encode(s.as_bytes())
+    }
+
+    pub fn jwt(claims: &serde_json::Value) -> String {
+        format!(
+            "{}.{}.{}",
+            b64(r#"{"alg":"RS256","typ":"JWT"}"#),
+            b64(&claims.to_string()),
+            b64("not-a-real-signature")
+        )
+    }
+
+    /// A ChatGPT-mode auth.json; the refresh token is `rt-<tag>-...`, returned too.
+    pub fn chatgpt_json(tag: &str) -> (String, String) {
+        let refresh = format!("rt-{tag}-refresh-token-value-0000");
+        let id = jwt(&serde_json::json!({
+            "email": format!("{tag}@example.test"),
+            "https://api.openai.com/auth": {"chatgpt_plan_type": "pro", "chatgpt_account_id": "11111111-2222-3333-4444-555555555555"}
+        }));
+        let access = jwt(&serde_json::json!({"exp": 4_000_000_000u64, "sub": tag}));
+        let json = serde_json::to_string_pretty(&serde_json::json!({
+            "auth_mode": "chatgpt",
+            "OPENAI_API_KEY": null,
+            "tokens": {
+                "id_token": id,
+                "access_token": access,
+                "refresh_token": refresh,
+                "account_id": "11111111-2222-3333-4444-555555555555"
+            },
+            "last_refresh": "2026-11-27T10:00:00.123456Z"
+        }))
+        .unwrap();
+        (json, refresh)
+    }
+}
+
+/// Mode bits and owner of a path.
+pub fn mode_and_uid(p: &Path) -> (u32, u32) {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    (m.mode() & 0o7777, m.uid())
+}

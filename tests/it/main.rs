@@ -1,0 +1,6 @@
+//! Integration tests: the built binary against real peers (sshd, codex), one test
+//! binary, peers started once per run by scripts/test.sh.
+
+mod bad_input;
+mod harness;
+mod push_ssh;

@@ -1,0 +1,699 @@
+//! `push --ssh` against the real sshd peers, judged by the real `codex` binary.
+
+use crate::harness::{logins, mode_and_uid, peers, RemoteUser, Sandbox};
+
+fn codex_status(user: &RemoteUser) -> (i32, String) {
+    let out = std::process::Command::new(format!("{}/codex", peers().codex_dir()))
+        .args(["login", "status"])
+        .env("CODEX_HOME", user.home.join(".codex"))
+        .env("HOME", "/nonexistent")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+#[test]
+fn alias_via_config_file_installs_api_key_with_modes_owner_and_codex_verdict() {
+    let mut sb = Sandbox::new();
+    let user = RemoteUser::bash();
+    user.authorize(&sb).with_codex();
+    let cfg = sb.alias("devbox", &user);
+    let key = logins::api_key("alias");
+    sb.secret(&key);
+    let out = sb.run_with_stdin(
+        &[
+            "push",
+            "--ssh",
+            "devbox",
+            "-F",
+            cfg.to_str().unwrap(),
+            "--api-key-stdin",
+            "-v",
+        ],
+        &format!("{key}\n"),
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.contains("installed"), "{out:?}");
+    assert!(
+        out.stdout
+            .contains("codex: Logged in using an API key - sk-test-***00000"),
+        "{out:?}"
+    );
+    let auth = user.auth_path();
+    assert_eq!(
+        std::fs::read_to_string(&auth).unwrap(),
+        logins::api_key_json(&key)
+    );
+    assert_eq!(mode_and_uid(&auth), (0o600, user.uid()));
+    assert_eq!(mode_and_uid(auth.parent().unwrap()), (0o700, user.uid()));
+    let (code, status) = codex_status(&user);
+    assert_eq!(code, 0, "{status}");
+    assert!(status.contains("Logged in using an API key"), "{status}");
+}
+
+#[test]
+fn user_at_host_port_with_identity_and_options() {
+    let mut sb = Sandbox::new();
+    let user = RemoteUser::bash();
+    user.authorize(&sb);
+    sb.pin_host("127.0.0.1", peers().port());
+    let (json, refresh) = logins::chatgpt_json("uhp");
+    sb.secret(&refresh);
+    let from = sb.write("in/auth.json", &json);
+    let dest = format!("{}@127.0.0.1:{}", user.name, peers().port());
+    let kh = format!("UserKnownHostsFile={}", sb.known_hosts().display());
+    let out = sb.run(&[
+        "push",
+        "--ssh",
+        &dest,
+        "-i",
+        sb.key_path().to_str().unwrap(),
+        "-o",
+        &kh,
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "--from",
+        from.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let doc = out.json();
+    assert_eq!(doc["targets"][0]["outcome"], "installed");
+    assert_eq!(doc["targets"][0]["verified"], true);
+    assert_eq!(doc["login"]["mode"], "chatgpt");
+    assert_eq!(doc["login"]["email"], "uhp@example.test");
+    assert!(out.stderr.contains("share one ChatGPT session"), "{out:?}");
+    assert_eq!(std::fs::read_to_string(user.auth_path()).unwrap(), json);
+    let (code, status) = codex_status(&user);
+    assert_eq!(code, 0, "{status}");
+    assert!(status.contains("Logged in using ChatGPT"), "{status}");
+}
+
+#[test]
+fn bracketed_ipv6_and_ssh_uri_destinations() {
+    if peers().get("PEER_SSH_V6") != "1" {
+        panic!("IPv6 loopback is not available on this machine");
+    }
+    let mut sb = Sandbox::new();
+    let user = RemoteUser::bash();
+    user.authorize(&sb);
+    sb.pin_host("::1", peers().port());
+    sb.pin_host("127.0.0.1", peers().port());
+    let key = logins::api_key("v6");
+    sb.secret(&key);
+    let kh = format!("UserKnownHostsFile={}", sb.known_hosts().display());
+    for dest in [
+        format!("{}@[::1]:{}", user.name, peers().port()),
+        format!("ssh://{}@127.0.0.1:{}", user.name, peers().port()),
+    ] {
+        let out = sb.run_with_stdin(
+            &[
+                "push",
+                "--ssh",
+                &dest,
+                "-i",
+                sb.key_path().to_str().unwrap(),
+                "-o",
+                &kh,
+                "--api-key-stdin",
+            ],
+            &key,
+        );
+        assert_eq!(out.code, 0, "{dest}: {out:?}");
+    }
+}
+
+#[test]
+fn agent_auth_without_identity_files() {
+    let mut sb = Sandbox::new();
+    let user = RemoteUser::bash();
+    user.authorize(&sb);
+    let sock = sb.home().join("agent.sock");
+    let mut agent = std::process::Command::new("ssh-agent")
+        .args(["-D", "-a"])
+        .arg(&sock)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if sock.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let added = std::process::Command::new("ssh-add")
+        .arg(sb.key_path())
+        .env("SSH_AUTH_SOCK", &sock)
+        .output()
+        .unwrap();
+    assert!(added.status.success());
+    // Only the agent holds the key: move the files away from where -i or defaults look.
+    std::fs::rename(sb.key_path(), sb.home().join("moved_key")).unwrap();
+    sb.pin_host("127.0.0.1", peers().port());
+    sb.env
+        .push(("SSH_AUTH_SOCK".into(), sock.display().to_string()));
+    let cfg = sb.ssh_config(&format!(
+        "Host a\n  HostName 127.0.0.1\n  Port {{port}}\n  User {}\n  UserKnownHostsFile {{known_hosts}}\n",
+        user.name
+    ));
+    let key = logins::api_key("agent");
+    sb.secret(&key);
+    let out = sb.run_with_stdin(
+        &[
+            "push",
+            "--ssh",
+            "a",
+            "-F",
+            cfg.to_str().unwrap(),
+            "--api-key-stdin",
+        ],
+        &key,
+    );
+    let _ = agent.kill();
+    let _ = agent.wait();
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(user.auth_path().exists());
+}
+
+#[test]
+fn proxyjump_chain_reaches_host_only_visible_from_jump() {
+    assert!(
+        peers().netns(),
+        "network namespaces are needed for the ProxyJump peer"
+    );
+    let mut sb = Sandbox::new();
+    let user = RemoteUser::bash();
+    user.authorize(&sb);
+    sb.pin_host(peers().get("PEER_JUMP_HOST"), 22);
+    sb.pin_host(peers().get("PEER_INNER_HOST"), 22);
+    let cfg = sb.ssh_config(&format!(
+        "Host jump\n  HostName {j}\nHost inner\n  HostName {i}\n  ProxyJump jump\nHost *\n  User {u}\n  IdentityFile {{key}}\n  UserKnownHostsFile {{known_hosts}}\n  StrictHostKeyChecking yes\n",
+        j = peers().get("PEER_JUMP_HOST"),
+        i = peers().get("PEER_INNER_HOST"),
+        u = user.name
+    ));
+    let key = logins::api_key("jump");
+    sb.secret(&key);
+    let out = sb.run_with_stdin(
+        &[
+            "push",
+            "--ssh",
+            "inner",
+            "-F",
+            cfg.to_str().unwrap(),
+            "--api-key-stdin",
+        ],
+        &key,
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(user.auth_path().exists());
+}
+
+#[test]
+fn unknown_host_key_policies() {
+    let mut sb = Sandbox::new();
+    let user = RemoteUser::bash();
+    user.authorize(&sb);
+    let key = logins::api_key("hostkey");
+    sb.secret(&key);
+    let cfg = sb.ssh_config(&format!(
+        "Host t\n  HostName 127.0.0.1\n  Port {{port}}\n  User {}\n  IdentityFile {{key}}\n  UserKnownHostsFile {{known_hosts}}\n",
+        user.name
+    ));
+    let cfg = cfg.to_str().unwrap();
+    let push = |extra: &[&str]| {
+        let mut args = vec!["push", "--ssh", "t", "-F", cfg, "--api-key-stdin"];
+        args.extend_from_slice(extra);
+        sb.run_with_stdin(&args, &key)
+    };
+
+    let out = push(&["-o", "StrictHostKeyChecking=yes"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stdout.contains("is not known (SHA256:"), "{out:?}");
+    assert!(
+        out.stdout.contains("StrictHostKeyChecking is yes"),
+        "{out:?}"
+    );
+
+    // Default (ask) without a terminal: refuse, never accept silently.
+    let out = push(&[]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stdout.contains("no terminal to confirm"), "{out:?}");
+    assert!(!sb.known_hosts().exists());
+    assert!(!user.auth_path().exists());
+
+    let out = push(&["-o", "StrictHostKeyChecking=accept-new", "--json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let recorded = std::fs::read_to_string(sb.known_hosts()).unwrap();
+    assert!(recorded.contains(peers().host_key().split(' ').nth(1).unwrap()));
+
+    // Now known: strict mode accepts it.
+    let out = push(&["-o", "StrictHostKeyChecking=yes"]);
+    assert_eq!(out.code, 0, "{out:?}");
+}
+
+#[test]
+fn changed_host_key_is_refused_with_fingerprint_and_hint() {
+    let mut sb = Sandbox::new();
+    let user = RemoteUser::bash();
+    user.authorize(&sb);
+    // Record another key for the host, as if the server had been replaced.
+    std::fs::write(
+        sb.known_hosts(),
+        format!(
+            "[127.0.0.1]:{} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n",
+            peers().port()
+        ),
+    )
+    .unwrap();
+    let cfg = sb.ssh_config(&format!(
+        "Host t\n  HostName 127.0.0.1\n  Port {{port}}\n  User {}\n  IdentityFile {{key}}\n  UserKnownHostsFile {{known_hosts}}\n  StrictHostKeyChecking no\n",
+        user.name
+    ));
+    let key = logins::api_key("changed");
+    sb.secret(&key);
+    let out = sb.run_with_stdin(
+        &[
+            "push",
+            "--ssh",
+            "t",
+            "-F",
+            cfg.to_str().unwrap(),
+            "--api-key-stdin",
+            "--json",
+        ],
+        &key,
+    );
+    assert_eq!(out.code, 1, "{out:?}");
+    let t = &out.json()["targets"][0];
+    assert_eq!(t["error"]["class"], "host-key-changed");
+    assert!(t["error"]["message"].as_str().unwrap().contains("SHA256:"));
+    assert!(t["error"]["hint"]
+        .as_str()
+        .unwrap()
+        .contains("ssh-keygen -R"));
+    assert!(!user.auth_path().exists());
+}
+
+#[test]
+fn every_login_shell_runs_the_install() {
+    for shell in ["/usr/bin/fish", "/bin/csh", "/usr/bin/zsh", "/bin/sh"] {
+        let mut sb = Sandbox::new();
+        let user = RemoteUser::new(shell);
+        user.authorize(&sb);
+        let cfg = sb.alias("s", &user);
+        let key = logins::api_key("shell");
+        sb.secret(&key);
+        let out = sb.run_with_stdin(
+            &[
+                "push",
+                "--ssh",
+                "s",
+                "-F",
+                cfg.to_str().unwrap(),
+                "--api-key-stdin",
+            ],
+            &key,
+        );
+        assert_eq!(out.code, 0, "{shell}: {out:?}");
+        assert_eq!(
+            mode_and_uid(&user.auth_path()),
+            (0o600, user.uid()),
+            "{shell}"
+        );
+    }
+}
+
+#[test]
+fn symlink_at_auth_path_is_replaced_not_followed() {
+    let mut sb = Sandbox::new();
+    let user = RemoteUser::bash();
+    user.authorize(&sb);
+    let victim = user.home.join("victim.txt");
+    user.write_owned("victim.txt", "do not touch\n", 0o644);
+    user.write_owned(".codex/placeholder", "", 0o600);
+    std::os::unix::fs::symlink(&victim, user.auth_path()).unwrap();
+    let cfg = sb.alias("s", &user);
+    let key = logins::api_key("symlink");
+    sb.secret(&key);
+    let out = sb.run_with_stdin(
+        &[
+            "push",
+            "--ssh",
+            "s",
+            "-F",
+            cfg.to_str().unwrap(),
+            "--api-key-stdin",
+        ],
+        &key,
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "do not touch\n");
+    let meta = std::fs::symlink_metadata(user.auth_path()).unwrap();
+    assert!(meta.file_type().is_file());
+    assert!(out.stdout.contains("replaced a symlink"), "{out:?}");
+}
+
+#[test]
+fn identical_repush_is_unchanged_and_different_login_is_backed_up() {
+    let mut sb = Sandbox::new();
+    let user = RemoteUser::bash();
+    user.authorize(&sb);
+    let cfg = sb.alias("s", &user);
+    let cfg = cfg.to_str().unwrap();
+    let first = logins::api_key("first");
+    let second = logins::api_key("second");
+    sb.secret(&first);
+    sb.secret(&second);
+
+    let out = sb.run_with_stdin(
+        &["push", "--ssh", "s", "-F", cfg, "--api-key-stdin"],
+        &first,
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let mtime = std::fs::metadata(user.auth_path())
+        .unwrap()
+        .modified()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+
+    let out = sb.run_with_stdin(
+        &["push", "--ssh", "s", "-F", cfg, "--api-key-stdin", "--json"],
+        &first,
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.json()["targets"][0]["outcome"], "unchanged");
+    assert_eq!(
+        std::fs::metadata(user.auth_path())
+            .unwrap()
+            .modified()
+            .unwrap(),
+        mtime
+    );
+    assert!(!user.home.join(".codex/auth.json.bak").exists());
+
+    let out = sb.run_with_stdin(
+        &["push", "--ssh", "s", "-F", cfg, "--api-key-stdin", "--json"],
+        &second,
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.json()["targets"][0]["previous"], "different");
+    let bak = user.home.join(".codex/auth.json.bak");
+    assert_eq!(
+        std::fs::read_to_string(&bak).unwrap(),
+        logins::api_key_json(&first)
+    );
+    assert_eq!(mode_and_uid(&bak), (0o600, user.uid()));
+    assert_eq!(
+        std::fs::read_to_string(user.auth_path()).unwrap(),
+        logins::api_key_json(&second)
+    );
+    // No temp files left behind.
+    let names: Vec<String> = std::fs::read_dir(user.home.join(".codex"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().all(|n| !n.starts_with(".auth.json")),
+        "{names:?}"
+    );
+}
+
+#[test]
+fn keyring_configured_host_is_skipped_unless_forced() {
+    for store in ["keyring", "auto"] {
+        let mut sb = Sandbox::new();
+        let user = RemoteUser::bash();
+        user.authorize(&sb);
+        user.write_owned(
+            ".codex/config.toml",
+            &format!("model = \"o4\"\ncli_auth_credentials_store = \"{store}\"\n\n[profiles.x]\nmodel = \"y\"\n"),
+            0o600,
+        );
+        let cfg = sb.alias("s", &user);
+        let key = logins::api_key("keyring");
+        sb.secret(&key);
+        let out = sb.run_with_stdin(
+            &[
+                "push",
+                "--ssh",
+                "s",
+                "-F",
+                cfg.to_str().unwrap(),
+                "--api-key-stdin",
+            ],
+            &key,
+        );
+        assert_eq!(out.code, 1, "{out:?}");
+        assert!(out.stdout.contains("skipped"), "{out:?}");
+        assert!(
+            out.stdout.contains(&format!("credential store is {store}")),
+            "{out:?}"
+        );
+        assert!(!user.auth_path().exists());
+        let out = sb.run_with_stdin(
+            &[
+                "push",
+                "--ssh",
+                "s",
+                "-F",
+                cfg.to_str().unwrap(),
+                "--api-key-stdin",
+                "--force",
+            ],
+            &key,
+        );
+        assert_eq!(out.code, 0, "{out:?}");
+        assert!(user.auth_path().exists());
+    }
+}
+
+#[test]
+fn codex_home_from_target_environment_and_from_flag() {
+    let mut sb = Sandbox::new();
+    let user = RemoteUser::bash();
+    user.authorize(&sb);
+    let env_home = user.home.join("env-codex");
+    user.set_environment(&[("CODEX_HOME", env_home.to_str().unwrap())]);
+    let cfg = sb.alias("s", &user);
+    let cfg = cfg.to_str().unwrap();
+    let key = logins::api_key("home");
+    sb.secret(&key);
+    let out = sb.run_with_stdin(
+        &["push", "--ssh", "s", "-F", cfg, "--api-key-stdin", "--json"],
+        &key,
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.json()["targets"][0]["home_from"], "env");
+    assert!(env_home.join("auth.json").exists());
+
+    let out = sb.run_with_stdin(
+        &[
+            "push",
+            "--ssh",
+            "s",
+            "-F",
+            cfg,
+            "--api-key-stdin",
+            "--codex-home",
+            "~/flag home",
+            "--json",
+        ],
+        &key,
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let flag_home = user.home.join("flag home");
+    assert_eq!(
+        mode_and_uid(&flag_home.join("auth.json")),
+        (0o600, user.uid())
+    );
+    assert_eq!(mode_and_uid(&flag_home), (0o700, user.uid()));
+}
+
+#[test]
+fn dry_run_touches_nothing() {
+    let mut sb = Sandbox::new();
+    let user = RemoteUser::bash();
+    user.authorize(&sb);
+    let cfg = sb.alias("s", &user);
+    let key = logins::api_key("dry");
+    sb.secret(&key);
+    let out = sb.run_with_stdin(
+        &[
+            "push",
+            "--ssh",
+            "s",
+            "-F",
+            cfg.to_str().unwrap(),
+            "--api-key-stdin",
+            "-n",
+        ],
+        &key,
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.contains("would install"), "{out:?}");
+    assert!(!user.home.join(".codex").exists());
+}
+
+#[test]
+fn several_targets_with_one_unreachable_installs_the_rest() {
+    let mut sb = Sandbox::new();
+    let a = RemoteUser::bash();
+    let b = RemoteUser::bash();
+    a.authorize(&sb);
+    b.authorize(&sb);
+    sb.alias("a", &a);
+    let cfg = sb.alias("b", &b);
+    // A closed loopback port: connection refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let dead = format!("nobody@127.0.0.1:{port}");
+    let key = logins::api_key("multi");
+    sb.secret(&key);
+    let out = sb.run_with_stdin(
+        &[
+            "push",
+            "--ssh",
+            "a",
+            "--ssh",
+            &dead,
+            "--ssh",
+            "b",
+            "-F",
+            cfg.to_str().unwrap(),
+            "--api-key-stdin",
+            "--json",
+        ],
+        &key,
+    );
+    assert_eq!(out.code, 1, "{out:?}");
+    let doc = out.json();
+    assert_eq!(doc["targets"][0]["outcome"], "installed");
+    assert_eq!(doc["targets"][1]["error"]["class"], "refused");
+    assert_eq!(doc["targets"][2]["outcome"], "installed");
+    assert_eq!(doc["summary"]["failed"], 1);
+    assert!(a.auth_path().exists() && b.auth_path().exists());
+}
+
+#[test]
+fn silent_server_times_out_with_connect_timeout() {
+    let mut sb = Sandbox::new();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let key = logins::api_key("timeout");
+    sb.secret(&key);
+    let dest = format!("u@127.0.0.1:{port}");
+    let started = std::time::Instant::now();
+    let out = sb.run_with_stdin(
+        &[
+            "push",
+            "--ssh",
+            &dest,
+            "-o",
+            "ConnectTimeout=1",
+            "--api-key-stdin",
+            "--json",
+        ],
+        &key,
+    );
+    drop(listener);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(out.json()["targets"][0]["error"]["class"], "timeout");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
+
+#[test]
+fn password_only_server_without_terminal_fails_clearly() {
+    let mut sb = Sandbox::new();
+    let user = RemoteUser::bash();
+    // No authorized key: only password is left, and there is no terminal.
+    let cfg = sb.alias("s", &user);
+    let key = logins::api_key("pw");
+    sb.secret(&key);
+    let out = sb.run_with_stdin(
+        &[
+            "push",
+            "--ssh",
+            "s",
+            "-F",
+            cfg.to_str().unwrap(),
+            "--api-key-stdin",
+            "--json",
+        ],
+        &key,
+    );
+    assert_eq!(out.code, 1, "{out:?}");
+    let e = &out.json()["targets"][0]["error"];
+    assert_eq!(e["class"], "auth");
+    assert!(
+        e["hint"].as_str().unwrap().contains("no terminal"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn many_targets_on_one_default_sshd_all_succeed() {
+    // 24 users on the sshd with OpenSSH's default MaxStartups 10:30:100.
+    let mut sb = Sandbox::new();
+    let users: Vec<RemoteUser> = (0..24).map(|_| RemoteUser::bash()).collect();
+    let mut cfg = None;
+    for (i, u) in users.iter().enumerate() {
+        u.authorize(&sb);
+        cfg = Some(sb.alias(&format!("h{i}"), u));
+    }
+    let cfg = cfg.unwrap();
+    let key = logins::api_key("many");
+    sb.secret(&key);
+    let mut args = vec!["push".to_string()];
+    for i in 0..users.len() {
+        args.push("--ssh".into());
+        args.push(format!("h{i}"));
+    }
+    args.extend([
+        "-F".into(),
+        cfg.display().to_string(),
+        "--api-key-stdin".into(),
+        "--jobs".into(),
+        "64".into(),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = sb.run_with_stdin(&args, &key);
+    assert_eq!(out.code, 0, "{out:?}");
+    for u in &users {
+        assert!(u.auth_path().exists(), "{}", u.name);
+    }
+}
+
+#[test]
+fn user_whose_home_is_root_is_refused_with_hint() {
+    let mut sb = Sandbox::new();
+    let user = RemoteUser::bash();
+    user.authorize(&sb);
+    // HOME=/ as for many service accounts: never write /.codex by accident.
+    user.set_environment(&[("HOME", "/")]);
+    let cfg = sb.alias("s", &user);
+    let key = logins::api_key("nohome");
+    sb.secret(&key);
+    let out = sb.run_with_stdin(
+        &[
+            "push",
+            "--ssh",
+            "s",
+            "-F",
+            cfg.to_str().unwrap(),
+            "--api-key-stdin",
+            "--json",
+        ],
+        &key,
+    );
+    assert_eq!(out.code, 1, "{out:?}");
+    let e = &out.json()["targets"][0]["error"];
+    assert_eq!(e["class"], "no-home", "{out:?}");
+    assert!(e["hint"].as_str().unwrap().contains("--codex-home"));
+    assert!(!std::path::Path::new("/.codex/auth.json").exists());
+}
