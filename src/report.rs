@@ -28,6 +28,7 @@ pub struct Reporter {
     bars: Option<(MultiProgress, Vec<ProgressBar>)>,
     tty: bool,
     lock: Mutex<()>,
+    started: std::time::Instant,
 }
 
 impl Reporter {
@@ -57,6 +58,7 @@ impl Reporter {
             bars,
             tty: prompt::tty_available(),
             lock: Mutex::new(()),
+            started: std::time::Instant::now(),
         }
     }
 
@@ -94,9 +96,11 @@ impl ProgressSink for Reporter {
     fn stage(&self, index: usize, stage: &'static str) {
         match &self.bars {
             Some((_, bars)) => bars[index].set_message(stage),
-            None if self.verbosity == Verbosity::Verbose => {
-                self.note(&format!("{}: {stage}", self.labels[index]))
-            }
+            None if self.verbosity == Verbosity::Verbose => self.note(&format!(
+                "{}: {stage} (+{} ms)",
+                self.labels[index],
+                self.started.elapsed().as_millis()
+            )),
             None => {}
         }
     }

@@ -5,6 +5,7 @@
 pub mod config;
 pub mod dest;
 pub mod known_hosts;
+mod quickack;
 mod session_auth;
 
 use std::collections::HashMap;
@@ -316,7 +317,7 @@ async fn connect_hop(
             match via {
                 None => {
                     let tcp = tcp_connect(hc, &addr, timeout).await?;
-                    client::connect_stream(cfg, tcp, verifier)
+                    client::connect_stream(cfg, quickack::QuickAckStream::new(tcp), verifier)
                         .await
                         .map_err(|e| (e, true))
                         .map_err(|(e, _)| map_handshake_error(e, &addr))
@@ -496,6 +497,7 @@ async fn tcp_connect(
         match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(a)).await {
             Ok(Ok(s)) => {
                 let _ = s.set_nodelay(true);
+
                 return Ok(s);
             }
             Ok(Err(e)) => {

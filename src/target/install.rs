@@ -174,7 +174,9 @@ fn verify(
             Some("another process may be writing the file; run again"),
         ));
     }
-    if report.file_mode.as_deref() != Some("-rw-------") {
+    // A trailing '.' marks an SELinux context, which changes nothing here.
+    let mode = report.file_mode.as_deref().map(|m| m.trim_end_matches('.'));
+    if mode != Some("-rw-------") {
         return Err(TargetError::new(
             "verify",
             format!(

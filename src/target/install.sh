@@ -11,9 +11,9 @@
 say() { printf "%s=%s" "$1" "$2"; echo; } ;
 fail() { say error "$1"; say detail "$2"; cat >/dev/null 2>&1; exit 3; } ;
 classify() { case $2 in *"No space"*) fail disk-full "$1: no space left on device" ;; *"Read-only"*) fail read-only "$1: read-only file system" ;; *"ermission denied"*|*"Operation not permitted"*) fail permission-denied "$1: permission denied" ;; *) fail io "$1: $2" ;; esac; } ;
-sum_of() { if command -v sha256sum >/dev/null 2>&1; then sha256sum < "$1" | cut -d " " -f 1; elif command -v shasum >/dev/null 2>&1; then shasum -a 256 < "$1" | cut -d " " -f 1; elif command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r < "$1" | cut -d " " -f 1; elif command -v sha256 >/dev/null 2>&1; then sha256 -q < "$1"; fi; } ;
-len_of() { wc -c < "$1" | tr -d " " ; } ;
-umask 077 ;
+sum_of() { if command -v sha256sum >/dev/null 2>&1; then set -- $(sha256sum < "$1") ; elif command -v shasum >/dev/null 2>&1; then set -- $(shasum -a 256 < "$1") ; elif command -v openssl >/dev/null 2>&1; then set -- $(openssl dgst -sha256 -r < "$1") ; elif command -v sha256 >/dev/null 2>&1; then set -- $(sha256 -q < "$1") ; else set -- "" ; fi ; echo "$1" ; } ;
+len_of() { set -- $(wc -c < "$1") ; echo "$1" ; } ;
+umask 077 ; set -f ;
 IFS= read -r magic || fail protocol "no request on stdin" ;
 IFS= read -r dir ; IFS= read -r force ; IFS= read -r dry ; IFS= read -r want_sum ; IFS= read -r want_len ;
 if [ "$magic" = codex-auth-install-1 ]; then :; else fail protocol "unexpected request" ; fi ;
@@ -29,8 +29,7 @@ fi ;
 case $dir in /*) ;; *) dir=$(pwd)/$dir ;; esac ;
 f=$dir/auth.json ;
 say dir "$dir" ;
-say uid "$(id -u)" ;
-say login "$(id -un 2>/dev/null)" ;
+uid=$(id -u) ; say uid "$uid" ; say login "${USER:-$LOGNAME}" ;
 store=file ;
 if [ -f "$dir/config.toml" ]; then
   line=$(sed -n -e "/^[[:space:]]*[[]/q" -e "/^[[:space:]]*cli_auth_credentials_store[[:space:]]*=/p" "$dir/config.toml" 2>/dev/null | head -n 1) ;
@@ -55,8 +54,9 @@ if [ "$dry" = 1 ]; then
 fi ;
 if [ "$existing" = same ]; then
   cat >/dev/null 2>&1 ;
-  chmod 700 "$dir" 2>/dev/null ; chmod 600 "$f" 2>/dev/null ;
-  say outcome unchanged ;
+  set -- $(ls -ln "$f") ; if [ "$1" = -rw------- ]; then :; else chmod 600 "$f" 2>/dev/null ; fi ;
+  set -- $(ls -lnd "$dir") ; case $1 in drwx------*) ;; *) chmod 700 "$dir" 2>/dev/null ;; esac ;
+  say outcome unchanged ; say sum "$want_sum" ;
 else
   if [ -d "$dir" ]; then :; else err=$(mkdir -p "$dir" 2>&1) || classify "cannot create $dir" "$err" ; fi ;
   chmod 700 "$dir" 2>/dev/null ;
@@ -66,20 +66,17 @@ else
     tmp=$dir/.auth.json.$$ ; err=$( { set -C ; : > "$tmp" ; } 2>&1 ) || classify "cannot write in $dir" "$err" ;
   fi ;
   err=$( { cat > "$tmp" ; } 2>&1 ) || { rm -f "$tmp" ; classify "cannot write $tmp" "$err" ; } ;
-  got_len=$(len_of "$tmp") ; got_sum=$(sum_of "$tmp") ;
+  got_sum=$(sum_of "$tmp") ; got_len=$(len_of "$tmp") ;
   if [ "$got_len" = "$want_len" ]; then :; else rm -f "$tmp" ; fail torn "received $got_len of $want_len bytes; nothing was replaced" ; fi ;
   if [ -z "$got_sum" ] || [ "$got_sum" = "$want_sum" ]; then :; else rm -f "$tmp" ; fail torn "content hash mismatch; nothing was replaced" ; fi ;
-  chmod 600 "$tmp" ;
   if [ "$existing" = different ] && [ -r "$f" ]; then
     bak=$(mktemp "$dir/.auth.json.bak.XXXXXX" 2>/dev/null) && cat "$f" > "$bak" && chmod 600 "$bak" && mv -f "$bak" "$dir/auth.json.bak" && say backup "$dir/auth.json.bak" ;
   fi ;
   if [ -L "$f" ]; then rm -f "$f" ; fi ;
   err=$(mv -f "$tmp" "$f" 2>&1) || { rm -f "$tmp" ; classify "cannot replace $f" "$err" ; } ;
-  say outcome installed ;
+  say outcome installed ; say sum "$got_sum" ;
 fi ;
-say sum "$(sum_of "$f")" ;
-say len "$(len_of "$f")" ;
-set -- $(ls -ln "$f") ; say file_mode "$1" ; say file_uid "$3" ;
+set -- $(ls -ln "$f") ; say file_mode "$1" ; say file_uid "$3" ; say len "$5" ;
 set -- $(ls -lnd "$dir") ; say dir_mode "$1" ; say dir_uid "$3" ;
 if command -v codex >/dev/null 2>&1; then
   st=$(CODEX_HOME="$dir" codex login status 2>&1 < /dev/null) ; rc=$? ;
