@@ -240,6 +240,128 @@ mod tests {
     }
 
     #[test]
+    fn script_fits_in_one_csh_word() {
+        // bsd-csh refuses a single word longer than 8185 characters ("Word too long").
+        assert!(
+            script().len() < 8000,
+            "install.sh is {} characters",
+            script().len()
+        );
+    }
+
+    /// The script run by the local `sh`, with HOME pointing at a scratch directory.
+    struct LocalSh {
+        home: std::path::PathBuf,
+    }
+
+    impl Target for LocalSh {
+        async fn run_sh(
+            &self,
+            script: &str,
+            stdin: &[u8],
+        ) -> Result<super::super::RunOutput, TargetError> {
+            use std::io::Write;
+            let mut child = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(script)
+                .env_clear()
+                .env("PATH", "/usr/bin:/bin")
+                .env("HOME", &self.home)
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            let _ = child.stdin.take().unwrap().write_all(stdin);
+            let out = child.wait_with_output().unwrap();
+            Ok(super::super::RunOutput {
+                stdout: out.stdout,
+                stderr: out.stderr,
+                exit_status: out.status.code().map(|c| c as u32),
+            })
+        }
+    }
+
+    fn local() -> (tempfile::TempDir, LocalSh) {
+        let dir = tempfile::tempdir().unwrap();
+        let sh = LocalSh {
+            home: dir.path().to_path_buf(),
+        };
+        (dir, sh)
+    }
+
+    fn req(auth: &AuthFile) -> InstallRequest<'_> {
+        InstallRequest {
+            auth,
+            codex_home: None,
+            force: false,
+            dry_run: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn short_payload_is_torn_and_leaves_the_old_file() {
+        let (dir, sh) = local();
+        let old = AuthFile::from_api_key("sk-test-old-00000000000000000").unwrap();
+        run(&sh, &req(&old)).await.unwrap();
+        let new = AuthFile::from_api_key("sk-test-new-00000000000000000").unwrap();
+        // The connection "drops" after half the payload: the script sees EOF early.
+        let full = request_bytes(&req(&new));
+        let cut = &full[..full.len() - new.bytes().len() / 2];
+        let out = sh.run_sh(&script(), cut).await.unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("error=torn"), "{text}");
+        let path = dir.path().join(".codex/auth.json");
+        assert_eq!(std::fs::read(&path).unwrap(), old.bytes().expose());
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join(".codex"))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with('.')
+            })
+            .collect();
+        assert!(leftovers.is_empty());
+    }
+
+    #[tokio::test]
+    async fn directory_at_auth_path_and_unwritable_home_are_classified() {
+        let (dir, sh) = local();
+        let auth = AuthFile::from_api_key("sk-test-dir-00000000000000000").unwrap();
+        std::fs::create_dir_all(dir.path().join(".codex/auth.json")).unwrap();
+        let e = run(&sh, &req(&auth)).await.unwrap_err();
+        assert_eq!(e.class, "not-a-file");
+        let mut r = req(&auth);
+        r.codex_home = Some("/proc/codex-auth-test");
+        let e = run(&sh, &r).await.unwrap_err();
+        assert!(matches!(e.class, "permission-denied" | "io"), "{e:?}");
+        assert!(e.hint.is_some() || e.class == "io");
+    }
+
+    #[tokio::test]
+    async fn loose_modes_are_tightened_on_unchanged_push() {
+        use std::os::unix::fs::PermissionsExt;
+        let (dir, sh) = local();
+        let auth = AuthFile::from_api_key("sk-test-modes-000000000000000").unwrap();
+        let codex = dir.path().join(".codex");
+        std::fs::create_dir_all(&codex).unwrap();
+        std::fs::write(codex.join("auth.json"), auth.bytes().expose()).unwrap();
+        std::fs::set_permissions(
+            codex.join("auth.json"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        std::fs::set_permissions(&codex, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let rep = run(&sh, &req(&auth)).await.unwrap();
+        assert_eq!(rep.outcome, Outcome::Unchanged);
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&codex.join("auth.json")), 0o600);
+        assert_eq!(mode(&codex), 0o700);
+    }
+
+    #[test]
     fn dry_run_request_carries_no_payload() {
         let auth = AuthFile::from_api_key("sk-test-dryrun-0000000000000").unwrap();
         let req = InstallRequest {

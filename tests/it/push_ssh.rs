@@ -78,6 +78,7 @@ fn user_at_host_port_with_identity_and_options() {
         "--from",
         from.to_str().unwrap(),
         "--json",
+        "-vv",
     ]);
     assert_eq!(out.code, 0, "{out:?}");
     let doc = out.json();
@@ -696,4 +697,144 @@ fn user_whose_home_is_root_is_refused_with_hint() {
     assert_eq!(e["class"], "no-home", "{out:?}");
     assert!(e["hint"].as_str().unwrap().contains("--codex-home"));
     assert!(!std::path::Path::new("/.codex/auth.json").exists());
+}
+
+#[test]
+fn interrupt_exits_130_and_leaves_targets_alone() {
+    let mut sb = Sandbox::new();
+    // A server that accepts and never speaks: the push hangs in the handshake.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dest = format!("u@127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let key = logins::api_key("interrupt");
+    sb.secret(&key);
+    let mut child = sb
+        .command(&[
+            "push",
+            "--ssh",
+            &dest,
+            "-o",
+            "ConnectTimeout=60",
+            "--api-key-stdin",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(key.as_bytes())
+            .unwrap();
+    }
+    let _conn = listener.accept().unwrap();
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
+}
+
+#[test]
+fn unknown_host_name_is_a_dns_error() {
+    let mut sb = Sandbox::new();
+    let key = logins::api_key("dns");
+    sb.secret(&key);
+    let out = sb.run_with_stdin(
+        &[
+            "push",
+            "--ssh",
+            "u@no-such-host.invalid",
+            "-o",
+            "ConnectTimeout=5",
+            "--api-key-stdin",
+            "--json",
+        ],
+        &key,
+    );
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(out.json()["targets"][0]["error"]["class"], "dns", "{out:?}");
+}
+
+#[test]
+fn passphrase_key_without_terminal_fails_with_agent_hint() {
+    let mut sb = Sandbox::new();
+    let user = RemoteUser::bash();
+    let status = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "correct horse", "-f"])
+        .arg(sb.home().join("locked_key"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let public = std::fs::read_to_string(sb.home().join("locked_key.pub")).unwrap();
+    user.write_owned(".ssh/authorized_keys", &public, 0o600);
+    sb.pin_host("127.0.0.1", peers().port());
+    let dest = format!("{}@127.0.0.1:{}", user.name, peers().port());
+    let kh = format!("UserKnownHostsFile={}", sb.known_hosts().display());
+    let key = logins::api_key("locked");
+    sb.secret(&key);
+    let out = sb.run_with_stdin(
+        &[
+            "push",
+            "--ssh",
+            &dest,
+            "-i",
+            sb.home().join("locked_key").to_str().unwrap(),
+            "-o",
+            &kh,
+            "-o",
+            "IdentitiesOnly=yes",
+            "--api-key-stdin",
+            "--json",
+        ],
+        &key,
+    );
+    assert_eq!(out.code, 1, "{out:?}");
+    let e = &out.json()["targets"][0]["error"];
+    assert_eq!(e["class"], "auth");
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("passphrase-protected keys skipped"),
+        "{out:?}"
+    );
+    assert!(e["hint"].as_str().unwrap().contains("ssh-agent"), "{out:?}");
+}
+
+#[test]
+fn unwritable_codex_home_is_permission_denied() {
+    let mut sb = Sandbox::new();
+    let user = RemoteUser::bash();
+    user.authorize(&sb);
+    let cfg = sb.alias("s", &user);
+    let key = logins::api_key("perm");
+    sb.secret(&key);
+    let out = sb.run_with_stdin(
+        &[
+            "push",
+            "--ssh",
+            "s",
+            "-F",
+            cfg.to_str().unwrap(),
+            "--api-key-stdin",
+            "--codex-home",
+            "/root/codex-auth-test",
+            "--json",
+        ],
+        &key,
+    );
+    assert_eq!(out.code, 1, "{out:?}");
+    let e = &out.json()["targets"][0]["error"];
+    assert_eq!(e["class"], "permission-denied", "{out:?}");
+    assert!(!std::path::Path::new("/root/codex-auth-test").exists());
 }
