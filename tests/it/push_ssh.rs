@@ -838,3 +838,135 @@ fn unwritable_codex_home_is_permission_denied() {
     assert_eq!(e["class"], "permission-denied", "{out:?}");
     assert!(!std::path::Path::new("/root/codex-auth-test").exists());
 }
+
+/// A tiny tmpfs mounted on a test user's ~/.codex, unmounted when dropped.
+struct SmallMount {
+    path: std::path::PathBuf,
+}
+
+impl SmallMount {
+    fn new(user: &RemoteUser) -> SmallMount {
+        let path = user.home.join(".codex");
+        std::fs::create_dir_all(&path).unwrap();
+        let uid = user.uid();
+        let ok = std::process::Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size=8k,mode=0700,uid={uid},gid={uid}"),
+                "tmpfs",
+            ])
+            .arg(&path)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "cannot mount a tmpfs for the disk-full test");
+        SmallMount { path }
+    }
+    fn remount_read_only(&self) {
+        let ok = std::process::Command::new("mount")
+            .args(["-o", "remount,ro"])
+            .arg(&self.path)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    }
+}
+
+impl Drop for SmallMount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(&self.path)
+            .status();
+    }
+}
+
+#[test]
+fn full_and_read_only_file_systems_are_clear_errors_and_keep_the_old_login() {
+    let mut sb = Sandbox::new();
+    let user = RemoteUser::bash();
+    user.authorize(&sb);
+    let cfg = sb.alias("s", &user);
+    let cfg = cfg.to_str().unwrap();
+    let mount = SmallMount::new(&user);
+    let old = logins::api_key("old");
+    sb.secret(&old);
+    let out = sb.run_with_stdin(&["push", "--ssh", "s", "-F", cfg, "--api-key-stdin"], &old);
+    assert_eq!(out.code, 0, "{out:?}");
+    // Fill the file system to the last block.
+    let _ = std::process::Command::new("dd")
+        .args(["if=/dev/zero", "bs=1k", "count=64"])
+        .arg(format!("of={}", mount.path.join("filler").display()))
+        .stderr(std::process::Stdio::null())
+        .status();
+    let new = logins::api_key("new");
+    sb.secret(&new);
+    let out = sb.run_with_stdin(
+        &["push", "--ssh", "s", "-F", cfg, "--api-key-stdin", "--json"],
+        &new,
+    );
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(
+        out.json()["targets"][0]["error"]["class"],
+        "disk-full",
+        "{out:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(user.auth_path()).unwrap(),
+        logins::api_key_json(&old)
+    );
+
+    std::fs::remove_file(mount.path.join("filler")).unwrap();
+    mount.remount_read_only();
+    let out = sb.run_with_stdin(
+        &["push", "--ssh", "s", "-F", cfg, "--api-key-stdin", "--json"],
+        &new,
+    );
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(
+        out.json()["targets"][0]["error"]["class"],
+        "read-only",
+        "{out:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(user.auth_path()).unwrap(),
+        logins::api_key_json(&old)
+    );
+}
+
+#[test]
+fn config_include_and_host_star_identity_resolve_like_ssh() {
+    let mut sb = Sandbox::new();
+    let user = RemoteUser::bash();
+    user.authorize(&sb);
+    sb.pin_host("127.0.0.1", peers().port());
+    let included = sb.write(
+        "conf.d/hosts.conf",
+        &format!(
+            "Host inc-alias\n  HostName 127.0.0.1\n  Port {}\n  User {}\n",
+            peers().port(),
+            user.name
+        ),
+    );
+    let cfg = sb.ssh_config(&format!(
+        "Include {}\nHost *\n  IdentityFile /nonexistent/first_key\n  IdentityFile {{key}}\n  UserKnownHostsFile {{known_hosts}}\n  StrictHostKeyChecking yes\n  User first-value-wins-not-this-one\n",
+        included.display()
+    ));
+    let key = logins::api_key("include");
+    sb.secret(&key);
+    let out = sb.run_with_stdin(
+        &[
+            "push",
+            "--ssh",
+            "inc-alias",
+            "-F",
+            cfg.to_str().unwrap(),
+            "--api-key-stdin",
+        ],
+        &key,
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(user.auth_path().exists());
+}
