@@ -58,6 +58,12 @@ pub struct PushArgs {
     /// SSH destination: alias, user@host, host:port, [v6]:port, ssh://user@host:port (repeatable).
     #[arg(long = "ssh", value_name = "DEST")]
     pub ssh: Vec<String>,
+    /// Docker container name or id (repeatable); the engine is found as the docker CLI finds it.
+    #[arg(long = "docker", value_name = "CONTAINER")]
+    pub docker: Vec<String>,
+    /// Whose home inside containers (default: the container's configured user, else root).
+    #[arg(long, value_name = "USER")]
+    pub docker_user: Option<String>,
     #[command(flatten)]
     pub ssh_args: SshArgs,
     /// The target's CODEX_HOME (default: its $CODEX_HOME, else ~/.codex of the login user).
@@ -97,6 +103,7 @@ pub enum Source {
 pub struct PushPlanArgs {
     pub targets: Vec<TargetSpec>,
     pub ssh: SshOptions,
+    pub docker_user: Option<String>,
     pub source: Source,
     pub codex_home: Option<String>,
     pub share: bool,
@@ -108,10 +115,10 @@ pub struct PushPlanArgs {
 
 impl PushArgs {
     pub fn validate(self) -> Result<PushPlanArgs, AppError> {
-        if self.ssh.is_empty() {
+        if self.ssh.is_empty() && self.docker.is_empty() {
             return Err(AppError::usage(
                 "no targets: name at least one",
-                Some("codex-auth push --ssh user@host"),
+                Some("codex-auth push --ssh user@host, or --docker CONTAINER"),
             ));
         }
         let mut targets = Vec::new();
@@ -124,11 +131,33 @@ impl PushArgs {
             })?;
             targets.push(TargetSpec::Ssh(d));
         }
+        for name in &self.docker {
+            let valid = !name.is_empty()
+                && !name.starts_with('-')
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+            if !valid {
+                return Err(AppError::usage(
+                    format!("bad container name {name:?}"),
+                    Some("give a container name or id as `docker ps` shows it"),
+                ));
+            }
+            targets.push(TargetSpec::Docker(name.clone()));
+        }
+        if let Some(u) = &self.docker_user {
+            if u.is_empty() || u.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(AppError::usage(
+                    format!("bad --docker-user {u:?}"),
+                    Some("use a user name or uid[:gid] of the image"),
+                ));
+            }
+        }
         let mut seen = std::collections::HashSet::new();
         for t in &targets {
-            if !seen.insert(t.label()) {
+            if !seen.insert(t.display()) {
                 return Err(AppError::usage(
-                    format!("target {} is named twice", t.label()),
+                    format!("target {} is named twice", t.display()),
                     Some("name each target once"),
                 ));
             }
@@ -161,6 +190,7 @@ impl PushArgs {
                 options: self.ssh_args.options,
                 identity: self.ssh_args.identity,
             },
+            docker_user: self.docker_user,
             source,
             codex_home: self.codex_home,
             share: self.share,

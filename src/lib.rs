@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod cli;
+pub mod docker;
 pub mod error;
 pub mod ops;
 pub mod prompt;
@@ -58,7 +59,7 @@ async fn run_push(args: PushPlanArgs) -> Result<u8, AppError> {
         ));
     }
 
-    let labels = args.targets.iter().map(|t| t.label()).collect();
+    let labels = args.targets.iter().map(|t| t.display()).collect();
     let reporter = Arc::new(Reporter::new(labels, verbosity, json));
     if auth.is_rotating_session() && !args.dry_run && verbosity != Verbosity::Quiet {
         let what = if args.targets.len() > 1 {
@@ -71,10 +72,8 @@ async fn run_push(args: PushPlanArgs) -> Result<u8, AppError> {
         ));
     }
 
-    let ctx = target::ConnectContext {
-        ssh: args.ssh.clone(),
-        prompter: reporter.clone(),
-    };
+    let ctx =
+        target::ConnectContext::new(args.ssh.clone(), reporter.clone(), args.docker_user.clone());
     let plan = ops::push::PushPlan {
         targets: args.targets.clone(),
         auth: auth.clone(),

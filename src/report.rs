@@ -219,6 +219,7 @@ pub fn push_table(results: &[TargetResult], verbosity: Verbosity) -> String {
                 if rep.previous == "symlink" && rep.outcome == Outcome::Installed {
                     notes.push("replaced a symlink (not followed)".into());
                 }
+                notes.extend(rep.notes.iter().cloned());
                 if let Some(s) = &rep.codex_status {
                     notes.push(format!("codex: {}", if s.is_empty() { "?" } else { s }));
                 }
@@ -232,14 +233,14 @@ pub fn push_table(results: &[TargetResult], verbosity: Verbosity) -> String {
                     ));
                 }
                 [
-                    r.spec.label(),
+                    r.spec.display(),
                     rep.outcome.as_str().to_string(),
                     rep.path.clone(),
                     notes.join("; "),
                 ]
             }
             Err(e) => [
-                r.spec.label(),
+                r.spec.display(),
                 "FAILED".into(),
                 "-".into(),
                 match &e.hint {

@@ -303,6 +303,30 @@ impl AuthFile {
     }
 }
 
+/// The `cli_auth_credentials_store` a Codex `config.toml` selects (top-level key only):
+/// `file` (the default), `keyring`, `auto` or `ephemeral`.
+pub fn credential_store(config_toml: &str) -> &'static str {
+    for raw in config_toml.lines() {
+        let line = raw.trim_start();
+        if line.starts_with('[') {
+            break;
+        }
+        let Some(rest) = line.strip_prefix("cli_auth_credentials_store") else {
+            continue;
+        };
+        let Some(value) = rest.trim_start().strip_prefix('=') else {
+            continue;
+        };
+        let value = value.split('#').next().unwrap_or("");
+        for store in ["keyring", "auto", "ephemeral", "file"] {
+            if value.contains(store) {
+                return store;
+            }
+        }
+    }
+    "file"
+}
+
 fn non_empty_str<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
     obj.get(key)
         .and_then(Value::as_str)
@@ -420,6 +444,27 @@ mod tests {
         assert!(a.is_rotating_session());
         assert!(!format!("{a:?}").contains("rt-secret-value-1"));
         assert_eq!(a.scrub("x rt-secret-value-1 y"), "x *** y");
+    }
+
+    #[test]
+    fn credential_store_reads_only_the_top_level_key() {
+        assert_eq!(credential_store("model = \"x\"\n"), "file");
+        assert_eq!(
+            credential_store("cli_auth_credentials_store = \"keyring\"\n"),
+            "keyring"
+        );
+        assert_eq!(
+            credential_store("cli_auth_credentials_store='auto' # not keyring\n"),
+            "auto"
+        );
+        assert_eq!(
+            credential_store("# cli_auth_credentials_store = \"keyring\"\n"),
+            "file"
+        );
+        assert_eq!(
+            credential_store("[profiles.a]\ncli_auth_credentials_store = \"keyring\"\n"),
+            "file"
+        );
     }
 
     #[test]

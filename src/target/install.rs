@@ -31,6 +31,15 @@ pub struct InstallRequest<'a> {
     pub dry_run: bool,
 }
 
+/// How the script finds the home directory when no CODEX_HOME is given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HomeFrom {
+    /// `$HOME`, as the login session sets it (ssh).
+    Environment,
+    /// The running uid's entry in /etc/passwd (docker exec, whose HOME may be the image's).
+    Passwd,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
@@ -73,17 +82,21 @@ pub struct InstallReport {
     /// `codex login status` there, masked; None when codex is not on the target's PATH.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub codex_status: Option<String>,
+    /// Things worth knowing that are not failures (tmpfs, direct write, fixed modes).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
-fn request_bytes(req: &InstallRequest<'_>) -> Vec<u8> {
+fn request_bytes(req: &InstallRequest<'_>, home: HomeFrom) -> Vec<u8> {
     let bytes = req.auth.bytes().expose();
     let mut out = format!(
-        "{MAGIC}\n{}\n{}\n{}\n{}\n{}\n",
+        "{MAGIC}\n{}\n{}\n{}\n{}\n{}\n{}\n",
         req.codex_home.unwrap_or(""),
         req.force as u8,
         req.dry_run as u8,
         req.auth.sha256_hex(),
-        bytes.len()
+        bytes.len(),
+        (home == HomeFrom::Passwd) as u8
     )
     .into_bytes();
     if !req.dry_run {
@@ -92,11 +105,12 @@ fn request_bytes(req: &InstallRequest<'_>) -> Vec<u8> {
     out
 }
 
-pub(super) async fn run<T: Target + ?Sized>(
+pub(crate) async fn run<T: Target + ?Sized>(
     target: &T,
     req: &InstallRequest<'_>,
+    home: HomeFrom,
 ) -> Result<InstallReport, TargetError> {
-    let out = target.run_sh(&script(), &request_bytes(req)).await?;
+    let out = target.run_sh(&script(), &request_bytes(req, home)).await?;
     let text = req.auth.scrub(&String::from_utf8_lossy(&out.stdout));
     let kv: HashMap<&str, &str> = text.lines().filter_map(|l| l.split_once('=')).collect();
     if let Some(class) = kv.get("error") {
@@ -150,6 +164,7 @@ pub(super) async fn run<T: Target + ?Sized>(
             None | Some(&"none") => None,
             Some(_) => Some(get("codex_status").unwrap_or_default()),
         },
+        notes: Vec::new(),
     };
     if matches!(outcome, Outcome::Installed | Outcome::Unchanged) {
         verify(&kv, req, &mut report)?;
@@ -303,10 +318,10 @@ mod tests {
     async fn short_payload_is_torn_and_leaves_the_old_file() {
         let (dir, sh) = local();
         let old = AuthFile::from_api_key("sk-test-old-00000000000000000").unwrap();
-        run(&sh, &req(&old)).await.unwrap();
+        run(&sh, &req(&old), HomeFrom::Environment).await.unwrap();
         let new = AuthFile::from_api_key("sk-test-new-00000000000000000").unwrap();
         // The connection "drops" after half the payload: the script sees EOF early.
-        let full = request_bytes(&req(&new));
+        let full = request_bytes(&req(&new), HomeFrom::Environment);
         let cut = &full[..full.len() - new.bytes().len() / 2];
         let out = sh.run_sh(&script(), cut).await.unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
@@ -331,11 +346,13 @@ mod tests {
         let (dir, sh) = local();
         let auth = AuthFile::from_api_key("sk-test-dir-00000000000000000").unwrap();
         std::fs::create_dir_all(dir.path().join(".codex/auth.json")).unwrap();
-        let e = run(&sh, &req(&auth)).await.unwrap_err();
+        let e = run(&sh, &req(&auth), HomeFrom::Environment)
+            .await
+            .unwrap_err();
         assert_eq!(e.class, "not-a-file");
         let mut r = req(&auth);
         r.codex_home = Some("/proc/codex-auth-test");
-        let e = run(&sh, &r).await.unwrap_err();
+        let e = run(&sh, &r, HomeFrom::Environment).await.unwrap_err();
         assert!(matches!(e.class, "permission-denied" | "io"), "{e:?}");
         assert!(e.hint.is_some() || e.class == "io");
     }
@@ -354,7 +371,7 @@ mod tests {
         )
         .unwrap();
         std::fs::set_permissions(&codex, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let rep = run(&sh, &req(&auth)).await.unwrap();
+        let rep = run(&sh, &req(&auth), HomeFrom::Environment).await.unwrap();
         assert_eq!(rep.outcome, Outcome::Unchanged);
         let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&codex.join("auth.json")), 0o600);
@@ -370,8 +387,8 @@ mod tests {
             force: false,
             dry_run: true,
         };
-        let bytes = request_bytes(&req);
+        let bytes = request_bytes(&req, HomeFrom::Environment);
         assert!(!String::from_utf8_lossy(&bytes).contains("sk-test"));
-        assert_eq!(String::from_utf8_lossy(&bytes).lines().count(), 6);
+        assert_eq!(String::from_utf8_lossy(&bytes).lines().count(), 7);
     }
 }

@@ -5,8 +5,9 @@
 # exclamation marks or backquotes, and every line must end where a space may join it
 # to the next (after ; then do else { in ;; | && ||). Unit tests check both.
 #
-# stdin: six header lines (magic, codex home or empty, force 0/1, dry-run 0/1,
-# sha256 of the payload, payload length), then the payload itself. Nothing secret is
+# stdin: seven header lines (magic, codex home or empty, force 0/1, dry-run 0/1,
+# sha256 of the payload, payload length, take HOME from /etc/passwd 0/1), then the
+# payload itself. Nothing secret is
 # ever in the command line. stdout: key=value lines for the client to parse.
 say() { printf "%s=%s" "$1" "$2"; echo; } ;
 fail() { say error "$1"; say detail "$2"; cat >/dev/null 2>&1; exit 3; } ;
@@ -15,21 +16,27 @@ sum_of() { if command -v sha256sum >/dev/null 2>&1; then set -- $(sha256sum < "$
 len_of() { set -- $(wc -c < "$1") ; echo "$1" ; } ;
 umask 077 ; set -f ;
 IFS= read -r magic || fail protocol "no request on stdin" ;
-IFS= read -r dir ; IFS= read -r force ; IFS= read -r dry ; IFS= read -r want_sum ; IFS= read -r want_len ;
+IFS= read -r dir ; IFS= read -r force ; IFS= read -r dry ; IFS= read -r want_sum ; IFS= read -r want_len ; IFS= read -r passwd_home ;
 if [ "$magic" = codex-auth-install-1 ]; then :; else fail protocol "unexpected request" ; fi ;
+uid=$(id -u) ;
+if [ "$passwd_home" = 1 ]; then
+  pw=$(grep "^[^:]*:[^:]*:$uid:" /etc/passwd 2>/dev/null | head -n 1) ;
+  if [ -z "$pw" ]; then HOME= ; else HOME=$(echo "$pw" | cut -d: -f6) ; fi ;
+fi ;
 if [ -n "$dir" ]; then
   case $dir in "~") dir=$HOME ;; "~/"*) dir=$HOME/${dir#"~/"} ;; esac ;
   say home_from flag ;
 elif [ -n "$CODEX_HOME" ]; then
   dir=$CODEX_HOME ; say home_from env ;
 else
-  if [ -z "$HOME" ] || [ "$HOME" = / ]; then fail no-home "this user has no home directory (HOME is empty or /)" ; fi ;
+  if [ -z "$HOME" ] || [ "$HOME" = / ]; then fail no-home "uid $uid has no home directory (no passwd entry, or HOME is empty or /)" ; fi ;
   dir=$HOME/.codex ; say home_from default ;
 fi ;
 case $dir in /*) ;; *) dir=$(pwd)/$dir ;; esac ;
 f=$dir/auth.json ;
 say dir "$dir" ;
-uid=$(id -u) ; say uid "$uid" ; say login "${USER:-$LOGNAME}" ;
+login=${USER:-$LOGNAME} ; if [ -z "$login" ]; then login=$(id -un 2>/dev/null) ; fi ;
+say uid "$uid" ; say login "$login" ;
 store=file ;
 if [ -f "$dir/config.toml" ]; then
   line=$(sed -n -e "/^[[:space:]]*[[]/q" -e "/^[[:space:]]*cli_auth_credentials_store[[:space:]]*=/p" "$dir/config.toml" 2>/dev/null | head -n 1) ;

@@ -2,6 +2,7 @@
 //! now, docker next) implements; `ops` is written once against it and never names a
 //! transport. The atomic install itself is a POSIX sh script shared by all kinds.
 
+mod docker;
 mod install;
 
 use std::sync::Arc;
@@ -44,17 +45,29 @@ impl From<ssh::SshError> for TargetError {
 #[derive(Clone, Debug)]
 pub enum TargetSpec {
     Ssh(ssh::Destination),
+    /// A container name or id.
+    Docker(String),
 }
 
 impl TargetSpec {
     pub fn kind(&self) -> &'static str {
         match self {
             TargetSpec::Ssh(_) => "ssh",
+            TargetSpec::Docker(_) => "docker",
         }
     }
+    /// The target as the user named it.
     pub fn label(&self) -> String {
         match self {
             TargetSpec::Ssh(d) => d.to_string(),
+            TargetSpec::Docker(name) => name.clone(),
+        }
+    }
+    /// The label with its kind where the kind is not obvious (tables, progress).
+    pub fn display(&self) -> String {
+        match self {
+            TargetSpec::Ssh(d) => d.to_string(),
+            TargetSpec::Docker(name) => format!("docker:{name}"),
         }
     }
 }
@@ -64,6 +77,36 @@ impl TargetSpec {
 pub struct ConnectContext {
     pub ssh: ssh::SshOptions,
     pub prompter: Arc<dyn Prompter>,
+    /// `--docker-user`.
+    pub docker_user: Option<String>,
+    /// One engine connection shared by every container target of the run.
+    pub docker_engine: Arc<tokio::sync::OnceCell<Result<crate::docker::Engine, TargetError>>>,
+}
+
+impl ConnectContext {
+    pub fn new(
+        ssh: ssh::SshOptions,
+        prompter: Arc<dyn Prompter>,
+        docker_user: Option<String>,
+    ) -> Self {
+        ConnectContext {
+            ssh,
+            prompter,
+            docker_user,
+            docker_engine: Arc::new(tokio::sync::OnceCell::new()),
+        }
+    }
+
+    async fn engine(&self) -> Result<crate::docker::Engine, TargetError> {
+        self.docker_engine
+            .get_or_init(|| async {
+                crate::docker::Engine::connect()
+                    .await
+                    .map_err(TargetError::from)
+            })
+            .await
+            .clone()
+    }
 }
 
 /// Output of a command run on a target.
@@ -82,13 +125,14 @@ pub trait Target {
     /// Install auth.json atomically and verify it. Kinds that cannot run a shell
     /// override this.
     async fn install(&self, req: &InstallRequest<'_>) -> Result<InstallReport, TargetError> {
-        install::run(self, req).await
+        install::run(self, req, install::HomeFrom::Environment).await
     }
 }
 
 /// A connected target of any kind.
 pub enum Connected {
     Ssh(ssh::Session),
+    Docker(docker::DockerTarget),
 }
 
 impl Connected {
@@ -100,19 +144,37 @@ impl Connected {
             TargetSpec::Ssh(dest) => Ok(Connected::Ssh(
                 ssh::Session::connect(dest, &ctx.ssh, ctx.prompter.clone()).await?,
             )),
+            TargetSpec::Docker(name) => {
+                let engine = ctx.engine().await?;
+                let container = engine.container(name).await?;
+                Ok(Connected::Docker(docker::DockerTarget {
+                    engine,
+                    container,
+                    user: ctx.docker_user.clone(),
+                }))
+            }
         }
     }
 
     pub async fn close(self) {
         match self {
             Connected::Ssh(s) => s.close().await,
+            Connected::Docker(_) => {}
         }
     }
 }
 
 impl Target for Connected {
+    async fn install(&self, req: &InstallRequest<'_>) -> Result<InstallReport, TargetError> {
+        match self {
+            Connected::Ssh(_) => install::run(self, req, install::HomeFrom::Environment).await,
+            Connected::Docker(d) => d.install(req).await,
+        }
+    }
+
     async fn run_sh(&self, script: &str, stdin: &[u8]) -> Result<RunOutput, TargetError> {
         match self {
+            Connected::Docker(d) => d.run_sh(script, stdin).await,
             Connected::Ssh(s) => {
                 // The login shell (bash, zsh, fish, csh...) parses this line; the script
                 // is written so that single quotes protect it in all of them.

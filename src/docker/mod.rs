@@ -1,0 +1,433 @@
+//! The Docker transport on bollard: connect as the docker CLI would (`DOCKER_HOST`, the
+//! current context, the default socket), find a container, exec with stdin, and read and
+//! write files through the archive API (which works without a shell, and on stopped
+//! containers). Never prints.
+
+pub mod passwd;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use bollard::exec::{CreateExecOptions, StartExecResults};
+use bollard::query_parameters::{
+    DownloadFromContainerOptions, ListContainersOptions, UploadToContainerOptions,
+};
+use bollard::Docker;
+use futures_util::StreamExt;
+use tokio::io::AsyncWriteExt;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DockerError {
+    #[error("cannot reach the Docker engine at {host}: {detail}")]
+    Unreachable { host: String, detail: String },
+    #[error("unsupported DOCKER_HOST {host}")]
+    UnsupportedHost { host: String },
+    #[error("no such container: {name}")]
+    NoSuchContainer { name: String, similar: Vec<String> },
+    #[error("user {user:?} does not exist in container {container}")]
+    NoSuchUser { user: String, container: String },
+    #[error("Docker engine error ({status}): {message}")]
+    Api { status: u16, message: String },
+    #[error("Docker engine connection failed: {0}")]
+    Transport(String),
+}
+
+impl From<bollard::errors::Error> for DockerError {
+    fn from(e: bollard::errors::Error) -> Self {
+        match e {
+            bollard::errors::Error::DockerResponseServerError {
+                status_code,
+                message,
+            } => DockerError::Api {
+                status: status_code,
+                message,
+            },
+            other => DockerError::Transport(other.to_string()),
+        }
+    }
+}
+
+/// A connection to one Docker-compatible engine (dockerd, or podman's API socket).
+#[derive(Clone)]
+pub struct Engine {
+    docker: Docker,
+    pub host: String,
+}
+
+/// What `docker inspect` says about a container that matters here.
+#[derive(Clone, Debug)]
+pub struct Container {
+    pub id: String,
+    pub name: String,
+    pub running: bool,
+    /// The image's / run's configured user (`USER`, `--user`); empty means root.
+    pub user: String,
+    pub env: Vec<String>,
+    /// Mount points backed by tmpfs (writes through the archive API land below them).
+    pub tmpfs_mounts: Vec<String>,
+    pub read_only_root: bool,
+}
+
+impl Container {
+    pub fn env_var(&self, key: &str) -> Option<&str> {
+        self.env.iter().find_map(|kv| {
+            let (k, v) = kv.split_once('=')?;
+            (k == key).then_some(v)
+        })
+    }
+
+    /// The tmpfs mount that `path` lies on, if any.
+    pub fn tmpfs_under(&self, path: &str) -> Option<&str> {
+        self.tmpfs_mounts
+            .iter()
+            .filter(|m| Path::new(path).starts_with(m.as_str()))
+            .max_by_key(|m| m.len())
+            .map(String::as_str)
+    }
+}
+
+/// A file read through the archive API.
+#[derive(Debug)]
+pub enum Entry {
+    File {
+        content: Vec<u8>,
+        mode: u32,
+        uid: u64,
+        gid: u64,
+    },
+    Symlink,
+    Dir,
+    Other,
+}
+
+pub struct ExecOutput {
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub exit_code: Option<i64>,
+}
+
+/// Where the docker CLI would connect: `$DOCKER_HOST`, else the current context's
+/// endpoint (`$DOCKER_CONTEXT` or `currentContext` in the CLI config), else the default.
+pub fn resolve_host() -> String {
+    if let Ok(h) = std::env::var("DOCKER_HOST") {
+        if !h.is_empty() {
+            return h;
+        }
+    }
+    if let Some(h) = context_host() {
+        return h;
+    }
+    "unix:///var/run/docker.sock".to_string()
+}
+
+fn docker_config_dir() -> Option<PathBuf> {
+    match std::env::var_os("DOCKER_CONFIG") {
+        Some(d) if !d.is_empty() => Some(PathBuf::from(d)),
+        _ => dirs::home_dir().map(|h| h.join(".docker")),
+    }
+}
+
+fn context_host() -> Option<String> {
+    let dir = docker_config_dir()?;
+    let name = match std::env::var("DOCKER_CONTEXT") {
+        Ok(n) if !n.is_empty() => n,
+        _ => {
+            let cfg: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(dir.join("config.json")).ok()?).ok()?;
+            cfg.get("currentContext")?.as_str()?.to_string()
+        }
+    };
+    if name.is_empty() || name == "default" {
+        return None;
+    }
+    use sha2::Digest;
+    let id = crate::auth::hex(&sha2::Sha256::digest(name.as_bytes()));
+    let meta: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.join("contexts/meta").join(id).join("meta.json")).ok()?,
+    )
+    .ok()?;
+    meta.pointer("/Endpoints/docker/Host")?
+        .as_str()
+        .map(str::to_string)
+}
+
+impl Engine {
+    pub async fn connect() -> Result<Engine, DockerError> {
+        let host = resolve_host();
+        let docker = if host.starts_with("unix://")
+            || host.starts_with("tcp://")
+            || host.starts_with("http://")
+        {
+            Docker::connect_with_host(&host).map_err(|e| DockerError::Unreachable {
+                host: host.clone(),
+                detail: e.to_string(),
+            })?
+        } else {
+            return Err(DockerError::UnsupportedHost { host });
+        };
+        // Debian's dockerd 20.10 speaks API 1.41 and rejects newer versioned paths.
+        let docker = docker
+            .negotiate_version()
+            .await
+            .map_err(|e| DockerError::Unreachable {
+                host: host.clone(),
+                detail: short(&e.to_string()),
+            })?;
+        Ok(Engine { docker, host })
+    }
+
+    pub async fn container(&self, name: &str) -> Result<Container, DockerError> {
+        let info = match self.docker.inspect_container(name, None).await {
+            Ok(i) => i,
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => {
+                return Err(DockerError::NoSuchContainer {
+                    name: name.to_string(),
+                    similar: self.similar_names(name).await,
+                })
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let state = info.state.as_ref();
+        let running = state.and_then(|s| s.running).unwrap_or(false)
+            && !state.and_then(|s| s.paused).unwrap_or(false);
+        let config = info.config.as_ref();
+        let host_config = info.host_config.as_ref();
+        let mut tmpfs_mounts: Vec<String> = host_config
+            .and_then(|h| h.tmpfs.as_ref())
+            .map(|t| t.keys().cloned().collect())
+            .unwrap_or_default();
+        for m in info.mounts.iter().flatten() {
+            if m.typ.as_deref() == Some("tmpfs") {
+                if let Some(d) = &m.destination {
+                    tmpfs_mounts.push(d.clone());
+                }
+            }
+        }
+        Ok(Container {
+            id: info.id.clone().unwrap_or_else(|| name.to_string()),
+            name: info
+                .name
+                .as_deref()
+                .map(|n| n.trim_start_matches('/').to_string())
+                .unwrap_or_else(|| name.to_string()),
+            running,
+            user: config.and_then(|c| c.user.clone()).unwrap_or_default(),
+            env: config.and_then(|c| c.env.clone()).unwrap_or_default(),
+            tmpfs_mounts,
+            read_only_root: host_config.and_then(|h| h.readonly_rootfs).unwrap_or(false),
+        })
+    }
+
+    async fn similar_names(&self, wanted: &str) -> Vec<String> {
+        let opts = ListContainersOptions {
+            all: true,
+            ..Default::default()
+        };
+        let Ok(list) = self.docker.list_containers(Some(opts)).await else {
+            return vec![];
+        };
+        let wanted_l = wanted.to_ascii_lowercase();
+        let mut names: Vec<String> = list
+            .iter()
+            .flat_map(|c| c.names.clone().unwrap_or_default())
+            .map(|n| n.trim_start_matches('/').to_string())
+            .filter(|n| {
+                let l = n.to_ascii_lowercase();
+                l.contains(&wanted_l) || wanted_l.contains(&l) || edit_distance(&l, &wanted_l) <= 2
+            })
+            .collect();
+        names.sort();
+        names.truncate(5);
+        names
+    }
+
+    /// Run `cmd` in the container with `stdin`, as `user` (default: the container's).
+    pub async fn exec(
+        &self,
+        container: &Container,
+        cmd: Vec<String>,
+        user: Option<&str>,
+        stdin: &[u8],
+    ) -> Result<ExecOutput, DockerError> {
+        let created = self
+            .docker
+            .create_exec(
+                &container.id,
+                CreateExecOptions {
+                    cmd: Some(cmd),
+                    user: user.map(str::to_string),
+                    attach_stdin: Some(true),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let mut out = ExecOutput {
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            exit_code: None,
+        };
+        match self.docker.start_exec(&created.id, None).await? {
+            StartExecResults::Attached {
+                mut output,
+                mut input,
+            } => {
+                // Feed stdin while reading output, so a large payload cannot deadlock.
+                let writer = async {
+                    let _ = input.write_all(stdin).await;
+                    let _ = input.shutdown().await;
+                };
+                let reader = async {
+                    while let Some(item) = output.next().await {
+                        match item {
+                            Ok(bollard::container::LogOutput::StdOut { message })
+                            | Ok(bollard::container::LogOutput::Console { message }) => {
+                                out.stdout.extend_from_slice(&message)
+                            }
+                            Ok(bollard::container::LogOutput::StdErr { message }) => {
+                                out.stderr.extend_from_slice(&message)
+                            }
+                            Ok(_) => {}
+                            Err(e) => return Err(DockerError::from(e)),
+                        }
+                    }
+                    Ok(())
+                };
+                let ((), read) = tokio::join!(writer, reader);
+                read?;
+            }
+            StartExecResults::Detached => {}
+        }
+        out.exit_code = self.docker.inspect_exec(&created.id).await?.exit_code;
+        Ok(out)
+    }
+
+    /// Read one path through the archive API; `None` when it does not exist.
+    pub async fn read(
+        &self,
+        container: &Container,
+        path: &str,
+    ) -> Result<Option<Entry>, DockerError> {
+        let mut stream = self.docker.download_from_container(
+            &container.id,
+            Some(DownloadFromContainerOptions {
+                path: path.to_string(),
+            }),
+        );
+        let mut tar_bytes = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(b) => tar_bytes.extend_from_slice(&b),
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                }) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            }
+            if tar_bytes.len() > 4 << 20 {
+                return Err(DockerError::Transport(format!(
+                    "{path} is larger than 4 MiB"
+                )));
+            }
+        }
+        let mut archive = tar::Archive::new(tar_bytes.as_slice());
+        let entries = archive
+            .entries()
+            .map_err(|e| DockerError::Transport(e.to_string()))?;
+        if let Some(entry) = entries.into_iter().next() {
+            let mut entry = entry.map_err(|e| DockerError::Transport(e.to_string()))?;
+            let header = entry.header().clone();
+            return Ok(Some(match header.entry_type() {
+                tar::EntryType::Regular | tar::EntryType::Continuous => {
+                    let mut content = Vec::new();
+                    std::io::Read::read_to_end(&mut entry, &mut content)
+                        .map_err(|e| DockerError::Transport(e.to_string()))?;
+                    Entry::File {
+                        content,
+                        mode: header.mode().unwrap_or(0) & 0o7777,
+                        uid: header.uid().unwrap_or(u64::MAX),
+                        gid: header.gid().unwrap_or(u64::MAX),
+                    }
+                }
+                tar::EntryType::Symlink => Entry::Symlink,
+                tar::EntryType::Directory => Entry::Dir,
+                _ => Entry::Other,
+            }));
+        }
+        Ok(None)
+    }
+
+    /// Extract a tar archive into `dir` (which must exist) in the container.
+    pub async fn upload(
+        &self,
+        container: &Container,
+        dir: &str,
+        tar: Vec<u8>,
+    ) -> Result<(), DockerError> {
+        self.docker
+            .upload_to_container(
+                &container.id,
+                Some(UploadToContainerOptions {
+                    path: dir.to_string(),
+                    ..Default::default()
+                }),
+                bollard::body_full(tar.into()),
+            )
+            .await
+            .map_err(DockerError::from)
+    }
+}
+
+fn short(s: &str) -> String {
+    s.lines().next().unwrap_or("").chars().take(200).collect()
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = if ca == *cb { 0 } else { 1 };
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Key=value pairs of a container environment, for tests and display.
+pub fn env_map(env: &[String]) -> HashMap<&str, &str> {
+    env.iter().filter_map(|kv| kv.split_once('=')).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn similar_name_distance() {
+        assert_eq!(edit_distance("api-1", "api-2"), 1);
+        assert_eq!(edit_distance("devcontainer", "devcontainer"), 0);
+        assert!(edit_distance("web", "database") > 2);
+    }
+
+    #[test]
+    fn tmpfs_lookup_takes_the_deepest_mount() {
+        let c = Container {
+            id: "x".into(),
+            name: "x".into(),
+            running: true,
+            user: String::new(),
+            env: vec!["CODEX_HOME=/srv/codex".into(), "A=b=c".into()],
+            tmpfs_mounts: vec!["/home".into(), "/home/app".into()],
+            read_only_root: false,
+        };
+        assert_eq!(c.tmpfs_under("/home/app/.codex"), Some("/home/app"));
+        assert_eq!(c.tmpfs_under("/homework"), None);
+        assert_eq!(c.env_var("CODEX_HOME"), Some("/srv/codex"));
+        assert_eq!(c.env_var("A"), Some("b=c"));
+    }
+}

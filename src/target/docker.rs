@@ -1,0 +1,470 @@
+//! Containers as targets. A running container with a shell gets the same atomic install
+//! script as an ssh host, in one exec (the fast, common path). A stopped or shell-less
+//! container is written through the archive API: a tar built in memory with the target
+//! user's numeric ids and modes in its headers, then read back and checked.
+
+use super::install::{self, HomeFrom, InstallReport, InstallRequest, Outcome};
+use super::{RunOutput, Target, TargetError};
+use crate::auth::{credential_store, hex};
+use crate::docker::passwd::{self, Unresolved};
+use crate::docker::{Container, DockerError, Engine, Entry};
+
+pub struct DockerTarget {
+    pub engine: Engine,
+    pub container: Container,
+    /// `--docker-user`; `None` means the container's configured user.
+    pub user: Option<String>,
+}
+
+impl From<DockerError> for TargetError {
+    fn from(e: DockerError) -> Self {
+        let message = e.to_string();
+        match e {
+            DockerError::Unreachable { .. } | DockerError::Transport(_) => TargetError::new(
+                "docker-unreachable",
+                message,
+                Some("is the Docker engine running? check DOCKER_HOST or `docker context ls`"),
+            ),
+            DockerError::UnsupportedHost { .. } => TargetError::new(
+                "config",
+                message,
+                Some("use a unix:// or tcp:// DOCKER_HOST (for an engine on another host, push over --ssh to that host)"),
+            ),
+            DockerError::NoSuchContainer { similar, .. } => {
+                let hint = if similar.is_empty() {
+                    "`docker ps -a` lists the containers".to_string()
+                } else {
+                    format!("did you mean {}?", similar.join(", "))
+                };
+                TargetError {
+                    class: "no-container",
+                    message,
+                    hint: Some(hint),
+                }
+            }
+            DockerError::NoSuchUser { .. } => TargetError::new(
+                "no-user",
+                message,
+                Some("pass --docker-user with a user of the image, or --codex-home"),
+            ),
+            DockerError::Api { message: ref m, .. } => {
+                let lower = m.to_ascii_lowercase();
+                if lower.contains("read-only") {
+                    TargetError::new(
+                        "read-only",
+                        message,
+                        Some("the container's file system is read-only there; pass --codex-home on a writable volume"),
+                    )
+                } else if lower.contains("unable to find user") || lower.contains("no matching entries in passwd") {
+                    TargetError::new(
+                        "no-user",
+                        message,
+                        Some("pass --docker-user with a user of the image"),
+                    )
+                } else {
+                    TargetError::new("docker-api", message, None)
+                }
+            }
+        }
+    }
+}
+
+impl Target for DockerTarget {
+    async fn run_sh(&self, script: &str, stdin: &[u8]) -> Result<RunOutput, TargetError> {
+        let cmd = vec!["sh".to_string(), "-c".to_string(), script.to_string()];
+        let out = self
+            .engine
+            .exec(&self.container, cmd, self.user.as_deref(), stdin)
+            .await?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let spoke = stdout.contains("outcome=") || stdout.contains("error=");
+        if !spoke && matches!(out.exit_code, Some(126) | Some(127)) {
+            let all = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+            if all.contains("unable to find user") || all.contains("no matching entries in passwd")
+            {
+                return Err(TargetError::new(
+                    "no-user",
+                    format!(
+                        "user {:?} does not exist in container {}",
+                        self.user.as_deref().unwrap_or(&self.container.user),
+                        self.container.name
+                    ),
+                    Some("pass --docker-user with a user of the image"),
+                ));
+            }
+            return Err(TargetError::new("no-shell", "no sh in the container", None));
+        }
+        Ok(RunOutput {
+            stdout: out.stdout,
+            stderr: out.stderr,
+            exit_status: out.exit_code.map(|c| c as u32),
+        })
+    }
+
+    async fn install(&self, req: &InstallRequest<'_>) -> Result<InstallReport, TargetError> {
+        let why_direct = if self.container.running {
+            match install::run(self, req, HomeFrom::Passwd).await {
+                Err(e) if e.class == "no-shell" => "the container has no shell",
+                Ok(mut report) => {
+                    if let Some(m) = self.container.tmpfs_under(&report.path) {
+                        report.notes.push(format!(
+                            "{m} is a tmpfs mount: the login is lost when the container restarts"
+                        ));
+                    }
+                    return Ok(report);
+                }
+                Err(e) => return Err(e),
+            }
+        } else {
+            "the container is not running"
+        };
+        self.install_by_archive(req, why_direct).await
+    }
+}
+
+struct Who {
+    uid: u32,
+    gid: u32,
+    name: String,
+    home: Option<String>,
+}
+
+impl DockerTarget {
+    fn err_no_home(&self, who: &Who, why: &str) -> TargetError {
+        TargetError::new(
+            "no-home",
+            format!(
+                "user {} in container {} {why}; refusing to guess where Codex looks",
+                who.name, self.container.name
+            ),
+            Some("pass --codex-home PATH"),
+        )
+    }
+
+    async fn who(&self) -> Result<Who, TargetError> {
+        let spec = self
+            .user
+            .clone()
+            .unwrap_or_else(|| self.container.user.clone());
+        let text = match self.engine.read(&self.container, "/etc/passwd").await? {
+            Some(Entry::File { content, .. }) => String::from_utf8_lossy(&content).into_owned(),
+            _ => String::new(),
+        };
+        match passwd::resolve(&passwd::parse(&text), &spec) {
+            Ok(e) => Ok(Who {
+                uid: e.uid,
+                gid: e.gid,
+                name: e.name,
+                home: Some(e.home),
+            }),
+            Err(Unresolved::NumericWithoutEntry { uid, gid }) => Ok(Who {
+                uid,
+                gid,
+                name: uid.to_string(),
+                home: None,
+            }),
+            Err(Unresolved::NoSuchUser(u)) => Err(DockerError::NoSuchUser {
+                user: u,
+                container: self.container.name.clone(),
+            }
+            .into()),
+        }
+    }
+
+    /// The directory to install into and where that choice came from.
+    fn codex_dir(
+        &self,
+        who: &Who,
+        req: &InstallRequest<'_>,
+    ) -> Result<(String, &'static str), TargetError> {
+        let home = || -> Result<String, TargetError> {
+            match who.home.as_deref() {
+                None => Err(self.err_no_home(who, "has no entry in /etc/passwd")),
+                Some("") | Some("/") => {
+                    Err(self.err_no_home(who, "has / (or nothing) as home directory"))
+                }
+                Some(h) => Ok(h.trim_end_matches('/').to_string()),
+            }
+        };
+        let (dir, from) = match req.codex_home {
+            Some("~") => (home()?, "flag"),
+            Some(h) if h.starts_with("~/") => (format!("{}/{}", home()?, &h[2..]), "flag"),
+            Some(h) if h.starts_with('/') => (h.to_string(), "flag"),
+            Some(h) => (format!("{}/{h}", home()?), "flag"),
+            None => match self
+                .container
+                .env_var("CODEX_HOME")
+                .filter(|v| !v.is_empty())
+            {
+                Some(v) if v.starts_with('/') => (v.to_string(), "env"),
+                Some(v) => (format!("{}/{v}", home()?), "env"),
+                None => (format!("{}/.codex", home()?), "default"),
+            },
+        };
+        let dir = dir.trim_end_matches('/').to_string();
+        if dir.is_empty() {
+            return Err(self.err_no_home(who, "would get / as CODEX_HOME"));
+        }
+        Ok((dir, from))
+    }
+
+    async fn install_by_archive(
+        &self,
+        req: &InstallRequest<'_>,
+        why_direct: &str,
+    ) -> Result<InstallReport, TargetError> {
+        let who = self.who().await?;
+        let (dir, home_from) = self.codex_dir(&who, req)?;
+        let path = format!("{dir}/auth.json");
+        if let Some(m) = self.container.tmpfs_under(&dir) {
+            return Err(TargetError::new(
+                "tmpfs",
+                format!(
+                    "{dir} is on a tmpfs mounted at {m}, and {why_direct}: the Docker API would write below the mount, where nothing in the container sees it"
+                ),
+                Some("start the container (with a shell) or pass --codex-home on a persistent path"),
+            ));
+        }
+
+        let store = match self
+            .engine
+            .read(&self.container, &format!("{dir}/config.toml"))
+            .await?
+        {
+            Some(Entry::File { content, .. }) => {
+                credential_store(&String::from_utf8_lossy(&content))
+            }
+            _ => "file",
+        };
+        let mut report = InstallReport {
+            outcome: Outcome::WouldInstall,
+            path: path.clone(),
+            home_from: home_from.to_string(),
+            user: who.name.clone(),
+            credential_store: store.to_string(),
+            previous: "none".into(),
+            backup: None,
+            file_mode: None,
+            dir_mode: None,
+            verified: false,
+            codex_status: None,
+            notes: vec![],
+        };
+        if (store == "keyring" || store == "auto") && !req.force {
+            report.outcome = Outcome::Skipped;
+            return Ok(report);
+        }
+
+        let want = req.auth.bytes().expose();
+        let existing = self.engine.read(&self.container, &path).await?;
+        let mut old_content = None;
+        let mut in_place = false;
+        match &existing {
+            None => {}
+            Some(Entry::Symlink) => report.previous = "symlink".into(),
+            Some(Entry::File {
+                content, mode, uid, ..
+            }) => {
+                if content.as_slice() == want {
+                    report.previous = "same".into();
+                    in_place = *mode == 0o600 && *uid == u64::from(who.uid);
+                } else {
+                    report.previous = "different".into();
+                    old_content = Some(content.clone());
+                }
+            }
+            Some(Entry::Dir) | Some(Entry::Other) => {
+                return Err(TargetError::new(
+                    "not-a-file",
+                    format!("{path} is not a regular file"),
+                    Some("move it out of the way"),
+                ))
+            }
+        }
+        if req.dry_run {
+            report.outcome = if report.previous == "same" {
+                Outcome::Unchanged
+            } else {
+                Outcome::WouldInstall
+            };
+            return Ok(report);
+        }
+        if in_place {
+            report.outcome = Outcome::Unchanged;
+        } else {
+            self.upload_tree(&dir, &who, want, old_content.as_deref())
+                .await?;
+            if old_content.is_some() {
+                report.backup = Some(format!("{dir}/auth.json.bak"));
+            }
+            report.outcome = if report.previous == "same" {
+                report.notes.push("modes and owner fixed".into());
+                Outcome::Unchanged
+            } else {
+                Outcome::Installed
+            };
+            report.notes.push(format!(
+                "written directly through the Docker API ({why_direct}), not by rename"
+            ));
+        }
+
+        // Read back: content, mode, owner.
+        match self.engine.read(&self.container, &path).await? {
+            Some(Entry::File {
+                content, mode, uid, ..
+            }) => {
+                use sha2::Digest;
+                let same = hex(&sha2::Sha256::digest(&content)) == req.auth.sha256_hex();
+                if !same || mode != 0o600 || uid != u64::from(who.uid) {
+                    return Err(TargetError::new(
+                        "verify",
+                        format!("{path} does not hold what was written (mode {mode:o}, uid {uid})"),
+                        None,
+                    ));
+                }
+                report.file_mode = Some("-rw-------".into());
+                report.verified = true;
+            }
+            _ => {
+                return Err(TargetError::new(
+                    "verify",
+                    format!("{path} is missing after writing"),
+                    None,
+                ))
+            }
+        }
+        Ok(report)
+    }
+
+    /// Upload `dir/auth.json` (and `auth.json.bak`) as one tar, rooted at the deepest
+    /// existing ancestor so existing directories above `dir` keep their modes.
+    async fn upload_tree(
+        &self,
+        dir: &str,
+        who: &Who,
+        content: &[u8],
+        backup: Option<&[u8]>,
+    ) -> Result<(), TargetError> {
+        let components: Vec<&str> = dir.split('/').filter(|c| !c.is_empty()).collect();
+        // Try with the parent of `dir` as root, then one level up at a time.
+        for created in 1..=components.len() {
+            let root_parts = &components[..components.len() - created];
+            let root = format!("/{}", root_parts.join("/"));
+            let new_dirs = &components[components.len() - created..];
+            let tar = build_tar(new_dirs, who, content, backup).map_err(|e| {
+                TargetError::new("io", format!("cannot build the archive: {e}"), None)
+            })?;
+            match self.engine.upload(&self.container, &root, tar).await {
+                Ok(()) => return Ok(()),
+                Err(DockerError::Api { status: 404, .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(TargetError::new(
+            "io",
+            format!("cannot create {dir} in the container"),
+            None,
+        ))
+    }
+}
+
+/// A tar with `new_dirs` (the last is the Codex home: 0700; those above: 0755), the file
+/// (0600) and optionally the backup (0600), all owned by the target user's numeric ids.
+fn build_tar(
+    new_dirs: &[&str],
+    who: &Who,
+    content: &[u8],
+    backup: Option<&[u8]>,
+) -> std::io::Result<Vec<u8>> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let mut builder = tar::Builder::new(Vec::new());
+    let header =
+        |kind: tar::EntryType, path: &str, mode: u32, size: u64| -> std::io::Result<tar::Header> {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(kind);
+            h.set_path(path)?;
+            h.set_mode(mode);
+            h.set_uid(u64::from(who.uid));
+            h.set_gid(u64::from(who.gid));
+            h.set_size(size);
+            h.set_mtime(now);
+            h.set_cksum();
+            Ok(h)
+        };
+    let mut path = String::new();
+    for (i, d) in new_dirs.iter().enumerate() {
+        if !path.is_empty() {
+            path.push('/');
+        }
+        path.push_str(d);
+        let mode = if i + 1 == new_dirs.len() {
+            0o700
+        } else {
+            0o755
+        };
+        builder.append(
+            &header(tar::EntryType::Directory, &format!("{path}/"), mode, 0)?,
+            std::io::empty(),
+        )?;
+    }
+    if let Some(old) = backup {
+        let h = header(
+            tar::EntryType::Regular,
+            &format!("{path}/auth.json.bak"),
+            0o600,
+            old.len() as u64,
+        )?;
+        builder.append(&h, old)?;
+    }
+    let h = header(
+        tar::EntryType::Regular,
+        &format!("{path}/auth.json"),
+        0o600,
+        content.len() as u64,
+    )?;
+    builder.append(&h, content)?;
+    builder.into_inner()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn archive_carries_numeric_owner_and_modes() {
+        let who = Who {
+            uid: 1000,
+            gid: 1001,
+            name: "app".into(),
+            home: Some("/home/app".into()),
+        };
+        let tar = build_tar(&["srv", "codex"], &who, b"{}", Some(b"old")).unwrap();
+        let mut a = tar::Archive::new(tar.as_slice());
+        let got: Vec<(String, u32, u64, u64)> = a
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let h = e.header();
+                (
+                    e.path().unwrap().display().to_string(),
+                    h.mode().unwrap(),
+                    h.uid().unwrap(),
+                    h.gid().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("srv/".into(), 0o755, 1000, 1001),
+                ("srv/codex/".into(), 0o700, 1000, 1001),
+                ("srv/codex/auth.json.bak".into(), 0o600, 1000, 1001),
+                ("srv/codex/auth.json".into(), 0o600, 1000, 1001),
+            ]
+        );
+    }
+}
