@@ -202,6 +202,10 @@ pub fn push_table(results: &[TargetResult], verbosity: Verbosity) -> String {
         "NOTE".into(),
     ]];
     for r in results {
+        // Quiet: only what needs attention, then the count line.
+        if verbosity == Verbosity::Quiet && target_ok(r) {
+            continue;
+        }
         let row = match &r.result {
             Ok(rep) => {
                 let mut notes = Vec::new();
@@ -255,6 +259,9 @@ pub fn push_table(results: &[TargetResult], verbosity: Verbosity) -> String {
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = String::new();
+    if rows.len() == 1 {
+        rows.clear();
+    }
     for r in &rows {
         let line = format!(
             "{:w0$}  {:w1$}  {:w2$}  {}",

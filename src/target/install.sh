@@ -73,9 +73,12 @@ else
     tmp=$dir/.auth.json.$$ ; err=$( { set -C ; : > "$tmp" ; } 2>&1 ) || classify "cannot write in $dir" "$err" ;
   fi ;
   err=$( { cat > "$tmp" ; } 2>&1 ) || { rm -f "$tmp" ; classify "cannot write $tmp" "$err" ; } ;
-  got_sum=$(sum_of "$tmp") ; got_len=$(len_of "$tmp") ;
-  if [ "$got_len" = "$want_len" ]; then :; else rm -f "$tmp" ; fail torn "received $got_len of $want_len bytes; nothing was replaced" ; fi ;
-  if [ -z "$got_sum" ] || [ "$got_sum" = "$want_sum" ]; then :; else rm -f "$tmp" ; fail torn "content hash mismatch; nothing was replaced" ; fi ;
+  got_sum=$(sum_of "$tmp") ;
+  if [ -z "$got_sum" ]; then
+    got_len=$(len_of "$tmp") ;
+    if [ "$got_len" = "$want_len" ]; then :; else rm -f "$tmp" ; fail torn "received $got_len of $want_len bytes; nothing was replaced" ; fi ;
+  elif [ "$got_sum" = "$want_sum" ]; then :;
+  else rm -f "$tmp" ; fail torn "the received content does not match what was sent (connection cut short?); nothing was replaced" ; fi ;
   if [ "$existing" = different ] && [ -r "$f" ]; then
     bak=$(mktemp "$dir/.auth.json.bak.XXXXXX" 2>/dev/null) && cat "$f" > "$bak" && chmod 600 "$bak" && mv -f "$bak" "$dir/auth.json.bak" && say backup "$dir/auth.json.bak" ;
   fi ;
