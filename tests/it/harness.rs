@@ -377,3 +377,153 @@ pub fn mode_and_uid(p: &Path) -> (u32, u32) {
     let m = std::fs::symlink_metadata(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     (m.mode() & 0o7777, m.uid())
 }
+
+/// The Docker peers started once per run by scripts/test.sh (`$CODEX_AUTH_DOCKER`).
+pub struct DockerPeers {
+    env: HashMap<String, String>,
+}
+
+pub fn docker_peers() -> &'static DockerPeers {
+    static PEERS: OnceLock<DockerPeers> = OnceLock::new();
+    PEERS.get_or_init(|| {
+        let path = std::env::var("CODEX_AUTH_DOCKER").unwrap_or_else(|_| {
+            panic!("CODEX_AUTH_DOCKER is not set: run the tests with scripts/test.sh, which starts dockerd")
+        });
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read docker peers file {path}: {e}"));
+        DockerPeers {
+            env: text
+                .lines()
+                .filter_map(|l| l.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    })
+}
+
+impl DockerPeers {
+    pub fn host(&self) -> &str {
+        &self.env["DOCKER_TEST_HOST"]
+    }
+    pub fn podman_host(&self) -> Option<&str> {
+        self.env
+            .get("PODMAN_TEST_HOST")
+            .map(String::as_str)
+            .filter(|h| !h.is_empty())
+    }
+    pub fn image(&self, key: &str) -> &str {
+        self.env
+            .get(&format!("IMAGE_{key}"))
+            .unwrap_or_else(|| panic!("docker peers file has no IMAGE_{key}"))
+    }
+}
+
+/// Run the docker CLI against `host`; panics on failure.
+pub fn docker_cli(host: &str, args: &[&str]) -> String {
+    let out = Command::new("docker")
+        .args(args)
+        .env("DOCKER_HOST", host)
+        .output()
+        .expect("docker CLI");
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A container of its own for one test, removed when dropped.
+pub struct TestContainer {
+    pub name: String,
+    pub host: String,
+}
+
+impl TestContainer {
+    /// `docker run -d` (or `docker create` when `start` is false) of an image from
+    /// docker.env, on no network, with `extra` run options.
+    pub fn new(image_key: &str, extra: &[&str], start: bool) -> TestContainer {
+        Self::on(
+            docker_peers().host(),
+            docker_peers().image(image_key),
+            extra,
+            start,
+        )
+    }
+
+    pub fn on(host: &str, image: &str, extra: &[&str], start: bool) -> TestContainer {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let name = format!("cxa-t{}x{n}", std::process::id() % 100_000);
+        let mut args = vec![if start { "run" } else { "create" }];
+        if start {
+            args.push("-d");
+        }
+        args.extend(["--network", "none", "--name", &name]);
+        args.extend_from_slice(extra);
+        args.push(image);
+        docker_cli(host, &args);
+        TestContainer {
+            name,
+            host: host.to_string(),
+        }
+    }
+
+    pub fn exec(&self, cmd: &[&str]) -> String {
+        let mut args = vec!["exec", self.name.as_str()];
+        args.extend_from_slice(cmd);
+        docker_cli(&self.host, &args)
+    }
+
+    /// Content, mode and uid of a file, read through `docker cp` (works without a shell
+    /// and on stopped containers). `None` when it does not exist.
+    pub fn file(&self, path: &str) -> Option<(String, u32, u32)> {
+        let script = format!(
+            "docker cp {c}:{path} - > /tmp/{c}.tar && tar -tvf /tmp/{c}.tar --numeric-owner | head -n 1 && tar -xOf /tmp/{c}.tar; rc=$?; rm -f /tmp/{c}.tar; exit $rc",
+            c = self.name
+        );
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .env("DOCKER_HOST", &self.host)
+            .output()
+            .unwrap();
+        if !out.status.success() {
+            return None;
+        }
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (listing, content) = text.split_once('\n').unwrap_or((&text, ""));
+        // -rw------- 1000/1000  87 2026-11-27 11:45 auth.json
+        let mut fields = listing.split_whitespace();
+        let perms = fields.next().unwrap_or("");
+        let owner = fields.next().unwrap_or("");
+        let mode = perms
+            .chars()
+            .skip(1)
+            .collect::<Vec<_>>()
+            .chunks(3)
+            .map(|c| c.iter().fold(0, |acc, ch| acc * 2 + u32::from(*ch != '-')))
+            .fold(0, |acc, v| acc * 8 + v);
+        let uid = owner
+            .split('/')
+            .next()
+            .unwrap_or("")
+            .parse()
+            .unwrap_or(u32::MAX);
+        Some((content.to_string(), mode, uid))
+    }
+
+    pub fn start(&self) {
+        docker_cli(&self.host, &["start", &self.name]);
+    }
+}
+
+impl Drop for TestContainer {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["rm", "-f", &self.name])
+            .env("DOCKER_HOST", &self.host)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}

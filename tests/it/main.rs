@@ -1,6 +1,7 @@
-//! Integration tests: the built binary against real peers (sshd, codex), one test
-//! binary, peers started once per run by scripts/test.sh.
+//! Integration tests: the built binary against real peers (sshd, dockerd, podman,
+//! codex), one test binary, peers started once per run by scripts/test.sh.
 
 mod bad_input;
 mod harness;
+mod push_docker;
 mod push_ssh;

@@ -1,0 +1,443 @@
+//! `push --docker` against a real dockerd (and podman's API socket), images built
+//! locally by scripts/docker-peers.sh.
+
+use crate::harness::{docker_peers, logins, RemoteUser, Sandbox, TestContainer};
+
+fn sandbox() -> Sandbox {
+    let mut sb = Sandbox::new();
+    sb.env
+        .push(("DOCKER_HOST".into(), docker_peers().host().to_string()));
+    sb
+}
+
+fn push_key(sb: &mut Sandbox, tag: &str, args: &[&str]) -> (crate::harness::Out, String) {
+    let key = logins::api_key(tag);
+    sb.secret(&key);
+    let mut all = vec!["push"];
+    all.extend_from_slice(args);
+    all.push("--api-key-stdin");
+    let out = sb.run_with_stdin(&all, &key);
+    (out, key)
+}
+
+#[test]
+fn running_root_container_gets_an_atomic_install() {
+    let mut sb = sandbox();
+    let c = TestContainer::new("BUSYBOX_ROOT", &[], true);
+    let (out, key) = push_key(&mut sb, "droot", &["--docker", &c.name, "--json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let t = &out.json()["targets"][0];
+    assert_eq!(t["kind"], "docker");
+    assert_eq!(t["outcome"], "installed");
+    assert_eq!(t["path"], "/root/.codex/auth.json");
+    assert_eq!(t["dir_mode"], "drwx------");
+    assert!(t.get("notes").is_none(), "fast path expected: {out:?}");
+    let (content, mode, uid) = c.file("/root/.codex/auth.json").unwrap();
+    assert_eq!(content, logins::api_key_json(&key));
+    assert_eq!((mode, uid), (0o600, 0));
+    // Second push: unchanged, nothing written.
+    let out = sb.run_with_stdin(
+        &["push", "--docker", &c.name, "--api-key-stdin", "--json"],
+        &key,
+    );
+    assert_eq!(out.json()["targets"][0]["outcome"], "unchanged", "{out:?}");
+}
+
+#[test]
+fn user_1000_home_comes_from_the_containers_passwd() {
+    let mut sb = sandbox();
+    let c = TestContainer::new("USER1000", &[], true);
+    let (out, _) = push_key(&mut sb, "d1000", &["--docker", &c.name, "--json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(
+        out.json()["targets"][0]["path"],
+        "/home/app/.codex/auth.json"
+    );
+    let (_, mode, uid) = c.file("/home/app/.codex/auth.json").unwrap();
+    assert_eq!((mode, uid), (0o600, 1000));
+    let dir = c.exec(&["stat", "-c", "%a %u", "/home/app/.codex"]);
+    assert_eq!(dir, "700 1000");
+}
+
+#[test]
+fn docker_user_and_codex_home_flags() {
+    let mut sb = sandbox();
+    let c = TestContainer::new("BUSYBOX_ROOT", &[], true);
+    let (out, _) = push_key(
+        &mut sb,
+        "dnode",
+        &[
+            "--docker",
+            &c.name,
+            "--docker-user",
+            "node",
+            "--codex-home",
+            "/tmp/ws/.codex",
+            "--json",
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.json()["targets"][0]["user"], "node");
+    let (_, mode, uid) = c.file("/tmp/ws/.codex/auth.json").unwrap();
+    assert_eq!((mode, uid), (0o600, 1001));
+}
+
+#[test]
+fn shell_less_container_is_written_through_the_archive_api() {
+    let mut sb = sandbox();
+    let c = TestContainer::new("NOSHELL", &[], true);
+    let (out, key) = push_key(
+        &mut sb,
+        "dnosh",
+        &["--docker", &c.name, "--docker-user", "app", "--json"],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let t = &out.json()["targets"][0];
+    assert_eq!(t["outcome"], "installed");
+    assert_eq!(t["verified"], true);
+    assert!(
+        t["notes"][0].as_str().unwrap().contains("no shell"),
+        "{out:?}"
+    );
+    let (content, mode, uid) = c.file("/home/app/.codex/auth.json").unwrap();
+    assert_eq!(content, logins::api_key_json(&key));
+    assert_eq!((mode, uid), (0o600, 1000));
+    let (_, dmode, duid) = c.file("/home/app/.codex").unwrap();
+    assert_eq!((dmode, duid), (0o700, 1000));
+    // A different login: the old one is kept as .bak.
+    let (out, _) = push_key(
+        &mut sb,
+        "dnosh2",
+        &["--docker", &c.name, "--docker-user", "app", "--json"],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let (bak, bmode, _) = c.file("/home/app/.codex/auth.json.bak").unwrap();
+    assert_eq!(bak, logins::api_key_json(&key));
+    assert_eq!(bmode, 0o600);
+}
+
+#[test]
+fn stopped_container_is_written_and_sees_it_when_started() {
+    let mut sb = sandbox();
+    let c = TestContainer::new("USER1000", &[], false);
+    let (out, key) = push_key(&mut sb, "dstop", &["--docker", &c.name, "--json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.json()["targets"][0]["notes"][0]
+        .as_str()
+        .unwrap()
+        .contains("not running"));
+    c.start();
+    assert_eq!(
+        c.exec(&["cat", "/home/app/.codex/auth.json"]),
+        logins::api_key_json(&key)
+    );
+    assert_eq!(
+        c.exec(&["stat", "-c", "%a %u", "/home/app/.codex/auth.json"]),
+        "600 1000"
+    );
+}
+
+#[test]
+fn tmpfs_home_is_reported_not_silently_lost() {
+    let mut sb = sandbox();
+    let tmpfs = ["--tmpfs", "/home/app:uid=1000,gid=1000,mode=0755"];
+    // Running with a shell: written inside the container (visible), with a warning.
+    let running = TestContainer::new("USER1000", &tmpfs, true);
+    let (out, _) = push_key(&mut sb, "dtmp", &["--docker", &running.name, "--json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.json()["targets"][0]["notes"][0]
+        .as_str()
+        .unwrap()
+        .contains("tmpfs"));
+    assert!(running
+        .exec(&["cat", "/home/app/.codex/auth.json"])
+        .contains("apikey"));
+    // Stopped: the archive API would write below the mount: refused.
+    let stopped = TestContainer::new("USER1000", &tmpfs, false);
+    let (out, _) = push_key(&mut sb, "dtmp2", &["--docker", &stopped.name, "--json"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(out.json()["targets"][0]["error"]["class"], "tmpfs");
+}
+
+#[test]
+fn read_only_root_is_a_clear_error() {
+    let mut sb = sandbox();
+    let c = TestContainer::new("BUSYBOX_ROOT", &["--read-only"], true);
+    let (out, _) = push_key(&mut sb, "dro", &["--docker", &c.name, "--json"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    let e = &out.json()["targets"][0]["error"];
+    assert_eq!(e["class"], "read-only", "{out:?}");
+    assert!(e["hint"].as_str().unwrap().contains("--codex-home"));
+    // Stopped read-only container: the archive API refuses too.
+    let stopped = TestContainer::new("BUSYBOX_ROOT", &["--read-only"], false);
+    let (out, _) = push_key(&mut sb, "dro2", &["--docker", &stopped.name, "--json"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(
+        out.json()["targets"][0]["error"]["class"],
+        "read-only",
+        "{out:?}"
+    );
+}
+
+#[test]
+fn codex_inside_the_container_judges_the_install() {
+    let mut sb = sandbox();
+    let c = TestContainer::new("CODEX", &[], true);
+    let (out, _) = push_key(&mut sb, "dcodex", &["--docker", &c.name, "--json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let status = out.json()["targets"][0]["codex_status"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        status.starts_with("Logged in using an API key - sk-test-***"),
+        "{status}"
+    );
+    // A ChatGPT-shaped login is accepted by the real codex too.
+    let (json, refresh) = logins::chatgpt_json("dchat");
+    sb.secret(&refresh);
+    let from = sb.write("in/auth.json", &json);
+    let out = sb.run(&[
+        "push",
+        "--docker",
+        &c.name,
+        "--from",
+        from.to_str().unwrap(),
+        "--json",
+        "-v",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(
+        out.json()["targets"][0]["codex_status"],
+        "Logged in using ChatGPT"
+    );
+    let verdict = c.exec(&["sh", "-c", "codex login status 2>&1"]);
+    assert!(verdict.contains("Logged in using ChatGPT"), "{verdict}");
+}
+
+#[test]
+fn codex_home_in_the_container_environment_is_honoured() {
+    let mut sb = sandbox();
+    let running = TestContainer::new("BUSYBOX_ROOT", &["-e", "CODEX_HOME=/srv/codex"], true);
+    let stopped = TestContainer::new("BUSYBOX_ROOT", &["-e", "CODEX_HOME=/srv/codex"], false);
+    let (out, _) = push_key(
+        &mut sb,
+        "denv",
+        &[
+            "--docker",
+            &running.name,
+            "--docker",
+            &stopped.name,
+            "--json",
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    for t in out.json()["targets"].as_array().unwrap() {
+        assert_eq!(t["path"], "/srv/codex/auth.json", "{out:?}");
+        assert_eq!(t["home_from"], "env");
+    }
+    assert!(running.file("/srv/codex/auth.json").is_some());
+    assert!(stopped.file("/srv/codex/auth.json").is_some());
+}
+
+#[test]
+fn missing_container_user_and_home_are_clear_errors() {
+    let mut sb = sandbox();
+    let c = TestContainer::new("BUSYBOX_ROOT", &[], true);
+    let stopped = TestContainer::new("BUSYBOX_ROOT", &[], false);
+    // A container that does not exist: the hint names similar ones.
+    let almost = format!("{}x", c.name);
+    let (out, _) = push_key(&mut sb, "dmiss", &["--docker", &almost, "--json"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    let e = &out.json()["targets"][0]["error"];
+    assert_eq!(e["class"], "no-container");
+    assert!(e["hint"].as_str().unwrap().contains(&c.name), "{out:?}");
+    // A user that is not in the image, running and stopped.
+    for name in [&c.name, &stopped.name] {
+        let (out, _) = push_key(
+            &mut sb,
+            "dghost",
+            &["--docker", name, "--docker-user", "ghost", "--json"],
+        );
+        assert_eq!(out.code, 1, "{out:?}");
+        assert_eq!(
+            out.json()["targets"][0]["error"]["class"],
+            "no-user",
+            "{out:?}"
+        );
+    }
+    // A numeric user with no passwd entry: never /.codex.
+    for name in [&c.name, &stopped.name] {
+        let (out, _) = push_key(
+            &mut sb,
+            "dnum",
+            &["--docker", name, "--docker-user", "4242", "--json"],
+        );
+        assert_eq!(out.code, 1, "{out:?}");
+        let e = &out.json()["targets"][0]["error"];
+        assert_eq!(e["class"], "no-home", "{out:?}");
+        assert!(e["hint"].as_str().unwrap().contains("--codex-home"));
+    }
+    assert!(c.file("/.codex/auth.json").is_none());
+}
+
+#[test]
+fn keyring_store_in_a_container_is_skipped_unless_forced() {
+    let mut sb = sandbox();
+    let c = TestContainer::new("BUSYBOX_ROOT", &[], false);
+    // Put a config.toml in place through the archive API (the container is stopped).
+    let dir = sb.write(
+        "cfg/.codex/config.toml",
+        "cli_auth_credentials_store = \"keyring\"\n",
+    );
+    let status = std::process::Command::new("docker")
+        .args([
+            "cp",
+            dir.parent().unwrap().to_str().unwrap(),
+            &format!("{}:/root/", c.name),
+        ])
+        .env("DOCKER_HOST", docker_peers().host())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (out, _) = push_key(&mut sb, "dkr", &["--docker", &c.name, "--json"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(out.json()["targets"][0]["outcome"], "skipped");
+    assert!(c.file("/root/.codex/auth.json").is_none());
+    let (out, _) = push_key(&mut sb, "dkr", &["--docker", &c.name, "--json", "--force"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(c.file("/root/.codex/auth.json").is_some());
+}
+
+#[test]
+fn mixed_ssh_and_docker_run_with_one_failing_target() {
+    let mut sb = sandbox();
+    let user = RemoteUser::bash();
+    user.authorize(&sb);
+    let cfg = sb.alias("box", &user);
+    let c = TestContainer::new("USER1000", &[], true);
+    let (out, _) = push_key(
+        &mut sb,
+        "dmix",
+        &[
+            "--ssh",
+            "box",
+            "-F",
+            cfg.to_str().unwrap(),
+            "--docker",
+            &c.name,
+            "--docker",
+            "cxa-no-such-container",
+            "--json",
+        ],
+    );
+    assert_eq!(out.code, 1, "{out:?}");
+    let doc = out.json();
+    assert_eq!(doc["targets"][0]["outcome"], "installed");
+    assert_eq!(doc["targets"][1]["outcome"], "installed");
+    assert_eq!(doc["targets"][2]["error"]["class"], "no-container");
+    assert!(user.auth_path().exists());
+}
+
+#[test]
+fn chatgpt_login_to_two_containers_needs_share() {
+    let mut sb = sandbox();
+    let (json, refresh) = logins::chatgpt_json("dshare");
+    sb.secret(&refresh);
+    let from = sb.write("in/auth.json", &json);
+    let out = sb.run(&[
+        "push",
+        "--docker",
+        "a1",
+        "--docker",
+        "a2",
+        "--from",
+        from.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("--share"));
+}
+
+#[test]
+fn dry_run_in_a_container_writes_nothing() {
+    let mut sb = sandbox();
+    let running = TestContainer::new("BUSYBOX_ROOT", &[], true);
+    let stopped = TestContainer::new("BUSYBOX_ROOT", &[], false);
+    let (out, _) = push_key(
+        &mut sb,
+        "ddry",
+        &[
+            "--docker",
+            &running.name,
+            "--docker",
+            &stopped.name,
+            "-n",
+            "--json",
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    for t in out.json()["targets"].as_array().unwrap() {
+        assert_eq!(t["outcome"], "would-install");
+    }
+    assert!(running.file("/root/.codex").is_none());
+    assert!(stopped.file("/root/.codex").is_none());
+}
+
+#[test]
+fn unreachable_engine_and_docker_context() {
+    let mut sb = Sandbox::new();
+    sb.env.push((
+        "DOCKER_HOST".into(),
+        format!("unix://{}/nothing.sock", sb.home().display()),
+    ));
+    let (out, _) = push_key(&mut sb, "dunr", &["--docker", "whatever", "--json"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(
+        out.json()["targets"][0]["error"]["class"],
+        "docker-unreachable",
+        "{out:?}"
+    );
+
+    // No DOCKER_HOST: the current docker context names the engine, as for the CLI.
+    let mut sb = Sandbox::new();
+    let c = TestContainer::new("BUSYBOX_ROOT", &[], true);
+    let ctx = "cxa-test";
+    let id: String = {
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("printf %s {ctx} | sha256sum | cut -d' ' -f1"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    sb.write(
+        ".docker/config.json",
+        &format!("{{\"currentContext\": \"{ctx}\"}}"),
+    );
+    sb.write(
+        &format!(".docker/contexts/meta/{id}/meta.json"),
+        &format!(
+            "{{\"Name\":\"{ctx}\",\"Metadata\":{{}},\"Endpoints\":{{\"docker\":{{\"Host\":\"{}\",\"SkipTLSVerify\":false}}}}}}",
+            docker_peers().host()
+        ),
+    );
+    let (out, _) = push_key(&mut sb, "dctx", &["--docker", &c.name]);
+    assert_eq!(out.code, 0, "{out:?}");
+}
+
+#[test]
+fn podman_api_socket_is_a_supported_engine() {
+    let host = docker_peers()
+        .podman_host()
+        .expect("podman's API service did not start (see docker-peers.sh up log)");
+    let mut sb = Sandbox::new();
+    sb.env.push(("DOCKER_HOST".into(), host.to_string()));
+    let c = TestContainer::on(host, docker_peers().image("BASE"), &[], true);
+    let (out, key) = push_key(&mut sb, "dpod", &["--docker", &c.name, "--json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.json()["targets"][0]["outcome"], "installed");
+    assert_eq!(
+        c.exec(&["cat", "/root/.codex/auth.json"]),
+        logins::api_key_json(&key)
+    );
+}
