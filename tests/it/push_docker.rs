@@ -441,3 +441,41 @@ fn podman_api_socket_is_a_supported_engine() {
         logins::api_key_json(&key)
     );
 }
+
+/// A TCP listener on loopback that relays every connection to a unix socket, so the
+/// engine can be reached as `tcp://` like a remote one.
+fn tcp_relay(unix_path: &str) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let path = unix_path.to_string();
+    std::thread::spawn(move || {
+        for tcp in listener.incoming().flatten() {
+            let Ok(unix) = std::os::unix::net::UnixStream::connect(&path) else {
+                continue;
+            };
+            let (mut t1, mut u1) = (tcp.try_clone().unwrap(), unix.try_clone().unwrap());
+            let (mut t2, mut u2) = (tcp, unix);
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut t1, &mut u1);
+                let _ = u1.shutdown(std::net::Shutdown::Write);
+            });
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut u2, &mut t2);
+                let _ = t2.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn tcp_docker_host_is_supported() {
+    let port = tcp_relay(docker_peers().host().trim_start_matches("unix://"));
+    let mut sb = Sandbox::new();
+    sb.env
+        .push(("DOCKER_HOST".into(), format!("tcp://127.0.0.1:{port}")));
+    let c = TestContainer::new("BUSYBOX_ROOT", &[], true);
+    let (out, _) = push_key(&mut sb, "dtcp", &["--docker", &c.name, "--json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(c.file("/root/.codex/auth.json").is_some());
+}

@@ -970,3 +970,39 @@ fn config_include_and_host_star_identity_resolve_like_ssh() {
     assert_eq!(out.code, 0, "{out:?}");
     assert!(user.auth_path().exists());
 }
+
+#[test]
+fn proxyjump_chain_of_two_hops() {
+    assert!(
+        peers().netns(),
+        "network namespaces are needed for the ProxyJump peer"
+    );
+    let mut sb = Sandbox::new();
+    let user = RemoteUser::bash();
+    user.authorize(&sb);
+    sb.pin_host(peers().get("PEER_JUMP_HOST"), 22);
+    sb.pin_host("127.0.0.1", 22);
+    sb.pin_host(peers().get("PEER_INNER_HOST"), 22);
+    // jump, then the jump host's own loopback sshd as a second hop, then the inner host.
+    let cfg = sb.ssh_config(&format!(
+        "Host jump\n  HostName {j}\nHost jumplo\n  HostName 127.0.0.1\n  Port 22\nHost inner\n  HostName {i}\n  ProxyJump jump,jumplo\nHost *\n  User {u}\n  IdentityFile {{key}}\n  UserKnownHostsFile {{known_hosts}}\n  StrictHostKeyChecking yes\n",
+        j = peers().get("PEER_JUMP_HOST"),
+        i = peers().get("PEER_INNER_HOST"),
+        u = user.name
+    ));
+    let key = logins::api_key("chain");
+    sb.secret(&key);
+    let out = sb.run_with_stdin(
+        &[
+            "push",
+            "--ssh",
+            "inner",
+            "-F",
+            cfg.to_str().unwrap(),
+            "--api-key-stdin",
+        ],
+        &key,
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(user.auth_path().exists());
+}
