@@ -199,3 +199,13 @@ fn help_and_version_exit_0() {
     assert_eq!(out.code, 0);
     assert!(out.stdout.starts_with("codex-auth "));
 }
+
+#[test]
+fn api_key_stdin_refuses_a_terminal() {
+    let sb = Sandbox::new();
+    let wire = Tripwire::new();
+    let out = sb.run_in_tty(&["push", "--ssh", &wire.dest(), "--api-key-stdin"], "");
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stdout.contains("stdin is a terminal"), "{out:?}");
+    wire.assert_untouched();
+}

@@ -322,6 +322,68 @@ impl Sandbox {
     pub fn run(&self, args: &[&str]) -> Out {
         self.run_with_stdin(args, "")
     }
+
+    /// Run codex-auth on a pseudo-terminal (util-linux `script`), typing `typed` into it,
+    /// as a person at a terminal would. Output is what the terminal showed.
+    pub fn run_in_tty(&self, args: &[&str], typed: &str) -> Out {
+        let bin = env!("CARGO_BIN_EXE_codex-auth");
+        let mut line = shell_quote(bin);
+        for a in args {
+            line.push(' ');
+            line.push_str(&shell_quote(a));
+        }
+        let mut cmd = Command::new("script");
+        cmd.args(["-qefc", &line, "/dev/null"])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.home())
+            .env("USER", "root")
+            .env("TERM", "dumb")
+            .current_dir(self.home());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::setsid();
+                Ok(())
+            });
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut sin = child.stdin.take().unwrap();
+        let typed = typed.to_string();
+        // Type slowly enough that each line meets its prompt.
+        std::thread::spawn(move || {
+            for l in typed.split_inclusive('\n') {
+                std::thread::sleep(std::time::Duration::from_millis(700));
+                let _ = sin.write_all(l.as_bytes());
+                let _ = sin.flush();
+            }
+            std::thread::sleep(std::time::Duration::from_secs(5));
+        });
+        let out = child.wait_with_output().unwrap();
+        let out = Out {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        for s in &self.secrets {
+            assert!(
+                !out.all().contains(s.as_str()),
+                "a secret leaked into the output:\n{out:?}"
+            );
+        }
+        out
+    }
+}
+
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 /// Fake but well-formed logins.

@@ -1006,3 +1006,75 @@ fn proxyjump_chain_of_two_hops() {
     assert_eq!(out.code, 0, "{out:?}");
     assert!(user.auth_path().exists());
 }
+
+#[test]
+fn terminal_prompts_for_unknown_host_key_and_passphrase() {
+    let mut sb = Sandbox::new();
+    let user = RemoteUser::bash();
+    let status = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "correct horse", "-f"])
+        .arg(sb.home().join("locked_key"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let public = std::fs::read_to_string(sb.home().join("locked_key.pub")).unwrap();
+    user.write_owned(".ssh/authorized_keys", &public, 0o600);
+    let cfg = sb.ssh_config(&format!(
+        "Host t\n  HostName 127.0.0.1\n  Port {{port}}\n  User {}\n  IdentityFile {}\n  UserKnownHostsFile {{known_hosts}}\n",
+        user.name,
+        sb.home().join("locked_key").display()
+    ));
+    let (json, refresh) = logins::chatgpt_json("tty");
+    sb.secret(&refresh);
+    let from = sb.write("in/auth.json", &json);
+    let out = sb.run_in_tty(
+        &[
+            "push",
+            "--ssh",
+            "t",
+            "-F",
+            cfg.to_str().unwrap(),
+            "--from",
+            from.to_str().unwrap(),
+        ],
+        "yes\ncorrect horse\n",
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.contains("can't be established"), "{out:?}");
+    assert!(out.stdout.contains("SHA256:"), "{out:?}");
+    assert!(out.stdout.contains("Enter passphrase for key"), "{out:?}");
+    assert!(user.auth_path().exists());
+    assert!(std::fs::read_to_string(sb.known_hosts())
+        .unwrap()
+        .contains("ssh-ed25519"));
+}
+
+#[test]
+fn declining_an_unknown_host_key_at_the_terminal_touches_nothing() {
+    let mut sb = Sandbox::new();
+    let user = RemoteUser::bash();
+    user.authorize(&sb);
+    let cfg = sb.ssh_config(&format!(
+        "Host t\n  HostName 127.0.0.1\n  Port {{port}}\n  User {}\n  IdentityFile {{key}}\n  UserKnownHostsFile {{known_hosts}}\n",
+        user.name
+    ));
+    let key = logins::api_key("decline");
+    sb.secret(&key);
+    let from = sb.write("in/auth.json", &logins::api_key_json(&key));
+    let out = sb.run_in_tty(
+        &[
+            "push",
+            "--ssh",
+            "t",
+            "-F",
+            cfg.to_str().unwrap(),
+            "--from",
+            from.to_str().unwrap(),
+        ],
+        "no\n",
+    );
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stdout.contains("you declined the key"), "{out:?}");
+    assert!(!user.auth_path().exists());
+    assert!(!sb.known_hosts().exists());
+}
