@@ -174,10 +174,29 @@ fn agent_auth_without_identity_files() {
         ],
         &key,
     );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(user.auth_path().exists());
+    // IdentityAgent in the config names the socket instead of SSH_AUTH_SOCK.
+    sb.env.clear();
+    let cfg = sb.ssh_config(&format!(
+        "Host a\n  HostName 127.0.0.1\n  Port {{port}}\n  User {}\n  UserKnownHostsFile {{known_hosts}}\n  IdentityAgent {}\n",
+        user.name,
+        sock.display()
+    ));
+    let args = [
+        "push",
+        "--ssh",
+        "a",
+        "-F",
+        cfg.to_str().unwrap(),
+        "--api-key-stdin",
+        "--json",
+    ];
+    let out = sb.run_with_stdin(&args, &key);
     let _ = agent.kill();
     let _ = agent.wait();
     assert_eq!(out.code, 0, "{out:?}");
-    assert!(user.auth_path().exists());
+    assert_eq!(out.json()["targets"][0]["outcome"], "unchanged");
 }
 
 #[test]
