@@ -25,6 +25,8 @@ pub struct Cli {
 pub enum Command {
     /// Install a login on targets: atomic write, 0700/0600, verified, backed up.
     Push(PushArgs),
+    /// Show what login is installed here and on targets (reads only).
+    Status(StatusArgs),
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -53,8 +55,9 @@ pub struct OutputArgs {
     pub quiet: bool,
 }
 
-#[derive(Args, Debug)]
-pub struct PushArgs {
+/// Where to act: targets and how to reach them (shared by push and status).
+#[derive(Args, Debug, Clone, Default)]
+pub struct TargetArgs {
     /// SSH destination: alias, user@host, host:port, [v6]:port, ssh://user@host:port (repeatable).
     #[arg(long = "ssh", value_name = "DEST")]
     pub ssh: Vec<String>,
@@ -69,6 +72,15 @@ pub struct PushArgs {
     /// The target's CODEX_HOME (default: its $CODEX_HOME, else ~/.codex of the login user).
     #[arg(long, value_name = "PATH")]
     pub codex_home: Option<String>,
+    /// Targets handled at once.
+    #[arg(short = 'j', long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: u16,
+}
+
+#[derive(Args, Debug)]
+pub struct PushArgs {
+    #[command(flatten)]
+    pub scope: TargetArgs,
     /// Push this auth.json instead of the local login.
     #[arg(long, value_name = "FILE", conflicts_with = "api_key_stdin")]
     pub from: Option<PathBuf>,
@@ -84,9 +96,14 @@ pub struct PushArgs {
     /// Connect and report what would happen; write nothing.
     #[arg(short = 'n', long)]
     pub dry_run: bool,
-    /// Targets handled at once.
-    #[arg(short = 'j', long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
-    pub jobs: u16,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub scope: TargetArgs,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -99,28 +116,28 @@ pub enum Source {
     LocalLogin,
 }
 
+/// Validated targets and connection options.
 #[derive(Debug)]
-pub struct PushPlanArgs {
+pub struct TargetsPlan {
     pub targets: Vec<TargetSpec>,
     pub ssh: SshOptions,
     pub docker_user: Option<String>,
-    pub source: Source,
     pub codex_home: Option<String>,
+    pub jobs: usize,
+}
+
+#[derive(Debug)]
+pub struct PushPlanArgs {
+    pub scope: TargetsPlan,
+    pub source: Source,
     pub share: bool,
     pub force: bool,
     pub dry_run: bool,
-    pub jobs: usize,
     pub output: OutputArgs,
 }
 
-impl PushArgs {
-    pub fn validate(self) -> Result<PushPlanArgs, AppError> {
-        if self.ssh.is_empty() && self.docker.is_empty() {
-            return Err(AppError::usage(
-                "no targets: name at least one",
-                Some("codex-auth push --ssh user@host, or --docker CONTAINER"),
-            ));
-        }
+impl TargetArgs {
+    pub fn validate(self) -> Result<TargetsPlan, AppError> {
         let mut targets = Vec::new();
         for raw in &self.ssh {
             let d = Destination::parse(raw).map_err(|e| {
@@ -178,12 +195,7 @@ impl PushArgs {
                 ));
             }
         }
-        let source = match (&self.from, self.api_key_stdin) {
-            (Some(f), _) => Source::File(f.clone()),
-            (None, true) => Source::ApiKeyStdin,
-            (None, false) => Source::LocalLogin,
-        };
-        Ok(PushPlanArgs {
+        Ok(TargetsPlan {
             targets,
             ssh: SshOptions {
                 config_file: self.ssh_args.config_file,
@@ -191,12 +203,32 @@ impl PushArgs {
                 identity: self.ssh_args.identity,
             },
             docker_user: self.docker_user,
-            source,
             codex_home: self.codex_home,
+            jobs: self.jobs as usize,
+        })
+    }
+}
+
+impl PushArgs {
+    pub fn validate(self) -> Result<PushPlanArgs, AppError> {
+        if self.scope.ssh.is_empty() && self.scope.docker.is_empty() {
+            return Err(AppError::usage(
+                "no targets: name at least one",
+                Some("codex-auth push --ssh user@host, or --docker CONTAINER"),
+            ));
+        }
+        let scope = self.scope.validate()?;
+        let source = match (&self.from, self.api_key_stdin) {
+            (Some(f), _) => Source::File(f.clone()),
+            (None, true) => Source::ApiKeyStdin,
+            (None, false) => Source::LocalLogin,
+        };
+        Ok(PushPlanArgs {
+            scope,
+            source,
             share: self.share,
             force: self.force,
             dry_run: self.dry_run,
-            jobs: self.jobs as usize,
             output: self.output,
         })
     }
@@ -210,6 +242,7 @@ mod tests {
         let cli = Cli::try_parse_from(args).map_err(|e| AppError::usage(e.to_string(), None))?;
         match cli.command {
             Command::Push(p) => p.validate(),
+            Command::Status(_) => panic!("not a push"),
         }
     }
 
@@ -230,7 +263,7 @@ mod tests {
             "Port=1",
         ])
         .unwrap();
-        assert_eq!(p.targets.len(), 2);
+        assert_eq!(p.scope.targets.len(), 2);
         assert_eq!(p.source, Source::LocalLogin);
     }
 

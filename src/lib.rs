@@ -17,7 +17,7 @@ use std::sync::Arc;
 use clap::Parser;
 
 use auth::AuthFile;
-use cli::{Cli, Command, PushPlanArgs, Source};
+use cli::{Cli, Command, OutputArgs, PushPlanArgs, Source};
 use error::{exit, AppError};
 use report::{Reporter, Verbosity};
 
@@ -35,34 +35,78 @@ pub fn run() -> Result<u8, AppError> {
             let plan = args.validate()?;
             runtime.block_on(run_push(plan))
         }
+        Command::Status(args) => {
+            let scope = args.scope.validate()?;
+            runtime.block_on(run_status(scope, args.output))
+        }
     }
+}
+
+fn verbosity(output: &OutputArgs) -> Verbosity {
+    if output.quiet {
+        Verbosity::Quiet
+    } else if output.verbose > 0 {
+        Verbosity::Verbose
+    } else {
+        Verbosity::Normal
+    }
+}
+
+async fn run_status(scope: cli::TargetsPlan, output: OutputArgs) -> Result<u8, AppError> {
+    let verbosity = verbosity(&output);
+    let labels = scope.targets.iter().map(|t| t.display()).collect();
+    let reporter = Arc::new(Reporter::new(labels, verbosity, output.json));
+    let ctx = target::ConnectContext::new(
+        scope.ssh.clone(),
+        reporter.clone(),
+        scope.docker_user.clone(),
+    );
+    let plan = ops::status::StatusPlan {
+        targets: scope.targets.clone(),
+        codex_home: scope.codex_home.clone(),
+        jobs: scope.jobs,
+    };
+    let places = tokio::select! {
+        r = ops::status::status(plan, ctx, reporter.clone()) => r,
+        _ = tokio::signal::ctrl_c() => {
+            reporter.finish();
+            return Err(AppError::interrupted());
+        }
+    };
+    reporter.finish();
+    if output.json {
+        println!("{}", report::status_json(&places));
+    } else {
+        print!("{}", report::status_table(&places, verbosity));
+    }
+    let all_ok = places.iter().all(|p| p.result.is_ok());
+    Ok(if all_ok {
+        exit::OK
+    } else {
+        exit::TARGET_FAILED
+    })
 }
 
 async fn run_push(args: PushPlanArgs) -> Result<u8, AppError> {
     let auth = load_credentials(&args.source)?;
     let json = args.output.json;
-    let verbosity = if args.output.quiet {
-        Verbosity::Quiet
-    } else if args.output.verbose > 0 {
-        Verbosity::Verbose
-    } else {
-        Verbosity::Normal
-    };
+    let verbosity = verbosity(&args.output);
+    let scope = &args.scope;
 
-    if auth.is_rotating_session() && args.targets.len() > 1 && !args.share {
+    if auth.is_rotating_session() && scope.targets.len() > 1 && !args.share {
         return Err(AppError::usage(
             format!(
                 "refusing to push one ChatGPT login to {} targets: its refresh token rotates, so the first refresh on any of them signs the others out",
-                args.targets.len()
+                scope.targets.len()
             ),
             Some("push an API key (--api-key-stdin), log in once per target, or pass --share to accept one shared session"),
         ));
     }
 
-    let labels = args.targets.iter().map(|t| t.display()).collect();
+    let labels = scope.targets.iter().map(|t| t.display()).collect();
     let reporter = Arc::new(Reporter::new(labels, verbosity, json));
     if auth.is_rotating_session() && !args.dry_run && verbosity != Verbosity::Quiet {
-        let what = if args.targets.len() > 1 {
+        let what = if scope.targets.len() > 1 {
             "these targets and every other holder of this auth.json now share one ChatGPT session"
         } else {
             "this target and every other holder of this auth.json (this machine, if it is your local login) now share one ChatGPT session"
@@ -72,15 +116,18 @@ async fn run_push(args: PushPlanArgs) -> Result<u8, AppError> {
         ));
     }
 
-    let ctx =
-        target::ConnectContext::new(args.ssh.clone(), reporter.clone(), args.docker_user.clone());
+    let ctx = target::ConnectContext::new(
+        scope.ssh.clone(),
+        reporter.clone(),
+        scope.docker_user.clone(),
+    );
     let plan = ops::push::PushPlan {
-        targets: args.targets.clone(),
+        targets: scope.targets.clone(),
         auth: auth.clone(),
-        codex_home: args.codex_home.clone(),
+        codex_home: scope.codex_home.clone(),
         force: args.force,
         dry_run: args.dry_run,
-        jobs: args.jobs,
+        jobs: scope.jobs,
     };
     let results = tokio::select! {
         r = ops::push::push(plan, ctx, reporter.clone()) => r,

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::auth::{AuthFile, AuthSummary};
 use crate::ops::push::TargetResult;
+use crate::ops::status::{LoginState, PlaceResult, PlaceStatus};
 use crate::ops::ProgressSink;
 use crate::prompt::{self, Prompter};
 use crate::target::{InstallReport, Outcome, TargetError};
@@ -255,27 +256,11 @@ pub fn push_table(results: &[TargetResult], verbosity: Verbosity) -> String {
         };
         rows.push(row);
     }
-    let widths: Vec<usize> = (0..3)
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
-    let mut out = String::new();
     if rows.len() == 1 {
         rows.clear();
     }
-    for r in &rows {
-        let line = format!(
-            "{:w0$}  {:w1$}  {:w2$}  {}",
-            r[0],
-            r[1],
-            r[2],
-            r[3],
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2]
-        );
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
+    let rows: Vec<Vec<String>> = rows.into_iter().map(|r| r.to_vec()).collect();
+    let mut out = render_table(&rows);
     let mut counts: Vec<(String, usize)> = Vec::new();
     for r in results {
         let k = match &r.result {
@@ -295,4 +280,275 @@ pub fn push_table(results: &[TargetResult], verbosity: Verbosity) -> String {
         parts.join(", ")
     ));
     out
+}
+
+/// Columns padded to their widest cell; the last column is not padded.
+fn render_table(rows: &[Vec<String>]) -> String {
+    let cols = rows.first().map_or(0, Vec::len);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for r in rows {
+        let mut line = String::new();
+        for (c, cell) in r.iter().enumerate() {
+            if c + 1 == cols {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:w$}  ", w = widths[c]));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// `2026-11-27 10:00 UTC` for a unix time (civil-from-days, no time zone database).
+pub fn utc(ts: i64) -> String {
+    let days = ts.div_euclid(86_400);
+    let secs = ts.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        secs / 3600,
+        secs % 3600 / 60
+    )
+}
+
+fn login_detail(a: &AuthFile) -> String {
+    let s = &a.summary;
+    match s.mode.as_str() {
+        "apikey" => s.api_key.clone().unwrap_or_default(),
+        _ => {
+            let mut parts = Vec::new();
+            if let Some(e) = &s.email {
+                parts.push(match &s.plan {
+                    Some(p) => format!("{e} ({p})"),
+                    None => e.clone(),
+                });
+            }
+            if let Some(acc) = &s.account {
+                parts.push(format!("account {acc}"));
+            }
+            if let Some(exp) = s.access_expires {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs() as i64)
+                    .unwrap_or(0);
+                let when = utc(exp);
+                parts.push(if exp < now {
+                    format!("access token expired {when} (refreshes on next use)")
+                } else {
+                    format!("access token until {when}")
+                });
+            }
+            if let Some(r) = &s.last_refresh {
+                parts.push(format!("refreshed {r}"));
+            }
+            parts.join(", ")
+        }
+    }
+}
+
+pub fn status_table(places: &[PlaceResult], verbosity: Verbosity) -> String {
+    let mut rows = vec![vec![
+        "PLACE".to_string(),
+        "LOGIN".into(),
+        "STORE".into(),
+        "CODEX".into(),
+        "DETAIL".into(),
+    ]];
+    let mut warnings = Vec::new();
+    for p in places {
+        let row = match &p.result {
+            Ok(st) => {
+                let (login, mut detail) = match &st.state {
+                    LoginState::NotLoggedIn => ("none".to_string(), "not logged in".to_string()),
+                    LoginState::Invalid(r) => ("invalid".to_string(), r.clone()),
+                    LoginState::LoggedIn(a) => (a.summary.mode.clone(), login_detail(a)),
+                };
+                if verbosity == Verbosity::Verbose || !matches!(st.state, LoginState::LoggedIn(_)) {
+                    detail = format!("{detail} [{}]", st.report.path);
+                }
+                if !st.shared_with.is_empty() {
+                    detail.push_str(&format!("; SAME SESSION as {}", st.shared_with.join(", ")));
+                }
+                let store = st.report.credential_store.clone();
+                if store == "keyring" || store == "auto" {
+                    warnings.push(format!(
+                        "note: {} uses the {store} credential store: Codex there {} auth.json",
+                        p.display(),
+                        if store == "keyring" {
+                            "ignores"
+                        } else {
+                            "may prefer a keyring entry over"
+                        }
+                    ));
+                }
+                vec![
+                    p.display(),
+                    login,
+                    store,
+                    st.report.codex_status.clone().unwrap_or_else(|| "-".into()),
+                    detail,
+                ]
+            }
+            Err(e) => vec![
+                p.display(),
+                "FAILED".into(),
+                "-".into(),
+                "-".into(),
+                match &e.hint {
+                    Some(h) => format!("{} (hint: {h})", e.message),
+                    None => e.message.clone(),
+                },
+            ],
+        };
+        rows.push(row);
+    }
+    let mut out = render_table(&rows);
+    // One warning per group of places sharing a session.
+    let mut seen: Vec<Vec<String>> = Vec::new();
+    for p in places {
+        if let Ok(st) = &p.result {
+            if st.shared_with.is_empty() {
+                continue;
+            }
+            let mut group = st.shared_with.clone();
+            group.push(p.display());
+            group.sort();
+            if !seen.contains(&group) {
+                warnings.push(format!(
+                    "warning: {} hold one ChatGPT session: when one refreshes the token, the others are signed out (log in separately on each)",
+                    group.join(", ")
+                ));
+                seen.push(group);
+            }
+        }
+    }
+    for w in warnings {
+        out.push_str(&w);
+        out.push('\n');
+    }
+    out
+}
+
+#[derive(Serialize)]
+struct JsonPlace<'a> {
+    target: String,
+    kind: &'static str,
+    ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    home_from: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    credential_store: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    login: Option<&'a AuthSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    invalid_reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file_mode: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    codex_status: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shared_with: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a TargetError>,
+}
+
+pub fn status_json(places: &[PlaceResult]) -> String {
+    let list: Vec<JsonPlace> = places
+        .iter()
+        .map(|p| {
+            let kind = p.spec.as_ref().map_or("local", |s| s.kind());
+            let target = p
+                .spec
+                .as_ref()
+                .map_or_else(|| "local".to_string(), |s| s.label());
+            match &p.result {
+                Ok(st) => {
+                    let (state, login, invalid) = match &st.state {
+                        LoginState::NotLoggedIn => ("not-logged-in", None, None),
+                        LoginState::Invalid(r) => ("invalid", None, Some(r.as_str())),
+                        LoginState::LoggedIn(a) => ("logged-in", Some(&a.summary), None),
+                    };
+                    JsonPlace {
+                        target,
+                        kind,
+                        ok: true,
+                        path: Some(&st.report.path),
+                        home_from: Some(&st.report.home_from),
+                        user: Some(&st.report.user),
+                        credential_store: Some(&st.report.credential_store),
+                        state: Some(state),
+                        login,
+                        invalid_reason: invalid,
+                        file_mode: st.report.file_mode.as_deref(),
+                        codex_status: st.report.codex_status.as_deref(),
+                        shared_with: (!st.shared_with.is_empty())
+                            .then_some(st.shared_with.as_slice()),
+                        error: None,
+                    }
+                }
+                Err(e) => JsonPlace {
+                    target,
+                    kind,
+                    ok: false,
+                    path: None,
+                    home_from: None,
+                    user: None,
+                    credential_store: None,
+                    state: None,
+                    login: None,
+                    invalid_reason: None,
+                    file_mode: None,
+                    codex_status: None,
+                    shared_with: None,
+                    error: Some(e),
+                },
+            }
+        })
+        .collect();
+    let ok = list.iter().filter(|p| p.ok).count();
+    let doc = serde_json::json!({
+        "command": "status",
+        "places": list,
+        "summary": {"total": list.len(), "ok": ok, "failed": list.len() - ok},
+    });
+    let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    // Scrub every secret any place held, as a last line of defence.
+    places.iter().fold(text, |t, p| match &p.result {
+        Ok(PlaceStatus {
+            state: LoginState::LoggedIn(a),
+            ..
+        }) => a.scrub(&t),
+        _ => t,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_dates() {
+        assert_eq!(utc(0), "1970-01-01 00:00 UTC");
+        assert_eq!(utc(1_900_000_000), "2030-03-17 17:46 UTC");
+        assert_eq!(utc(951_782_400), "2000-02-29 00:00 UTC");
+    }
 }

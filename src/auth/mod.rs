@@ -40,6 +40,9 @@ impl fmt::Display for Secret {
 pub struct SecretBytes(Vec<u8>);
 
 impl SecretBytes {
+    pub fn new(bytes: Vec<u8>) -> Self {
+        SecretBytes(bytes)
+    }
     pub fn expose(&self) -> &[u8] {
         &self.0
     }

@@ -2,6 +2,7 @@
 //! `target::Target`. They return results and emit progress events; they never print.
 
 pub mod push;
+pub mod status;
 
 /// Where a pipeline reports progress. `report` implements it.
 pub trait ProgressSink: Send + Sync {

@@ -3,9 +3,10 @@
 //! container is written through the archive API: a tar built in memory with the target
 //! user's numeric ids and modes in its headers, then read back and checked.
 
+use super::inspect::{self, InspectReport, InspectRequest};
 use super::install::{self, HomeFrom, InstallReport, InstallRequest, Outcome};
 use super::{RunOutput, Target, TargetError};
-use crate::auth::{credential_store, hex};
+use crate::auth::{credential_store, hex, SecretBytes};
 use crate::docker::passwd::{self, Unresolved};
 use crate::docker::{Container, DockerError, Engine, Entry};
 
@@ -120,6 +121,16 @@ impl Target for DockerTarget {
         };
         self.install_by_archive(req, why_direct).await
     }
+
+    async fn inspect(&self, req: &InspectRequest<'_>) -> Result<InspectReport, TargetError> {
+        if self.container.running {
+            match inspect::run(self, req, HomeFrom::Passwd).await {
+                Err(e) if e.class == "no-shell" => {}
+                other => return other,
+            }
+        }
+        self.inspect_by_archive(req).await
+    }
 }
 
 struct Who {
@@ -175,7 +186,7 @@ impl DockerTarget {
     fn codex_dir(
         &self,
         who: &Who,
-        req: &InstallRequest<'_>,
+        codex_home: Option<&str>,
     ) -> Result<(String, &'static str), TargetError> {
         let home = || -> Result<String, TargetError> {
             match who.home.as_deref() {
@@ -186,7 +197,7 @@ impl DockerTarget {
                 Some(h) => Ok(h.trim_end_matches('/').to_string()),
             }
         };
-        let (dir, from) = match req.codex_home {
+        let (dir, from) = match codex_home {
             Some("~") => (home()?, "flag"),
             Some(h) if h.starts_with("~/") => (format!("{}/{}", home()?, &h[2..]), "flag"),
             Some(h) if h.starts_with('/') => (h.to_string(), "flag"),
@@ -214,7 +225,7 @@ impl DockerTarget {
         why_direct: &str,
     ) -> Result<InstallReport, TargetError> {
         let who = self.who().await?;
-        let (dir, home_from) = self.codex_dir(&who, req)?;
+        let (dir, home_from) = self.codex_dir(&who, req.codex_home)?;
         let path = format!("{dir}/auth.json");
         if let Some(m) = self.container.tmpfs_under(&dir) {
             return Err(TargetError::new(
@@ -336,6 +347,45 @@ impl DockerTarget {
         Ok(report)
     }
 
+    async fn inspect_by_archive(
+        &self,
+        req: &InspectRequest<'_>,
+    ) -> Result<InspectReport, TargetError> {
+        let who = self.who().await?;
+        let (dir, home_from) = self.codex_dir(&who, req.codex_home)?;
+        let path = format!("{dir}/auth.json");
+        let store = match self
+            .engine
+            .read(&self.container, &format!("{dir}/config.toml"))
+            .await?
+        {
+            Some(Entry::File { content, .. }) => {
+                credential_store(&String::from_utf8_lossy(&content))
+            }
+            _ => "file",
+        };
+        let mut report = InspectReport {
+            path: path.clone(),
+            home_from: home_from.to_string(),
+            user: who.name.clone(),
+            credential_store: store.to_string(),
+            kind: "none".into(),
+            ..Default::default()
+        };
+        match self.engine.read(&self.container, &path).await? {
+            None => {}
+            Some(Entry::File { content, mode, .. }) => {
+                report.kind = "file".into();
+                report.file_mode = Some(mode_string(mode));
+                report.content = Some(SecretBytes::new(content));
+            }
+            Some(Entry::Symlink) => report.kind = "symlink".into(),
+            Some(Entry::Dir) => report.kind = "dir".into(),
+            Some(Entry::Other) => report.kind = "other".into(),
+        }
+        Ok(report)
+    }
+
     /// Upload `dir/auth.json` (and `auth.json.bak`) as one tar, rooted at the deepest
     /// existing ancestor so existing directories above `dir` keep their modes.
     async fn upload_tree(
@@ -366,6 +416,18 @@ impl DockerTarget {
             None,
         ))
     }
+}
+
+/// `ls -l` style permissions of a regular file.
+fn mode_string(mode: u32) -> String {
+    let mut s = String::from("-");
+    for shift in [6, 3, 0] {
+        let bits = (mode >> shift) & 7;
+        s.push(if bits & 4 != 0 { 'r' } else { '-' });
+        s.push(if bits & 2 != 0 { 'w' } else { '-' });
+        s.push(if bits & 1 != 0 { 'x' } else { '-' });
+    }
+    s
 }
 
 /// A tar with `new_dirs` (the last is the Codex home: 0700; those above: 0755), the file

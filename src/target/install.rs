@@ -14,7 +14,7 @@ pub fn script() -> String {
     compact(SCRIPT_SOURCE)
 }
 
-fn compact(source: &str) -> String {
+pub(crate) fn compact(source: &str) -> String {
     source
         .lines()
         .map(str::trim)

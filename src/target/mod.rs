@@ -3,10 +3,12 @@
 //! transport. The atomic install itself is a POSIX sh script shared by all kinds.
 
 mod docker;
+mod inspect;
 mod install;
 
 use std::sync::Arc;
 
+pub use inspect::{InspectReport, InspectRequest};
 pub use install::{InstallReport, InstallRequest, Outcome};
 
 use crate::prompt::Prompter;
@@ -127,6 +129,11 @@ pub trait Target {
     async fn install(&self, req: &InstallRequest<'_>) -> Result<InstallReport, TargetError> {
         install::run(self, req, install::HomeFrom::Environment).await
     }
+
+    /// Read what login is installed, writing nothing.
+    async fn inspect(&self, req: &InspectRequest<'_>) -> Result<InspectReport, TargetError> {
+        inspect::run(self, req, install::HomeFrom::Environment).await
+    }
 }
 
 /// A connected target of any kind.
@@ -169,6 +176,13 @@ impl Target for Connected {
         match self {
             Connected::Ssh(_) => install::run(self, req, install::HomeFrom::Environment).await,
             Connected::Docker(d) => d.install(req).await,
+        }
+    }
+
+    async fn inspect(&self, req: &InspectRequest<'_>) -> Result<InspectReport, TargetError> {
+        match self {
+            Connected::Ssh(_) => inspect::run(self, req, install::HomeFrom::Environment).await,
+            Connected::Docker(d) => d.inspect(req).await,
         }
     }
 

@@ -5,3 +5,4 @@ mod bad_input;
 mod harness;
 mod push_docker;
 mod push_ssh;
+mod status;
