@@ -27,6 +27,75 @@ pub enum Command {
     Push(PushArgs),
     /// Show what login is installed here and on targets (reads only).
     Status(StatusArgs),
+    /// Log in here (browser, device code or API key) and write $CODEX_HOME/auth.json.
+    Login(LoginArgs),
+}
+
+/// How a fresh login is made (shared by `login` and `push --login`).
+#[derive(Args, Debug, Clone)]
+pub struct LoginFlowArgs {
+    /// Use the device-code flow: a code and a URL to open on any device.
+    #[arg(long)]
+    pub device_auth: bool,
+    /// Print the sign-in URL only; do not start a browser.
+    #[arg(long)]
+    pub no_browser: bool,
+    /// OAuth issuer (for gateways and tests).
+    #[arg(long, value_name = "URL", default_value = crate::login::DEFAULT_ISSUER)]
+    pub issuer: String,
+    /// OAuth client id.
+    #[arg(long, value_name = "ID", default_value = crate::login::DEFAULT_CLIENT_ID)]
+    pub client_id: String,
+    /// Seconds the browser login waits for the sign-in to finish.
+    #[arg(long, value_name = "SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub timeout: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct LoginArgs {
+    #[command(flatten)]
+    pub flow: LoginFlowArgs,
+    /// Read an API key from stdin instead of signing in.
+    #[arg(long, conflicts_with_all = ["device_auth", "no_browser"])]
+    pub api_key_stdin: bool,
+    /// Replace a login of another account.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+impl LoginFlowArgs {
+    pub fn validate(&self) -> Result<crate::login::LoginOptions, AppError> {
+        let base = self.issuer.trim_end_matches('/').to_string();
+        if !(base.starts_with("https://") || base.starts_with("http://"))
+            || base.contains(char::is_whitespace)
+        {
+            return Err(AppError::usage(
+                format!("bad --issuer {:?}", self.issuer),
+                Some("give the issuer's base URL, like https://auth.openai.com"),
+            ));
+        }
+        if self.client_id.is_empty()
+            || self
+                .client_id
+                .contains(|c: char| c.is_whitespace() || c == '&')
+        {
+            return Err(AppError::usage(
+                format!("bad --client-id {:?}", self.client_id),
+                None,
+            ));
+        }
+        Ok(crate::login::LoginOptions {
+            issuer: crate::login::Issuer {
+                base,
+                client_id: self.client_id.clone(),
+            },
+            device: self.device_auth,
+            no_browser: self.no_browser,
+            timeout: std::time::Duration::from_secs(self.timeout),
+        })
+    }
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -82,8 +151,13 @@ pub struct PushArgs {
     #[command(flatten)]
     pub scope: TargetArgs,
     /// Push this auth.json instead of the local login.
-    #[arg(long, value_name = "FILE", conflicts_with = "api_key_stdin")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["api_key_stdin", "login"])]
     pub from: Option<PathBuf>,
+    /// A fresh, separate login for each target, installed directly (never stored here).
+    #[arg(long, conflicts_with = "api_key_stdin")]
+    pub login: bool,
+    #[command(flatten)]
+    pub flow: LoginFlowArgs,
     /// Read an API key from stdin and push an API-key login.
     #[arg(long)]
     pub api_key_stdin: bool,
@@ -109,10 +183,12 @@ pub struct StatusArgs {
 }
 
 /// Where the credentials for a push come from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Source {
     File(PathBuf),
     ApiKeyStdin,
+    /// One login per target (`push --login`).
+    FreshLogin(crate::login::LoginOptions),
     LocalLogin,
 }
 
@@ -218,10 +294,11 @@ impl PushArgs {
             ));
         }
         let scope = self.scope.validate()?;
-        let source = match (&self.from, self.api_key_stdin) {
-            (Some(f), _) => Source::File(f.clone()),
-            (None, true) => Source::ApiKeyStdin,
-            (None, false) => Source::LocalLogin,
+        let source = match (&self.from, self.api_key_stdin, self.login) {
+            (Some(f), _, _) => Source::File(f.clone()),
+            (None, true, _) => Source::ApiKeyStdin,
+            (None, false, true) => Source::FreshLogin(self.flow.validate()?),
+            (None, false, false) => Source::LocalLogin,
         };
         Ok(PushPlanArgs {
             scope,
@@ -242,7 +319,7 @@ mod tests {
         let cli = Cli::try_parse_from(args).map_err(|e| AppError::usage(e.to_string(), None))?;
         match cli.command {
             Command::Push(p) => p.validate(),
-            Command::Status(_) => panic!("not a push"),
+            _ => panic!("not a push"),
         }
     }
 
@@ -264,7 +341,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(p.scope.targets.len(), 2);
-        assert_eq!(p.source, Source::LocalLogin);
+        assert!(matches!(p.source, Source::LocalLogin));
     }
 
     #[test]

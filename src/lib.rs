@@ -5,6 +5,7 @@ pub mod auth;
 pub mod cli;
 pub mod docker;
 pub mod error;
+pub mod login;
 pub mod ops;
 pub mod prompt;
 pub mod report;
@@ -34,6 +35,10 @@ pub fn run() -> Result<u8, AppError> {
         Command::Push(args) => {
             let plan = args.validate()?;
             runtime.block_on(run_push(plan))
+        }
+        Command::Login(args) => {
+            let opts = args.flow.validate()?;
+            runtime.block_on(run_login(args, opts))
         }
         Command::Status(args) => {
             let scope = args.scope.validate()?;
@@ -88,33 +93,36 @@ async fn run_status(scope: cli::TargetsPlan, output: OutputArgs) -> Result<u8, A
 }
 
 async fn run_push(args: PushPlanArgs) -> Result<u8, AppError> {
-    let auth = load_credentials(&args.source)?;
     let json = args.output.json;
     let verbosity = verbosity(&args.output);
     let scope = &args.scope;
-
-    if auth.is_rotating_session() && scope.targets.len() > 1 && !args.share {
-        return Err(AppError::usage(
-            format!(
-                "refusing to push one ChatGPT login to {} targets: its refresh token rotates, so the first refresh on any of them signs the others out",
-                scope.targets.len()
-            ),
-            Some("push an API key (--api-key-stdin), log in once per target, or pass --share to accept one shared session"),
-        ));
-    }
-
     let labels = scope.targets.iter().map(|t| t.display()).collect();
     let reporter = Arc::new(Reporter::new(labels, verbosity, json));
-    if auth.is_rotating_session() && !args.dry_run && verbosity != Verbosity::Quiet {
-        let what = if scope.targets.len() > 1 {
-            "these targets and every other holder of this auth.json now share one ChatGPT session"
-        } else {
-            "this target and every other holder of this auth.json (this machine, if it is your local login) now share one ChatGPT session"
-        };
-        reporter.note(&format!(
-            "warning: {what}; a token refresh on one signs the others out"
-        ));
-    }
+
+    let source = match &args.source {
+        Source::FreshLogin(opts) => {
+            ops::push::PushSource::FreshLogin(opts.clone(), reporter.clone())
+        }
+        other => {
+            let auth = load_credentials(other)?;
+            guard_shared_session(&auth, scope.targets.len(), args.share)?;
+            if auth.is_rotating_session() && !args.dry_run && verbosity != Verbosity::Quiet {
+                let what = if scope.targets.len() > 1 {
+                    "these targets and every other holder of this auth.json now share one ChatGPT session"
+                } else {
+                    "this target and every other holder of this auth.json (this machine, if it is your local login) now share one ChatGPT session"
+                };
+                reporter.note(&format!(
+                    "warning: {what}; a token refresh on one signs the others out"
+                ));
+            }
+            ops::push::PushSource::Fixed(auth)
+        }
+    };
+    let shared_login = match &source {
+        ops::push::PushSource::Fixed(a) => Some(a.clone()),
+        ops::push::PushSource::FreshLogin(..) => None,
+    };
 
     let ctx = target::ConnectContext::new(
         scope.ssh.clone(),
@@ -123,7 +131,7 @@ async fn run_push(args: PushPlanArgs) -> Result<u8, AppError> {
     );
     let plan = ops::push::PushPlan {
         targets: scope.targets.clone(),
-        auth: auth.clone(),
+        source,
         codex_home: scope.codex_home.clone(),
         force: args.force,
         dry_run: args.dry_run,
@@ -139,10 +147,15 @@ async fn run_push(args: PushPlanArgs) -> Result<u8, AppError> {
     reporter.finish();
 
     if json {
-        println!("{}", report::push_json(&results, &auth, args.dry_run));
+        println!(
+            "{}",
+            report::push_json(&results, shared_login.as_ref(), args.dry_run)
+        );
     } else {
-        let table = auth.scrub(&report::push_table(&results, verbosity));
-        print!("{table}");
+        print!(
+            "{}",
+            report::push_table(&results, shared_login.as_ref(), verbosity)
+        );
     }
     let all_ok = results.iter().all(report::target_ok);
     Ok(if all_ok {
@@ -150,6 +163,63 @@ async fn run_push(args: PushPlanArgs) -> Result<u8, AppError> {
     } else {
         exit::TARGET_FAILED
     })
+}
+
+/// One ChatGPT login on several targets is refused unless `--share`: its refresh token
+/// rotates, so the first refresh anywhere signs the others out.
+fn guard_shared_session(auth: &AuthFile, targets: usize, share: bool) -> Result<(), AppError> {
+    if auth.is_rotating_session() && targets > 1 && !share {
+        return Err(AppError::usage(
+            format!(
+                "refusing to push one ChatGPT login to {targets} targets: its refresh token rotates, so the first refresh on any of them signs the others out"
+            ),
+            Some("use --login for one login per target, push an API key (--api-key-stdin), or pass --share to accept one shared session"),
+        ));
+    }
+    Ok(())
+}
+
+async fn run_login(args: cli::LoginArgs, opts: login::LoginOptions) -> Result<u8, AppError> {
+    let verbosity = verbosity(&args.output);
+    let reporter = Arc::new(Reporter::new(vec![], verbosity, args.output.json));
+    let auth = if args.api_key_stdin {
+        load_credentials(&Source::ApiKeyStdin)?
+    } else {
+        let signing_in = login::login(&opts, reporter.as_ref(), None);
+        tokio::select! {
+            r = signing_in => r.map_err(|e| {
+                let hint = e.hint();
+                AppError { code: exit::TARGET_FAILED, message: e.to_string(), hint: hint.map(str::to_string) }
+            })?,
+            _ = tokio::signal::ctrl_c() => return Err(AppError::interrupted()),
+        }
+    };
+    let (path, outcome) = auth::local::write_login(&auth, args.force).map_err(|e| match e {
+        auth::local::LocalWriteError::OtherAccount { .. } => AppError {
+            code: exit::TARGET_FAILED,
+            message: format!("not saved: {e}"),
+            hint: Some(
+                "pass --force to replace it (the old login is kept as auth.json.bak)".into(),
+            ),
+        },
+        other => AppError::failed(other.to_string()),
+    })?;
+    let verdict = ops::status::local()
+        .await
+        .ok()
+        .and_then(|p| p.report.codex_status);
+    if args.output.json {
+        println!(
+            "{}",
+            report::login_json(&auth, &path, &outcome, verdict.as_deref())
+        );
+    } else {
+        print!(
+            "{}",
+            report::login_text(&auth, &path, &outcome, verdict.as_deref())
+        );
+    }
+    Ok(exit::OK)
 }
 
 fn load_credentials(source: &Source) -> Result<AuthFile, AppError> {
@@ -192,6 +262,7 @@ fn load_credentials(source: &Source) -> Result<AuthFile, AppError> {
                 )
             })
         }
+        Source::FreshLogin(_) => Err(AppError::usage("a fresh login is made per target", None)),
         Source::LocalLogin => {
             let path = auth::local::auth_path().ok_or_else(|| {
                 AppError::usage(

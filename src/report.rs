@@ -136,6 +136,25 @@ impl Prompter for Reporter {
     }
 }
 
+impl crate::login::LoginUi for Reporter {
+    fn authorize_url(&self, for_target: Option<&str>, url: &str, browser_started: bool) {
+        let whom = for_target.map_or(String::new(), |t| format!(" for {t}"));
+        let how = if browser_started {
+            "a browser was opened; if it did not show the page, open this URL"
+        } else {
+            "open this URL in a browser on this machine"
+        };
+        self.note(&format!("Sign in to ChatGPT{whom}: {how}:\n\n  {url}\n"));
+    }
+
+    fn device_code(&self, for_target: Option<&str>, url: &str, code: &str) {
+        let whom = for_target.map_or(String::new(), |t| format!(" for {t}"));
+        self.note(&format!(
+            "Sign in to ChatGPT{whom}: on any device, open\n\n  {url}\n\nand enter the code  {code}  (valid for 15 minutes).\n"
+        ));
+    }
+}
+
 #[derive(Serialize)]
 struct JsonTarget<'a> {
     target: String,
@@ -158,7 +177,8 @@ struct JsonSummary {
 struct JsonPush<'a> {
     command: &'static str,
     dry_run: bool,
-    login: &'a AuthSummary,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    login: Option<&'a AuthSummary>,
     targets: Vec<JsonTarget<'a>>,
     summary: JsonSummary,
 }
@@ -168,7 +188,19 @@ pub fn target_ok(r: &TargetResult) -> bool {
     matches!(&r.result, Ok(rep) if rep.outcome != Outcome::Skipped)
 }
 
-pub fn push_json(results: &[TargetResult], auth: &AuthFile, dry_run: bool) -> String {
+/// Scrub every secret of every login involved out of `text`.
+fn scrub_all(text: String, shared: Option<&AuthFile>, results: &[TargetResult]) -> String {
+    let text = match shared {
+        Some(a) => a.scrub(&text),
+        None => text,
+    };
+    results
+        .iter()
+        .filter_map(|r| r.auth.as_ref())
+        .fold(text, |t, a| a.scrub(&t))
+}
+
+pub fn push_json(results: &[TargetResult], auth: Option<&AuthFile>, dry_run: bool) -> String {
     let targets: Vec<JsonTarget> = results
         .iter()
         .map(|r| JsonTarget {
@@ -183,7 +215,7 @@ pub fn push_json(results: &[TargetResult], auth: &AuthFile, dry_run: bool) -> St
     let doc = JsonPush {
         command: "push",
         dry_run,
-        login: &auth.summary,
+        login: auth.map(|a| &a.summary),
         summary: JsonSummary {
             total: targets.len(),
             ok,
@@ -191,11 +223,19 @@ pub fn push_json(results: &[TargetResult], auth: &AuthFile, dry_run: bool) -> St
         },
         targets,
     };
-    auth.scrub(&serde_json::to_string_pretty(&doc).unwrap_or_default())
+    scrub_all(
+        serde_json::to_string_pretty(&doc).unwrap_or_default(),
+        auth,
+        results,
+    )
 }
 
 /// The summary table, one row per target, plus a closing count.
-pub fn push_table(results: &[TargetResult], verbosity: Verbosity) -> String {
+pub fn push_table(
+    results: &[TargetResult],
+    auth: Option<&AuthFile>,
+    verbosity: Verbosity,
+) -> String {
     let mut rows: Vec<[String; 4]> = vec![[
         "TARGET".into(),
         "RESULT".into(),
@@ -225,6 +265,15 @@ pub fn push_table(results: &[TargetResult], verbosity: Verbosity) -> String {
                     notes.push("replaced a symlink (not followed)".into());
                 }
                 notes.extend(rep.notes.iter().cloned());
+                if let Some(l) = &rep.login {
+                    notes.push(format!(
+                        "new login: {}",
+                        l.email
+                            .as_deref()
+                            .or(l.api_key.as_deref())
+                            .unwrap_or(&l.mode)
+                    ));
+                }
                 if let Some(s) = &rep.codex_status {
                     notes.push(format!("codex: {}", if s.is_empty() { "?" } else { s }));
                 }
@@ -279,7 +328,7 @@ pub fn push_table(results: &[TargetResult], verbosity: Verbosity) -> String {
         if results.len() == 1 { "" } else { "s" },
         parts.join(", ")
     ));
-    out
+    scrub_all(out, auth, results)
 }
 
 /// Columns padded to their widest cell; the last column is not padded.
@@ -304,24 +353,10 @@ fn render_table(rows: &[Vec<String>]) -> String {
     out
 }
 
-/// `2026-11-27 10:00 UTC` for a unix time (civil-from-days, no time zone database).
+/// `2026-11-27 10:00 UTC` for a unix time.
 pub fn utc(ts: i64) -> String {
-    let days = ts.div_euclid(86_400);
-    let secs = ts.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
-        secs / 3600,
-        secs % 3600 / 60
-    )
+    let (y, m, d, h, mi, _) = crate::auth::civil(ts);
+    format!("{y:04}-{m:02}-{d:02} {h:02}:{mi:02} UTC")
 }
 
 fn login_detail(a: &AuthFile) -> String {
@@ -539,6 +574,63 @@ pub fn status_json(places: &[PlaceResult]) -> String {
         }) => a.scrub(&t),
         _ => t,
     })
+}
+
+pub fn login_text(
+    auth: &AuthFile,
+    path: &std::path::Path,
+    outcome: &crate::auth::local::LocalOutcome,
+    codex: Option<&str>,
+) -> String {
+    use crate::auth::local::LocalOutcome;
+    let who = crate::auth::local::describe_account(auth);
+    let mut out = match outcome {
+        LocalOutcome::Created => format!("Logged in: {who}; wrote {} (0600)\n", path.display()),
+        LocalOutcome::Replaced { backup: None } => {
+            format!(
+                "Logged in again: {who}; replaced {} (0600)\n",
+                path.display()
+            )
+        }
+        LocalOutcome::Replaced { backup: Some(b) } => format!(
+            "Logged in: {who}; replaced {} (0600), the previous login is kept in {}\n",
+            path.display(),
+            b.display()
+        ),
+        LocalOutcome::Unchanged => format!("Already logged in: {who} ({})\n", path.display()),
+    };
+    if auth.summary.mode == "chatgpt" {
+        out.push_str(&format!("  {}\n", login_detail(auth)));
+    }
+    if let Some(v) = codex {
+        out.push_str(&format!("  codex: {v}\n"));
+    }
+    auth.scrub(&out)
+}
+
+pub fn login_json(
+    auth: &AuthFile,
+    path: &std::path::Path,
+    outcome: &crate::auth::local::LocalOutcome,
+    codex: Option<&str>,
+) -> String {
+    use crate::auth::local::LocalOutcome;
+    let (name, backup) = match outcome {
+        LocalOutcome::Created => ("created", None),
+        LocalOutcome::Replaced { backup } => {
+            ("replaced", backup.as_ref().map(|b| b.display().to_string()))
+        }
+        LocalOutcome::Unchanged => ("unchanged", None),
+    };
+    let doc = serde_json::json!({
+        "command": "login",
+        "path": path.display().to_string(),
+        "outcome": name,
+        "backup": backup,
+        "login": auth.summary,
+        "codex_status": codex,
+    });
+    auth.scrub(&serde_json::to_string_pretty(&doc).unwrap_or_default())
 }
 
 #[cfg(test)]

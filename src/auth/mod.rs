@@ -152,6 +152,9 @@ pub struct AuthFile {
     pub session_id: Option<String>,
     /// Every secret string inside, so output can be scrubbed as a last line of defence.
     secrets: Vec<Secret>,
+    /// Who this login is (account id and email, or a hash of the key): equal for two
+    /// logins of the same account.
+    account_identity: String,
 }
 
 impl AuthFile {
@@ -171,6 +174,11 @@ impl AuthFile {
 
     pub fn secrets(&self) -> &[Secret] {
         &self.secrets
+    }
+
+    /// Whether two logins belong to the same account (or are the same API key).
+    pub fn same_account(&self, other: &AuthFile) -> bool {
+        self.mode == other.mode && self.account_identity == other.account_identity
     }
 
     /// Build an API-key login exactly as `codex login --with-api-key` writes it.
@@ -226,6 +234,7 @@ impl AuthFile {
         };
         let mut secrets = Vec::new();
         let mut session_id = None;
+        let mut full_account: Option<String> = None;
 
         if let Some(key) = non_empty_str(&obj, "OPENAI_API_KEY") {
             summary.api_key = Some(mask_api_key(key));
@@ -268,6 +277,7 @@ impl AuthFile {
                     .and_then(Value::as_str)
                     .map(str::to_string);
                 summary.account = Some(shorten(account));
+                full_account = Some(account.to_string());
                 summary.last_refresh = Some(last_refresh.to_string());
                 let access = non_empty_str(tokens, "access_token").unwrap_or_default();
                 summary.access_expires = jwt_claims(access)
@@ -279,6 +289,15 @@ impl AuthFile {
             AuthMode::Other(_) => {}
         }
 
+        let account_identity = match (
+            &full_account,
+            &summary.email,
+            non_empty_str(&obj, "OPENAI_API_KEY"),
+        ) {
+            (Some(acc), email, _) => format!("account:{acc}:{}", email.as_deref().unwrap_or("")),
+            (None, _, Some(key)) => format!("key:{}", hex(&Sha256::digest(key.as_bytes()))),
+            _ => String::new(),
+        };
         let bytes = if rewritten {
             serialize_like_codex(&Value::Object(obj))
         } else {
@@ -290,6 +309,7 @@ impl AuthFile {
             summary,
             session_id,
             secrets,
+            account_identity,
         })
     }
 
@@ -304,6 +324,34 @@ impl AuthFile {
         }
         out
     }
+}
+
+/// Calendar date and time (UTC) of a unix time: (year, month, day, hour, minute, second).
+pub fn civil(ts: i64) -> (i64, i64, i64, i64, i64, i64) {
+    let days = ts.div_euclid(86_400);
+    let secs = ts.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d, secs / 3600, secs % 3600 / 60, secs % 60)
+}
+
+/// Now as Codex writes `last_refresh`: `2026-11-27T10:00:00.123456Z`.
+pub fn now_rfc3339() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let (y, mo, d, h, mi, s) = civil(now.as_secs() as i64);
+    format!(
+        "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:06}Z",
+        now.subsec_micros()
+    )
 }
 
 /// The `cli_auth_credentials_store` a Codex `config.toml` selects (top-level key only):

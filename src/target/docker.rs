@@ -260,6 +260,7 @@ impl DockerTarget {
             verified: false,
             codex_status: None,
             notes: vec![],
+            login: None,
         };
         if (store == "keyring" || store == "auto") && !req.force {
             report.outcome = Outcome::Skipped;

@@ -85,6 +85,9 @@ pub struct InstallReport {
     /// Things worth knowing that are not failures (tmpfs, direct write, fixed modes).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The login installed here, when it was made for this target (`push --login`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub login: Option<crate::auth::AuthSummary>,
 }
 
 fn request_bytes(req: &InstallRequest<'_>, home: HomeFrom) -> Vec<u8> {
@@ -165,6 +168,7 @@ pub(crate) async fn run<T: Target + ?Sized>(
             Some(_) => Some(get("codex_status").unwrap_or_default()),
         },
         notes: Vec::new(),
+        login: None,
     };
     if matches!(outcome, Outcome::Installed | Outcome::Unchanged) {
         verify(&kv, req, &mut report)?;
