@@ -73,6 +73,30 @@ fn sh(cmd: &str) {
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
+/// Tests that use 127.0.0.1:1455/1457 (the only redirect ports) take turns.
+pub fn login_ports() -> std::sync::MutexGuard<'static, ()> {
+    static PORTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    PORTS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Wait up to `secs` for `path` to hold a line; return its last line.
+pub fn wait_for_line(path: &Path, secs: u64) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if let Ok(t) = std::fs::read_to_string(path) {
+            if let Some(l) = t.lines().last() {
+                return l.to_string();
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing appeared in {}",
+            path.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 /// A fresh user on the test hosts (all peers share this machine's /etc/passwd).
 pub struct RemoteUser {
     pub name: String,
@@ -321,6 +345,46 @@ impl Sandbox {
 
     pub fn run(&self, args: &[&str]) -> Out {
         self.run_with_stdin(args, "")
+    }
+
+    /// Start codex-auth in the background (stdin closed); finish it with [`Sandbox::wait`].
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.command(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    /// Wait for a spawned run and check that no secret (registered, or in `extra`) leaked.
+    pub fn wait(&self, child: std::process::Child, extra: &[String]) -> Out {
+        let out = child.wait_with_output().unwrap();
+        let out = Out {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        for s in self.secrets.iter().chain(extra) {
+            assert!(
+                !out.all().contains(s.as_str()),
+                "a secret leaked into the output:\n{out:?}"
+            );
+        }
+        out
+    }
+
+    /// A `BROWSER` that records each URL it is asked to open; returns the record file.
+    pub fn recording_browser(&mut self) -> PathBuf {
+        let record = self.home().join("browser-urls");
+        let script = self.write(
+            "bin/browser",
+            &format!("#!/bin/sh\nprintf '%s\\n' \"$1\" >> {}\n", record.display()),
+        );
+        sh(&format!("chmod +x {}", script.display()));
+        self.env
+            .push(("BROWSER".into(), script.display().to_string()));
+        record
     }
 
     /// Run codex-auth on a pseudo-terminal (util-linux `script`), typing `typed` into it,

@@ -1,8 +1,11 @@
 //! Integration tests: the built binary against real peers (sshd, dockerd, podman,
-//! codex), one test binary, peers started once per run by scripts/test.sh.
+//! codex) and a strict in-process OAuth issuer; one test binary, peers started once
+//! per run by scripts/test.sh.
 
 mod bad_input;
 mod harness;
+mod issuer;
+mod login;
 mod push_docker;
 mod push_ssh;
 mod status;
