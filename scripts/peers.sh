@@ -264,7 +264,10 @@ cmd_down() {
 
 # ---------------------------------------------------------------- up
 
+NOFWD_GROUP=cxa-nofwd
+
 write_sshd_conf() {
+    getent group "$NOFWD_GROUP" >/dev/null || groupadd "$NOFWD_GROUP"
     local sd=$1 name=$2 port=$3; shift 3
     local conf="$sd/sshd_$name.conf" extra="" a
     if [ "$name" = wide ]; then extra="MaxStartups 200:30:400"; fi
@@ -286,6 +289,9 @@ write_sshd_conf() {
         echo "LogLevel INFO"
         echo "StrictModes no"
         [ -n "$extra" ] && echo "$extra"
+        # Members of this group get no port forwarding (tests of login --forward).
+        echo "Match Group $NOFWD_GROUP"
+        echo "    AllowTcpForwarding no"
     } >"$conf"
     if ! "$SSHD" -t -f "$conf" >"$sd/sshd_$name.log" 2>&1; then
         cat "$sd/sshd_$name.log" >&2
@@ -524,6 +530,8 @@ PEER_INNER_PORT=22
 PEER_HOST_KEY=$sd/host_ed25519
 PEER_HOST_KEY_PUB=$sd/host_ed25519.pub
 PEER_CODEX_BIN_DIR=$sd/codex-bin
+PEER_NOFWD_GROUP=$NOFWD_GROUP
+PEER_JUMP_NETNS=$NS_JUMP
 EOF
     mv -f "$sd/peers.env.tmp" "$sd/peers.env"
     trap - EXIT

@@ -58,6 +58,14 @@ pub struct LoginArgs {
     /// Read an API key from stdin instead of signing in.
     #[arg(long, conflicts_with_all = ["device_auth", "no_browser"])]
     pub api_key_stdin: bool,
+    /// Run `codex login` on this SSH host and tunnel its callback here (browser here).
+    #[arg(long, value_name = "DEST", conflicts_with_all = ["api_key_stdin", "device_auth"])]
+    pub forward: Option<String>,
+    /// With --forward: only hold the tunnel (ports 1455 and 1457); run `codex login` yourself.
+    #[arg(long, requires = "forward")]
+    pub no_run: bool,
+    #[command(flatten)]
+    pub ssh_args: SshArgs,
     /// Replace a login of another account.
     #[arg(long)]
     pub force: bool,
@@ -109,6 +117,25 @@ pub struct SshArgs {
     /// Identity file, as `ssh -i`.
     #[arg(short = 'i', value_name = "FILE")]
     pub identity: Option<PathBuf>,
+}
+
+impl SshArgs {
+    pub fn validate(self) -> Result<SshOptions, AppError> {
+        for o in &self.options {
+            if !o.contains('=') && !o.trim().contains(' ') {
+                return Err(AppError::usage(
+                    format!("bad -o option {o:?}"),
+                    Some("use -o Key=Value, as with ssh"),
+                ));
+            }
+        }
+        Ok(SshOptions {
+            config_file: self.config_file,
+            options: self.options,
+            identity: self.identity,
+            default_keepalive: None,
+        })
+    }
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -255,14 +282,6 @@ impl TargetArgs {
                 ));
             }
         }
-        for o in &self.ssh_args.options {
-            if !o.contains('=') && !o.trim().contains(' ') {
-                return Err(AppError::usage(
-                    format!("bad -o option {o:?}"),
-                    Some("use -o Key=Value, as with ssh"),
-                ));
-            }
-        }
         if let Some(h) = &self.codex_home {
             if h.is_empty() || h.contains('\n') || h.contains('\0') {
                 return Err(AppError::usage(
@@ -273,11 +292,7 @@ impl TargetArgs {
         }
         Ok(TargetsPlan {
             targets,
-            ssh: SshOptions {
-                config_file: self.ssh_args.config_file,
-                options: self.ssh_args.options,
-                identity: self.ssh_args.identity,
-            },
+            ssh: self.ssh_args.validate()?,
             docker_user: self.docker_user,
             codex_home: self.codex_home,
             jobs: self.jobs as usize,

@@ -36,6 +36,10 @@ pub fn run() -> Result<u8, AppError> {
             let plan = args.validate()?;
             runtime.block_on(run_push(plan))
         }
+        Command::Login(args) if args.forward.is_some() => {
+            let plan = forward_plan(&args)?;
+            runtime.block_on(run_forward(plan, args.output))
+        }
         Command::Login(args) => {
             let opts = args.flow.validate()?;
             runtime.block_on(run_login(args, opts))
@@ -177,6 +181,70 @@ fn guard_shared_session(auth: &AuthFile, targets: usize, share: bool) -> Result<
         ));
     }
     Ok(())
+}
+
+fn forward_plan(args: &cli::LoginArgs) -> Result<ops::forward::ForwardPlan, AppError> {
+    let raw = args.forward.as_deref().unwrap_or("");
+    let dest = ssh::Destination::parse(raw).map_err(|e| {
+        AppError::usage(
+            e.to_string(),
+            Some("use alias, user@host, host:port or ssh://user@host:port"),
+        )
+    })?;
+    Ok(ops::forward::ForwardPlan {
+        dest,
+        ssh: args.ssh_args.clone().validate()?,
+        no_run: args.no_run,
+        no_browser: args.flow.no_browser,
+    })
+}
+
+async fn run_forward(plan: ops::forward::ForwardPlan, output: OutputArgs) -> Result<u8, AppError> {
+    let reporter = Arc::new(Reporter::new(vec![], verbosity(&output), output.json));
+    let no_run = plan.no_run;
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let result =
+        ops::forward::forward_login(plan, reporter.clone(), reporter.clone(), interrupt).await;
+    match result {
+        Ok(_) if no_run => {
+            reporter.note("tunnel closed");
+            Ok(exit::OK)
+        }
+        Ok(rep) => {
+            let ok = rep.exit_status == Some(0);
+            let verdict = rep.codex_status.as_deref().unwrap_or("unknown");
+            if output.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "command": "login",
+                        "forward": true,
+                        "ok": ok,
+                        "port": rep.port,
+                        "remote_exit": rep.exit_status,
+                        "codex_status": rep.codex_status,
+                    }))
+                    .unwrap_or_default()
+                );
+            } else if ok {
+                println!("Logged in on the host; codex there says: {verdict}");
+            } else {
+                println!(
+                    "The login on the host did not finish (codex login exited {}); codex there says: {verdict}",
+                    rep.exit_status.map_or("?".into(), |c| c.to_string())
+                );
+            }
+            Ok(if ok { exit::OK } else { exit::TARGET_FAILED })
+        }
+        Err(ops::forward::ForwardError::Interrupted) => Err(AppError::interrupted()),
+        Err(e) => Err(AppError {
+            code: exit::TARGET_FAILED,
+            hint: e.hint(),
+            message: e.to_string(),
+        }),
+    }
 }
 
 async fn run_login(args: cli::LoginArgs, opts: login::LoginOptions) -> Result<u8, AppError> {

@@ -155,6 +155,34 @@ impl crate::login::LoginUi for Reporter {
     }
 }
 
+impl crate::ops::forward::ForwardUi for Reporter {
+    fn remote_output(&self, text: &str) {
+        let _g = self.lock.lock();
+        let mut err = std::io::stderr();
+        let _ = err.write_all(text.as_bytes());
+        let _ = err.flush();
+    }
+
+    fn tunnel_ready(&self, port: u16) {
+        self.note(&format!(
+            "codex-auth: forwarding 127.0.0.1:{port} here to 127.0.0.1:{port} on the host"
+        ));
+    }
+
+    fn open_url(&self, url: &str, browser_started: bool) {
+        let how = if browser_started {
+            "a browser was opened here; if it did not show the page, open this URL here"
+        } else {
+            "open this URL in a browser on this machine"
+        };
+        self.note(&format!("codex-auth: {how}:\n\n  {url}\n"));
+    }
+
+    fn forwarded(&self, port: u16, request_line: &str) {
+        self.note(&format!("codex-auth: {port} -> host: {request_line}"));
+    }
+}
+
 #[derive(Serialize)]
 struct JsonTarget<'a> {
     target: String,

@@ -1,6 +1,7 @@
 //! The pipelines (push now; status and forward later), written once against
 //! `target::Target`. They return results and emit progress events; they never print.
 
+pub mod forward;
 pub mod push;
 pub mod status;
 

@@ -14,6 +14,9 @@ pub struct SshOptions {
     /// `-o Key=Value`, in order.
     pub options: Vec<String>,
     pub identity: Option<PathBuf>,
+    /// Keepalive interval when the config sets no ServerAliveInterval (long waits, such
+    /// as a person signing in in a browser, must not look idle).
+    pub default_keepalive: Option<Duration>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

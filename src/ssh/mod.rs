@@ -75,6 +75,10 @@ pub enum SshError {
     JumpFailed { jump: String, target: String },
     #[error("ssh protocol error with {addr}: {detail}")]
     Protocol { addr: String, detail: String },
+    #[error("{addr} refuses port forwarding (AllowTcpForwarding)")]
+    ForwardingRefused { addr: String },
+    #[error("nothing listens on {port} on {addr}")]
+    RemotePortClosed { addr: String, port: u16 },
 }
 
 impl SshError {
@@ -92,6 +96,8 @@ impl SshError {
             SshError::Auth { .. } => "auth",
             SshError::Disconnected { .. } => "disconnected",
             SshError::Protocol { .. } => "protocol",
+            SshError::ForwardingRefused { .. } => "forwarding-refused",
+            SshError::RemotePortClosed { .. } => "remote-port-closed",
         }
     }
 
@@ -115,7 +121,10 @@ impl SshError {
             }
             SshError::Auth { .. } => "check the user name and that your key is in the host's authorized_keys (-i KEY, ssh-agent)".into(),
             SshError::Disconnected { .. } => "the server closed the connection; check its logs (MaxStartups, AllowUsers)".into(),
-            SshError::Protocol { .. } => return None,
+            SshError::ForwardingRefused { .. } => {
+                "the server's sshd_config sets AllowTcpForwarding no (or a Match block does); ask its admin, or use `codex-auth push`".into()
+            }
+            SshError::Protocol { .. } | SshError::RemotePortClosed { .. } => return None,
         })
     }
 }
@@ -179,6 +188,50 @@ pub struct Session {
     pub addr: String,
 }
 
+/// A command running on the server.
+pub struct RemoteProcess {
+    channel: russh::Channel<russh::client::Msg>,
+}
+
+/// What a running command did next.
+#[derive(Debug)]
+pub enum ProcessEvent {
+    Stdout(Vec<u8>),
+    Stderr(Vec<u8>),
+    Exit(u32),
+    /// The channel (or the connection) closed.
+    Closed,
+}
+
+impl RemoteProcess {
+    pub async fn next(&mut self) -> ProcessEvent {
+        loop {
+            match self.channel.wait().await {
+                Some(russh::ChannelMsg::Data { data }) => {
+                    return ProcessEvent::Stdout(data.to_vec())
+                }
+                Some(russh::ChannelMsg::ExtendedData { data, .. }) => {
+                    return ProcessEvent::Stderr(data.to_vec())
+                }
+                Some(russh::ChannelMsg::ExitStatus { exit_status }) => {
+                    return ProcessEvent::Exit(exit_status)
+                }
+                Some(_) => continue,
+                None => return ProcessEvent::Closed,
+            }
+        }
+    }
+
+    /// End of input: the command sees EOF on stdin.
+    pub async fn close_stdin(&self) {
+        let _ = self.channel.eof().await;
+    }
+
+    pub async fn close(&self) {
+        let _ = self.channel.close().await;
+    }
+}
+
 /// What a remote command printed and how it ended.
 #[derive(Debug)]
 pub struct ExecOutput {
@@ -218,10 +271,15 @@ impl Session {
         opts: &SshOptions,
         prompter: Arc<dyn Prompter>,
     ) -> Result<Session, SshError> {
-        let target = config::resolve(dest, opts, true).await?;
+        let mut target = config::resolve(dest, opts, true).await?;
         let mut hops = Vec::new();
         for hop in &target.proxy_jump {
             hops.push(config::resolve(hop, opts, false).await?);
+        }
+        for hc in hops.iter_mut().chain(std::iter::once(&mut target)) {
+            if hc.server_alive_interval.is_none() {
+                hc.server_alive_interval = opts.default_keepalive;
+            }
         }
         let mut jumps: Vec<Handle> = Vec::new();
         for hop in &hops {
@@ -271,6 +329,49 @@ impl Session {
             });
         }
         Ok(out)
+    }
+
+    /// Start `command` and return it running, for output as it comes.
+    pub async fn spawn(&self, command: &str) -> Result<RemoteProcess, SshError> {
+        let lost = |e: russh::Error| SshError::Disconnected {
+            addr: self.addr.clone(),
+            detail: e.to_string(),
+        };
+        let channel = self.handle.channel_open_session().await.map_err(lost)?;
+        channel.exec(true, command).await.map_err(lost)?;
+        Ok(RemoteProcess { channel })
+    }
+
+    /// A TCP connection from the server to `host:port` (as `ssh -L` makes).
+    pub async fn direct_tcpip(
+        &self,
+        host: &str,
+        port: u16,
+    ) -> Result<russh::ChannelStream<russh::client::Msg>, SshError> {
+        match self
+            .handle
+            .channel_open_direct_tcpip(host.to_string(), port as u32, "127.0.0.1", 0)
+            .await
+        {
+            Ok(ch) => Ok(ch.into_stream()),
+            Err(russh::Error::ChannelOpenFailure(
+                russh::ChannelOpenFailure::AdministrativelyProhibited,
+            )) => Err(SshError::ForwardingRefused {
+                addr: self.addr.clone(),
+            }),
+            Err(russh::Error::ChannelOpenFailure(_)) => Err(SshError::RemotePortClosed {
+                addr: self.addr.clone(),
+                port,
+            }),
+            Err(e) => Err(SshError::Disconnected {
+                addr: self.addr.clone(),
+                detail: e.to_string(),
+            }),
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.handle.is_closed()
     }
 
     pub async fn close(self) {

@@ -3,6 +3,7 @@
 //! per run by scripts/test.sh.
 
 mod bad_input;
+mod forward;
 mod harness;
 mod issuer;
 mod login;
