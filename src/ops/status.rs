@@ -115,10 +115,22 @@ pub async fn local() -> Result<PlaceStatus, TargetError> {
     }))
 }
 
+/// `codex login status` for the login in `dir`, run in a scratch home that links to its
+/// auth.json and config.toml (Codex writes helper files into whatever home it runs in).
 async fn local_codex_verdict(dir: &std::path::Path) -> Option<String> {
+    let scratch = tempfile::Builder::new()
+        .prefix("codex-auth-status")
+        .tempdir()
+        .ok()?;
+    for name in ["auth.json", "config.toml"] {
+        let real = dir.join(name);
+        if real.exists() {
+            let _ = std::os::unix::fs::symlink(&real, scratch.path().join(name));
+        }
+    }
     let out = tokio::process::Command::new("codex")
         .args(["login", "status"])
-        .env("CODEX_HOME", dir)
+        .env("CODEX_HOME", scratch.path())
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true)
         .output()

@@ -1,4 +1,6 @@
-# Report what login a POSIX target holds, in one round trip, touching nothing.
+# Report what login a POSIX target holds, in one round trip, touching nothing. Codex
+# writes helper files into its home whenever it runs, so its verdict is taken in a
+# scratch home that links to the real auth.json and config.toml.
 # Read by `target::inspect`. Same quoting rules as install.sh: no single quotes,
 # backslashes, exclamation marks or backquotes; every line ends where a space may
 # join it to the next.
@@ -38,7 +40,14 @@ if [ -f "$dir/config.toml" ]; then
 fi ;
 say store "$store" ;
 if command -v codex >/dev/null 2>&1; then
-  st=$(CODEX_HOME="$dir" codex login status 2>&1 < /dev/null) ; rc=$? ;
+  t=$(mktemp -d 2>/dev/null) ;
+  if [ -n "$t" ]; then
+    if [ -e "$f" ]; then ln -s "$f" "$t/auth.json" ; fi ;
+    if [ -e "$dir/config.toml" ]; then ln -s "$dir/config.toml" "$t/config.toml" ; fi ;
+    st=$(CODEX_HOME="$t" codex login status 2>&1 < /dev/null) ; rc=$? ; rm -rf "$t" ;
+  else
+    st=$(CODEX_HOME="$dir" codex login status 2>&1 < /dev/null) ; rc=$? ;
+  fi ;
   say codex_rc "$rc" ;
   say codex_status "$(echo "$st" | grep -E "Logged in|Not logged in|rror" | head -n 1)" ;
 else

@@ -187,3 +187,37 @@ fn status_reports_an_invalid_file() {
         .contains("unknown auth_mode"));
     let _ = &mut sb;
 }
+
+#[test]
+fn status_with_codex_on_the_host_leaves_its_home_untouched() {
+    let mut sb = Sandbox::new();
+    let user = RemoteUser::bash();
+    user.authorize(&sb).with_codex();
+    let key = logins::api_key("untouched");
+    sb.secret(&key);
+    user.write_owned(".codex/auth.json", &logins::api_key_json(&key), 0o600);
+    let cfg = sb.alias("s", &user);
+    let out = sb.run(&[
+        "status",
+        "--ssh",
+        "s",
+        "-F",
+        cfg.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let p = &out.json()["places"][1];
+    assert_eq!(
+        p["codex_status"], "Logged in using an API key - sk-test-***00000",
+        "{out:?}"
+    );
+    let names: Vec<String> = std::fs::read_dir(user.home.join(".codex"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["auth.json".to_string()],
+        "status wrote into the Codex home"
+    );
+}
