@@ -1,6 +1,7 @@
-//! Targets: the places a login is installed. One trait, [`Target`], that every kind (ssh
-//! now, docker next) implements; `ops` is written once against it and never names a
-//! transport. The atomic install itself is a POSIX sh script shared by all kinds.
+//! Targets: the places a login is installed. One trait, [`Target`], that both kinds (ssh
+//! hosts and containers) implement; `ops` is written once against it and never names a
+//! transport. The atomic install and the read-only inspection are POSIX sh scripts
+//! shared by all kinds; containers without a shell use the archive API instead.
 
 mod docker;
 mod inspect;
