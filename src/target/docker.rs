@@ -133,6 +133,13 @@ impl Target for DockerTarget {
     }
 }
 
+struct Place {
+    who: Who,
+    dir: String,
+    home_from: &'static str,
+    store: &'static str,
+}
+
 struct Who {
     uid: u32,
     gid: u32,
@@ -219,24 +226,11 @@ impl DockerTarget {
         Ok((dir, from))
     }
 
-    async fn install_by_archive(
-        &self,
-        req: &InstallRequest<'_>,
-        why_direct: &str,
-    ) -> Result<InstallReport, TargetError> {
+    /// Whose home, which directory, and its credential store: what `locate` in
+    /// common.sh finds, read through the archive API instead.
+    async fn locate(&self, codex_home: Option<&str>) -> Result<Place, TargetError> {
         let who = self.who().await?;
-        let (dir, home_from) = self.codex_dir(&who, req.codex_home)?;
-        let path = format!("{dir}/auth.json");
-        if let Some(m) = self.container.tmpfs_under(&dir) {
-            return Err(TargetError::new(
-                "tmpfs",
-                format!(
-                    "{dir} is on a tmpfs mounted at {m}, and {why_direct}: the Docker API would write below the mount, where nothing in the container sees it"
-                ),
-                Some("start the container (with a shell) or pass --codex-home on a persistent path"),
-            ));
-        }
-
+        let (dir, home_from) = self.codex_dir(&who, codex_home)?;
         let store = match self
             .engine
             .read(&self.container, &format!("{dir}/config.toml"))
@@ -247,6 +241,35 @@ impl DockerTarget {
             }
             _ => "file",
         };
+        Ok(Place {
+            who,
+            dir,
+            home_from,
+            store,
+        })
+    }
+
+    async fn install_by_archive(
+        &self,
+        req: &InstallRequest<'_>,
+        why_direct: &str,
+    ) -> Result<InstallReport, TargetError> {
+        let Place {
+            who,
+            dir,
+            home_from,
+            store,
+        } = self.locate(req.codex_home).await?;
+        let path = format!("{dir}/auth.json");
+        if let Some(m) = self.container.tmpfs_under(&dir) {
+            return Err(TargetError::new(
+                "tmpfs",
+                format!(
+                    "{dir} is on a tmpfs mounted at {m}, and {why_direct}: the Docker API would write below the mount, where nothing in the container sees it"
+                ),
+                Some("start the container (with a shell) or pass --codex-home on a persistent path"),
+            ));
+        }
         let mut report = InstallReport {
             outcome: Outcome::WouldInstall,
             path: path.clone(),
@@ -352,19 +375,13 @@ impl DockerTarget {
         &self,
         req: &InspectRequest<'_>,
     ) -> Result<InspectReport, TargetError> {
-        let who = self.who().await?;
-        let (dir, home_from) = self.codex_dir(&who, req.codex_home)?;
+        let Place {
+            who,
+            dir,
+            home_from,
+            store,
+        } = self.locate(req.codex_home).await?;
         let path = format!("{dir}/auth.json");
-        let store = match self
-            .engine
-            .read(&self.container, &format!("{dir}/config.toml"))
-            .await?
-        {
-            Some(Entry::File { content, .. }) => {
-                credential_store(&String::from_utf8_lossy(&content))
-            }
-            _ => "file",
-        };
         let mut report = InspectReport {
             path: path.clone(),
             home_from: home_from.to_string(),

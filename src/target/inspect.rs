@@ -10,8 +10,12 @@ use crate::auth::SecretBytes;
 const MAGIC: &str = "codex-auth-inspect-1";
 const SCRIPT_SOURCE: &str = include_str!("inspect.sh");
 
+/// `common.sh` and `inspect.sh` joined into one line, as for the installer.
 pub fn script() -> String {
-    super::install::compact(SCRIPT_SOURCE)
+    super::install::compact(&format!(
+        "{}\n{SCRIPT_SOURCE}",
+        super::install::COMMON_SOURCE
+    ))
 }
 
 pub struct InspectRequest<'a> {
@@ -123,19 +127,6 @@ mod tests {
 
     #[test]
     fn script_survives_every_login_shell_quoting() {
-        let s = script();
-        for bad in ['\'', '\\', '!', '`', '\n'] {
-            assert!(!s.contains(bad), "inspect.sh must not contain {bad:?}");
-        }
-        assert!(s.len() < 8000);
-        let out = std::process::Command::new("sh")
-            .args(["-n", "-c", &s])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        crate::target::install::tests::assert_portable(&script());
     }
 }

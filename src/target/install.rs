@@ -8,10 +8,13 @@ use crate::auth::AuthFile;
 
 const MAGIC: &str = "codex-auth-install-1";
 const SCRIPT_SOURCE: &str = include_str!("install.sh");
+/// Functions shared by the target scripts (`locate`, `codex_verdict`, ...).
+pub(crate) const COMMON_SOURCE: &str = include_str!("common.sh");
 
-/// `install.sh` joined into the single line that every login shell accepts in quotes.
+/// `common.sh` and `install.sh` joined into the single line that every login shell
+/// accepts in single quotes.
 pub fn script() -> String {
-    compact(SCRIPT_SOURCE)
+    compact(&format!("{COMMON_SOURCE}\n{SCRIPT_SOURCE}"))
 }
 
 pub(crate) fn compact(source: &str) -> String {
@@ -232,23 +235,21 @@ fn error_class(raw: &str) -> (&'static str, Option<&'static str>) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    #[test]
-    fn script_survives_every_login_shell_quoting() {
-        let s = script();
+    /// What every script sent to a login shell must satisfy: no character that bash,
+    /// zsh, fish or csh would treat specially inside single quotes, one line, within
+    /// bsd-csh's 8185-character word limit, and valid POSIX sh.
+    pub(crate) fn assert_portable(s: &str) {
         for bad in ['\'', '\\', '!', '`', '\n'] {
-            assert!(!s.contains(bad), "install.sh must not contain {bad:?}");
+            assert!(!s.contains(bad), "a target script must not contain {bad:?}");
         }
-    }
-
-    #[test]
-    fn script_parses_as_posix_sh() {
+        assert!(s.len() < 8000, "the script is {} characters", s.len());
         let out = std::process::Command::new("sh")
             .arg("-n")
             .arg("-c")
-            .arg(script())
+            .arg(s)
             .output()
             .unwrap();
         assert!(
@@ -259,13 +260,8 @@ mod tests {
     }
 
     #[test]
-    fn script_fits_in_one_csh_word() {
-        // bsd-csh refuses a single word longer than 8185 characters ("Word too long").
-        assert!(
-            script().len() < 8000,
-            "install.sh is {} characters",
-            script().len()
-        );
+    fn script_survives_every_login_shell_quoting() {
+        assert_portable(&script());
     }
 
     /// The script run by the local `sh`, with HOME pointing at a scratch directory.

@@ -1,4 +1,4 @@
-# Install auth.json on a POSIX target in one round trip. Read by `target::script`.
+# Install auth.json on a POSIX target in one round trip; common.sh comes before it.
 #
 # It runs as `sh -c '<this script, joined into one line>'` under whatever login shell the
 # user has (bash, zsh, fish, csh), so it must not contain single quotes, backslashes,
@@ -9,41 +9,14 @@
 # sha256 of the payload, payload length, take HOME from /etc/passwd 0/1), then the
 # payload itself. Nothing secret is
 # ever in the command line. stdout: key=value lines for the client to parse.
-say() { printf "%s=%s" "$1" "$2"; echo; } ;
-fail() { say error "$1"; say detail "$2"; cat >/dev/null 2>&1; exit 3; } ;
 classify() { case $2 in *"No space"*) fail disk-full "$1: no space left on device" ;; *"Read-only"*) fail read-only "$1: read-only file system" ;; *"ermission denied"*|*"Operation not permitted"*) fail permission-denied "$1: permission denied" ;; *) fail io "$1: $2" ;; esac; } ;
 sum_of() { if command -v sha256sum >/dev/null 2>&1; then set -- $(sha256sum < "$1") ; elif command -v shasum >/dev/null 2>&1; then set -- $(shasum -a 256 < "$1") ; elif command -v openssl >/dev/null 2>&1; then set -- $(openssl dgst -sha256 -r < "$1") ; elif command -v sha256 >/dev/null 2>&1; then set -- $(sha256 -q < "$1") ; else set -- "" ; fi ; echo "$1" ; } ;
 len_of() { set -- $(wc -c < "$1") ; echo "$1" ; } ;
-umask 077 ; set -f ;
+umask 077 ;
 IFS= read -r magic || fail protocol "no request on stdin" ;
 IFS= read -r dir ; IFS= read -r force ; IFS= read -r dry ; IFS= read -r want_sum ; IFS= read -r want_len ; IFS= read -r passwd_home ;
 if [ "$magic" = codex-auth-install-1 ]; then :; else fail protocol "unexpected request" ; fi ;
-uid=$(id -u) ;
-if [ "$passwd_home" = 1 ]; then
-  pw=$(grep "^[^:]*:[^:]*:$uid:" /etc/passwd 2>/dev/null | head -n 1) ;
-  if [ -z "$pw" ]; then HOME= ; else HOME=$(echo "$pw" | cut -d: -f6) ; fi ;
-fi ;
-if [ -n "$dir" ]; then
-  case $dir in "~") dir=$HOME ;; "~/"*) dir=$HOME/${dir#"~/"} ;; esac ;
-  say home_from flag ;
-elif [ -n "$CODEX_HOME" ]; then
-  dir=$CODEX_HOME ; say home_from env ;
-else
-  if [ -z "$HOME" ] || [ "$HOME" = / ]; then fail no-home "uid $uid has no home directory (no passwd entry, or HOME is empty or /)" ; fi ;
-  dir=$HOME/.codex ; say home_from default ;
-fi ;
-case $dir in /*) ;; *) dir=$(pwd)/$dir ;; esac ;
-f=$dir/auth.json ;
-say dir "$dir" ;
-login=${USER:-$LOGNAME} ; if [ -z "$login" ]; then login=$(id -un 2>/dev/null) ; fi ;
-say uid "$uid" ; say login "$login" ;
-store=file ;
-if [ -f "$dir/config.toml" ]; then
-  line=$(sed -n -e "/^[[:space:]]*[[]/q" -e "/^[[:space:]]*cli_auth_credentials_store[[:space:]]*=/p" "$dir/config.toml" 2>/dev/null | head -n 1) ;
-  v=${line#*=} ; v=${v%%#*} ;
-  case $v in *keyring*) store=keyring ;; *auto*) store=auto ;; *ephemeral*) store=ephemeral ;; esac ;
-fi ;
-say store "$store" ;
+locate ;
 if [ "$store" = keyring ] || [ "$store" = auto ]; then
   if [ "$force" = 1 ]; then :; else say outcome skipped ; cat >/dev/null 2>&1 ; exit 0 ; fi ;
 fi ;
@@ -88,11 +61,5 @@ else
 fi ;
 set -- $(ls -ln "$f") ; say file_mode "$1" ; say file_uid "$3" ; say len "$5" ;
 set -- $(ls -lnd "$dir") ; say dir_mode "$1" ; say dir_uid "$3" ;
-if command -v codex >/dev/null 2>&1; then
-  st=$(CODEX_HOME="$dir" codex login status 2>&1 < /dev/null) ; rc=$? ;
-  say codex_rc "$rc" ;
-  say codex_status "$(echo "$st" | grep -E "Logged in|Not logged in|rror" | head -n 1)" ;
-else
-  say codex_rc none ;
-fi ;
+codex_verdict ;
 exit 0 ;

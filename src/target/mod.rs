@@ -5,7 +5,7 @@
 
 mod docker;
 mod inspect;
-mod install;
+pub(crate) mod install;
 
 use std::sync::Arc;
 

@@ -57,6 +57,29 @@ fn start(
     (sb.spawn(&args), record)
 }
 
+/// A python3 program in the host's network namespace; returns once it prints "ready".
+fn in_host_netns(program: &str) -> Child {
+    let mut child = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            peers().get("PEER_JUMP_NETNS"),
+            "python3",
+            "-c",
+            program,
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::BufRead;
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready");
+    child
+}
+
 fn callback_port(url: &str) -> u16 {
     if url.contains("localhost%3A1457") {
         1457
@@ -108,20 +131,7 @@ fn forwarded_login_reaches_the_hosts_codex_and_cancel_ends_it() {
 fn remote_codex_on_1457_is_forwarded_on_1457() {
     let _ports = login_ports();
     // Something else holds 1455 on the host (never answers): Codex falls back to 1457.
-    let mut holder = Command::new("ip")
-        .args(["netns", "exec", peers().get("PEER_JUMP_NETNS"), "python3", "-c"])
-        .arg("import socket,time\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(('127.0.0.1',1455))\ns.listen(8)\nprint('ready',flush=True)\ntime.sleep(120)")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::BufRead;
-        let mut line = String::new();
-        std::io::BufReader::new(holder.stdout.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "ready");
-    }
+    let mut holder = in_host_netns("import socket,time\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(('127.0.0.1',1455))\ns.listen(8)\nprint('ready',flush=True)\ntime.sleep(120)");
     let mut sb = Sandbox::new();
     let user = RemoteUser::bash();
     user.authorize(&sb).with_codex();
@@ -238,19 +248,7 @@ fn interrupt_cancels_the_remote_login_and_exits_130() {
 fn no_run_holds_the_tunnel_and_prints_no_query_strings() {
     let _ports = login_ports();
     // Something to talk to on the host's 127.0.0.1:1455.
-    let mut server = Command::new("ip")
-        .args(["netns", "exec", peers().get("PEER_JUMP_NETNS"), "python3", "-c"])
-        .arg("import http.server\nclass H(http.server.BaseHTTPRequestHandler):\n    def do_GET(self):\n        b=b'hello from the host'\n        self.send_response(200); self.send_header('Content-Length',str(len(b))); self.end_headers(); self.wfile.write(b)\n    def log_message(self,*a): pass\ns=http.server.HTTPServer(('127.0.0.1',1455),H)\nprint('ready',flush=True)\ns.serve_forever()")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::BufRead;
-        let mut line = String::new();
-        std::io::BufReader::new(server.stdout.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-    }
+    let mut server = in_host_netns("import http.server\nclass H(http.server.BaseHTTPRequestHandler):\n    def do_GET(self):\n        b=b'hello from the host'\n        self.send_response(200); self.send_header('Content-Length',str(len(b))); self.end_headers(); self.wfile.write(b)\n    def log_message(self,*a): pass\ns=http.server.HTTPServer(('127.0.0.1',1455),H)\nprint('ready',flush=True)\ns.serve_forever()");
     let mut sb = Sandbox::new();
     let user = RemoteUser::bash();
     user.authorize(&sb);
