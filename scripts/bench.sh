@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark harness: scripts/bench.sh (as root, no arguments).
 #
-# Measures codex-auth against real OpenSSH peers on loopback (scripts/peers.sh):
+# SSH part: codex-auth against real OpenSSH peers on loopback (scripts/peers.sh):
 #   a. one host without codex:  `codex-auth push --ssh w0`  vs  the ssh one-liner
 #      `ssh w0 'mkdir -p ~/.codex && cat > ~/.codex/auth.json' < auth.json`      target ratio <= 0.4
 #   b. the same against a host with codex on PATH (codex-auth also runs
@@ -14,16 +14,40 @@
 #   e. peak RSS of one 32-host push (/usr/bin/time -v)                            target <= 30 MB
 #   f. size of the release binary                                                 reported only
 #
+# Docker part: codex-auth against a private dockerd (scripts/docker-peers.sh), in
+# containers of the busybox-root image (root, home /root) started for the benchmark:
+#   g. one running container: `codex-auth push --docker C` (one exec) vs the documented
+#      recipe as three docker CLI commands:
+#      H=$(docker exec C sh -c 'echo $HOME'); docker exec C mkdir -p "$H/.codex";
+#      docker cp auth.json C:"$H/.codex/auth.json"                                target ratio <= 0.35
+#      (joined with && here, so that a failing step fails the run)
+#   h. 16 running containers: one push with 16 --docker flags vs a shell loop of
+#      that recipe over the same 16                                                target ratio <= 0.15
+#      (h'. the 16-container push alone, more runs; and below the table, where the
+#      time of one such push goes: its own CPU vs the engine's, per exec)
+#   i. one stopped container (codex-auth's archive path: reads, a tar upload, a read
+#      back) vs the recipe's `docker cp` alone, which works on stopped containers; for
+#      it, --prepare leaves an empty /root/.codex (0700) there, as the recipe's mkdir
+#      would have (`docker exec` cannot run in a stopped container)             reported only
+# The parts run one after the other (the ssh peers are stopped before dockerd starts);
+# BENCH_ONLY=ssh or BENCH_ONLY=docker runs one of them.
+#
 # Why ratios: absolute times on a shared 2-core machine are noise (other jobs, CPU
 # frequency, neighbours). So each codex-auth command runs in the SAME hyperfine invocation
 # as its baseline, under the same conditions, and the verdict is codex-auth/baseline.
-# Every timed run writes for real: --prepare deletes the users' ~/.codex before each run
-# (otherwise codex-auth would find the same file, report "unchanged" and skip the write).
+# Every timed run writes for real: --prepare deletes the users' ~/.codex (the containers'
+# /root/.codex) before each run of either command (otherwise codex-auth would find the
+# same file, report "unchanged" and skip the write).
 #
-# Setup: throwaway users cxab0..cxab32 (cxab32 has codex on its PATH), a client key, an ssh
-# config (w0..w31 and wc on the wide sshd, d0..d31 on the default one) and a fake API-key
-# auth.json; all removed again on exit. Results: a Markdown table on stdout and in
-# target/bench/results.md, hyperfine's JSON next to it; progress goes to stderr.
+# Setup (ssh): throwaway users cxab0..cxab32 (cxab32 has codex on its PATH), a client key,
+# an ssh config (w0..w31 and wc on the wide sshd, d0..d31 on the default one). Setup
+# (docker): scripts/docker-peers.sh up (without podman) in a mktemp dir; DOCKER_HOST is
+# exported as its unix socket, so both the docker CLI and codex-auth talk to that daemon
+# only (checked: `docker info` must report its data root); containers cxab-c0..cxab-c15
+# (running) and cxab-stopped (created, never started), all --network none. Both: a fake
+# API-key auth.json. Everything is removed again on exit (docker-peers.sh down stops the
+# daemon and the containers by the PIDs it recorded). Results: a Markdown table on stdout
+# and in target/bench/results.md, hyperfine's JSON next to it; progress goes to stderr.
 # Exit status: 0 when the benchmark ran, even if a target was missed (that is a FAIL row);
 # non-zero when setup or a correctness check failed (a push that did not exit 0, a file
 # that was not installed as it should be).
@@ -32,11 +56,20 @@
 # peers instance. So after installing and building, the script re-executes itself in private
 # network and mount namespaces with a private /run: its sshds, ports and namespaces are
 # invisible to the rest of the machine and vice versa; all traffic stays on that loopback.
-# BENCH_ISOLATE=0 skips this (the script then refuses to run while other peers are up).
+# The private dockerd runs in there too, and works: it needs no network (--bridge=none,
+# --iptables=false, containers on --network none) and talks to the docker CLI and
+# codex-auth over a unix socket in its state dir; its /run/docker and containerd's
+# /run/containerd land in the private /run, the containers' overlay mounts in the private
+# mount namespace, so neither the machine nor a concurrent scripts/test.sh (whose own
+# dockerd lives in its own mktemp dir) sees them.
+# BENCH_ISOLATE=0 skips this (the script then refuses to run the ssh part while other
+# peers are up).
 #
-# Knobs (environment): BENCH_RUNS=20 (single-host runs), BENCH_WARMUP=3,
-# BENCH_RUNS_MANY=3 (paired 32-host runs: the ssh loop takes seconds per run),
-# BENCH_RUNS_ALONE=10 (32-host runs of codex-auth alone), BENCH_ISOLATE=1.
+# Knobs (environment): BENCH_ONLY=ssh|docker (default: both), BENCH_RUNS=20 (single-host
+# and single-container runs: a, b, g), BENCH_WARMUP=3, BENCH_RUNS_MANY=3 (paired 32-host
+# runs: the ssh loop takes seconds per run), BENCH_RUNS_ALONE=10 (32-host and 16-container
+# runs of codex-auth alone: c', d', h'), BENCH_RUNS_DOCKER_MANY=5 (paired 16-container
+# runs: h), BENCH_RUNS_STOPPED=10 (i), BENCH_ISOLATE=1.
 # One bench at a time (lock: /tmp/codex-auth-bench.lock).
 set -euo pipefail
 
@@ -50,13 +83,25 @@ RUNS=${BENCH_RUNS:-20}
 WARMUP=${BENCH_WARMUP:-3}
 RUNS_MANY=${BENCH_RUNS_MANY:-3}
 RUNS_ALONE=${BENCH_RUNS_ALONE:-10}
+RUNS_DOCKER_MANY=${BENCH_RUNS_DOCKER_MANY:-5}
+RUNS_STOPPED=${BENCH_RUNS_STOPPED:-10}
 NHOSTS=32                # cxab0..cxab31 (w*, d*); cxab32 is `wc`
 USER_PREFIX=cxab
+NCONT=16                 # running containers cxab-c0..cxab-c15
+CONT_PREFIX=cxab-c
+STOPPED=cxab-stopped
 
 say() { printf 'bench: %s\n' "$*" >&2; }
 die() { printf 'bench: ERROR: %s\n' "$*" >&2; exit 1; }
 
-[ "$(id -u)" = 0 ] || die "must run as root (it creates users and starts sshd)"
+case ${BENCH_ONLY:-} in
+    "" | all) DO_SSH=1 DO_DOCKER=1 ;;
+    ssh) DO_SSH=1 DO_DOCKER=0 ;;
+    docker) DO_SSH=0 DO_DOCKER=1 ;;
+    *) die "BENCH_ONLY must be ssh or docker (or unset for both), not '$BENCH_ONLY'" ;;
+esac
+
+[ "$(id -u)" = 0 ] || die "must run as root (it creates users and starts sshd and dockerd)"
 
 # ------------------------------------------------------------ phase 1: install, build
 # (needs the package registries, so it runs before entering the private network namespace)
@@ -65,7 +110,8 @@ if [ "${BENCH_PHASE:-}" != run ]; then
     exec 9>/tmp/codex-auth-bench.lock
     flock -n 9 || die "another scripts/bench.sh is running (lock /tmp/codex-auth-bench.lock)"
 
-    bash scripts/peers.sh install >&2
+    [ "$DO_SSH" = 0 ] || bash scripts/peers.sh install >&2
+    [ "$DO_DOCKER" = 0 ] || bash scripts/docker-peers.sh install >&2
     missing=()
     command -v hyperfine >/dev/null 2>&1 || missing+=(hyperfine)
     [ -x /usr/bin/time ] || missing+=(time)
@@ -88,13 +134,14 @@ if [ "${BENCH_PHASE:-}" != run ]; then
             bash -c 'mount -t tmpfs -o mode=755 codex-auth-bench /run && ip link set lo up && exec bash "$0"' "$SELF"
     fi
     owner=$(cat /run/cxa-peers-netns.owner 2>/dev/null || true)
-    if [ -n "$owner" ] && [ -f "$owner/peers.env" ]; then
+    if [ "$DO_SSH" = 1 ] && [ -n "$owner" ] && [ -f "$owner/peers.env" ]; then
         die "the peers of $owner are up, and peers.sh up would tear down their namespaces; stop them first or use BENCH_ISOLATE=1"
     fi
 fi
 
-# ------------------------------------------------------------ phase 2: peers, users, config
-STATE=$(mktemp -d /tmp/codex-auth-bench-peers.XXXXXX)
+# ------------------------------------------------------------ phase 2: common setup
+STATE=""    # ssh peers (set while they are up)
+DSTATE=""   # docker peers (set while they are up)
 WORK=$(mktemp -d /tmp/codex-auth-bench.XXXXXX)
 
 remove_bench_users() {
@@ -105,108 +152,42 @@ remove_bench_users() {
         done
 }
 
+ssh_down() {
+    [ -n "$STATE" ] || return 0
+    bash scripts/peers.sh down "$STATE" >&2
+    remove_bench_users
+    rm -rf "$STATE"
+    STATE=""
+}
+
+docker_down() {
+    [ -n "$DSTATE" ] || return 0
+    bash scripts/docker-peers.sh down "$DSTATE" >&2   # removes DSTATE too
+    DSTATE=""
+}
+
 cleanup() {
     local rc=$?
     set +e
-    bash scripts/peers.sh down "$STATE" >&2
-    remove_bench_users
-    rm -rf "$STATE" "$WORK"
+    docker_down
+    ssh_down
+    rm -rf "$WORK"
     exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-remove_bench_users   # leftovers of an interrupted run
 mkdir -p "$OUT"
 rm -f "$OUT"/*.json "$OUT/results.md"
 
-bash scripts/peers.sh up "$STATE" >&2
-while IFS='=' read -r k v; do
-    case $k in PEER_*) printf -v "$k" '%s' "$v" ;; esac
-done <"$STATE/peers.env"
-: "${PEER_SSH_PORT:?}" "${PEER_SSH_PORT_WIDE:?}" "${PEER_HOST_KEY_PUB:?}" "${PEER_CODEX_BIN_DIR:?}"
-
-KEY=$WORK/client_ed25519
-KNOWN=$WORK/known_hosts
-CFG=$WORK/ssh_config
 AUTH=$WORK/auth.json
-RESET=$WORK/reset.sh
-
-ssh-keygen -q -t ed25519 -N '' -C codex-auth-bench -f "$KEY"
-
-say "creating users ${USER_PREFIX}0..${USER_PREFIX}${NHOSTS}"
-HOMES=()
-for i in $(seq 0 "$NHOSTS"); do
-    u=$USER_PREFIX$i
-    useradd -m -s /bin/bash "$u"
-    usermod -p '*' "$u"   # no password, but not locked (sshd refuses locked accounts)
-    home=$(getent passwd "$u" | cut -d: -f6)
-    g=$(id -g "$u")
-    install -d -o "$u" -g "$g" -m 700 "$home/.ssh"
-    install -o "$u" -g "$g" -m 600 "$KEY.pub" "$home/.ssh/authorized_keys"
-    HOMES+=("$home")
-done
-# the last one gets the real codex on its PATH for ssh sessions (PermitUserEnvironment yes)
-u=$USER_PREFIX$NHOSTS
-printf 'PATH=%s:/usr/local/bin:/usr/bin:/bin\n' "$PEER_CODEX_BIN_DIR" >"$WORK/environment"
-install -o "$u" -g "$(id -g "$u")" -m 600 "$WORK/environment" "${HOMES[$NHOSTS]}/.ssh/environment"
-
-read -r ktype kdata _ <"$PEER_HOST_KEY_PUB"
-printf '[127.0.0.1]:%s %s %s\n' "$PEER_SSH_PORT" "$ktype" "$kdata" \
-    "$PEER_SSH_PORT_WIDE" "$ktype" "$kdata" >"$KNOWN"
-
-host_block() {   # alias port user
-    printf 'Host %s\n    HostName 127.0.0.1\n    Port %s\n    User %s\n' "$1" "$2" "$3"
-    printf '    IdentityFile %s\n    IdentitiesOnly yes\n' "$KEY"
-    printf '    UserKnownHostsFile %s\n    StrictHostKeyChecking yes\n' "$KNOWN"
-    printf '    BatchMode yes\n\n'   # never prompt: a broken setup fails instead of hanging
-}
-{
-    echo "# generated by scripts/bench.sh"
-    for i in $(seq 0 $((NHOSTS - 1))); do
-        host_block "w$i" "$PEER_SSH_PORT_WIDE" "$USER_PREFIX$i"
-        host_block "d$i" "$PEER_SSH_PORT" "$USER_PREFIX$i"
-    done
-    host_block wc "$PEER_SSH_PORT_WIDE" "$USER_PREFIX$NHOSTS"
-} >"$CFG"
-
 # a fake API-key login, pretty-printed as Codex writes it
 printf '{\n  "auth_mode": "apikey",\n  "OPENAI_API_KEY": "sk-bench-%s"\n}' \
     "00000000000000000000000000000000000000000000abcde" >"$AUTH"
 
-# --prepare: delete every bench user's ~/.codex, so each timed run writes for real
-{
-    echo '#!/bin/sh'
-    printf 'exec rm -rf'
-    for h in "${HOMES[@]}"; do printf ' %q' "$h/.codex"; done
-    echo
-} >"$RESET"
-chmod 755 "$RESET"
-
-unset SSH_AUTH_SOCK SSH_AGENT_PID
-
-# ------------------------------------------------------------ commands (as hyperfine's sh runs them)
 q() { printf '%q' "$1"; }
-REMOTE="'mkdir -p ~/.codex && cat > ~/.codex/auth.json'"
-W_HOSTS=() D_HOSTS=()
-for i in $(seq 0 $((NHOSTS - 1))); do W_HOSTS+=("w$i"); D_HOSTS+=("d$i"); done
 
-ca_cmd() {   # codex-auth push to the given aliases
-    local args="" h
-    for h in "$@"; do args+=" --ssh $h"; done
-    printf '%s push%s -F %s --from %s -q' "$(q "$BIN")" "$args" "$(q "$CFG")" "$(q "$AUTH")"
-}
-ssh_cmd() {   # the one-liner to one alias
-    printf 'ssh -F %s %s %s < %s' "$(q "$CFG")" "$1" "$REMOTE" "$(q "$AUTH")"
-}
-loop_cmd() {   # the one-liner to each alias in turn, stopping at the first failure
-    # shellcheck disable=SC2016  # "$h" is for the benchmarked shell
-    printf 'for h in %s; do ssh -F %s "$h" %s < %s || exit 1; done' \
-        "$*" "$(q "$CFG")" "$REMOTE" "$(q "$AUTH")"
-}
-
-# ------------------------------------------------------------ helpers
 cat >"$WORK/hf.py" <<'PY'
 import json, sys
 
@@ -264,8 +245,138 @@ elif cmd == "precheck":    # precheck PUSH_JSON: w0/d1 without codex, wc with co
     for e in errors:
         print("  " + e)
     sys.exit(1 if errors else 0)
+elif cmd == "dprecheck":   # dprecheck PUSH_JSON N exec|archive: N containers, installed by that path
+    doc = json.load(open(path))
+    n, how = int(sys.argv[3]), sys.argv[4]
+    errors = []
+    if len(doc["targets"]) != n:
+        errors.append(f"{len(doc['targets'])} targets in the report, expected {n}")
+    for t in doc["targets"]:
+        archive = any("through the Docker API" in x for x in t.get("notes", []))
+        if not t.get("ok") or t.get("outcome") != "installed" or not t.get("verified"):
+            errors.append(f"{t['target']}: not installed: {json.dumps(t)}")
+        elif t.get("path") != "/root/.codex/auth.json" or t.get("file_mode") != "-rw-------":
+            errors.append(f"{t['target']}: path {t.get('path')}, mode {t.get('file_mode')}")
+        elif archive != (how == "archive"):
+            errors.append(f"{t['target']}: expected the {how} path, notes: {t.get('notes')}")
+    print(f"  {len(doc['targets'])} container(s): "
+          + ("; ".join(errors) if errors else f"all installed ({how} path), verified, -rw-------"))
+    sys.exit(1 if errors else 0)
 PY
 hf() { python3 "$WORK/hf.py" "$@"; }
+
+FAILURES=()
+note_failure() { FAILURES+=("$*"); say "FAILURE: $*"; }
+
+# run_hf NAME PREPARE RUNS WARMUP (NAME CMD)...: one hyperfine invocation; PREPARE runs
+# before every run (warmup too) of every command, so every timed run writes
+run_hf() {
+    local name=$1 prepare=$2 runs=$3 warmup=$4; shift 4
+    local args=()
+    while [ $# -gt 0 ]; do args+=(-n "$1" "$2"); shift 2; done
+    say "hyperfine $name: $runs runs, $warmup warmup"
+    hyperfine --style basic --ignore-failure --runs "$runs" --warmup "$warmup" \
+        --prepare "$prepare" --export-json "$OUT/$name.json" "${args[@]}" >&2
+    local bad
+    if ! bad=$(hf check "$OUT/$name.json"); then
+        note_failure "$name: $bad"
+    fi
+}
+
+ROWS=()
+NOTES=()   # lines under the table
+
+# ============================================================ SSH part
+ssh_part() {
+    STATE=$(mktemp -d /tmp/codex-auth-bench-peers.XXXXXX)
+    remove_bench_users   # leftovers of an interrupted run
+    bash scripts/peers.sh up "$STATE" >&2
+    local k v
+    while IFS='=' read -r k v; do
+        case $k in PEER_*) printf -v "$k" '%s' "$v" ;; esac
+    done <"$STATE/peers.env"
+    : "${PEER_SSH_PORT:?}" "${PEER_SSH_PORT_WIDE:?}" "${PEER_HOST_KEY_PUB:?}" "${PEER_CODEX_BIN_DIR:?}"
+
+    KEY=$WORK/client_ed25519
+    KNOWN=$WORK/known_hosts
+    CFG=$WORK/ssh_config
+    RESET=$WORK/reset.sh
+
+    ssh-keygen -q -t ed25519 -N '' -C codex-auth-bench -f "$KEY"
+
+    say "creating users ${USER_PREFIX}0..${USER_PREFIX}${NHOSTS}"
+    HOMES=()
+    local i u home g
+    for i in $(seq 0 "$NHOSTS"); do
+        u=$USER_PREFIX$i
+        useradd -m -s /bin/bash "$u"
+        usermod -p '*' "$u"   # no password, but not locked (sshd refuses locked accounts)
+        home=$(getent passwd "$u" | cut -d: -f6)
+        g=$(id -g "$u")
+        install -d -o "$u" -g "$g" -m 700 "$home/.ssh"
+        install -o "$u" -g "$g" -m 600 "$KEY.pub" "$home/.ssh/authorized_keys"
+        HOMES+=("$home")
+    done
+    # the last one gets the real codex on its PATH for ssh sessions (PermitUserEnvironment yes)
+    u=$USER_PREFIX$NHOSTS
+    printf 'PATH=%s:/usr/local/bin:/usr/bin:/bin\n' "$PEER_CODEX_BIN_DIR" >"$WORK/environment"
+    install -o "$u" -g "$(id -g "$u")" -m 600 "$WORK/environment" "${HOMES[$NHOSTS]}/.ssh/environment"
+
+    local ktype kdata
+    read -r ktype kdata _ <"$PEER_HOST_KEY_PUB"
+    printf '[127.0.0.1]:%s %s %s\n' "$PEER_SSH_PORT" "$ktype" "$kdata" \
+        "$PEER_SSH_PORT_WIDE" "$ktype" "$kdata" >"$KNOWN"
+
+    {
+        echo "# generated by scripts/bench.sh"
+        for i in $(seq 0 $((NHOSTS - 1))); do
+            host_block "w$i" "$PEER_SSH_PORT_WIDE" "$USER_PREFIX$i"
+            host_block "d$i" "$PEER_SSH_PORT" "$USER_PREFIX$i"
+        done
+        host_block wc "$PEER_SSH_PORT_WIDE" "$USER_PREFIX$NHOSTS"
+    } >"$CFG"
+
+    # --prepare: delete every bench user's ~/.codex, so each timed run writes for real
+    {
+        echo '#!/bin/sh'
+        printf 'exec rm -rf'
+        for home in "${HOMES[@]}"; do printf ' %q' "$home/.codex"; done
+        echo
+    } >"$RESET"
+    chmod 755 "$RESET"
+
+    unset SSH_AUTH_SOCK SSH_AGENT_PID
+
+    REMOTE="'mkdir -p ~/.codex && cat > ~/.codex/auth.json'"
+    W_HOSTS=() D_HOSTS=()
+    for i in $(seq 0 $((NHOSTS - 1))); do W_HOSTS+=("w$i"); D_HOSTS+=("d$i"); done
+
+    ssh_check
+    ssh_bench
+    ssh_down   # before the docker part: no idle sshds while it measures
+}
+
+host_block() {   # alias port user
+    printf 'Host %s\n    HostName 127.0.0.1\n    Port %s\n    User %s\n' "$1" "$2" "$3"
+    printf '    IdentityFile %s\n    IdentitiesOnly yes\n' "$KEY"
+    printf '    UserKnownHostsFile %s\n    StrictHostKeyChecking yes\n' "$KNOWN"
+    printf '    BatchMode yes\n\n'   # never prompt: a broken setup fails instead of hanging
+}
+
+# commands (as hyperfine's sh runs them)
+ca_cmd() {   # codex-auth push to the given aliases
+    local flags="" h
+    for h in "$@"; do flags+=" --ssh $h"; done
+    printf '%s push%s -F %s --from %s -q' "$(q "$BIN")" "$flags" "$(q "$CFG")" "$(q "$AUTH")"
+}
+ssh_cmd() {   # the one-liner to one alias
+    printf 'ssh -F %s %s %s < %s' "$(q "$CFG")" "$1" "$REMOTE" "$(q "$AUTH")"
+}
+loop_cmd() {   # the one-liner to each alias in turn, stopping at the first failure
+    # shellcheck disable=SC2016  # "$h" is for the benchmarked shell
+    printf 'for h in %s; do ssh -F %s "$h" %s < %s || exit 1; done' \
+        "$*" "$(q "$CFG")" "$REMOTE" "$(q "$AUTH")"
+}
 
 # verify_installed N [strict]: user N's ~/.codex/auth.json is our auth.json; with `strict`,
 # also owned by the user, file 0600 and dir 0700 (what codex-auth promises).
@@ -283,120 +394,383 @@ verify_installed() {
     fi
 }
 
-FAILURES=()
-note_failure() { FAILURES+=("$*"); say "FAILURE: $*"; }
-
-# run_hf NAME RUNS WARMUP (NAME CMD)...: one hyperfine invocation; every timed run writes
-run_hf() {
-    local name=$1 runs=$2 warmup=$3; shift 3
-    local args=()
-    while [ $# -gt 0 ]; do args+=(-n "$1" "$2"); shift 2; done
-    say "hyperfine $name: $runs runs, $warmup warmup"
-    hyperfine --style basic --ignore-failure --runs "$runs" --warmup "$warmup" \
-        --prepare "$RESET" --export-json "$OUT/$name.json" "${args[@]}" >&2
-    local bad
-    if ! bad=$(hf check "$OUT/$name.json"); then
-        note_failure "$name: $bad"
-    fi
-}
-
 # sshd logs "... N connections dropped" when it leaves MaxStartups throttling
 maxstartups_drops() {
     { grep -o 'MaxStartups throttling after [^,]*, [0-9]* connections dropped' "$STATE/sshd_loopback.log" || true; } |
         awk '{ s += $(NF - 2) } END { print s + 0 }'
 }
 
-# ------------------------------------------------------------ correctness check (untimed)
-say "checking the setup (untimed)"
-"$RESET"
-if ! out=$("$BIN" push --ssh w0 -F "$CFG" --from "$AUTH" 2>&1); then
-    printf '%s\n' "$out" >&2
-    die "codex-auth push --ssh w0 failed (above)"
-fi
-verify_installed 0 strict || die "codex-auth push --ssh w0 exited 0 but did not install correctly"
+ssh_check() {   # untimed
+    say "checking the ssh setup (untimed)"
+    local out n h
+    "$RESET"
+    if ! out=$("$BIN" push --ssh w0 -F "$CFG" --from "$AUTH" 2>&1); then
+        printf '%s\n' "$out" >&2
+        die "codex-auth push --ssh w0 failed (above)"
+    fi
+    verify_installed 0 strict || die "codex-auth push --ssh w0 exited 0 but did not install correctly"
 
-"$RESET"
-if ! "$BIN" push --ssh w0 --ssh d1 --ssh wc -F "$CFG" --from "$AUTH" --json >"$WORK/pre.json" 2>"$WORK/pre.err"; then
-    cat "$WORK/pre.err" "$WORK/pre.json" >&2
-    die "codex-auth push --ssh w0 --ssh d1 --ssh wc failed (above)"
-fi
-hf precheck "$WORK/pre.json" >&2 || die "unexpected push report (above); see $WORK/pre.json"
-for n in 0 1 "$NHOSTS"; do
-    verify_installed "$n" strict || die "push to w0/d1/wc did not install correctly"
-done
+    "$RESET"
+    if ! "$BIN" push --ssh w0 --ssh d1 --ssh wc -F "$CFG" --from "$AUTH" --json >"$WORK/pre.json" 2>"$WORK/pre.err"; then
+        cat "$WORK/pre.err" "$WORK/pre.json" >&2
+        die "codex-auth push --ssh w0 --ssh d1 --ssh wc failed (above)"
+    fi
+    hf precheck "$WORK/pre.json" >&2 || die "unexpected push report (above); see $WORK/pre.json"
+    for n in 0 1 "$NHOSTS"; do
+        verify_installed "$n" strict || die "push to w0/d1/wc did not install correctly"
+    done
 
-"$RESET"
-for h in w0 d1 wc; do
-    sh -c "$(ssh_cmd "$h")" || die "the ssh one-liner to $h failed"
-done
-for n in 0 1 "$NHOSTS"; do
-    verify_installed "$n" || die "the ssh one-liner did not write auth.json"
-done
-"$RESET"
+    "$RESET"
+    for h in w0 d1 wc; do
+        sh -c "$(ssh_cmd "$h")" || die "the ssh one-liner to $h failed"
+    done
+    for n in 0 1 "$NHOSTS"; do
+        verify_installed "$n" || die "the ssh one-liner did not write auth.json"
+    done
+    "$RESET"
+}
 
-# ------------------------------------------------------------ benchmarks
-ROWS=()
+ssh_bench() {
+    local i
+    run_hf single "$RESET" "$RUNS" "$WARMUP" codex-auth "$(ca_cmd w0)" "ssh one-liner" "$(ssh_cmd w0)"
+    ROWS+=("$(hf pair "$OUT/single.json" "a. 1 host, no codex there (w0)" 0.4)")
 
-run_hf single "$RUNS" "$WARMUP" codex-auth "$(ca_cmd w0)" "ssh one-liner" "$(ssh_cmd w0)"
-ROWS+=("$(hf pair "$OUT/single.json" "a. 1 host, no codex there (w0)" 0.4)")
+    run_hf single-codex "$RESET" "$RUNS" "$WARMUP" codex-auth "$(ca_cmd wc)" "ssh one-liner" "$(ssh_cmd wc)"
+    ROWS+=("$(hf pair "$OUT/single-codex.json" "b. 1 host, codex there (wc: + codex login status)" -)")
 
-run_hf single-codex "$RUNS" "$WARMUP" codex-auth "$(ca_cmd wc)" "ssh one-liner" "$(ssh_cmd wc)"
-ROWS+=("$(hf pair "$OUT/single-codex.json" "b. 1 host, codex there (wc: + codex login status)" -)")
+    # 32 hosts: the loop takes seconds per run and hyperfine applies one --runs to all
+    # commands, so the paired invocation (the ratio) uses BENCH_RUNS_MANY runs for both; a
+    # second invocation with codex-auth alone (BENCH_RUNS_ALONE runs) gives its time more
+    # precisely and more runs for the "installs on all 32, every run" check. Its last run
+    # leaves the files that verify_installed then checks.
+    run_hf wide32 "$RESET" "$RUNS_MANY" 1 codex-auth "$(ca_cmd "${W_HOSTS[@]}")" "ssh loop" "$(loop_cmd "${W_HOSTS[@]}")"
+    ROWS+=("$(hf pair "$OUT/wide32.json" "c. 32 hosts, sshd MaxStartups 200:30:400" 0.1)")
+    run_hf wide32-alone "$RESET" "$RUNS_ALONE" 1 codex-auth "$(ca_cmd "${W_HOSTS[@]}")"
+    ROWS+=("$(hf alone "$OUT/wide32-alone.json" "c'. 32 hosts (wide), codex-auth alone, $RUNS_ALONE runs")")
+    for i in $(seq 0 $((NHOSTS - 1))); do
+        verify_installed "$i" strict || note_failure "wide32: ${USER_PREFIX}$i not installed after the last push"
+    done
 
-# 32 hosts: the loop takes seconds per run and hyperfine applies one --runs to all commands,
-# so the paired invocation (the ratio) uses BENCH_RUNS_MANY runs for both; a second
-# invocation with codex-auth alone (BENCH_RUNS_ALONE runs) gives its time more precisely
-# and more runs for the "installs on all 32, every run" check. Its last run leaves the
-# files that verify_installed then checks.
-run_hf wide32 "$RUNS_MANY" 1 codex-auth "$(ca_cmd "${W_HOSTS[@]}")" "ssh loop" "$(loop_cmd "${W_HOSTS[@]}")"
-ROWS+=("$(hf pair "$OUT/wide32.json" "c. 32 hosts, sshd MaxStartups 200:30:400" 0.1)")
-run_hf wide32-alone "$RUNS_ALONE" 1 codex-auth "$(ca_cmd "${W_HOSTS[@]}")"
-ROWS+=("$(hf alone "$OUT/wide32-alone.json" "c'. 32 hosts (wide), codex-auth alone, $RUNS_ALONE runs")")
-for i in $(seq 0 $((NHOSTS - 1))); do
-    verify_installed "$i" strict || note_failure "wide32: ${USER_PREFIX}$i not installed after the last push"
-done
+    local drops0 drops
+    drops0=$(maxstartups_drops)
+    run_hf default32 "$RESET" "$RUNS_MANY" 1 codex-auth "$(ca_cmd "${D_HOSTS[@]}")" "ssh loop" "$(loop_cmd "${D_HOSTS[@]}")"
+    ROWS+=("$(hf pair "$OUT/default32.json" "d. 32 hosts, default sshd (MaxStartups 10:30:100)" -)")
+    run_hf default32-alone "$RESET" "$RUNS_ALONE" 1 codex-auth "$(ca_cmd "${D_HOSTS[@]}")"
+    ROWS+=("$(hf alone "$OUT/default32-alone.json" "d'. 32 hosts (default sshd), codex-auth alone, $RUNS_ALONE runs")")
+    for i in $(seq 0 $((NHOSTS - 1))); do
+        verify_installed "$i" strict || note_failure "default32: ${USER_PREFIX}$i not installed after the last push"
+    done
+    sleep 1   # sshd logs the "exited MaxStartups throttling" line a moment later
+    drops=$(($(maxstartups_drops) - drops0))
+    NOTES+=("Default sshd: connections dropped past MaxStartups during d/d': $drops (codex-auth retries those).")
 
-drops0=$(maxstartups_drops)
-run_hf default32 "$RUNS_MANY" 1 codex-auth "$(ca_cmd "${D_HOSTS[@]}")" "ssh loop" "$(loop_cmd "${D_HOSTS[@]}")"
-ROWS+=("$(hf pair "$OUT/default32.json" "d. 32 hosts, default sshd (MaxStartups 10:30:100)" -)")
-run_hf default32-alone "$RUNS_ALONE" 1 codex-auth "$(ca_cmd "${D_HOSTS[@]}")"
-ROWS+=("$(hf alone "$OUT/default32-alone.json" "d'. 32 hosts (default sshd), codex-auth alone, $RUNS_ALONE runs")")
-for i in $(seq 0 $((NHOSTS - 1))); do
-    verify_installed "$i" strict || note_failure "default32: ${USER_PREFIX}$i not installed after the last push"
-done
-sleep 1   # sshd logs the "exited MaxStartups throttling" line a moment later
-DROPS=$(( $(maxstartups_drops) - drops0 ))
+    say "peak memory: one 32-host push (wide)"
+    "$RESET"
+    local mem_rc=0 ssh_args=() h rss_kb size
+    for h in "${W_HOSTS[@]}"; do ssh_args+=(--ssh "$h"); done
+    /usr/bin/time -v -o "$WORK/time.txt" "$BIN" push "${ssh_args[@]}" -F "$CFG" --from "$AUTH" -q >&2 || mem_rc=$?
+    [ "$mem_rc" = 0 ] || note_failure "memory run: codex-auth push to 32 hosts exited $mem_rc"
+    rss_kb=$(awk -F': *' '/Maximum resident set size/ {print $2}' "$WORK/time.txt")
+    [ -n "$rss_kb" ] || die "no 'Maximum resident set size' in /usr/bin/time -v output"
+    ROWS+=("$(awk -v kb="$rss_kb" 'BEGIN { mb = kb / 1024; printf "| e. peak RSS, 32-host push (wide) | %.1f MB | — | — | ≤ 30 MB | %s |", mb, (mb <= 30 ? "PASS" : "FAIL") }')")
 
-say "peak memory: one 32-host push (wide)"
-"$RESET"
-mem_rc=0
-ssh_args=()
-for h in "${W_HOSTS[@]}"; do ssh_args+=(--ssh "$h"); done
-/usr/bin/time -v -o "$WORK/time.txt" "$BIN" push "${ssh_args[@]}" -F "$CFG" --from "$AUTH" -q >&2 || mem_rc=$?
-[ "$mem_rc" = 0 ] || note_failure "memory run: codex-auth push to 32 hosts exited $mem_rc"
-rss_kb=$(awk -F': *' '/Maximum resident set size/ {print $2}' "$WORK/time.txt")
-[ -n "$rss_kb" ] || die "no 'Maximum resident set size' in /usr/bin/time -v output"
-ROWS+=("$(awk -v kb="$rss_kb" 'BEGIN { mb = kb / 1024; printf "| e. peak RSS, 32-host push (wide) | %.1f MB | — | — | ≤ 30 MB | %s |", mb, (mb <= 30 ? "PASS" : "FAIL") }')")
+    size=$(stat -c %s "$BIN")
+    ROWS+=("$(awk -v b="$size" 'BEGIN { printf "| f. release binary size | %.2f MB | — | — | — | report |", b / 1048576 }')")
+}
 
-size=$(stat -c %s "$BIN")
-ROWS+=("$(awk -v b="$size" 'BEGIN { printf "| f. release binary size | %.2f MB | — | — | — | report |", b / 1048576 }')")
+# ============================================================ Docker part
+docker_part() {
+    DSTATE=$(mktemp -d /tmp/codex-auth-bench-docker.XXXXXX)
+    say "starting a private dockerd (scripts/docker-peers.sh up, no podman)"
+    DOCKER_PEERS_PODMAN=0 bash scripts/docker-peers.sh up "$DSTATE" >&2
+    local k v
+    while IFS='=' read -r k v; do
+        case $k in DOCKER_TEST_HOST | IMAGE_BUSYBOX_ROOT) printf -v "$k" '%s' "$v" ;; esac
+    done <"$DSTATE/docker.env"
+    : "${DOCKER_TEST_HOST:?}" "${IMAGE_BUSYBOX_ROOT:?}"
+
+    # Both the docker CLI and codex-auth (in hyperfine's shells too) find the engine
+    # through DOCKER_HOST; nothing else may redirect them.
+    unset DOCKER_CONTEXT DOCKER_TLS_VERIFY DOCKER_CERT_PATH
+    export DOCKER_HOST=$DOCKER_TEST_HOST
+    local root
+    root=$(docker info --format '{{.DockerRootDir}}')
+    [ "$root" = "$(cd "$DSTATE" && pwd -P)/data" ] ||
+        die "DOCKER_HOST=$DOCKER_HOST reports data root '$root', not the private daemon's ($DSTATE/data)"
+    DOCKER_VERSIONS="Docker Engine $(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})'), docker CLI $(docker version --format '{{.Client.Version}}')"
+
+    CONTS=()
+    local i
+    for i in $(seq 0 $((NCONT - 1))); do CONTS+=("$CONT_PREFIX$i"); done
+    say "starting containers ${CONTS[0]}..${CONTS[NCONT - 1]} and creating $STOPPED ($IMAGE_BUSYBOX_ROOT)"
+    for i in "${CONTS[@]}"; do
+        docker run -d --network none --name "$i" "$IMAGE_BUSYBOX_ROOT" >/dev/null
+    done
+    for i in "${CONTS[@]}"; do
+        [ "$(docker inspect -f '{{.State.Status}}' "$i")" = running ] || die "container $i is not running"
+    done
+
+    # --prepare scripts (their docker calls cost time outside the measurement)
+    DRESET1=$WORK/dreset1.sh
+    DRESET16=$WORK/dreset16.sh
+    DRESET_STOPPED=$WORK/dreset-stopped.sh
+    printf '#!/bin/sh\nexec docker exec %s rm -rf /root/.codex\n' "${CONTS[0]}" >"$DRESET1"
+    {
+        echo '#!/bin/sh'
+        echo '# in parallel; fails if any of them failed'
+        echo 'pids='
+        # shellcheck disable=SC2016  # for the prepare script's sh
+        printf 'for c in %s; do docker exec "$c" rm -rf /root/.codex & pids="$pids $!"; done\n' "${CONTS[*]}"
+        # shellcheck disable=SC2016
+        echo 'rc=0; for p in $pids; do wait "$p" || rc=1; done; exit $rc'
+    } >"$DRESET16"
+    # The stopped container is re-created (a stopped container cannot exec `rm`), with an
+    # empty /root/.codex (0700) copied in: the recipe's `docker cp` alone needs the
+    # directory (its mkdir step is a `docker exec`, impossible there).
+    mkdir "$WORK/empty"
+    mkdir -m 700 "$WORK/empty/.codex"
+    {
+        echo '#!/bin/sh'
+        printf 'docker rm -f %s >/dev/null &&\n' "$STOPPED"
+        printf '    docker create --network none --name %s %s >/dev/null &&\n' "$STOPPED" "$IMAGE_BUSYBOX_ROOT"
+        printf '    docker cp %s %s:/root/.codex\n' "$(q "$WORK/empty/.codex")" "$STOPPED"
+    } >"$DRESET_STOPPED"
+    chmod 755 "$DRESET1" "$DRESET16" "$DRESET_STOPPED"
+    docker create --network none --name "$STOPPED" "$IMAGE_BUSYBOX_ROOT" >/dev/null
+
+    docker_check
+    docker_bench
+    docker_profile
+    docker_down
+}
+
+# commands (as hyperfine's sh runs them)
+dca_cmd() {   # codex-auth push into the given containers
+    local flags="" c
+    for c in "$@"; do flags+=" --docker $c"; done
+    printf '%s push%s --from %s -q' "$(q "$BIN")" "$flags" "$(q "$AUTH")"
+}
+recipe_cmd() {   # the documented recipe for one container: three docker CLI calls
+    # shellcheck disable=SC2016  # $HOME and $H are for the container's / benchmarked shell
+    printf 'H=$(docker exec %s sh -c '\''echo $HOME'\'') && docker exec %s mkdir -p "$H/.codex" && docker cp %s %s:"$H/.codex/auth.json"' \
+        "$1" "$1" "$(q "$AUTH")" "$1"
+}
+recipe_loop_cmd() {   # the recipe for each container in turn, stopping at the first failure
+    # shellcheck disable=SC2016
+    printf 'for c in %s; do H=$(docker exec "$c" sh -c '\''echo $HOME'\'') && docker exec "$c" mkdir -p "$H/.codex" && docker cp %s "$c":"$H/.codex/auth.json" || exit 1; done' \
+        "$*" "$(q "$AUTH")"
+}
+cp_cmd() {   # the recipe's last step alone (/root/.codex exists: see DRESET_STOPPED)
+    printf 'docker cp %s %s:/root/.codex/auth.json' "$(q "$AUTH")" "$1"
+}
+
+# verify_container C [strict]: C's /root/.codex/auth.json is our auth.json; with `strict`,
+# also file 0600 and dir 0700, owned by root (uid 0), as codex-auth promises.
+verify_container() {
+    local c=$1 strict=${2:-} fm dm
+    if ! docker exec "$c" cat /root/.codex/auth.json 2>/dev/null | cmp -s - "$AUTH"; then
+        say "$c: /root/.codex/auth.json missing or different"
+        return 1
+    fi
+    [ "$strict" = strict ] || return 0
+    fm=$(docker exec "$c" stat -c '%a %u' /root/.codex/auth.json)
+    dm=$(docker exec "$c" stat -c '%a %u' /root/.codex)
+    if [ "$fm" != "600 0" ] || [ "$dm" != "700 0" ]; then
+        say "$c: file '$fm', dir '$dm' (want '600 0', '700 0')"
+        return 1
+    fi
+}
+
+# verify_stopped [strict]: the same for the stopped container, read through `docker cp`
+# (tar on stdout); it must still not be running.
+verify_stopped() {
+    local strict=${1:-} st listing
+    st=$(docker inspect -f '{{.State.Status}}' "$STOPPED")
+    [ "$st" != running ] || { say "$STOPPED is running"; return 1; }
+    docker cp "$STOPPED:/root/.codex" - >"$WORK/stopped.tar" || { say "$STOPPED: no /root/.codex"; return 1; }
+    if ! tar -xOf "$WORK/stopped.tar" .codex/auth.json 2>/dev/null | cmp -s - "$AUTH"; then
+        say "$STOPPED: /root/.codex/auth.json missing or different"
+        return 1
+    fi
+    [ "$strict" = strict ] || return 0
+    listing=$(tar --numeric-owner -tvf "$WORK/stopped.tar" | awk '{print $1, $2, $NF}' | sort)
+    if [ "$listing" != "$(printf '%s\n' '-rw------- 0/0 .codex/auth.json' 'drwx------ 0/0 .codex/' | sort)" ]; then
+        say "$STOPPED: unexpected /root/.codex: $(echo "$listing" | tr '\n' ';')"
+        return 1
+    fi
+}
+
+docker_check() {   # untimed
+    say "checking the docker setup (untimed)"
+    local out c rc=0
+    "$DRESET1"
+    if ! out=$("$BIN" push --docker "${CONTS[0]}" --from "$AUTH" 2>&1); then
+        printf '%s\n' "$out" >&2
+        die "codex-auth push --docker ${CONTS[0]} failed (above)"
+    fi
+    verify_container "${CONTS[0]}" strict || die "codex-auth push --docker ${CONTS[0]} exited 0 but did not install correctly"
+
+    "$DRESET16"
+    local push_args=()
+    for c in "${CONTS[@]}"; do push_args+=(--docker "$c"); done
+    "$BIN" push "${push_args[@]}" --from "$AUTH" --json >"$WORK/dpre.json" 2>"$WORK/dpre.err" || rc=$?
+    if [ "$rc" != 0 ]; then
+        cat "$WORK/dpre.err" "$WORK/dpre.json" >&2
+        die "codex-auth push into $NCONT containers exited $rc (above)"
+    fi
+    hf dprecheck "$WORK/dpre.json" "$NCONT" exec >&2 || die "unexpected push report (above); see $WORK/dpre.json"
+    for c in "${CONTS[@]}"; do
+        verify_container "$c" strict || die "the push into $NCONT containers did not install in $c"
+    done
+
+    "$DRESET16"
+    sh -c "$(recipe_loop_cmd "${CONTS[@]}")" || die "the docker CLI recipe failed"
+    for c in "${CONTS[@]}"; do
+        verify_container "$c" || die "the docker CLI recipe did not write auth.json in $c"
+    done
+    RECIPE_MODES="file $(docker exec "${CONTS[0]}" stat -c '%a' /root/.codex/auth.json), dir $(docker exec "${CONTS[0]}" stat -c '%a' /root/.codex)"
+
+    "$DRESET_STOPPED"
+    rc=0
+    "$BIN" push --docker "$STOPPED" --from "$AUTH" --json >"$WORK/dpre-stopped.json" 2>"$WORK/dpre.err" || rc=$?
+    if [ "$rc" != 0 ]; then
+        cat "$WORK/dpre.err" "$WORK/dpre-stopped.json" >&2
+        die "codex-auth push --docker $STOPPED exited $rc (above)"
+    fi
+    hf dprecheck "$WORK/dpre-stopped.json" 1 archive >&2 || die "unexpected push report (above)"
+    verify_stopped strict || die "codex-auth push --docker $STOPPED exited 0 but did not install correctly"
+    "$DRESET_STOPPED"
+    sh -c "$(cp_cmd "$STOPPED")" || die "docker cp into $STOPPED failed"
+    verify_stopped || die "docker cp did not write auth.json in $STOPPED"
+}
+
+docker_bench() {
+    local c
+    run_hf docker1 "$DRESET1" "$RUNS" "$WARMUP" \
+        codex-auth "$(dca_cmd "${CONTS[0]}")" "docker CLI recipe" "$(recipe_cmd "${CONTS[0]}")"
+    ROWS+=("$(hf pair "$OUT/docker1.json" "g. 1 running container (exec) vs the 3-command docker recipe" 0.35)")
+
+    run_hf docker16 "$DRESET16" "$RUNS_DOCKER_MANY" 1 \
+        codex-auth "$(dca_cmd "${CONTS[@]}")" "docker CLI loop" "$(recipe_loop_cmd "${CONTS[@]}")"
+    ROWS+=("$(hf pair "$OUT/docker16.json" "h. $NCONT running containers vs a loop of the recipe" 0.15)")
+    run_hf docker16-alone "$DRESET16" "$RUNS_ALONE" 1 codex-auth "$(dca_cmd "${CONTS[@]}")"
+    ROWS+=("$(hf alone "$OUT/docker16-alone.json" "h'. $NCONT running containers, codex-auth alone, $RUNS_ALONE runs")")
+    for c in "${CONTS[@]}"; do
+        verify_container "$c" strict || note_failure "docker16: $c not installed after the last push"
+    done
+
+    run_hf docker-stopped "$DRESET_STOPPED" "$RUNS_STOPPED" 2 \
+        codex-auth "$(dca_cmd "$STOPPED")" "docker cp alone" "$(cp_cmd "$STOPPED")"
+    ROWS+=("$(hf pair "$OUT/docker-stopped.json" "i. 1 stopped container (archive path) vs docker cp alone" -)")
+}
+
+# CPU time (ms, user + system, with reaped children) of the private engine's processes:
+# dockerd, its containerd, and the containers' shims (found by their containerd socket
+# in DSTATE; read from /proc, never signalled). `runc exec` and the exec'd processes
+# are reaped by the shims, docker's archive helpers by dockerd: their CPU counts here.
+engine_cpu_ms() {
+    local pids=() p f
+    p=$(tr -dc 0-9 <"$DSTATE/dockerd.pid" 2>/dev/null) && pids+=("$p")
+    p=$(tr -dc 0-9 <"$DSTATE/exec/containerd/containerd.pid" 2>/dev/null) && pids+=("$p")
+    for f in /proc/[0-9]*/cmdline; do
+        if tr '\0' ' ' 2>/dev/null <"$f" | grep -q "^[^ ]*containerd-shim.* $DSTATE/exec/containerd/containerd.sock"; then
+            p=${f#/proc/}; pids+=("${p%/cmdline}")
+        fi
+    done
+    for p in "${pids[@]}"; do
+        # fields after "pid (comm)": utime stime cutime cstime are the 12th..15th
+        sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null || true
+    done | awk -v hz="$(getconf CLK_TCK)" '{ t += $12 + $13 + $14 + $15 } END { printf "%d\n", t * 1000 / hz }'
+}
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# Where the time of one 16-container push goes (3 samples, means): its wall time, the CPU
+# codex-auth itself used, the CPU the engine used meanwhile (dockerd, containerd, shims,
+# one `runc exec` per exec, the install script), how much of the machine that was, and
+# when the last target reached "installing" (-v timings: engine connection and inspects
+# done). Then the same for 16 bare `docker exec C true` from the docker CLI (in parallel,
+# and one after another): the engine's cost per exec whoever asks, plus the CLI's.
+docker_profile() {
+    say "profiling one $NCONT-container push (outside hyperfine)"
+    local n push_args=() c t0 t1 e0 e1 u s last rc TIMEFORMAT='%3U %3S'
+    local sw=0 sca=0 seng=0 slast=0 pw=0 pcli=0 peng=0 sq=0
+    for c in "${CONTS[@]}"; do push_args+=(--docker "$c"); done
+    for n in 1 2 3; do
+        "$DRESET16"
+        sleep 0.5
+        e0=$(engine_cpu_ms)
+        t0=$(now_ms)
+        rc=0
+        { time "$BIN" push "${push_args[@]}" --from "$AUTH" -v >/dev/null 2>"$WORK/prof.err"; } \
+            2>"$WORK/prof.time" || rc=$?
+        t1=$(now_ms)
+        e1=$(engine_cpu_ms)
+        [ "$rc" = 0 ] || { note_failure "profile run: codex-auth push into $NCONT containers exited $rc"; return 0; }
+        read -r u s <"$WORK/prof.time"
+        last=$(grep -o 'installing (+[0-9]* ms)' "$WORK/prof.err" | tr -dc '0-9\n' | sort -n | tail -n 1)
+        sw=$((sw + t1 - t0)); seng=$((seng + e1 - e0)); slast=$((slast + ${last:-0}))
+        sca=$((sca + $(awk -v u="$u" -v s="$s" 'BEGIN { printf "%d", (u + s) * 1000 }')))
+    done
+    for n in 1 2 3; do
+        sleep 0.5
+        e0=$(engine_cpu_ms)
+        t0=$(now_ms)
+        { time (for c in "${CONTS[@]}"; do docker exec "$c" true & done; wait); } 2>"$WORK/prof.time"
+        t1=$(now_ms)
+        e1=$(engine_cpu_ms)
+        read -r u s <"$WORK/prof.time"
+        pw=$((pw + t1 - t0)); peng=$((peng + e1 - e0))
+        pcli=$((pcli + $(awk -v u="$u" -v s="$s" 'BEGIN { printf "%d", (u + s) * 1000 }')))
+        t0=$(now_ms)
+        for c in "${CONTS[@]}"; do docker exec "$c" true; done
+        t1=$(now_ms)
+        sq=$((sq + t1 - t0))
+    done
+    local ncpu
+    ncpu=$(nproc)
+    NOTES+=("Where one $NCONT-container push goes (means of 3, outside hyperfine): wall $((sw / 3)) ms;
+all $NCONT targets were at \"installing\" (engine connected, containers inspected) by +$((slast / 3)) ms,
+the rest is the $NCONT execs. codex-auth itself used $((sca / 3)) ms CPU; the engine (dockerd, containerd,
+shims, runc, the install script) $((seng / 3)) ms, ~$((seng / 3 / NCONT)) ms per container, i.e. $((seng * 100 / (sw * ncpu))) % of
+all $ncpu CPUs for the whole push. $NCONT bare \`docker exec C true\` from the docker CLI: in parallel
+$((pw / 3)) ms wall, engine $((peng / 3)) ms CPU (~$((peng / 3 / NCONT)) ms per exec) + CLI $((pcli / 3)) ms CPU; one after another $((sq / 3)) ms ($((sq / 3 / NCONT)) ms each).")
+}
+
+# ============================================================ run
+[ "$DO_SSH" = 0 ] || ssh_part
+[ "$DO_DOCKER" = 0 ] || docker_part
 
 # ------------------------------------------------------------ report
 elapsed=$(awk -v a="$BENCH_T0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b - a }')
 {
     echo "## codex-auth benchmarks"
     echo
-    echo "$(date -u '+%Y-%m-%d %H:%M UTC'), built from ${BENCH_REV:-unknown},"\
-        "$("$BIN" --version), $(ssh -V 2>&1 | cut -d, -f1), $(hyperfine --version), $(nproc) CPUs."
-    echo "Means ± stddev over $RUNS runs (a, b; $WARMUP warmup), $RUNS_MANY runs (c, d; 1 warmup),"\
-        "$RUNS_ALONE runs (c', d'). Every run wrote auth.json (each user's ~/.codex deleted before)."
+    line="$(date -u '+%Y-%m-%d %H:%M UTC'), built from ${BENCH_REV:-unknown}, $("$BIN" --version)"
+    [ "$DO_SSH" = 0 ] || line+=", $(ssh -V 2>&1 | cut -d, -f1)"
+    [ "$DO_DOCKER" = 0 ] || line+=", ${DOCKER_VERSIONS:-docker ?}"
+    echo "$line, $(hyperfine --version), $(nproc) CPUs."
+    line="Means ± stddev over"
+    [ "$DO_SSH" = 0 ] || line+=" $RUNS runs (a, b; $WARMUP warmup), $RUNS_MANY runs (c, d; 1 warmup), $RUNS_ALONE runs (c', d');"
+    [ "$DO_DOCKER" = 0 ] || line+=" $RUNS runs (g; $WARMUP warmup), $RUNS_DOCKER_MANY runs (h; 1 warmup), $RUNS_ALONE runs (h'), $RUNS_STOPPED runs (i; 2 warmup);"
+    echo "${line%;}."
+    line="Every run wrote auth.json ("
+    [ "$DO_SSH" = 0 ] || line+="each user's ~/.codex deleted before"
+    [ "$DO_SSH" = 0 ] || [ "$DO_DOCKER" = 0 ] || line+="; "
+    [ "$DO_DOCKER" = 0 ] || line+="each container's /root/.codex deleted before; i: the stopped container re-created with an empty /root/.codex"
+    echo "$line)."
     echo "Ratio = codex-auth / baseline, both measured in the same hyperfine invocation. MB = 2^20 bytes."
     echo
     echo "| benchmark | codex-auth | baseline | ratio | target | result |"
     echo "|---|---|---|---|---|---|"
     printf '%s\n' "${ROWS[@]}"
-    echo
-    echo "Default sshd: connections dropped past MaxStartups during d/d': $DROPS (codex-auth retries those)."
+    for line in ${NOTES[@]+"${NOTES[@]}"}; do
+        echo
+        echo "$line"
+    done
+    if [ "$DO_DOCKER" = 1 ]; then
+        echo
+        echo "The docker recipe left auth.json with modes ${RECIPE_MODES:-?} (codex-auth: 600, 700)."
+    fi
     if [ ${#FAILURES[@]} -gt 0 ]; then
         echo
         echo "**Correctness failures:**"
