@@ -103,7 +103,8 @@ pub enum Entry {
 pub struct ExecOutput {
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
-    pub exit_code: Option<i64>,
+    /// For [`Engine::exit_code`]; asked only when needed (one more round trip).
+    pub exec_id: String,
 }
 
 /// Where the docker CLI would connect: `$DOCKER_HOST`, else the current context's
@@ -268,7 +269,7 @@ impl Engine {
         let mut out = ExecOutput {
             stdout: Vec::new(),
             stderr: Vec::new(),
-            exit_code: None,
+            exec_id: created.id.clone(),
         };
         match self.docker.start_exec(&created.id, None).await? {
             StartExecResults::Attached {
@@ -301,8 +302,12 @@ impl Engine {
             }
             StartExecResults::Detached => {}
         }
-        out.exit_code = self.docker.inspect_exec(&created.id).await?.exit_code;
         Ok(out)
+    }
+
+    /// The exit code of a finished exec.
+    pub async fn exit_code(&self, exec_id: &str) -> Result<Option<i64>, DockerError> {
+        Ok(self.docker.inspect_exec(exec_id).await?.exit_code)
     }
 
     /// Read one path through the archive API; `None` when it does not exist.

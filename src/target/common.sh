@@ -3,7 +3,10 @@
 # every line ends where a space may join it to the next.
 #
 # say KEY VALUE           one key=value line of the report
-# fail CLASS DETAIL       report an error and stop (draining stdin first)
+# fail CLASS DETAIL       report an error and stop (draining stdin first); class
+#                         write means a command failed and its stderr says why
+# (Every process forked costs the Docker engine or sshd CPU per target, so the
+# scripts use builtins where they can: read loops instead of grep and cut.)
 # locate                  from $dir (--codex-home or empty) and $passwd_home: set $dir,
 #                         $f (auth.json), $uid, $store, and report them
 # codex_verdict           Codex's own `codex login status`, when codex is on PATH, taken
@@ -13,9 +16,13 @@ say() { printf "%s=%s" "$1" "$2"; echo; } ;
 fail() { say error "$1"; say detail "$2"; cat >/dev/null 2>&1; exit 3; } ;
 locate() {
   uid=$(id -u) ;
-  if [ "$passwd_home" = 1 ]; then
-    pw=$(grep "^[^:]*:[^:]*:$uid:" /etc/passwd 2>/dev/null | head -n 1) ;
-    if [ -z "$pw" ]; then HOME= ; else HOME=$(echo "$pw" | cut -d: -f6) ; fi ;
+  login=${USER:-$LOGNAME} ;
+  if [ "$passwd_home" = 1 ] || [ -z "$login" ]; then
+    pw_home= ;
+    while IFS=: read -r pw_name pw_x pw_uid pw_gid pw_gecos pw_dir pw_shell ; do
+      if [ "$pw_uid" = "$uid" ]; then login=$pw_name ; pw_home=$pw_dir ; break ; fi ;
+    done < /etc/passwd ;
+    if [ "$passwd_home" = 1 ]; then HOME=$pw_home ; fi ;
   fi ;
   if [ -n "$dir" ]; then
     case $dir in "~") dir=$HOME ;; "~/"*) dir=$HOME/${dir#"~/"} ;; esac ;
@@ -28,7 +35,6 @@ locate() {
   fi ;
   case $dir in /*) ;; *) dir=$(pwd)/$dir ;; esac ;
   f=$dir/auth.json ;
-  login=${USER:-$LOGNAME} ; if [ -z "$login" ]; then login=$(id -un 2>/dev/null) ; fi ;
   say dir "$dir" ; say uid "$uid" ; say login "$login" ;
   store=file ;
   if [ -f "$dir/config.toml" ]; then

@@ -78,8 +78,16 @@ impl Target for DockerTarget {
             .exec(&self.container, cmd, self.user.as_deref(), stdin)
             .await?;
         let stdout = String::from_utf8_lossy(&out.stdout);
-        let spoke = stdout.contains("outcome=") || stdout.contains("error=");
-        if !spoke && matches!(out.exit_code, Some(126) | Some(127)) {
+        // The scripts always report; only when they did not is the exit code worth a
+        // round trip (a missing shell, or a user the image does not have).
+        let spoke =
+            stdout.contains("outcome=") || stdout.contains("error=") || stdout.contains("kind=");
+        let exit_code = if spoke {
+            Some(0)
+        } else {
+            self.engine.exit_code(&out.exec_id).await?
+        };
+        if !spoke && matches!(exit_code, Some(126) | Some(127)) {
             let all = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
             if all.contains("unable to find user") || all.contains("no matching entries in passwd")
             {
@@ -98,7 +106,7 @@ impl Target for DockerTarget {
         Ok(RunOutput {
             stdout: out.stdout,
             stderr: out.stderr,
-            exit_status: out.exit_code.map(|c| c as u32),
+            exit_status: exit_code.map(|c| c as u32),
         })
     }
 

@@ -121,8 +121,14 @@ pub(crate) async fn run<T: Target + ?Sized>(
     let kv: HashMap<&str, &str> = text.lines().filter_map(|l| l.split_once('=')).collect();
     if let Some(class) = kv.get("error") {
         let detail = kv.get("detail").copied().unwrap_or("").to_string();
-        let (class, hint) = error_class(class);
-        return Err(TargetError::new(class, detail, hint));
+        let (class, detail) = if *class == "write" {
+            // A command failed; its own message (on stderr) says why.
+            let stderr = req.auth.scrub(&String::from_utf8_lossy(&out.stderr));
+            classify_write(&detail, &stderr)
+        } else {
+            (error_class(class).0, detail)
+        };
+        return Err(TargetError::new(class, detail, error_class(class).1));
     }
     let Some(outcome) = kv.get("outcome").copied() else {
         let stderr = req.auth.scrub(&String::from_utf8_lossy(&out.stderr));
@@ -219,6 +225,28 @@ fn verify(
     }
     report.verified = true;
     Ok(())
+}
+
+/// Name a failed write by what the command said: no space, read-only, permission.
+fn classify_write(what: &str, stderr: &str) -> (&'static str, String) {
+    let reason = stderr
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim();
+    let lower = stderr.to_ascii_lowercase();
+    if lower.contains("no space") {
+        ("disk-full", format!("{what}: no space left on device"))
+    } else if lower.contains("read-only") {
+        ("read-only", format!("{what}: read-only file system"))
+    } else if lower.contains("permission denied") || lower.contains("operation not permitted") {
+        ("permission-denied", format!("{what}: permission denied"))
+    } else if reason.is_empty() {
+        ("io", what.to_string())
+    } else {
+        ("io", format!("{what}: {reason}"))
+    }
 }
 
 fn error_class(raw: &str) -> (&'static str, Option<&'static str>) {
