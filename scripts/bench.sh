@@ -262,6 +262,13 @@ elif cmd == "dprecheck":   # dprecheck PUSH_JSON N exec|archive: N containers, i
     print(f"  {len(doc['targets'])} container(s): "
           + ("; ".join(errors) if errors else f"all installed ({how} path), verified, -rw-------"))
     sys.exit(1 if errors else 0)
+elif cmd == "status-check":  # status-check STATUS_JSON N: local + N places, all logged in
+    doc = json.load(open(path))
+    n = int(sys.argv[3])
+    places = doc["places"][1:]
+    good = [p for p in places if p.get("state") == "logged-in"]
+    print(f"  status: {len(good)} of {len(places)} hosts logged in")
+    sys.exit(0 if len(good) == n == len(places) else 1)
 PY
 hf() { python3 "$WORK/hf.py" "$@"; }
 
@@ -476,6 +483,90 @@ ssh_bench() {
 
     size=$(stat -c %s "$BIN")
     ROWS+=("$(awk -v b="$size" 'BEGIN { printf "| f. release binary size | %.2f MB | — | — | — | report |", b / 1048576 }')")
+
+    status_bench
+    tunnel_bench
+}
+
+# j. `status` on 32 hosts (each holding a login: the last push left them) vs a loop of
+# `ssh HOST cat ~/.codex/auth.json` over the same hosts. Nothing to reset: both read.
+status_bench() {
+    local flags="" h
+    for h in "${W_HOSTS[@]}"; do flags+=" --ssh $h"; done
+    local ours base
+    ours=$(printf '%s status%s -F %s -q' "$(q "$BIN")" "$flags" "$(q "$CFG")")
+    # shellcheck disable=SC2016  # "$h" is for the benchmarked shell
+    base=$(printf 'for h in %s; do ssh -F %s "$h" cat .codex/auth.json >/dev/null || exit 1; done' \
+        "${W_HOSTS[*]}" "$(q "$CFG")")
+    "$BIN" status $flags -F "$CFG" --json >"$WORK/status.json" || note_failure "status on 32 hosts exited non-zero"
+    hf status-check "$WORK/status.json" "$NHOSTS" || note_failure "status did not see 32 logins"
+    run_hf status32 true "$RUNS_MANY" 1 codex-auth "$ours" "ssh cat loop" "$base"
+    ROWS+=("$(hf pair "$OUT/status32.json" "j. status on 32 hosts vs a loop of ssh HOST cat auth.json" 0.15)")
+}
+
+# k. latency of HTTP requests through `login --forward --no-run`'s tunnel vs through
+# `ssh -L`, to a server on the jump host's own 127.0.0.1:1455 (a separate network
+# namespace). Each run makes 40 requests on fresh connections, as a browser's callback
+# does; both tunnels stay up for the whole measurement.
+tunnel_bench() {
+    if [ "${PEER_NETNS:-0}" != 1 ]; then
+        NOTES+=("k. tunnel latency: skipped (no network namespaces for the jump host).")
+        return
+    fi
+    local jhost=$PEER_JUMP_HOST ktype kdata
+    read -r ktype kdata _ <"$PEER_HOST_KEY_PUB"
+    printf '%s %s %s\n' "$jhost" "$ktype" "$kdata" >>"$KNOWN"
+    {
+        printf 'Host wj\n    HostName %s\n    Port 22\n    User %s0\n' "$jhost" "$USER_PREFIX"
+        printf '    IdentityFile %s\n    IdentitiesOnly yes\n    UserKnownHostsFile %s\n' "$KEY" "$KNOWN"
+        printf '    StrictHostKeyChecking yes\n    BatchMode yes\n\n'
+    } >>"$CFG"
+    cat >"$WORK/http_server.py" <<'PY'
+import http.server
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.0"
+    def do_GET(self):
+        b = b"ok"
+        self.send_response(200); self.send_header("Content-Length", "2"); self.end_headers(); self.wfile.write(b)
+    def log_message(self, *a): pass
+s = http.server.ThreadingHTTPServer(("127.0.0.1", 1455), H)
+print("ready", flush=True)
+s.serve_forever()
+PY
+    cat >"$WORK/http_client.py" <<'PY'
+import socket, sys
+port = int(sys.argv[1])
+for _ in range(40):
+    c = socket.create_connection(("127.0.0.1", port))
+    c.sendall(b"GET /auth/callback?code=x&state=y HTTP/1.0\r\nHost: localhost\r\n\r\n")
+    data = b""
+    while True:
+        chunk = c.recv(4096)
+        if not chunk: break
+        data += chunk
+    c.close()
+    assert data.startswith(b"HTTP/1.0 200"), data
+PY
+    ip netns exec "$PEER_JUMP_NETNS" python3 "$WORK/http_server.py" >"$WORK/http_server.out" 2>&1 &
+    local server=$!
+    "$BIN" login --forward wj -F "$CFG" --no-run >"$WORK/forward.out" 2>&1 &
+    local ours=$!
+    ssh -F "$CFG" -N -o ExitOnForwardFailure=yes -L 1456:127.0.0.1:1455 wj &
+    local theirs=$!
+    local up=0 i
+    for i in $(seq 100); do
+        if python3 "$WORK/http_client.py" 1455 2>/dev/null && python3 "$WORK/http_client.py" 1456 2>/dev/null; then up=1; break; fi
+        sleep 0.1
+    done
+    if [ "$up" = 1 ]; then
+        run_hf tunnel true "$RUNS" "$WARMUP" codex-auth "python3 $(q "$WORK/http_client.py") 1455" "ssh -L" "python3 $(q "$WORK/http_client.py") 1456"
+        ROWS+=("$(hf pair "$OUT/tunnel.json" "k. 40 HTTP requests through login --forward's tunnel vs ssh -L" 1.1)")
+    else
+        note_failure "tunnel benchmark: the tunnels did not come up (see $WORK/forward.out)"
+    fi
+    kill -INT "$ours" 2>/dev/null || true
+    kill "$theirs" "$server" 2>/dev/null || true
+    wait "$ours" "$theirs" "$server" 2>/dev/null || true
 }
 
 # ============================================================ Docker part
@@ -750,7 +841,7 @@ elapsed=$(awk -v a="$BENCH_T0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b -
     [ "$DO_DOCKER" = 0 ] || line+=", ${DOCKER_VERSIONS:-docker ?}"
     echo "$line, $(hyperfine --version), $(nproc) CPUs."
     line="Means ± stddev over"
-    [ "$DO_SSH" = 0 ] || line+=" $RUNS runs (a, b; $WARMUP warmup), $RUNS_MANY runs (c, d; 1 warmup), $RUNS_ALONE runs (c', d');"
+    [ "$DO_SSH" = 0 ] || line+=" $RUNS runs (a, b, k; $WARMUP warmup), $RUNS_MANY runs (c, d, j; 1 warmup), $RUNS_ALONE runs (c', d');"
     [ "$DO_DOCKER" = 0 ] || line+=" $RUNS runs (g; $WARMUP warmup), $RUNS_DOCKER_MANY runs (h; 1 warmup), $RUNS_ALONE runs (h'), $RUNS_STOPPED runs (i; 2 warmup);"
     echo "${line%;}."
     line="Every run wrote auth.json ("

@@ -7,23 +7,25 @@
 #                         write means a command failed and its stderr says why
 # (Every process forked costs the Docker engine or sshd CPU per target, so the
 # scripts use builtins where they can: read loops instead of grep and cut.)
-# locate                  from $dir (--codex-home or empty) and $passwd_home: set $dir,
-#                         $f (auth.json), $uid, $store, and report them
+# locate                  from $dir (--codex-home or empty), $passwd_home and
+#                         $passwd_user (whom the exec runs as, when the client knows):
+#                         set $dir, $f (auth.json), $uid, $store, and report them
 # codex_verdict           Codex's own `codex login status`, when codex is on PATH, taken
 #                         in a scratch home linked to the real files (Codex writes
 #                         helper files into whatever home it runs in)
 say() { printf "%s=%s" "$1" "$2"; echo; } ;
 fail() { say error "$1"; say detail "$2"; cat >/dev/null 2>&1; exit 3; } ;
 locate() {
-  uid=$(id -u) ;
-  login=${USER:-$LOGNAME} ;
-  if [ "$passwd_home" = 1 ] || [ -z "$login" ]; then
-    pw_home= ;
+  who=$passwd_user ;
+  if [ -z "$who" ]; then who=${USER:-$LOGNAME} ; fi ;
+  who=${who%%:*} ; uid= ; login= ; pw_home= ;
+  if [ -n "$who" ]; then
     while IFS=: read -r pw_name pw_x pw_uid pw_gid pw_gecos pw_dir pw_shell ; do
-      if [ "$pw_uid" = "$uid" ]; then login=$pw_name ; pw_home=$pw_dir ; break ; fi ;
+      if [ "$pw_name" = "$who" ] || [ "$pw_uid" = "$who" ]; then login=$pw_name ; uid=$pw_uid ; pw_home=$pw_dir ; break ; fi ;
     done < /etc/passwd ;
-    if [ "$passwd_home" = 1 ]; then HOME=$pw_home ; fi ;
   fi ;
+  if [ -z "$uid" ]; then uid=$(id -u) ; login=$who ; fi ;
+  if [ "$passwd_home" = 1 ]; then HOME=$pw_home ; fi ;
   if [ -n "$dir" ]; then
     case $dir in "~") dir=$HOME ;; "~/"*) dir=$HOME/${dir#"~/"} ;; esac ;
     say home_from flag ;

@@ -112,7 +112,7 @@ impl Target for DockerTarget {
 
     async fn install(&self, req: &InstallRequest<'_>) -> Result<InstallReport, TargetError> {
         let why_direct = if self.container.running {
-            match install::run(self, req, HomeFrom::Passwd).await {
+            match install::run(self, req, HomeFrom::Passwd(self.exec_user())).await {
                 Err(e) if e.class == "no-shell" => "the container has no shell",
                 Ok(mut report) => {
                     if let Some(m) = self.container.tmpfs_under(&report.path) {
@@ -132,7 +132,7 @@ impl Target for DockerTarget {
 
     async fn inspect(&self, req: &InspectRequest<'_>) -> Result<InspectReport, TargetError> {
         if self.container.running {
-            match inspect::run(self, req, HomeFrom::Passwd).await {
+            match inspect::run(self, req, HomeFrom::Passwd(self.exec_user())).await {
                 Err(e) if e.class == "no-shell" => {}
                 other => return other,
             }
@@ -156,6 +156,14 @@ struct Who {
 }
 
 impl DockerTarget {
+    /// Whom an exec runs as: `--docker-user`, else the container's user, else root.
+    fn exec_user(&self) -> String {
+        match self.user.as_deref().unwrap_or(&self.container.user) {
+            "" => "root".to_string(),
+            u => u.to_string(),
+        }
+    }
+
     fn err_no_home(&self, who: &Who, why: &str) -> TargetError {
         TargetError::new(
             "no-home",

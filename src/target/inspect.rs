@@ -38,11 +38,11 @@ pub struct InspectReport {
     pub unreadable: bool,
 }
 
-fn request_bytes(req: &InspectRequest<'_>, home: HomeFrom) -> Vec<u8> {
+fn request_bytes(req: &InspectRequest<'_>, home: &HomeFrom) -> Vec<u8> {
     format!(
-        "{MAGIC}\n{}\n{}\n",
+        "{MAGIC}\n{}\n{}",
         req.codex_home.unwrap_or(""),
-        (home == HomeFrom::Passwd) as u8
+        home.header()
     )
     .into_bytes()
 }
@@ -52,7 +52,7 @@ pub(crate) async fn run<T: Target + ?Sized>(
     req: &InspectRequest<'_>,
     home: HomeFrom,
 ) -> Result<InspectReport, TargetError> {
-    let out = target.run_sh(&script(), &request_bytes(req, home)).await?;
+    let out = target.run_sh(&script(), &request_bytes(req, &home)).await?;
     // Split the key=value head from the file bytes that follow `auth_begin`.
     let marker = b"auth_begin\n";
     let (head, body) = match find(&out.stdout, marker) {

@@ -4,11 +4,11 @@
 # backslashes, exclamation marks or backquotes; every line ends where a space may
 # join it to the next.
 #
-# stdin: three header lines (magic, codex home or empty, take HOME from /etc/passwd
-# 0/1). stdout: key=value lines; the file itself (when there is one) follows a line
+# stdin: four header lines (magic, codex home or empty, take HOME from /etc/passwd
+# 0/1, the user the command runs as if the client knows it). stdout: key=value lines; the file itself (when there is one) follows a line
 # auth_begin, exactly auth_len bytes long.
 IFS= read -r magic || fail protocol "no request on stdin" ;
-IFS= read -r dir ; IFS= read -r passwd_home ;
+IFS= read -r dir ; IFS= read -r passwd_home ; IFS= read -r passwd_user ;
 if [ "$magic" = codex-auth-inspect-1 ]; then :; else fail protocol "unexpected request" ; fi ;
 locate ;
 codex_verdict ;

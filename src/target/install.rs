@@ -35,12 +35,23 @@ pub struct InstallRequest<'a> {
 }
 
 /// How the script finds the home directory when no CODEX_HOME is given.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum HomeFrom {
     /// `$HOME`, as the login session sets it (ssh).
     Environment,
-    /// The running uid's entry in /etc/passwd (docker exec, whose HOME may be the image's).
-    Passwd,
+    /// The /etc/passwd entry of this user (name or uid, as Docker takes it) whom the
+    /// command runs as (docker exec, whose HOME may be the image's).
+    Passwd(String),
+}
+
+impl HomeFrom {
+    /// The two header lines that say this to the scripts.
+    pub(crate) fn header(&self) -> String {
+        match self {
+            HomeFrom::Environment => "0\n\n".into(),
+            HomeFrom::Passwd(user) => format!("1\n{user}\n"),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -93,16 +104,16 @@ pub struct InstallReport {
     pub login: Option<crate::auth::AuthSummary>,
 }
 
-fn request_bytes(req: &InstallRequest<'_>, home: HomeFrom) -> Vec<u8> {
+fn request_bytes(req: &InstallRequest<'_>, home: &HomeFrom) -> Vec<u8> {
     let bytes = req.auth.bytes().expose();
     let mut out = format!(
-        "{MAGIC}\n{}\n{}\n{}\n{}\n{}\n{}\n",
+        "{MAGIC}\n{}\n{}\n{}\n{}\n{}\n{}",
         req.codex_home.unwrap_or(""),
         req.force as u8,
         req.dry_run as u8,
         req.auth.sha256_hex(),
         bytes.len(),
-        (home == HomeFrom::Passwd) as u8
+        home.header()
     )
     .into_bytes();
     if !req.dry_run {
@@ -116,7 +127,7 @@ pub(crate) async fn run<T: Target + ?Sized>(
     req: &InstallRequest<'_>,
     home: HomeFrom,
 ) -> Result<InstallReport, TargetError> {
-    let out = target.run_sh(&script(), &request_bytes(req, home)).await?;
+    let out = target.run_sh(&script(), &request_bytes(req, &home)).await?;
     let text = req.auth.scrub(&String::from_utf8_lossy(&out.stdout));
     let kv: HashMap<&str, &str> = text.lines().filter_map(|l| l.split_once('=')).collect();
     if let Some(class) = kv.get("error") {
@@ -349,7 +360,7 @@ pub(crate) mod tests {
         run(&sh, &req(&old), HomeFrom::Environment).await.unwrap();
         let new = AuthFile::from_api_key("sk-test-new-00000000000000000").unwrap();
         // The connection "drops" after half the payload: the script sees EOF early.
-        let full = request_bytes(&req(&new), HomeFrom::Environment);
+        let full = request_bytes(&req(&new), &HomeFrom::Environment);
         let cut = &full[..full.len() - new.bytes().len() / 2];
         let out = sh.run_sh(&script(), cut).await.unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
@@ -415,8 +426,8 @@ pub(crate) mod tests {
             force: false,
             dry_run: true,
         };
-        let bytes = request_bytes(&req, HomeFrom::Environment);
+        let bytes = request_bytes(&req, &HomeFrom::Environment);
         assert!(!String::from_utf8_lossy(&bytes).contains("sk-test"));
-        assert_eq!(String::from_utf8_lossy(&bytes).lines().count(), 7);
+        assert_eq!(String::from_utf8_lossy(&bytes).lines().count(), 8);
     }
 }

@@ -5,9 +5,9 @@
 # exclamation marks or backquotes, and every line must end where a space may join it
 # to the next (after ; then do else { in ;; | && ||). Unit tests check both.
 #
-# stdin: seven header lines (magic, codex home or empty, force 0/1, dry-run 0/1,
-# sha256 of the payload, payload length, take HOME from /etc/passwd 0/1), then the
-# payload itself. Nothing secret is
+# stdin: eight header lines (magic, codex home or empty, force 0/1, dry-run 0/1,
+# sha256 of the payload, payload length, take HOME from /etc/passwd 0/1, the user the
+# command runs as if the client knows it), then the payload itself. Nothing secret is
 # ever in the command line. stdout: key=value lines for the client to parse.
 hash_tool= ;
 for h in sha256sum shasum openssl sha256 ; do if command -v $h >/dev/null 2>&1; then hash_tool=$h ; break ; fi ; done ;
@@ -16,7 +16,7 @@ len_of() { len=$(wc -c < "$1") ; set -- $len ; len=$1 ; } ;
 modes() { set -- $(cd "$dir" && LC_ALL=C ls -lnd . auth.json) ; say dir_mode "$1" ; say dir_uid "$3" ; shift 9 ; say file_mode "$1" ; say file_uid "$3" ; say len "$5" ; } ;
 umask 077 ;
 IFS= read -r magic || fail protocol "no request on stdin" ;
-IFS= read -r dir ; IFS= read -r force ; IFS= read -r dry ; IFS= read -r want_sum ; IFS= read -r want_len ; IFS= read -r passwd_home ;
+IFS= read -r dir ; IFS= read -r force ; IFS= read -r dry ; IFS= read -r want_sum ; IFS= read -r want_len ; IFS= read -r passwd_home ; IFS= read -r passwd_user ;
 if [ "$magic" = codex-auth-install-1 ]; then :; else fail protocol "unexpected request" ; fi ;
 locate ;
 if [ "$store" = keyring ] || [ "$store" = auto ]; then
@@ -40,14 +40,11 @@ if [ "$existing" = same ]; then
   say outcome unchanged ; say sum "$want_sum" ;
 else
   if [ -d "$dir" ]; then chmod 700 "$dir" 2>/dev/null ; else mkdir -p "$dir" || fail write "cannot create $dir" ; fi ;
-  if command -v mktemp >/dev/null 2>&1; then
-    tmp=$(mktemp "$dir/.auth.json.XXXXXX") || fail write "cannot write in $dir" ;
-    cat > "$tmp" || { rm -f "$tmp" ; fail write "cannot write $tmp" ; } ;
-  else
-    tmp=$dir/.auth.json.$$ ; set -C ;
-    cat > "$tmp" || { rm -f "$tmp" ; fail write "cannot write $tmp" ; } ;
-    set +C ;
-  fi ;
+  # The temp file is created with O_EXCL (noclobber) in a directory only we can write:
+  # nothing planted at its name is followed.
+  tmp=$dir/.auth.json.$$ ; set -C ;
+  cat > "$tmp" || { rm -f "$tmp" ; fail write "cannot write $tmp" ; } ;
+  set +C ;
   sum_of "$tmp" ;
   if [ -z "$sum" ]; then
     len_of "$tmp" ;
