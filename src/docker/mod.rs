@@ -155,30 +155,45 @@ fn context_host() -> Option<String> {
 impl Engine {
     pub async fn connect() -> Result<Engine, DockerError> {
         let host = resolve_host();
-        let docker = if host.starts_with("unix://")
-            || host.starts_with("tcp://")
-            || host.starts_with("http://")
-        {
-            Docker::connect_with_host(&host).map_err(|e| DockerError::Unreachable {
-                host: host.clone(),
-                detail: e.to_string(),
-            })?
+        // API 1.41 (Docker 20.10, podman 4) is spoken by every current engine; asking
+        // for it directly saves the version round trip. An older engine says "too new"
+        // and gets a negotiated version instead (see `container`).
+        let pinned = bollard::ClientVersion {
+            major_version: 1,
+            minor_version: 41,
+        };
+        let unreachable = |e: bollard::errors::Error| DockerError::Unreachable {
+            host: host.clone(),
+            detail: short(&e.to_string()),
+        };
+        let docker = if host.starts_with("unix://") {
+            Docker::connect_with_unix(&host, 120, &pinned).map_err(unreachable)?
+        } else if host.starts_with("tcp://") || host.starts_with("http://") {
+            Docker::connect_with_http(&host, 120, &pinned).map_err(unreachable)?
         } else {
             return Err(DockerError::UnsupportedHost { host });
         };
-        // Debian's dockerd 20.10 speaks API 1.41 and rejects newer versioned paths.
-        let docker = docker
-            .negotiate_version()
-            .await
-            .map_err(|e| DockerError::Unreachable {
-                host: host.clone(),
-                detail: short(&e.to_string()),
-            })?;
         Ok(Engine { docker, host })
     }
 
-    pub async fn container(&self, name: &str) -> Result<Container, DockerError> {
-        let info = match self.docker.inspect_container(name, None).await {
+    pub async fn container(&mut self, name: &str) -> Result<Container, DockerError> {
+        let mut first = self.docker.inspect_container(name, None).await;
+        if let Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 400,
+            message,
+        }) = &first
+        {
+            if message.contains("too new") || message.contains("client version") {
+                self.docker = self.docker.clone().negotiate_version().await.map_err(|e| {
+                    DockerError::Unreachable {
+                        host: self.host.clone(),
+                        detail: short(&e.to_string()),
+                    }
+                })?;
+                first = self.docker.inspect_container(name, None).await;
+            }
+        }
+        let info = match first {
             Ok(i) => i,
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 404, ..
@@ -188,7 +203,7 @@ impl Engine {
                     similar: self.similar_names(name).await,
                 })
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(self.unreachable_or(e)),
         };
         let state = info.state.as_ref();
         let running = state.and_then(|s| s.running).unwrap_or(false)
@@ -382,6 +397,19 @@ impl Engine {
             )
             .await
             .map_err(DockerError::from)
+    }
+}
+
+impl Engine {
+    /// A transport failure on the first call means the engine is not there.
+    fn unreachable_or(&self, e: bollard::errors::Error) -> DockerError {
+        match e {
+            bollard::errors::Error::DockerResponseServerError { .. } => e.into(),
+            other => DockerError::Unreachable {
+                host: self.host.clone(),
+                detail: short(&other.to_string()),
+            },
+        }
     }
 }
 

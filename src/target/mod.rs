@@ -153,7 +153,7 @@ impl Connected {
                 ssh::Session::connect(dest, &ctx.ssh, ctx.prompter.clone()).await?,
             )),
             TargetSpec::Docker(name) => {
-                let engine = ctx.engine().await?;
+                let mut engine = ctx.engine().await?;
                 let container = engine.container(name).await?;
                 Ok(Connected::Docker(docker::DockerTarget {
                     engine,
