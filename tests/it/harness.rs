@@ -347,6 +347,17 @@ impl Sandbox {
         self.run_with_stdin(args, "")
     }
 
+    /// `codex-auth push ARGS --api-key-stdin` with a fresh test key, registered as a
+    /// secret; returns the output and the key.
+    pub fn push_key(&mut self, tag: &str, args: &[&str]) -> (Out, String) {
+        let key = logins::api_key(tag);
+        self.secret(&key);
+        let mut all = vec!["push"];
+        all.extend_from_slice(args);
+        all.push("--api-key-stdin");
+        (self.run_with_stdin(&all, &key), key)
+    }
+
     /// Start codex-auth in the background (stdin closed); finish it with [`Sandbox::wait`].
     pub fn spawn(&self, args: &[&str]) -> std::process::Child {
         self.command(args)

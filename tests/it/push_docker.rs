@@ -10,21 +10,11 @@ fn sandbox() -> Sandbox {
     sb
 }
 
-fn push_key(sb: &mut Sandbox, tag: &str, args: &[&str]) -> (crate::harness::Out, String) {
-    let key = logins::api_key(tag);
-    sb.secret(&key);
-    let mut all = vec!["push"];
-    all.extend_from_slice(args);
-    all.push("--api-key-stdin");
-    let out = sb.run_with_stdin(&all, &key);
-    (out, key)
-}
-
 #[test]
 fn running_root_container_gets_an_atomic_install() {
     let mut sb = sandbox();
     let c = TestContainer::new("BUSYBOX_ROOT", &[], true);
-    let (out, key) = push_key(&mut sb, "droot", &["--docker", &c.name, "--json"]);
+    let (out, key) = sb.push_key("droot", &["--docker", &c.name, "--json"]);
     assert_eq!(out.code, 0, "{out:?}");
     let t = &out.json()["targets"][0];
     assert_eq!(t["kind"], "docker");
@@ -47,7 +37,7 @@ fn running_root_container_gets_an_atomic_install() {
 fn user_1000_home_comes_from_the_containers_passwd() {
     let mut sb = sandbox();
     let c = TestContainer::new("USER1000", &[], true);
-    let (out, _) = push_key(&mut sb, "d1000", &["--docker", &c.name, "--json"]);
+    let (out, _) = sb.push_key("d1000", &["--docker", &c.name, "--json"]);
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(
         out.json()["targets"][0]["path"],
@@ -63,8 +53,7 @@ fn user_1000_home_comes_from_the_containers_passwd() {
 fn docker_user_and_codex_home_flags() {
     let mut sb = sandbox();
     let c = TestContainer::new("BUSYBOX_ROOT", &[], true);
-    let (out, _) = push_key(
-        &mut sb,
+    let (out, _) = sb.push_key(
         "dnode",
         &[
             "--docker",
@@ -86,8 +75,7 @@ fn docker_user_and_codex_home_flags() {
 fn shell_less_container_is_written_through_the_archive_api() {
     let mut sb = sandbox();
     let c = TestContainer::new("NOSHELL", &[], true);
-    let (out, key) = push_key(
-        &mut sb,
+    let (out, key) = sb.push_key(
         "dnosh",
         &["--docker", &c.name, "--docker-user", "app", "--json"],
     );
@@ -105,8 +93,7 @@ fn shell_less_container_is_written_through_the_archive_api() {
     let (_, dmode, duid) = c.file("/home/app/.codex").unwrap();
     assert_eq!((dmode, duid), (0o700, 1000));
     // A different login: the old one is kept as .bak.
-    let (out, _) = push_key(
-        &mut sb,
+    let (out, _) = sb.push_key(
         "dnosh2",
         &["--docker", &c.name, "--docker-user", "app", "--json"],
     );
@@ -120,7 +107,7 @@ fn shell_less_container_is_written_through_the_archive_api() {
 fn stopped_container_is_written_and_sees_it_when_started() {
     let mut sb = sandbox();
     let c = TestContainer::new("USER1000", &[], false);
-    let (out, key) = push_key(&mut sb, "dstop", &["--docker", &c.name, "--json"]);
+    let (out, key) = sb.push_key("dstop", &["--docker", &c.name, "--json"]);
     assert_eq!(out.code, 0, "{out:?}");
     assert!(out.json()["targets"][0]["notes"][0]
         .as_str()
@@ -143,7 +130,7 @@ fn tmpfs_home_is_reported_not_silently_lost() {
     let tmpfs = ["--tmpfs", "/home/app:uid=1000,gid=1000,mode=0755"];
     // Running with a shell: written inside the container (visible), with a warning.
     let running = TestContainer::new("USER1000", &tmpfs, true);
-    let (out, _) = push_key(&mut sb, "dtmp", &["--docker", &running.name, "--json"]);
+    let (out, _) = sb.push_key("dtmp", &["--docker", &running.name, "--json"]);
     assert_eq!(out.code, 0, "{out:?}");
     assert!(out.json()["targets"][0]["notes"][0]
         .as_str()
@@ -154,7 +141,7 @@ fn tmpfs_home_is_reported_not_silently_lost() {
         .contains("apikey"));
     // Stopped: the archive API would write below the mount: refused.
     let stopped = TestContainer::new("USER1000", &tmpfs, false);
-    let (out, _) = push_key(&mut sb, "dtmp2", &["--docker", &stopped.name, "--json"]);
+    let (out, _) = sb.push_key("dtmp2", &["--docker", &stopped.name, "--json"]);
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(out.json()["targets"][0]["error"]["class"], "tmpfs");
 }
@@ -163,14 +150,14 @@ fn tmpfs_home_is_reported_not_silently_lost() {
 fn read_only_root_is_a_clear_error() {
     let mut sb = sandbox();
     let c = TestContainer::new("BUSYBOX_ROOT", &["--read-only"], true);
-    let (out, _) = push_key(&mut sb, "dro", &["--docker", &c.name, "--json"]);
+    let (out, _) = sb.push_key("dro", &["--docker", &c.name, "--json"]);
     assert_eq!(out.code, 1, "{out:?}");
     let e = &out.json()["targets"][0]["error"];
     assert_eq!(e["class"], "read-only", "{out:?}");
     assert!(e["hint"].as_str().unwrap().contains("--codex-home"));
     // Stopped read-only container: the archive API refuses too.
     let stopped = TestContainer::new("BUSYBOX_ROOT", &["--read-only"], false);
-    let (out, _) = push_key(&mut sb, "dro2", &["--docker", &stopped.name, "--json"]);
+    let (out, _) = sb.push_key("dro2", &["--docker", &stopped.name, "--json"]);
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(
         out.json()["targets"][0]["error"]["class"],
@@ -183,7 +170,7 @@ fn read_only_root_is_a_clear_error() {
 fn codex_inside_the_container_judges_the_install() {
     let mut sb = sandbox();
     let c = TestContainer::new("CODEX", &[], true);
-    let (out, _) = push_key(&mut sb, "dcodex", &["--docker", &c.name, "--json"]);
+    let (out, _) = sb.push_key("dcodex", &["--docker", &c.name, "--json"]);
     assert_eq!(out.code, 0, "{out:?}");
     let status = out.json()["targets"][0]["codex_status"]
         .as_str()
@@ -220,8 +207,7 @@ fn codex_home_in_the_container_environment_is_honoured() {
     let mut sb = sandbox();
     let running = TestContainer::new("BUSYBOX_ROOT", &["-e", "CODEX_HOME=/srv/codex"], true);
     let stopped = TestContainer::new("BUSYBOX_ROOT", &["-e", "CODEX_HOME=/srv/codex"], false);
-    let (out, _) = push_key(
-        &mut sb,
+    let (out, _) = sb.push_key(
         "denv",
         &[
             "--docker",
@@ -247,15 +233,14 @@ fn missing_container_user_and_home_are_clear_errors() {
     let stopped = TestContainer::new("BUSYBOX_ROOT", &[], false);
     // A container that does not exist: the hint names similar ones.
     let almost = format!("{}x", c.name);
-    let (out, _) = push_key(&mut sb, "dmiss", &["--docker", &almost, "--json"]);
+    let (out, _) = sb.push_key("dmiss", &["--docker", &almost, "--json"]);
     assert_eq!(out.code, 1, "{out:?}");
     let e = &out.json()["targets"][0]["error"];
     assert_eq!(e["class"], "no-container");
     assert!(e["hint"].as_str().unwrap().contains(&c.name), "{out:?}");
     // A user that is not in the image, running and stopped.
     for name in [&c.name, &stopped.name] {
-        let (out, _) = push_key(
-            &mut sb,
+        let (out, _) = sb.push_key(
             "dghost",
             &["--docker", name, "--docker-user", "ghost", "--json"],
         );
@@ -268,8 +253,7 @@ fn missing_container_user_and_home_are_clear_errors() {
     }
     // A numeric user with no passwd entry: never /.codex.
     for name in [&c.name, &stopped.name] {
-        let (out, _) = push_key(
-            &mut sb,
+        let (out, _) = sb.push_key(
             "dnum",
             &["--docker", name, "--docker-user", "4242", "--json"],
         );
@@ -300,11 +284,11 @@ fn keyring_store_in_a_container_is_skipped_unless_forced() {
         .status()
         .unwrap();
     assert!(status.success());
-    let (out, _) = push_key(&mut sb, "dkr", &["--docker", &c.name, "--json"]);
+    let (out, _) = sb.push_key("dkr", &["--docker", &c.name, "--json"]);
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(out.json()["targets"][0]["outcome"], "skipped");
     assert!(c.file("/root/.codex/auth.json").is_none());
-    let (out, _) = push_key(&mut sb, "dkr", &["--docker", &c.name, "--json", "--force"]);
+    let (out, _) = sb.push_key("dkr", &["--docker", &c.name, "--json", "--force"]);
     assert_eq!(out.code, 0, "{out:?}");
     assert!(c.file("/root/.codex/auth.json").is_some());
 }
@@ -316,8 +300,7 @@ fn mixed_ssh_and_docker_run_with_one_failing_target() {
     user.authorize(&sb);
     let cfg = sb.alias("box", &user);
     let c = TestContainer::new("USER1000", &[], true);
-    let (out, _) = push_key(
-        &mut sb,
+    let (out, _) = sb.push_key(
         "dmix",
         &[
             "--ssh",
@@ -363,8 +346,7 @@ fn dry_run_in_a_container_writes_nothing() {
     let mut sb = sandbox();
     let running = TestContainer::new("BUSYBOX_ROOT", &[], true);
     let stopped = TestContainer::new("BUSYBOX_ROOT", &[], false);
-    let (out, _) = push_key(
-        &mut sb,
+    let (out, _) = sb.push_key(
         "ddry",
         &[
             "--docker",
@@ -390,7 +372,7 @@ fn unreachable_engine_and_docker_context() {
         "DOCKER_HOST".into(),
         format!("unix://{}/nothing.sock", sb.home().display()),
     ));
-    let (out, _) = push_key(&mut sb, "dunr", &["--docker", "whatever", "--json"]);
+    let (out, _) = sb.push_key("dunr", &["--docker", "whatever", "--json"]);
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(
         out.json()["targets"][0]["error"]["class"],
@@ -421,7 +403,7 @@ fn unreachable_engine_and_docker_context() {
             docker_peers().host()
         ),
     );
-    let (out, _) = push_key(&mut sb, "dctx", &["--docker", &c.name]);
+    let (out, _) = sb.push_key("dctx", &["--docker", &c.name]);
     assert_eq!(out.code, 0, "{out:?}");
 }
 
@@ -433,7 +415,7 @@ fn podman_api_socket_is_a_supported_engine() {
     let mut sb = Sandbox::new();
     sb.env.push(("DOCKER_HOST".into(), host.to_string()));
     let c = TestContainer::on(host, docker_peers().image("BASE"), &[], true);
-    let (out, key) = push_key(&mut sb, "dpod", &["--docker", &c.name, "--json"]);
+    let (out, key) = sb.push_key("dpod", &["--docker", &c.name, "--json"]);
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(out.json()["targets"][0]["outcome"], "installed");
     assert_eq!(
@@ -475,7 +457,7 @@ fn tcp_docker_host_is_supported() {
     sb.env
         .push(("DOCKER_HOST".into(), format!("tcp://127.0.0.1:{port}")));
     let c = TestContainer::new("BUSYBOX_ROOT", &[], true);
-    let (out, _) = push_key(&mut sb, "dtcp", &["--docker", &c.name, "--json"]);
+    let (out, _) = sb.push_key("dtcp", &["--docker", &c.name, "--json"]);
     assert_eq!(out.code, 0, "{out:?}");
     assert!(c.file("/root/.codex/auth.json").is_some());
 }

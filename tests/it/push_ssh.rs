@@ -161,19 +161,7 @@ fn agent_auth_without_identity_files() {
         "Host a\n  HostName 127.0.0.1\n  Port {{port}}\n  User {}\n  UserKnownHostsFile {{known_hosts}}\n",
         user.name
     ));
-    let key = logins::api_key("agent");
-    sb.secret(&key);
-    let out = sb.run_with_stdin(
-        &[
-            "push",
-            "--ssh",
-            "a",
-            "-F",
-            cfg.to_str().unwrap(),
-            "--api-key-stdin",
-        ],
-        &key,
-    );
+    let (out, key) = sb.push_key("agent", &["--ssh", "a", "-F", cfg.to_str().unwrap()]);
     assert_eq!(out.code, 0, "{out:?}");
     assert!(user.auth_path().exists());
     // IdentityAgent in the config names the socket instead of SSH_AUTH_SOCK.
@@ -216,19 +204,7 @@ fn proxyjump_chain_reaches_host_only_visible_from_jump() {
         i = peers().get("PEER_INNER_HOST"),
         u = user.name
     ));
-    let key = logins::api_key("jump");
-    sb.secret(&key);
-    let out = sb.run_with_stdin(
-        &[
-            "push",
-            "--ssh",
-            "inner",
-            "-F",
-            cfg.to_str().unwrap(),
-            "--api-key-stdin",
-        ],
-        &key,
-    );
+    let (out, _) = sb.push_key("jump", &["--ssh", "inner", "-F", cfg.to_str().unwrap()]);
     assert_eq!(out.code, 0, "{out:?}");
     assert!(user.auth_path().exists());
 }
@@ -294,19 +270,9 @@ fn changed_host_key_is_refused_with_fingerprint_and_hint() {
         "Host t\n  HostName 127.0.0.1\n  Port {{port}}\n  User {}\n  IdentityFile {{key}}\n  UserKnownHostsFile {{known_hosts}}\n  StrictHostKeyChecking no\n",
         user.name
     ));
-    let key = logins::api_key("changed");
-    sb.secret(&key);
-    let out = sb.run_with_stdin(
-        &[
-            "push",
-            "--ssh",
-            "t",
-            "-F",
-            cfg.to_str().unwrap(),
-            "--api-key-stdin",
-            "--json",
-        ],
-        &key,
+    let (out, _) = sb.push_key(
+        "changed",
+        &["--ssh", "t", "-F", cfg.to_str().unwrap(), "--json"],
     );
     assert_eq!(out.code, 1, "{out:?}");
     let t = &out.json()["targets"][0];
@@ -326,19 +292,7 @@ fn every_login_shell_runs_the_install() {
         let user = RemoteUser::new(shell);
         user.authorize(&sb);
         let cfg = sb.alias("s", &user);
-        let key = logins::api_key("shell");
-        sb.secret(&key);
-        let out = sb.run_with_stdin(
-            &[
-                "push",
-                "--ssh",
-                "s",
-                "-F",
-                cfg.to_str().unwrap(),
-                "--api-key-stdin",
-            ],
-            &key,
-        );
+        let (out, _) = sb.push_key("shell", &["--ssh", "s", "-F", cfg.to_str().unwrap()]);
         assert_eq!(out.code, 0, "{shell}: {out:?}");
         assert_eq!(
             mode_and_uid(&user.auth_path()),
@@ -358,19 +312,7 @@ fn symlink_at_auth_path_is_replaced_not_followed() {
     user.write_owned(".codex/placeholder", "", 0o600);
     std::os::unix::fs::symlink(&victim, user.auth_path()).unwrap();
     let cfg = sb.alias("s", &user);
-    let key = logins::api_key("symlink");
-    sb.secret(&key);
-    let out = sb.run_with_stdin(
-        &[
-            "push",
-            "--ssh",
-            "s",
-            "-F",
-            cfg.to_str().unwrap(),
-            "--api-key-stdin",
-        ],
-        &key,
-    );
+    let (out, _) = sb.push_key("symlink", &["--ssh", "s", "-F", cfg.to_str().unwrap()]);
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "do not touch\n");
     let meta = std::fs::symlink_metadata(user.auth_path()).unwrap();
@@ -455,19 +397,7 @@ fn keyring_configured_host_is_skipped_unless_forced() {
             0o600,
         );
         let cfg = sb.alias("s", &user);
-        let key = logins::api_key("keyring");
-        sb.secret(&key);
-        let out = sb.run_with_stdin(
-            &[
-                "push",
-                "--ssh",
-                "s",
-                "-F",
-                cfg.to_str().unwrap(),
-                "--api-key-stdin",
-            ],
-            &key,
-        );
+        let (out, key) = sb.push_key("keyring", &["--ssh", "s", "-F", cfg.to_str().unwrap()]);
         assert_eq!(out.code, 1, "{out:?}");
         assert!(out.stdout.contains("skipped"), "{out:?}");
         assert!(
@@ -501,12 +431,7 @@ fn codex_home_from_target_environment_and_from_flag() {
     user.set_environment(&[("CODEX_HOME", env_home.to_str().unwrap())]);
     let cfg = sb.alias("s", &user);
     let cfg = cfg.to_str().unwrap();
-    let key = logins::api_key("home");
-    sb.secret(&key);
-    let out = sb.run_with_stdin(
-        &["push", "--ssh", "s", "-F", cfg, "--api-key-stdin", "--json"],
-        &key,
-    );
+    let (out, key) = sb.push_key("home", &["--ssh", "s", "-F", cfg, "--json"]);
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(out.json()["targets"][0]["home_from"], "env");
     assert!(env_home.join("auth.json").exists());
@@ -540,20 +465,7 @@ fn dry_run_touches_nothing() {
     let user = RemoteUser::bash();
     user.authorize(&sb);
     let cfg = sb.alias("s", &user);
-    let key = logins::api_key("dry");
-    sb.secret(&key);
-    let out = sb.run_with_stdin(
-        &[
-            "push",
-            "--ssh",
-            "s",
-            "-F",
-            cfg.to_str().unwrap(),
-            "--api-key-stdin",
-            "-n",
-        ],
-        &key,
-    );
+    let (out, _) = sb.push_key("dry", &["--ssh", "s", "-F", cfg.to_str().unwrap(), "-n"]);
     assert_eq!(out.code, 0, "{out:?}");
     assert!(out.stdout.contains("would install"), "{out:?}");
     assert!(!user.home.join(".codex").exists());
@@ -573,11 +485,9 @@ fn several_targets_with_one_unreachable_installs_the_rest() {
     let port = closed.local_addr().unwrap().port();
     drop(closed);
     let dead = format!("nobody@127.0.0.1:{port}");
-    let key = logins::api_key("multi");
-    sb.secret(&key);
-    let out = sb.run_with_stdin(
+    let (out, _) = sb.push_key(
+        "multi",
         &[
-            "push",
             "--ssh",
             "a",
             "--ssh",
@@ -586,10 +496,8 @@ fn several_targets_with_one_unreachable_installs_the_rest() {
             "b",
             "-F",
             cfg.to_str().unwrap(),
-            "--api-key-stdin",
             "--json",
         ],
-        &key,
     );
     assert_eq!(out.code, 1, "{out:?}");
     let doc = out.json();
@@ -633,20 +541,7 @@ fn password_only_server_without_terminal_fails_clearly() {
     let user = RemoteUser::bash();
     // No authorized key: only password is left, and there is no terminal.
     let cfg = sb.alias("s", &user);
-    let key = logins::api_key("pw");
-    sb.secret(&key);
-    let out = sb.run_with_stdin(
-        &[
-            "push",
-            "--ssh",
-            "s",
-            "-F",
-            cfg.to_str().unwrap(),
-            "--api-key-stdin",
-            "--json",
-        ],
-        &key,
-    );
+    let (out, _) = sb.push_key("pw", &["--ssh", "s", "-F", cfg.to_str().unwrap(), "--json"]);
     assert_eq!(out.code, 1, "{out:?}");
     let e = &out.json()["targets"][0]["error"];
     assert_eq!(e["class"], "auth");
@@ -697,19 +592,9 @@ fn user_whose_home_is_root_is_refused_with_hint() {
     // HOME=/ as for many service accounts: never write /.codex by accident.
     user.set_environment(&[("HOME", "/")]);
     let cfg = sb.alias("s", &user);
-    let key = logins::api_key("nohome");
-    sb.secret(&key);
-    let out = sb.run_with_stdin(
-        &[
-            "push",
-            "--ssh",
-            "s",
-            "-F",
-            cfg.to_str().unwrap(),
-            "--api-key-stdin",
-            "--json",
-        ],
-        &key,
+    let (out, _) = sb.push_key(
+        "nohome",
+        &["--ssh", "s", "-F", cfg.to_str().unwrap(), "--json"],
     );
     assert_eq!(out.code, 1, "{out:?}");
     let e = &out.json()["targets"][0]["error"];
@@ -766,19 +651,15 @@ fn interrupt_exits_130_and_leaves_targets_alone() {
 #[test]
 fn unknown_host_name_is_a_dns_error() {
     let mut sb = Sandbox::new();
-    let key = logins::api_key("dns");
-    sb.secret(&key);
-    let out = sb.run_with_stdin(
+    let (out, _) = sb.push_key(
+        "dns",
         &[
-            "push",
             "--ssh",
             "u@no-such-host.invalid",
             "-o",
             "ConnectTimeout=5",
-            "--api-key-stdin",
             "--json",
         ],
-        &key,
     );
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(out.json()["targets"][0]["error"]["class"], "dns", "{out:?}");
@@ -799,11 +680,9 @@ fn passphrase_key_without_terminal_fails_with_agent_hint() {
     sb.pin_host("127.0.0.1", peers().port());
     let dest = format!("{}@127.0.0.1:{}", user.name, peers().port());
     let kh = format!("UserKnownHostsFile={}", sb.known_hosts().display());
-    let key = logins::api_key("locked");
-    sb.secret(&key);
-    let out = sb.run_with_stdin(
+    let (out, _) = sb.push_key(
+        "locked",
         &[
-            "push",
             "--ssh",
             &dest,
             "-i",
@@ -812,10 +691,8 @@ fn passphrase_key_without_terminal_fails_with_agent_hint() {
             &kh,
             "-o",
             "IdentitiesOnly=yes",
-            "--api-key-stdin",
             "--json",
         ],
-        &key,
     );
     assert_eq!(out.code, 1, "{out:?}");
     let e = &out.json()["targets"][0]["error"];
@@ -836,21 +713,17 @@ fn unwritable_codex_home_is_permission_denied() {
     let user = RemoteUser::bash();
     user.authorize(&sb);
     let cfg = sb.alias("s", &user);
-    let key = logins::api_key("perm");
-    sb.secret(&key);
-    let out = sb.run_with_stdin(
+    let (out, _) = sb.push_key(
+        "perm",
         &[
-            "push",
             "--ssh",
             "s",
             "-F",
             cfg.to_str().unwrap(),
-            "--api-key-stdin",
             "--codex-home",
             "/root/codex-auth-test",
             "--json",
         ],
-        &key,
     );
     assert_eq!(out.code, 1, "{out:?}");
     let e = &out.json()["targets"][0]["error"];
@@ -973,18 +846,9 @@ fn config_include_and_host_star_identity_resolve_like_ssh() {
         "Include {}\nHost *\n  IdentityFile /nonexistent/first_key\n  IdentityFile {{key}}\n  UserKnownHostsFile {{known_hosts}}\n  StrictHostKeyChecking yes\n  User first-value-wins-not-this-one\n",
         included.display()
     ));
-    let key = logins::api_key("include");
-    sb.secret(&key);
-    let out = sb.run_with_stdin(
-        &[
-            "push",
-            "--ssh",
-            "inc-alias",
-            "-F",
-            cfg.to_str().unwrap(),
-            "--api-key-stdin",
-        ],
-        &key,
+    let (out, _) = sb.push_key(
+        "include",
+        &["--ssh", "inc-alias", "-F", cfg.to_str().unwrap()],
     );
     assert_eq!(out.code, 0, "{out:?}");
     assert!(user.auth_path().exists());
@@ -1009,19 +873,7 @@ fn proxyjump_chain_of_two_hops() {
         i = peers().get("PEER_INNER_HOST"),
         u = user.name
     ));
-    let key = logins::api_key("chain");
-    sb.secret(&key);
-    let out = sb.run_with_stdin(
-        &[
-            "push",
-            "--ssh",
-            "inner",
-            "-F",
-            cfg.to_str().unwrap(),
-            "--api-key-stdin",
-        ],
-        &key,
-    );
+    let (out, _) = sb.push_key("chain", &["--ssh", "inner", "-F", cfg.to_str().unwrap()]);
     assert_eq!(out.code, 0, "{out:?}");
     assert!(user.auth_path().exists());
 }
