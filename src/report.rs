@@ -505,7 +505,7 @@ pub fn status_table(places: &[PlaceResult], verbosity: Verbosity) -> String {
     out
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Default)]
 struct JsonPlace<'a> {
     target: String,
     kind: &'static str,
@@ -571,18 +571,8 @@ pub fn status_json(places: &[PlaceResult]) -> String {
                 Err(e) => JsonPlace {
                     target,
                     kind,
-                    ok: false,
-                    path: None,
-                    home_from: None,
-                    user: None,
-                    credential_store: None,
-                    state: None,
-                    login: None,
-                    invalid_reason: None,
-                    file_mode: None,
-                    codex_status: None,
-                    shared_with: None,
                     error: Some(e),
+                    ..Default::default()
                 },
             }
         })
