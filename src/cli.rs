@@ -41,10 +41,10 @@ pub struct LoginFlowArgs {
     #[arg(long)]
     pub no_browser: bool,
     /// OAuth issuer (for gateways and tests).
-    #[arg(long, value_name = "URL", default_value = crate::login::DEFAULT_ISSUER)]
+    #[arg(long, value_name = "URL", env = "CODEX_AUTH_ISSUER", default_value = crate::login::DEFAULT_ISSUER)]
     pub issuer: String,
     /// OAuth client id.
-    #[arg(long, value_name = "ID", default_value = crate::login::DEFAULT_CLIENT_ID)]
+    #[arg(long, value_name = "ID", env = "CODEX_AUTH_CLIENT_ID", default_value = crate::login::DEFAULT_CLIENT_ID)]
     pub client_id: String,
     /// Seconds the browser login waits for the sign-in to finish.
     #[arg(long, value_name = "SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86_400))]

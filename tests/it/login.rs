@@ -395,3 +395,24 @@ fn push_login_gives_each_target_its_own_session() {
         assert!(p.get("shared_with").is_none(), "{out:?}");
     }
 }
+
+#[test]
+fn issuer_and_client_id_from_the_environment() {
+    let issuer = FakeIssuer::start();
+    issuer.device_mode(DeviceMode::Approve { pending: 0 });
+    let mut sb = Sandbox::new();
+    let home = sb.home().join("codex-home");
+    sb.env
+        .push(("CODEX_HOME".into(), home.display().to_string()));
+    sb.env
+        .push(("CODEX_AUTH_ISSUER".into(), issuer.base.clone()));
+    sb.env.push((
+        "CODEX_AUTH_CLIENT_ID".into(),
+        crate::issuer::CLIENT_ID.into(),
+    ));
+    let child = sb.spawn(&["login", "--device-auth", "--json"]);
+    let out = sb.wait(child, &issuer.issued());
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.json()["outcome"], "created");
+    assert!(home.join("auth.json").exists());
+}
