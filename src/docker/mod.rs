@@ -7,6 +7,7 @@ pub mod passwd;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::query_parameters::{
@@ -52,6 +53,8 @@ impl From<bollard::errors::Error> for DockerError {
 pub struct Engine {
     docker: Docker,
     pub host: String,
+    /// Whatever must live as long as the connection (a relay, its socket directory).
+    _guard: Option<Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 /// What `docker inspect` says about a container that matters here.
@@ -154,7 +157,11 @@ fn context_host() -> Option<String> {
 
 impl Engine {
     pub async fn connect() -> Result<Engine, DockerError> {
-        let host = resolve_host();
+        Self::connect_to(resolve_host()).await
+    }
+
+    /// Connect to `host` (`unix://` or `tcp://`), as [`Engine::connect`] does.
+    pub async fn connect_to(host: String) -> Result<Engine, DockerError> {
         // API 1.41 (Docker 20.10, podman 4) is spoken by every current engine; asking
         // for it directly saves the version round trip. An older engine says "too new"
         // and gets a negotiated version instead (see `container`).
@@ -173,7 +180,18 @@ impl Engine {
         } else {
             return Err(DockerError::UnsupportedHost { host });
         };
-        Ok(Engine { docker, host })
+        Ok(Engine {
+            docker,
+            host,
+            _guard: None,
+        })
+    }
+
+    /// The same engine, shown as `host`, keeping `guard` alive as long as it is used.
+    pub fn relayed(mut self, host: &str, guard: Arc<dyn std::any::Any + Send + Sync>) -> Self {
+        self.host = host.to_string();
+        self._guard = Some(guard);
+        self
     }
 
     pub async fn container(&mut self, name: &str) -> Result<Container, DockerError> {

@@ -342,6 +342,21 @@ impl Session {
         Ok(RemoteProcess { channel })
     }
 
+    /// Start `command` and use its stdin and stdout as one byte stream (stderr and the
+    /// exit status are dropped), as `docker system dial-stdio` is used over ssh.
+    pub async fn spawn_stream(
+        &self,
+        command: &str,
+    ) -> Result<russh::ChannelStream<russh::client::Msg>, SshError> {
+        let lost = |e: russh::Error| SshError::Disconnected {
+            addr: self.addr.clone(),
+            detail: e.to_string(),
+        };
+        let channel = self.handle.channel_open_session().await.map_err(lost)?;
+        channel.exec(true, command).await.map_err(lost)?;
+        Ok(channel.into_stream())
+    }
+
     /// A TCP connection from the server to `host:port` (as `ssh -L` makes).
     pub async fn direct_tcpip(
         &self,

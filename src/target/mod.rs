@@ -6,6 +6,7 @@
 mod docker;
 mod inspect;
 pub(crate) mod install;
+mod ssh_engine;
 
 use std::sync::Arc;
 
@@ -103,7 +104,11 @@ impl ConnectContext {
     async fn engine(&self) -> Result<crate::docker::Engine, TargetError> {
         self.docker_engine
             .get_or_init(|| async {
-                crate::docker::Engine::connect()
+                let host = crate::docker::resolve_host();
+                if host.starts_with("ssh://") {
+                    return ssh_engine::connect(&host, &self.ssh, self.prompter.clone()).await;
+                }
+                crate::docker::Engine::connect_to(host)
                     .await
                     .map_err(TargetError::from)
             })

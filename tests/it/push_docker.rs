@@ -461,3 +461,64 @@ fn tcp_docker_host_is_supported() {
     assert_eq!(out.code, 0, "{out:?}");
     assert!(c.file("/root/.codex/auth.json").is_some());
 }
+
+#[test]
+fn ssh_docker_host_reaches_the_engine_through_dial_stdio() {
+    use crate::harness::{peers, RemoteUser};
+    // A user on the ssh peer who can use the engine: in the docker group, the docker
+    // CLI on PATH and DOCKER_HOST naming the private engine, as on a real docker host.
+    let socket = docker_peers()
+        .host()
+        .trim_start_matches("unix://")
+        .to_string();
+    let socket_dir = std::path::Path::new(&socket)
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let status = std::process::Command::new("chmod")
+        .arg("o+x")
+        .arg(&socket_dir)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut sb = Sandbox::new();
+    let user = RemoteUser::bash();
+    user.authorize(&sb);
+    let status = std::process::Command::new("usermod")
+        .args(["-aG", "docker", &user.name])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let docker_cli = String::from_utf8(
+        std::process::Command::new("sh")
+            .args(["-c", "command -v docker"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let cli_dir = std::path::Path::new(docker_cli.trim())
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    user.set_environment(&[
+        ("PATH", &format!("{cli_dir}:/usr/bin:/bin")),
+        ("DOCKER_HOST", docker_peers().host()),
+    ]);
+    let cfg = sb.alias("dockerhost", &user);
+    sb.env
+        .push(("DOCKER_HOST".into(), "ssh://dockerhost".into()));
+    let c = TestContainer::new("BUSYBOX_ROOT", &[], true);
+    let (out, key) = sb.push_key(
+        "dssh",
+        &["--docker", &c.name, "-F", cfg.to_str().unwrap(), "--json"],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.json()["targets"][0]["outcome"], "installed");
+    assert_eq!(
+        c.exec(&["cat", "/root/.codex/auth.json"]),
+        logins::api_key_json(&key)
+    );
+    let _ = peers();
+}

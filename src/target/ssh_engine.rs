@@ -1,0 +1,58 @@
+//! A Docker engine on another host, `DOCKER_HOST=ssh://user@host`, reached the way the
+//! docker CLI reaches it: `docker system dial-stdio` on the host, over one ssh
+//! connection (our ssh layer: config, host keys, agent, ProxyJump). A private unix
+//! socket here relays each API connection to a new dial-stdio channel, so the docker
+//! layer talks to it as to any local engine.
+
+use std::sync::Arc;
+
+use tokio::net::UnixListener;
+
+use super::TargetError;
+use crate::docker::Engine;
+use crate::prompt::Prompter;
+use crate::ssh::{Destination, Session, SshOptions};
+
+pub(super) async fn connect(
+    host: &str,
+    opts: &SshOptions,
+    prompter: Arc<dyn Prompter>,
+) -> Result<Engine, TargetError> {
+    let dest = Destination::parse(host).map_err(|e| {
+        TargetError::new(
+            "config",
+            format!("bad DOCKER_HOST: {e}"),
+            Some("use ssh://user@host[:port]"),
+        )
+    })?;
+    let session = Arc::new(Session::connect(&dest, opts, prompter).await?);
+    // The relay socket lives in a private directory, removed with the engine.
+    let dir = tempfile::Builder::new()
+        .prefix("codex-auth-docker")
+        .tempdir()
+        .map_err(|e| TargetError::new("io", format!("cannot make a relay socket: {e}"), None))?;
+    let path = dir.path().join("docker.sock");
+    let listener = UnixListener::bind(&path)
+        .map_err(|e| TargetError::new("io", format!("cannot make a relay socket: {e}"), None))?;
+    let relay_session = session.clone();
+    tokio::spawn(async move {
+        while let Ok((mut local, _)) = listener.accept().await {
+            let session = relay_session.clone();
+            tokio::spawn(async move {
+                if let Ok(mut remote) = session.spawn_stream("docker system dial-stdio").await {
+                    let _ = tokio::io::copy_bidirectional(&mut local, &mut remote).await;
+                }
+            });
+        }
+    });
+    let engine = Engine::connect_to(format!("unix://{}", path.display()))
+        .await
+        .map_err(|e| {
+            TargetError::new(
+                "docker-unreachable",
+                format!("cannot reach the Docker engine on {host}: {e}"),
+                Some("the host needs the docker CLI on the login user's PATH, with access to its engine"),
+            )
+        })?;
+    Ok(engine.relayed(host, Arc::new((dir, session))))
+}
