@@ -54,33 +54,9 @@ usage() {
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
-is_elf() {
-    [ -f "$1" ] && [ "$(LC_ALL=C head -c 4 "$1" 2>/dev/null | od -An -c | tr -d ' \n')" = '177ELF' ]
-}
-
-# Print the path of the real codex ELF binary (not a pyenv shim / wrapper), or fail.
-# (Same logic as find_codex in scripts/peers.sh.)
-find_codex() {
-    local c r cands=()
-    if command -v pyenv >/dev/null 2>&1; then
-        c=$(pyenv which codex 2>/dev/null || true)
-        [ -n "$c" ] && cands+=("$c")
-    fi
-    c=$(command -v codex 2>/dev/null || true)
-    [ -n "$c" ] && cands+=("$c")
-    for c in "${cands[@]}"; do
-        r=$(readlink -f "$c" 2>/dev/null || true)
-        if [ -n "$r" ] && is_elf "$r"; then printf '%s\n' "$r"; return 0; fi
-    done
-    if command -v python3 >/dev/null 2>&1; then
-        c=$(python3 -c 'import sysconfig;print(sysconfig.get_path("scripts"))' 2>/dev/null || true)
-        if [ -n "$c" ]; then
-            r=$(readlink -f "$c/codex" 2>/dev/null || true)
-            if [ -n "$r" ] && is_elf "$r"; then printf '%s\n' "$r"; return 0; fi
-        fi
-    fi
-    return 1
-}
+# is_elf, find_codex
+# shellcheck source=scripts/codex-bin.sh
+source "$(dirname "${BASH_SOURCE[0]}")/codex-bin.sh"
 
 # True while PID runs (a zombie counts as gone: PID 1 here may reap late).
 alive() {
