@@ -103,14 +103,12 @@ fn browser_login_writes_a_login_codex_accepts() {
 
     // A stray answer with the wrong state: Codex's 400 "State mismatch", and it keeps waiting.
     let (q_base, q) = callback.split_once('?').unwrap();
-    let mut p = params(q);
-    let good_state = p["state"].clone();
-    p.insert("state".into(), "forged".into());
+    let p = params(q);
+    assert_ne!(p["state"], "forged");
     let forged = format!("{q_base}?code={}&state=forged", p["code"]);
     let (status, _, body) = http_get(&forged.replace("localhost", "127.0.0.1"));
     assert_eq!(status, 400);
     assert!(body.contains("State mismatch"));
-    let _ = good_state;
 
     let (status, _, body) = http_get(&callback.replace("localhost", "127.0.0.1"));
     assert_eq!(status, 200, "{body}");

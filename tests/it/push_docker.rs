@@ -464,7 +464,7 @@ fn tcp_docker_host_is_supported() {
 
 #[test]
 fn ssh_docker_host_reaches_the_engine_through_dial_stdio() {
-    use crate::harness::{peers, RemoteUser};
+    use crate::harness::RemoteUser;
     // A user on the ssh peer who can use the engine: in the docker group, the docker
     // CLI on PATH and DOCKER_HOST naming the private engine, as on a real docker host.
     let socket = docker_peers()
@@ -520,5 +520,4 @@ fn ssh_docker_host_reaches_the_engine_through_dial_stdio() {
         c.exec(&["cat", "/root/.codex/auth.json"]),
         logins::api_key_json(&key)
     );
-    let _ = peers();
 }

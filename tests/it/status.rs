@@ -1,7 +1,7 @@
 //! `status` against the real peers: local, ssh and docker places, shared sessions,
 //! keyring stores, failures, and no token in any output.
 
-use crate::harness::{docker_peers, logins, peers, RemoteUser, Sandbox, TestContainer};
+use crate::harness::{docker_peers, logins, RemoteUser, Sandbox, TestContainer};
 
 /// Register every token of a ChatGPT auth.json as a secret of the sandbox.
 fn chatgpt(sb: &mut Sandbox, tag: &str) -> String {
@@ -146,7 +146,6 @@ fn status_everywhere_with_shared_sessions_and_keyring_store() {
     assert_eq!(out.code, 0, "{out:?}");
     assert!(out.stdout.contains("hold one ChatGPT session"), "{out:?}");
     assert!(out.stdout.contains("keyring credential store"), "{out:?}");
-    let _ = peers();
 }
 
 #[test]
@@ -165,7 +164,7 @@ fn status_of_nothing_is_not_a_failure_but_unreachable_is() {
 
 #[test]
 fn status_reports_an_invalid_file() {
-    let mut sb = Sandbox::new();
+    let sb = Sandbox::new();
     let user = RemoteUser::bash();
     user.authorize(&sb);
     user.write_owned(".codex/auth.json", "{\"auth_mode\": \"bogus\"}", 0o600);
@@ -185,7 +184,6 @@ fn status_reports_an_invalid_file() {
         .as_str()
         .unwrap()
         .contains("unknown auth_mode"));
-    let _ = &mut sb;
 }
 
 #[test]
