@@ -6,7 +6,7 @@
 #   scripts/docker-peers.sh down STATE_DIR   stop them, remove STATE_DIR (idempotent, never fails)
 #
 # `up` starts a private dockerd (data, exec root, socket, pidfile in STATE_DIR,
-# no bridge, no iptables), makes the images defined in docker/ (tagged
+# no bridge, no iptables), makes the images defined in docker/test-images/ (tagged
 # codex-auth-test/<name>) and starts these containers, all on --network none:
 #   cxa-root      busybox-root             cxa-readonly  busybox-root, --read-only
 #   cxa-user1000  user1000 (USER 1000)     cxa-codex     codex (real Codex CLI)
@@ -23,13 +23,13 @@
 # (dockerd, its containerd, the shims of the containers, the podman namespace).
 #
 # Environment: DOCKER_PEERS_PODMAN=0 skips podman; DOCKER_PEERS_CODEX_BUILD=dockerfile
-# builds the codex image from docker/codex/Dockerfile instead of `docker import`
+# builds the codex image from docker/test-images/codex/Dockerfile instead of `docker import`
 # (slower, same result); DOCKER_PEERS_CACHE is where the busybox-static .deb is
 # kept between runs (default /var/cache/cxa-docker-peers).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd -P)
-DEFS=$REPO/docker
+DEFS=$REPO/docker/test-images
 INSTALL_LOG=${DOCKER_PEERS_INSTALL_LOG:-/tmp/cxa-docker-peers-install.log}
 CACHE_DIR=${DOCKER_PEERS_CACHE:-/var/cache/cxa-docker-peers}
 APT_PACKAGES=(docker.io busybox-static podman gcc)
@@ -232,7 +232,7 @@ build_dockerfile() {
 
 # The codex image: the base rootfs plus the binary, imported in one go. About 3x
 # faster than COPY in a Dockerfile (no context upload + layer copy + commit).
-# Must stay equivalent to docker/codex/Dockerfile.
+# Must stay equivalent to docker/test-images/codex/Dockerfile.
 import_codex() {
     local r=$SD/build/codex
     cp -a "$SD/build/base" "$r"

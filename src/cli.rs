@@ -1,13 +1,18 @@
-//! The command line: clap types, and their conversion into a validated plan. No I/O here,
-//! so a bad flag never costs a connection.
+//! The command line: clap types, and their conversion into validated plans. No I/O
+//! here, so a bad flag never costs a connection; a flag that does not apply to the
+//! chosen mode is refused (exit 2), never ignored. Completions and the man page are
+//! generated from these same definitions.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
 use crate::error::AppError;
-use crate::ssh::{Destination, SshOptions};
-use crate::target::TargetSpec;
+use crate::login::{Issuer, LoginOptions, DEFAULT_CLIENT_ID, DEFAULT_ISSUER};
+use crate::report::Verbosity;
+use crate::ssh::SshOptions;
+use crate::targets::{DockerContext, DockerTargetArgs, SshConnectArgs, SshTargetArgs, TargetSpec};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -16,43 +21,109 @@ use crate::target::TargetSpec;
     about = "Install a Codex CLI login on SSH hosts and containers, safely",
     after_help = "Exit codes: 0 all targets done, 1 a target failed, 2 bad usage or input (nothing touched), 130 interrupted."
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Subcommand, Debug)]
-pub enum Command {
+pub(crate) enum Command {
     /// Install a login on targets: atomic write, 0700/0600, verified, backed up.
     Push(PushArgs),
     /// Show what login is installed here and on targets (reads only).
     Status(StatusArgs),
     /// Log in here (browser, device code or API key) and write $CODEX_HOME/auth.json.
     Login(LoginArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff), for `man -l -` or a man directory.
+    Man,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// How a fresh login is made (shared by `login` and `push --login`).
-#[derive(Args, Debug, Clone)]
-pub struct LoginFlowArgs {
+#[derive(Args, Debug, Clone, Default)]
+pub(crate) struct LoginFlowArgs {
     /// Use the device-code flow: a code and a URL to open on any device.
     #[arg(long)]
     pub device_auth: bool,
     /// Print the sign-in URL only; do not start a browser.
     #[arg(long)]
     pub no_browser: bool,
-    /// OAuth issuer (for gateways and tests).
-    #[arg(long, value_name = "URL", env = "CODEX_AUTH_ISSUER", default_value = crate::login::DEFAULT_ISSUER)]
-    pub issuer: String,
-    /// OAuth client id.
-    #[arg(long, value_name = "ID", env = "CODEX_AUTH_CLIENT_ID", default_value = crate::login::DEFAULT_CLIENT_ID)]
-    pub client_id: String,
-    /// Seconds the browser login waits for the sign-in to finish.
-    #[arg(long, value_name = "SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
-    pub timeout: u64,
+    /// OAuth issuer, for gateways and tests [env: CODEX_AUTH_ISSUER] [default: https://auth.openai.com].
+    #[arg(long, value_name = "URL")]
+    pub issuer: Option<String>,
+    /// OAuth client id [env: CODEX_AUTH_CLIENT_ID] [default: Codex's].
+    #[arg(long, value_name = "ID")]
+    pub client_id: Option<String>,
+    /// Seconds the browser login waits for the sign-in to finish [default: 600].
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub timeout: Option<u64>,
+}
+
+impl LoginFlowArgs {
+    /// The first of these flags given on the command line, if any.
+    fn given(&self) -> Option<&'static str> {
+        [
+            (self.device_auth, "--device-auth"),
+            (self.no_browser, "--no-browser"),
+            (self.issuer.is_some(), "--issuer"),
+            (self.client_id.is_some(), "--client-id"),
+            (self.timeout.is_some(), "--timeout"),
+        ]
+        .into_iter()
+        .find_map(|(given, flag)| given.then_some(flag))
+    }
+
+    /// The issuer's side of a sign-in: flag, else environment, else Codex's defaults.
+    fn issuer(&self) -> Result<Issuer, AppError> {
+        let from_env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let raw = self
+            .issuer
+            .clone()
+            .or_else(|| from_env("CODEX_AUTH_ISSUER"))
+            .unwrap_or_else(|| DEFAULT_ISSUER.to_string());
+        let base = raw.trim_end_matches('/').to_string();
+        if !(base.starts_with("https://") || base.starts_with("http://"))
+            || base.contains(char::is_whitespace)
+        {
+            return Err(AppError::usage(
+                format!("bad --issuer {raw:?}"),
+                Some("give the issuer's base URL, like https://auth.openai.com"),
+            ));
+        }
+        let client_id = self
+            .client_id
+            .clone()
+            .or_else(|| from_env("CODEX_AUTH_CLIENT_ID"))
+            .unwrap_or_else(|| DEFAULT_CLIENT_ID.to_string());
+        if client_id.is_empty() || client_id.contains(|c: char| c.is_whitespace() || c == '&') {
+            return Err(AppError::usage(
+                format!("bad --client-id {client_id:?}"),
+                Some("give the OAuth client id the issuer registered"),
+            ));
+        }
+        Ok(Issuer { base, client_id })
+    }
+
+    pub(crate) fn options(&self) -> Result<LoginOptions, AppError> {
+        Ok(LoginOptions {
+            issuer: self.issuer()?,
+            device: self.device_auth,
+            no_browser: self.no_browser,
+            timeout: Duration::from_secs(self.timeout.unwrap_or(600)),
+        })
+    }
 }
 
 #[derive(Args, Debug)]
-pub struct LoginArgs {
+pub(crate) struct LoginArgs {
     #[command(flatten)]
     pub flow: LoginFlowArgs,
     /// Read an API key from stdin instead of signing in.
@@ -65,7 +136,7 @@ pub struct LoginArgs {
     #[arg(long, requires = "forward")]
     pub no_run: bool,
     #[command(flatten)]
-    pub ssh_args: SshArgs,
+    pub ssh: SshConnectArgs,
     /// Replace a login of another account.
     #[arg(long)]
     pub force: bool,
@@ -73,73 +144,68 @@ pub struct LoginArgs {
     pub output: OutputArgs,
 }
 
-impl LoginFlowArgs {
-    pub fn validate(&self) -> Result<crate::login::LoginOptions, AppError> {
-        let base = self.issuer.trim_end_matches('/').to_string();
-        if !(base.starts_with("https://") || base.starts_with("http://"))
-            || base.contains(char::is_whitespace)
-        {
-            return Err(AppError::usage(
-                format!("bad --issuer {:?}", self.issuer),
-                Some("give the issuer's base URL, like https://auth.openai.com"),
-            ));
-        }
-        if self.client_id.is_empty()
-            || self
-                .client_id
-                .contains(|c: char| c.is_whitespace() || c == '&')
-        {
-            return Err(AppError::usage(
-                format!("bad --client-id {:?}", self.client_id),
-                None,
-            ));
-        }
-        Ok(crate::login::LoginOptions {
-            issuer: crate::login::Issuer {
-                base,
-                client_id: self.client_id.clone(),
-            },
-            device: self.device_auth,
-            no_browser: self.no_browser,
-            timeout: std::time::Duration::from_secs(self.timeout),
-        })
-    }
+/// What `login` is asked to do.
+pub(crate) enum LoginPlan {
+    /// Sign in here (browser or device code).
+    SignIn(LoginOptions),
+    /// An API key from stdin.
+    ApiKey,
+    /// The host's own `codex login`, tunnelled.
+    Forward(crate::ops::forward::ForwardPlan),
 }
 
-#[derive(Args, Debug, Clone, Default)]
-pub struct SshArgs {
-    /// ssh config file, as `ssh -F`.
-    #[arg(short = 'F', value_name = "FILE")]
-    pub config_file: Option<PathBuf>,
-    /// ssh option, as `ssh -o` (repeatable).
-    #[arg(short = 'o', value_name = "KEY=VALUE")]
-    pub options: Vec<String>,
-    /// Identity file, as `ssh -i`.
-    #[arg(short = 'i', value_name = "FILE")]
-    pub identity: Option<PathBuf>,
+fn not_with(flag: &str, mode: &str, hint: &str) -> AppError {
+    AppError::usage(format!("{flag} does not apply to {mode}"), Some(hint))
 }
 
-impl SshArgs {
-    pub fn validate(self) -> Result<SshOptions, AppError> {
-        for o in &self.options {
-            if !o.contains('=') && !o.trim().contains(' ') {
-                return Err(AppError::usage(
-                    format!("bad -o option {o:?}"),
-                    Some("use -o Key=Value, as with ssh"),
+impl LoginArgs {
+    pub(crate) fn plan(&self) -> Result<LoginPlan, AppError> {
+        if let Some(raw) = &self.forward {
+            if let Some(flag) = [
+                (self.flow.issuer.is_some(), "--issuer"),
+                (self.flow.client_id.is_some(), "--client-id"),
+                (self.flow.timeout.is_some(), "--timeout"),
+                (self.force, "--force"),
+            ]
+            .into_iter()
+            .find_map(|(given, flag)| given.then_some(flag))
+            {
+                return Err(not_with(
+                    flag,
+                    "login --forward (the host's own codex login signs in)",
+                    "drop it, or configure the issuer in the host's Codex",
                 ));
             }
+            return Ok(LoginPlan::Forward(crate::ops::forward::ForwardPlan {
+                dest: crate::targets::ssh_destination(raw)?,
+                ssh: self.ssh.clone().options()?,
+                no_run: self.no_run,
+                no_browser: self.flow.no_browser,
+            }));
         }
-        Ok(SshOptions {
-            config_file: self.config_file,
-            options: self.options,
-            identity: self.identity,
-            default_keepalive: None,
-        })
+        if let Some(flag) = self.ssh.given() {
+            return Err(not_with(
+                flag,
+                "a login on this machine",
+                "ssh options go with --forward HOST (or with push --ssh)",
+            ));
+        }
+        if self.api_key_stdin {
+            if let Some(flag) = self.flow.given() {
+                return Err(not_with(
+                    flag,
+                    "--api-key-stdin",
+                    "an API key needs no sign-in; drop the sign-in flags",
+                ));
+            }
+            return Ok(LoginPlan::ApiKey);
+        }
+        Ok(LoginPlan::SignIn(self.flow.options()?))
     }
 }
 
 #[derive(Args, Debug, Clone, Default)]
-pub struct OutputArgs {
+pub(crate) struct OutputArgs {
     /// One JSON document on stdout; human text goes to stderr.
     #[arg(long)]
     pub json: bool,
@@ -151,20 +217,25 @@ pub struct OutputArgs {
     pub quiet: bool,
 }
 
-/// Where to act: targets and how to reach them (shared by push and status).
+impl OutputArgs {
+    pub(crate) fn verbosity(&self) -> Verbosity {
+        if self.quiet {
+            Verbosity::Quiet
+        } else if self.verbose > 0 {
+            Verbosity::Verbose
+        } else {
+            Verbosity::Normal
+        }
+    }
+}
+
+/// Where to act: targets of every kind and how to reach them (shared by push and status).
 #[derive(Args, Debug, Clone, Default)]
-pub struct TargetArgs {
-    /// SSH destination: alias, user@host, host:port, [v6]:port, ssh://user@host:port (repeatable).
-    #[arg(long = "ssh", value_name = "DEST")]
-    pub ssh: Vec<String>,
-    /// Docker container name or id (repeatable); the engine is found as the docker CLI finds it.
-    #[arg(long = "docker", value_name = "CONTAINER")]
-    pub docker: Vec<String>,
-    /// Whose home inside containers (default: the container's configured user, else root).
-    #[arg(long, value_name = "USER")]
-    pub docker_user: Option<String>,
+pub(crate) struct TargetArgs {
     #[command(flatten)]
-    pub ssh_args: SshArgs,
+    pub ssh: SshTargetArgs,
+    #[command(flatten)]
+    pub docker: DockerTargetArgs,
     /// The target's CODEX_HOME (default: its $CODEX_HOME, else ~/.codex of the login user).
     #[arg(long, value_name = "PATH")]
     pub codex_home: Option<String>,
@@ -173,8 +244,48 @@ pub struct TargetArgs {
     pub jobs: u16,
 }
 
+/// Validated targets and connection options.
+pub(crate) struct TargetsPlan {
+    pub targets: Vec<TargetSpec>,
+    pub ssh: SshOptions,
+    pub docker: DockerContext,
+    pub codex_home: Option<String>,
+    pub jobs: usize,
+}
+
+impl TargetArgs {
+    pub(crate) fn plan(&self) -> Result<TargetsPlan, AppError> {
+        let mut targets = self.ssh.specs()?;
+        targets.extend(self.docker.specs()?);
+        let mut seen = std::collections::HashSet::new();
+        for t in &targets {
+            if !seen.insert(t.display()) {
+                return Err(AppError::usage(
+                    format!("target {} is named twice", t.display()),
+                    Some("name each target once"),
+                ));
+            }
+        }
+        if let Some(h) = &self.codex_home {
+            if h.is_empty() || h.contains('\n') || h.contains('\0') {
+                return Err(AppError::usage(
+                    "--codex-home must be a non-empty path on one line",
+                    Some("give the Codex home as a path on the target, like ~/.codex"),
+                ));
+            }
+        }
+        Ok(TargetsPlan {
+            targets,
+            ssh: self.ssh.connect.clone().options()?,
+            docker: self.docker.context()?,
+            codex_home: self.codex_home.clone(),
+            jobs: usize::from(self.jobs),
+        })
+    }
+}
+
 #[derive(Args, Debug)]
-pub struct PushArgs {
+pub(crate) struct PushArgs {
     #[command(flatten)]
     pub scope: TargetArgs,
     /// Push this auth.json instead of the local login.
@@ -201,175 +312,148 @@ pub struct PushArgs {
     pub output: OutputArgs,
 }
 
+/// Where the credentials for a push come from.
+#[derive(Debug)]
+pub(crate) enum Source {
+    File(PathBuf),
+    ApiKeyStdin,
+    /// One login per target (`push --login`).
+    FreshLogin(LoginOptions),
+    LocalLogin,
+}
+
+/// A validated push.
+pub(crate) struct PushPlan {
+    pub scope: TargetsPlan,
+    pub source: Source,
+}
+
+impl PushArgs {
+    pub(crate) fn plan(&self) -> Result<PushPlan, AppError> {
+        let scope = self.scope.plan()?;
+        if scope.targets.is_empty() {
+            return Err(AppError::usage(
+                "no targets: name at least one",
+                Some("codex-auth push --ssh user@host, or --docker CONTAINER"),
+            ));
+        }
+        if !self.login {
+            if let Some(flag) = self.flow.given() {
+                return Err(not_with(
+                    flag,
+                    "a push without --login",
+                    "add --login for a fresh sign-in per target, or drop the flag",
+                ));
+            }
+        }
+        let source = match (&self.from, self.api_key_stdin, self.login) {
+            (Some(f), _, _) => Source::File(f.clone()),
+            (None, true, _) => Source::ApiKeyStdin,
+            (None, false, true) => Source::FreshLogin(self.flow.options()?),
+            (None, false, false) => Source::LocalLogin,
+        };
+        Ok(PushPlan { scope, source })
+    }
+}
+
 #[derive(Args, Debug)]
-pub struct StatusArgs {
+pub(crate) struct StatusArgs {
     #[command(flatten)]
     pub scope: TargetArgs,
     #[command(flatten)]
     pub output: OutputArgs,
 }
 
-/// Where the credentials for a push come from.
-#[derive(Debug, Clone)]
-pub enum Source {
-    File(PathBuf),
-    ApiKeyStdin,
-    /// One login per target (`push --login`).
-    FreshLogin(crate::login::LoginOptions),
-    LocalLogin,
-}
-
-/// Validated targets and connection options.
-#[derive(Debug)]
-pub struct TargetsPlan {
-    pub targets: Vec<TargetSpec>,
-    pub ssh: SshOptions,
-    pub docker_user: Option<String>,
-    pub codex_home: Option<String>,
-    pub jobs: usize,
-}
-
-#[derive(Debug)]
-pub struct PushPlanArgs {
-    pub scope: TargetsPlan,
-    pub source: Source,
-    pub share: bool,
-    pub force: bool,
-    pub dry_run: bool,
-    pub output: OutputArgs,
-}
-
-impl TargetArgs {
-    pub fn validate(self) -> Result<TargetsPlan, AppError> {
-        let mut targets = Vec::new();
-        for raw in &self.ssh {
-            let d = Destination::parse(raw).map_err(|e| {
-                AppError::usage(
-                    e.to_string(),
-                    Some("use alias, user@host, host:port or ssh://user@host:port"),
-                )
-            })?;
-            targets.push(TargetSpec::Ssh(d));
-        }
-        for name in &self.docker {
-            let valid = !name.is_empty()
-                && !name.starts_with('-')
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
-            if !valid {
-                return Err(AppError::usage(
-                    format!("bad container name {name:?}"),
-                    Some("give a container name or id as `docker ps` shows it"),
-                ));
-            }
-            targets.push(TargetSpec::Docker(name.clone()));
-        }
-        if let Some(u) = &self.docker_user {
-            if u.is_empty() || u.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                return Err(AppError::usage(
-                    format!("bad --docker-user {u:?}"),
-                    Some("use a user name or uid[:gid] of the image"),
-                ));
-            }
-        }
-        let mut seen = std::collections::HashSet::new();
-        for t in &targets {
-            if !seen.insert(t.display()) {
-                return Err(AppError::usage(
-                    format!("target {} is named twice", t.display()),
-                    Some("name each target once"),
-                ));
-            }
-        }
-        if let Some(h) = &self.codex_home {
-            if h.is_empty() || h.contains('\n') || h.contains('\0') {
-                return Err(AppError::usage(
-                    "--codex-home must be a non-empty path on one line",
-                    None,
-                ));
-            }
-        }
-        Ok(TargetsPlan {
-            targets,
-            ssh: self.ssh_args.validate()?,
-            docker_user: self.docker_user,
-            codex_home: self.codex_home,
-            jobs: self.jobs as usize,
-        })
-    }
-}
-
-impl PushArgs {
-    pub fn validate(self) -> Result<PushPlanArgs, AppError> {
-        if self.scope.ssh.is_empty() && self.scope.docker.is_empty() {
-            return Err(AppError::usage(
-                "no targets: name at least one",
-                Some("codex-auth push --ssh user@host, or --docker CONTAINER"),
-            ));
-        }
-        let scope = self.scope.validate()?;
-        let source = match (&self.from, self.api_key_stdin, self.login) {
-            (Some(f), _, _) => Source::File(f.clone()),
-            (None, true, _) => Source::ApiKeyStdin,
-            (None, false, true) => Source::FreshLogin(self.flow.validate()?),
-            (None, false, false) => Source::LocalLogin,
-        };
-        Ok(PushPlanArgs {
-            scope,
-            source,
-            share: self.share,
-            force: self.force,
-            dry_run: self.dry_run,
-            output: self.output,
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str]) -> Result<PushPlanArgs, AppError> {
-        let cli = Cli::try_parse_from(args).map_err(|e| AppError::usage(e.to_string(), None))?;
+    fn push(args: &[&str]) -> Result<PushPlan, String> {
+        let mut argv = vec!["codex-auth", "push"];
+        argv.extend_from_slice(args);
+        let cli = Cli::try_parse_from(argv).map_err(|e| e.kind().to_string())?;
         match cli.command {
-            Command::Push(p) => p.validate(),
-            _ => panic!("not a push"),
+            Command::Push(p) => p.plan().map_err(|e| e.message),
+            _ => unreachable!("parsed as push"),
+        }
+    }
+
+    fn login(args: &[&str]) -> Result<LoginPlan, String> {
+        let mut argv = vec!["codex-auth", "login"];
+        argv.extend_from_slice(args);
+        let cli = Cli::try_parse_from(argv).map_err(|e| e.kind().to_string())?;
+        match cli.command {
+            Command::Login(l) => l.plan().map_err(|e| e.message),
+            _ => unreachable!("parsed as login"),
+        }
+    }
+
+    fn err<T>(r: Result<T, String>) -> String {
+        match r {
+            Ok(_) => panic!("expected an error"),
+            Err(e) => e,
         }
     }
 
     #[test]
     fn push_needs_a_target_and_valid_destinations() {
-        assert!(parse(&["codex-auth", "push"]).is_err());
-        assert!(parse(&["codex-auth", "push", "--ssh", "h:0"]).is_err());
-        assert!(parse(&["codex-auth", "push", "--ssh", "a", "--ssh", "a"]).is_err());
-        assert!(parse(&["codex-auth", "push", "--ssh", "a", "-o", "Bogus"]).is_err());
-        let p = parse(&[
-            "codex-auth",
-            "push",
-            "--ssh",
-            "a",
-            "--ssh",
-            "u@b:2222",
-            "-o",
-            "Port=1",
-        ])
-        .unwrap();
+        assert_eq!(err(push(&[])), "no targets: name at least one");
+        assert!(err(push(&["--ssh", "h:0"])).contains("bad port"));
+        assert_eq!(
+            err(push(&["--ssh", "a", "--ssh", "a"])),
+            "target a is named twice"
+        );
+        assert_eq!(
+            err(push(&["--ssh", "a", "-o", "Bogus"])),
+            "bad -o option \"Bogus\""
+        );
+        assert_eq!(
+            err(push(&["--docker", "a b"])),
+            "bad container name \"a b\""
+        );
+        let p = push(&["--ssh", "a", "--ssh", "u@b:2222", "-o", "Port=1"]).unwrap();
         assert_eq!(p.scope.targets.len(), 2);
         assert!(matches!(p.source, Source::LocalLogin));
     }
 
     #[test]
     fn from_and_api_key_stdin_conflict() {
-        assert!(parse(&[
-            "codex-auth",
-            "push",
-            "--ssh",
-            "a",
-            "--from",
-            "x",
-            "--api-key-stdin"
-        ])
-        .is_err());
+        assert_eq!(
+            err(push(&["--ssh", "a", "--from", "x", "--api-key-stdin"])),
+            "an argument cannot be used with one or more of the other specified arguments"
+        );
+    }
+
+    #[test]
+    fn flags_that_do_not_apply_are_refused() {
+        assert_eq!(
+            err(push(&["--ssh", "a", "--device-auth"])),
+            "--device-auth does not apply to a push without --login"
+        );
+        assert_eq!(
+            err(push(&["--ssh", "a", "--issuer", "https://x"])),
+            "--issuer does not apply to a push without --login"
+        );
+        assert!(push(&["--ssh", "a", "--login", "--device-auth"]).is_ok());
+        assert_eq!(
+            err(push(&["--ssh", "a", "--docker-user", "app"])),
+            "--docker-user only applies to --docker targets"
+        );
+        assert_eq!(
+            err(login(&["-F", "cfg"])),
+            "-F does not apply to a login on this machine"
+        );
+        assert_eq!(
+            err(login(&["--api-key-stdin", "--timeout", "5"])),
+            "--timeout does not apply to --api-key-stdin"
+        );
+        assert_eq!(
+            err(login(&["--forward", "h", "--force"])),
+            "--force does not apply to login --forward (the host's own codex login signs in)"
+        );
+        assert!(matches!(
+            login(&["--forward", "h", "-F", "cfg"]),
+            Ok(LoginPlan::Forward(_))
+        ));
     }
 }

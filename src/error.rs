@@ -1,22 +1,23 @@
-//! The one error type at the top: a one-line message, a hint, and the documented exit code.
-//! Typed errors from the lower layers convert into it; main prints it once.
+//! The one error type at the top: a one-line message, a hint, and the documented exit
+//! code. Typed errors from the lower layers convert into it (each with its hint); the
+//! report layer prints it once.
 
 use std::fmt;
 
 /// Exit codes, as documented in the README.
-pub mod exit {
+pub(crate) mod exit {
     /// Every target done.
-    pub const OK: u8 = 0;
+    pub(crate) const OK: u8 = 0;
     /// At least one target failed; the others are done and reported.
-    pub const TARGET_FAILED: u8 = 1;
+    pub(crate) const TARGET_FAILED: u8 = 1;
     /// Bad usage or bad input: nothing was touched.
-    pub const USAGE: u8 = 2;
+    pub(crate) const USAGE: u8 = 2;
     /// Interrupted (Ctrl-C).
-    pub const INTERRUPTED: u8 = 130;
+    pub(crate) const INTERRUPTED: u8 = 130;
 }
 
 #[derive(Debug)]
-pub struct AppError {
+pub(crate) struct AppError {
     pub code: u8,
     pub message: String,
     pub hint: Option<String>,
@@ -24,7 +25,7 @@ pub struct AppError {
 
 impl AppError {
     /// Bad usage or input (exit 2), detected before anything was touched.
-    pub fn usage(message: impl Into<String>, hint: Option<&str>) -> Self {
+    pub(crate) fn usage(message: impl Into<String>, hint: Option<&str>) -> Self {
         AppError {
             code: exit::USAGE,
             message: message.into(),
@@ -32,15 +33,16 @@ impl AppError {
         }
     }
 
-    pub fn failed(message: impl Into<String>) -> Self {
+    /// The command ran and failed (exit 1).
+    pub(crate) fn failed(message: impl Into<String>, hint: Option<String>) -> Self {
         AppError {
             code: exit::TARGET_FAILED,
             message: message.into(),
-            hint: None,
+            hint,
         }
     }
 
-    pub fn interrupted() -> Self {
+    pub(crate) fn interrupted() -> Self {
         AppError {
             code: exit::INTERRUPTED,
             message: "interrupted".into(),
@@ -60,3 +62,36 @@ impl fmt::Display for AppError {
 }
 
 impl std::error::Error for AppError {}
+
+impl From<crate::auth::source::SourceError> for AppError {
+    fn from(e: crate::auth::source::SourceError) -> Self {
+        AppError::usage(e.to_string(), e.hint())
+    }
+}
+
+impl From<crate::login::LoginError> for AppError {
+    fn from(e: crate::login::LoginError) -> Self {
+        AppError::failed(e.to_string(), e.hint().map(str::to_string))
+    }
+}
+
+impl From<crate::ops::forward::ForwardError> for AppError {
+    fn from(e: crate::ops::forward::ForwardError) -> Self {
+        match e {
+            crate::ops::forward::ForwardError::Interrupted => AppError::interrupted(),
+            e => AppError::failed(e.to_string(), e.hint()),
+        }
+    }
+}
+
+impl From<crate::auth::local::LocalWriteError> for AppError {
+    fn from(e: crate::auth::local::LocalWriteError) -> Self {
+        match e {
+            crate::auth::local::LocalWriteError::OtherAccount { .. } => AppError::failed(
+                format!("not saved: {e}"),
+                Some("pass --force to replace it (the old login is kept as auth.json.bak)".into()),
+            ),
+            other => AppError::failed(other.to_string(), None),
+        }
+    }
+}

@@ -1,13 +1,5 @@
-//! Entry point: parse, run, print the error once, exit with its documented code.
+//! Entry point: run with the process's arguments and exit with the documented code.
 
-use std::process::ExitCode;
-
-fn main() -> ExitCode {
-    match codex_auth::run() {
-        Ok(code) => ExitCode::from(code),
-        Err(e) => {
-            eprintln!("codex-auth: {e}");
-            ExitCode::from(e.code)
-        }
-    }
+fn main() -> std::process::ExitCode {
+    std::process::ExitCode::from(codex_auth::run(std::env::args_os()))
 }

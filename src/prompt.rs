@@ -4,32 +4,20 @@
 
 use std::io::{BufRead, Write};
 
-pub trait Prompter: Send + Sync {
+use crate::secret::Secret;
+
+pub(crate) trait Prompter: Send + Sync {
     /// Whether there is a terminal to ask on.
     fn available(&self) -> bool;
     /// A yes/no question; `None` when no terminal.
     fn confirm(&self, question: &str) -> Option<bool>;
-    /// A line read without echo; `None` when no terminal or aborted.
-    fn secret(&self, prompt: &str) -> Option<String>;
-}
-
-/// No terminal: every question goes unanswered.
-pub struct NoTerminal;
-
-impl Prompter for NoTerminal {
-    fn available(&self) -> bool {
-        false
-    }
-    fn confirm(&self, _: &str) -> Option<bool> {
-        None
-    }
-    fn secret(&self, _: &str) -> Option<String> {
-        None
-    }
+    /// A line read without echo (a password or passphrase); `None` when no terminal or
+    /// aborted.
+    fn secret(&self, prompt: &str) -> Option<Secret>;
 }
 
 /// Whether this process has a controlling terminal to ask on, as ssh uses `/dev/tty`.
-pub fn tty_available() -> bool {
+pub(crate) fn tty_available() -> bool {
     std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -38,7 +26,7 @@ pub fn tty_available() -> bool {
 }
 
 /// Ask on `/dev/tty` directly (not stdin: stdin may carry a key).
-pub fn tty_confirm(question: &str) -> Option<bool> {
+pub(crate) fn tty_confirm(question: &str) -> Option<bool> {
     let mut tty = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -59,6 +47,7 @@ pub fn tty_confirm(question: &str) -> Option<bool> {
     }
 }
 
-pub fn tty_secret(prompt: &str) -> Option<String> {
-    rpassword::prompt_password(prompt).ok()
+/// Read a line without echo on the terminal.
+pub(crate) fn tty_secret(prompt: &str) -> Option<Secret> {
+    rpassword::prompt_password(prompt).ok().map(Secret::new)
 }

@@ -1,33 +1,38 @@
 //! This machine's Codex home: where `$CODEX_HOME/auth.json` is, and writing a new login
-//! there as carefully as on targets.
+//! there as carefully as on targets (0700/0600, temp file then rename, never through a
+//! symlink, another account's login kept as auth.json.bak).
 
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::AuthFile;
 
 /// `$CODEX_HOME` if set and non-empty, else `~/.codex`.
-pub fn codex_home() -> Option<PathBuf> {
+pub(crate) fn codex_home() -> Option<PathBuf> {
     match std::env::var_os("CODEX_HOME") {
         Some(v) if !v.is_empty() => Some(PathBuf::from(v)),
         _ => dirs::home_dir().map(|h| h.join(".codex")),
     }
 }
 
-pub fn auth_path() -> Option<PathBuf> {
+/// Whether the local Codex home comes from `$CODEX_HOME`.
+pub(crate) fn codex_home_from_env() -> bool {
+    std::env::var_os("CODEX_HOME").is_some_and(|v| !v.is_empty())
+}
+
+pub(crate) fn auth_path() -> Option<PathBuf> {
     codex_home().map(|h| h.join("auth.json"))
 }
 
 #[derive(Debug, PartialEq, Eq)]
-pub enum LocalOutcome {
+pub(crate) enum LocalOutcome {
     Created,
     Replaced { backup: Option<PathBuf> },
     Unchanged,
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum LocalWriteError {
+pub(crate) enum LocalWriteError {
     #[error("cannot find the home directory for the local login")]
     NoHome,
     #[error("{path} holds a login of another account ({now})")]
@@ -37,7 +42,7 @@ pub enum LocalWriteError {
 }
 
 /// Who a login belongs to, in words that show no secret.
-pub fn describe_account(a: &AuthFile) -> String {
+pub(crate) fn describe_account(a: &AuthFile) -> String {
     let s = &a.summary;
     match (&s.email, &s.api_key) {
         (Some(e), _) => format!("ChatGPT account {e}"),
@@ -49,7 +54,7 @@ pub fn describe_account(a: &AuthFile) -> String {
 /// Write `$CODEX_HOME/auth.json` as on targets: directory 0700, file 0600, temp file in
 /// the same directory then rename (a symlink at the path is replaced, not followed).
 /// A login of another account is only replaced with `force` (and then kept as .bak).
-pub fn write_login(
+pub(crate) fn write_login(
     new: &AuthFile,
     force: bool,
 ) -> Result<(PathBuf, LocalOutcome), LocalWriteError> {
@@ -57,7 +62,7 @@ pub fn write_login(
     write_login_in(&dir, new, force)
 }
 
-pub fn write_login_in(
+pub(crate) fn write_login_in(
     dir: &Path,
     new: &AuthFile,
     force: bool,
@@ -67,17 +72,7 @@ pub fn write_login_in(
         path: path.display().to_string(),
         detail: e.to_string(),
     };
-    if !dir.exists() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(io)?;
-    } else if let Ok(m) = std::fs::metadata(dir) {
-        if m.permissions().mode() & 0o077 != 0 {
-            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
-        }
-    }
+    private_dir(dir).map_err(io)?;
     let existing = match std::fs::symlink_metadata(&path) {
         Ok(m) if m.file_type().is_file() => std::fs::read(&path).ok(),
         _ => None,
@@ -110,14 +105,47 @@ pub fn write_login_in(
     Ok((path, outcome))
 }
 
+/// Create `dir` (and parents) 0700, or tighten an existing one that others can read.
+#[cfg(unix)]
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if !dir.exists() {
+        return std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir);
+    }
+    if let Ok(m) = std::fs::metadata(dir) {
+        if m.permissions().mode() & 0o077 != 0 {
+            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+        }
+    }
+    Ok(())
+}
+
+/// Windows: the profile directory's ACL already keeps other users out.
+#[cfg(not(unix))]
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)
+}
+
+/// A new file only this user can read, failing if the name exists.
+fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
+}
+
 fn replace_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = dir.join(format!(".auth.json.{}", crate::login::random_suffix()));
+    let suffix = crate::encoding::random_b64url(9).map_err(std::io::Error::other)?;
+    let tmp = dir.join(format!(".auth.json.{suffix}"));
     let result = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
+        let mut f = create_private(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)?;
@@ -132,7 +160,7 @@ fn replace_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<
     result
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 

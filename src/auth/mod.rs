@@ -1,67 +1,22 @@
 //! The auth.json model: parse and validate what Codex reads, serialize what Codex writes,
 //! decode JWT claims for display, and keep every token behind [`Secret`] so it cannot print.
-//! This module does no network I/O; local CODEX_HOME resolution lives in [`local`].
+//! No network I/O here; this machine's Codex home is [`local`], where a pushed login comes
+//! from [`source`], the configured credential store [`store`], Codex's own verdict [`verdict`].
 
-pub mod local;
+pub(crate) mod local;
+pub(crate) mod source;
+pub(crate) mod store;
+pub(crate) mod verdict;
 
 use std::fmt;
 
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 
-/// A string that must never reach output. Debug and Display print a mask.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-    /// The raw value, for the one place that sends it to a target.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-/// Bytes that must never reach output (a whole auth.json).
-#[derive(Clone, PartialEq, Eq)]
-pub struct SecretBytes(Vec<u8>);
-
-impl SecretBytes {
-    pub fn new(bytes: Vec<u8>) -> Self {
-        SecretBytes(bytes)
-    }
-    pub fn expose(&self) -> &[u8] {
-        &self.0
-    }
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl fmt::Debug for SecretBytes {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SecretBytes({} bytes)", self.0.len())
-    }
-}
+use crate::encoding::sha256_hex;
+use crate::secret::{Secret, SecretBytes};
 
 /// Codex's own mask for an API key: first 8 characters, `***`, last 5.
-pub fn mask_api_key(key: &str) -> String {
+pub(crate) fn mask_api_key(key: &str) -> String {
     let chars: Vec<char> = key.chars().collect();
     if chars.len() <= 13 {
         return "***".to_string();
@@ -73,7 +28,7 @@ pub fn mask_api_key(key: &str) -> String {
 
 /// How the login authenticates, as `auth_mode` spells it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AuthMode {
+pub(crate) enum AuthMode {
     ApiKey,
     ChatGpt,
     /// Any other mode Codex 0.147 knows (`chatgptAuthTokens`, `headers`, ...): pushed as is.
@@ -92,7 +47,7 @@ const KNOWN_MODES: &[&str] = &[
 ];
 
 impl AuthMode {
-    pub fn as_str(&self) -> &'static str {
+    pub(crate) fn as_str(&self) -> &'static str {
         match self {
             AuthMode::ApiKey => "apikey",
             AuthMode::ChatGpt => "chatgpt",
@@ -103,7 +58,7 @@ impl AuthMode {
 
 /// Why an auth.json (or a key) cannot be used. Each message is one line.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum AuthError {
+pub(crate) enum AuthError {
     #[error("not valid JSON ({0})")]
     Json(String),
     #[error("the top level is not a JSON object")]
@@ -126,7 +81,7 @@ pub enum AuthError {
 
 /// What can be shown about a login without showing it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct AuthSummary {
+pub(crate) struct AuthSummary {
     pub mode: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
@@ -142,9 +97,10 @@ pub struct AuthSummary {
     pub last_refresh: Option<String>,
 }
 
-/// A validated auth.json, ready to install: the exact bytes, and what it says.
-#[derive(Clone, Debug)]
-pub struct AuthFile {
+/// A validated auth.json, ready to install: the exact bytes, and what it says. Its Debug
+/// shows the mode and size only (no account, no email).
+#[derive(Clone)]
+pub(crate) struct AuthFile {
     bytes: SecretBytes,
     pub mode: AuthMode,
     pub summary: AuthSummary,
@@ -157,32 +113,39 @@ pub struct AuthFile {
     account_identity: String,
 }
 
+impl fmt::Debug for AuthFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "AuthFile({}, {} bytes)",
+            self.mode.as_str(),
+            self.bytes.len()
+        )
+    }
+}
+
 impl AuthFile {
-    pub fn bytes(&self) -> &SecretBytes {
+    pub(crate) fn bytes(&self) -> &SecretBytes {
         &self.bytes
     }
 
     /// sha256 of the bytes, hex: identifies the content without revealing it.
-    pub fn sha256_hex(&self) -> String {
-        hex(&Sha256::digest(self.bytes.expose()))
+    pub(crate) fn sha256_hex(&self) -> String {
+        sha256_hex(self.bytes.expose())
     }
 
     /// True when the login carries a refresh token, which rotates on use.
-    pub fn is_rotating_session(&self) -> bool {
+    pub(crate) fn is_rotating_session(&self) -> bool {
         self.session_id.is_some()
     }
 
-    pub fn secrets(&self) -> &[Secret] {
-        &self.secrets
-    }
-
     /// Whether two logins belong to the same account (or are the same API key).
-    pub fn same_account(&self, other: &AuthFile) -> bool {
+    pub(crate) fn same_account(&self, other: &AuthFile) -> bool {
         self.mode == other.mode && self.account_identity == other.account_identity
     }
 
     /// Build an API-key login exactly as `codex login --with-api-key` writes it.
-    pub fn from_api_key(raw: &str) -> Result<AuthFile, AuthError> {
+    pub(crate) fn from_api_key(raw: &str) -> Result<AuthFile, AuthError> {
         let key = raw.trim();
         if key.is_empty() {
             return Err(AuthError::EmptyKey);
@@ -199,7 +162,7 @@ impl AuthFile {
 
     /// Parse and validate. Bytes are kept verbatim when `auth_mode` is present, so unknown
     /// fields and formatting survive; an older file without `auth_mode` gets it inferred.
-    pub fn parse(bytes: &[u8]) -> Result<AuthFile, AuthError> {
+    pub(crate) fn parse(bytes: &[u8]) -> Result<AuthFile, AuthError> {
         let value: Value =
             serde_json::from_slice(bytes).map_err(|e| AuthError::Json(json_error_line(&e)))?;
         let Value::Object(mut obj) = value else {
@@ -284,7 +247,7 @@ impl AuthFile {
                     .ok()
                     .and_then(|c| c.get("exp").and_then(Value::as_i64));
                 let refresh = non_empty_str(tokens, "refresh_token").unwrap_or_default();
-                session_id = Some(hex(&Sha256::digest(refresh.as_bytes()))[..16].to_string());
+                session_id = Some(sha256_hex(refresh.as_bytes())[..16].to_string());
             }
             AuthMode::Other(_) => {}
         }
@@ -295,7 +258,7 @@ impl AuthFile {
             non_empty_str(&obj, "OPENAI_API_KEY"),
         ) {
             (Some(acc), email, _) => format!("account:{acc}:{}", email.as_deref().unwrap_or("")),
-            (None, _, Some(key)) => format!("key:{}", hex(&Sha256::digest(key.as_bytes()))),
+            (None, _, Some(key)) => format!("key:{}", sha256_hex(key.as_bytes())),
             _ => String::new(),
         };
         let bytes = if rewritten {
@@ -304,7 +267,7 @@ impl AuthFile {
             bytes.to_vec()
         };
         Ok(AuthFile {
-            bytes: SecretBytes(bytes),
+            bytes: SecretBytes::new(bytes),
             mode,
             summary,
             session_id,
@@ -315,7 +278,7 @@ impl AuthFile {
 
     /// Replace every secret found in `text` by a mask. Output that came from a target
     /// passes through here, so a remote tool that echoes a token cannot leak it.
-    pub fn scrub(&self, text: &str) -> String {
+    pub(crate) fn scrub(&self, text: &str) -> String {
         let mut out = text.to_string();
         for s in &self.secrets {
             if s.expose().len() >= 8 && out.contains(s.expose()) {
@@ -324,58 +287,6 @@ impl AuthFile {
         }
         out
     }
-}
-
-/// Calendar date and time (UTC) of a unix time: (year, month, day, hour, minute, second).
-pub fn civil(ts: i64) -> (i64, i64, i64, i64, i64, i64) {
-    let days = ts.div_euclid(86_400);
-    let secs = ts.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d, secs / 3600, secs % 3600 / 60, secs % 60)
-}
-
-/// Now as Codex writes `last_refresh`: `2026-11-27T10:00:00.123456Z`.
-pub fn now_rfc3339() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let (y, mo, d, h, mi, s) = civil(now.as_secs() as i64);
-    format!(
-        "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:06}Z",
-        now.subsec_micros()
-    )
-}
-
-/// The `cli_auth_credentials_store` a Codex `config.toml` selects (top-level key only):
-/// `file` (the default), `keyring`, `auto` or `ephemeral`.
-pub fn credential_store(config_toml: &str) -> &'static str {
-    for raw in config_toml.lines() {
-        let line = raw.trim_start();
-        if line.starts_with('[') {
-            break;
-        }
-        let Some(rest) = line.strip_prefix("cli_auth_credentials_store") else {
-            continue;
-        };
-        let Some(value) = rest.trim_start().strip_prefix('=') else {
-            continue;
-        };
-        let value = value.split('#').next().unwrap_or("");
-        for store in ["keyring", "auto", "ephemeral", "file"] {
-            if value.contains(store) {
-                return store;
-            }
-        }
-    }
-    "file"
 }
 
 fn non_empty_str<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
@@ -396,7 +307,7 @@ fn json_error_line(e: &serde_json::Error) -> String {
 }
 
 /// Decode a JWT's payload. No signature check: this is for display and shape only.
-pub fn jwt_claims(token: &str) -> Result<Map<String, Value>, &'static str> {
+pub(crate) fn jwt_claims(token: &str) -> Result<Map<String, Value>, &'static str> {
     let mut parts = token.split('.');
     let (Some(_header), Some(payload), Some(_sig), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -421,15 +332,11 @@ fn shorten(id: &str) -> String {
     }
 }
 
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 #[cfg(test)]
-pub mod testdata {
+pub(crate) mod testdata {
     //! Well-formed but fake logins for unit tests.
 
-    pub fn jwt(claims: &serde_json::Value) -> String {
+    pub(crate) fn jwt(claims: &serde_json::Value) -> String {
         let e = data_encoding::BASE64URL_NOPAD;
         format!(
             "{}.{}.{}",
@@ -439,7 +346,7 @@ pub mod testdata {
         )
     }
 
-    pub fn chatgpt_json(refresh: &str) -> String {
+    pub(crate) fn chatgpt_json(refresh: &str) -> String {
         let id = jwt(&serde_json::json!({
             "email": "dev@example.test",
             "https://api.openai.com/auth": {"chatgpt_plan_type": "plus", "chatgpt_account_id": "acct-1234567890"}
@@ -494,28 +401,9 @@ mod tests {
         assert_eq!(a.summary.access_expires, Some(1_900_000_000));
         assert!(a.is_rotating_session());
         assert!(!format!("{a:?}").contains("rt-secret-value-1"));
+        assert!(!format!("{a:?}").contains("dev@example.test"));
+        assert!(!format!("{a:?}").contains("acct-"));
         assert_eq!(a.scrub("x rt-secret-value-1 y"), "x *** y");
-    }
-
-    #[test]
-    fn credential_store_reads_only_the_top_level_key() {
-        assert_eq!(credential_store("model = \"x\"\n"), "file");
-        assert_eq!(
-            credential_store("cli_auth_credentials_store = \"keyring\"\n"),
-            "keyring"
-        );
-        assert_eq!(
-            credential_store("cli_auth_credentials_store='auto' # not keyring\n"),
-            "auto"
-        );
-        assert_eq!(
-            credential_store("# cli_auth_credentials_store = \"keyring\"\n"),
-            "file"
-        );
-        assert_eq!(
-            credential_store("[profiles.a]\ncli_auth_credentials_store = \"keyring\"\n"),
-            "file"
-        );
     }
 
     #[test]
@@ -555,9 +443,9 @@ mod tests {
         }
         let bad_jwt = testdata::chatgpt_json("rt").replace("\"id_token\": \"", "\"id_token\": \"x");
         let bad_jwt = bad_jwt.replacen('.', "", 2);
-        assert!(matches!(
-            AuthFile::parse(bad_jwt.as_bytes()),
-            Err(AuthError::BadIdToken(_)) | Err(AuthError::Json(_))
-        ));
+        assert_eq!(
+            AuthFile::parse(bad_jwt.as_bytes()).unwrap_err(),
+            AuthError::BadIdToken("expected three dot-separated parts")
+        );
     }
 }

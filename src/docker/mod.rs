@@ -3,9 +3,8 @@
 //! write files through the archive API (which works without a shell, and on stopped
 //! containers). Never prints.
 
-pub mod passwd;
+pub(crate) mod passwd;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -18,7 +17,7 @@ use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
 #[derive(Debug, thiserror::Error)]
-pub enum DockerError {
+pub(crate) enum DockerError {
     #[error("cannot reach the Docker engine at {host}: {detail}")]
     Unreachable { host: String, detail: String },
     #[error("unsupported DOCKER_HOST {host}")]
@@ -50,7 +49,7 @@ impl From<bollard::errors::Error> for DockerError {
 
 /// A connection to one Docker-compatible engine (dockerd, or podman's API socket).
 #[derive(Clone)]
-pub struct Engine {
+pub(crate) struct Engine {
     docker: Docker,
     pub host: String,
     /// Whatever must live as long as the connection (a relay, its socket directory).
@@ -59,7 +58,7 @@ pub struct Engine {
 
 /// What `docker inspect` says about a container that matters here.
 #[derive(Clone, Debug)]
-pub struct Container {
+pub(crate) struct Container {
     pub id: String,
     pub name: String,
     pub running: bool,
@@ -68,11 +67,10 @@ pub struct Container {
     pub env: Vec<String>,
     /// Mount points backed by tmpfs (writes through the archive API land below them).
     pub tmpfs_mounts: Vec<String>,
-    pub read_only_root: bool,
 }
 
 impl Container {
-    pub fn env_var(&self, key: &str) -> Option<&str> {
+    pub(crate) fn env_var(&self, key: &str) -> Option<&str> {
         self.env.iter().find_map(|kv| {
             let (k, v) = kv.split_once('=')?;
             (k == key).then_some(v)
@@ -80,7 +78,7 @@ impl Container {
     }
 
     /// The tmpfs mount that `path` lies on, if any.
-    pub fn tmpfs_under(&self, path: &str) -> Option<&str> {
+    pub(crate) fn tmpfs_under(&self, path: &str) -> Option<&str> {
         self.tmpfs_mounts
             .iter()
             .filter(|m| Path::new(path).starts_with(m.as_str()))
@@ -91,19 +89,18 @@ impl Container {
 
 /// A file read through the archive API.
 #[derive(Debug)]
-pub enum Entry {
+pub(crate) enum Entry {
     File {
         content: Vec<u8>,
         mode: u32,
         uid: u64,
-        gid: u64,
     },
     Symlink,
     Dir,
     Other,
 }
 
-pub struct ExecOutput {
+pub(crate) struct ExecOutput {
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
     /// For [`Engine::exit_code`]; asked only when needed (one more round trip).
@@ -112,7 +109,7 @@ pub struct ExecOutput {
 
 /// Where the docker CLI would connect: `$DOCKER_HOST`, else the current context's
 /// endpoint (`$DOCKER_CONTEXT` or `currentContext` in the CLI config), else the default.
-pub fn resolve_host() -> String {
+pub(crate) fn resolve_host() -> String {
     if let Ok(h) = std::env::var("DOCKER_HOST") {
         if !h.is_empty() {
             return h;
@@ -144,8 +141,7 @@ fn context_host() -> Option<String> {
     if name.is_empty() || name == "default" {
         return None;
     }
-    use sha2::Digest;
-    let id = crate::auth::hex(&sha2::Sha256::digest(name.as_bytes()));
+    let id = crate::encoding::sha256_hex(name.as_bytes());
     let meta: serde_json::Value = serde_json::from_slice(
         &std::fs::read(dir.join("contexts/meta").join(id).join("meta.json")).ok()?,
     )
@@ -156,12 +152,8 @@ fn context_host() -> Option<String> {
 }
 
 impl Engine {
-    pub async fn connect() -> Result<Engine, DockerError> {
-        Self::connect_to(resolve_host()).await
-    }
-
-    /// Connect to `host` (`unix://` or `tcp://`), as [`Engine::connect`] does.
-    pub async fn connect_to(host: String) -> Result<Engine, DockerError> {
+    /// Connect to `host` (`unix://` or `tcp://`; see [`resolve_host`]).
+    pub(crate) async fn connect_to(host: String) -> Result<Engine, DockerError> {
         // API 1.41 (Docker 20.10, podman 4) is spoken by every current engine; asking
         // for it directly saves the version round trip. An older engine says "too new"
         // and gets a negotiated version instead (see `container`).
@@ -188,13 +180,17 @@ impl Engine {
     }
 
     /// The same engine, shown as `host`, keeping `guard` alive as long as it is used.
-    pub fn relayed(mut self, host: &str, guard: Arc<dyn std::any::Any + Send + Sync>) -> Self {
+    pub(crate) fn relayed(
+        mut self,
+        host: &str,
+        guard: Arc<dyn std::any::Any + Send + Sync>,
+    ) -> Self {
         self.host = host.to_string();
         self._guard = Some(guard);
         self
     }
 
-    pub async fn container(&mut self, name: &str) -> Result<Container, DockerError> {
+    pub(crate) async fn container(&mut self, name: &str) -> Result<Container, DockerError> {
         let mut first = self.docker.inspect_container(name, None).await;
         if let Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 400,
@@ -250,7 +246,6 @@ impl Engine {
             user: config.and_then(|c| c.user.clone()).unwrap_or_default(),
             env: config.and_then(|c| c.env.clone()).unwrap_or_default(),
             tmpfs_mounts,
-            read_only_root: host_config.and_then(|h| h.readonly_rootfs).unwrap_or(false),
         })
     }
 
@@ -278,7 +273,7 @@ impl Engine {
     }
 
     /// Run `cmd` in the container with `stdin`, as `user` (default: the container's).
-    pub async fn exec(
+    pub(crate) async fn exec(
         &self,
         container: &Container,
         cmd: Vec<String>,
@@ -339,12 +334,12 @@ impl Engine {
     }
 
     /// The exit code of a finished exec.
-    pub async fn exit_code(&self, exec_id: &str) -> Result<Option<i64>, DockerError> {
+    pub(crate) async fn exit_code(&self, exec_id: &str) -> Result<Option<i64>, DockerError> {
         Ok(self.docker.inspect_exec(exec_id).await?.exit_code)
     }
 
     /// Read one path through the archive API; `None` when it does not exist.
-    pub async fn read(
+    pub(crate) async fn read(
         &self,
         container: &Container,
         path: &str,
@@ -386,7 +381,6 @@ impl Engine {
                         content,
                         mode: header.mode().unwrap_or(0) & 0o7777,
                         uid: header.uid().unwrap_or(u64::MAX),
-                        gid: header.gid().unwrap_or(u64::MAX),
                     }
                 }
                 tar::EntryType::Symlink => Entry::Symlink,
@@ -398,7 +392,7 @@ impl Engine {
     }
 
     /// Extract a tar archive into `dir` (which must exist) in the container.
-    pub async fn upload(
+    pub(crate) async fn upload(
         &self,
         container: &Container,
         dir: &str,
@@ -449,11 +443,6 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-/// Key=value pairs of a container environment, for tests and display.
-pub fn env_map(env: &[String]) -> HashMap<&str, &str> {
-    env.iter().filter_map(|kv| kv.split_once('=')).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -474,7 +463,6 @@ mod tests {
             user: String::new(),
             env: vec!["CODEX_HOME=/srv/codex".into(), "A=b=c".into()],
             tmpfs_mounts: vec!["/home".into(), "/home/app".into()],
-            read_only_root: false,
         };
         assert_eq!(c.tmpfs_under("/home/app/.codex"), Some("/home/app"));
         assert_eq!(c.tmpfs_under("/homework"), None);

@@ -2,14 +2,14 @@
 //! no shell or `id` is needed in the image).
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PasswdEntry {
+pub(crate) struct PasswdEntry {
     pub name: String,
     pub uid: u32,
     pub gid: u32,
     pub home: String,
 }
 
-pub fn parse(text: &str) -> Vec<PasswdEntry> {
+pub(crate) fn parse(text: &str) -> Vec<PasswdEntry> {
     text.lines()
         .filter(|l| !l.starts_with('#'))
         .filter_map(|l| {
@@ -29,7 +29,7 @@ pub fn parse(text: &str) -> Vec<PasswdEntry> {
 
 /// Who a Docker user spec (`name`, `uid`, `name:group`, `uid:gid`) is. `Err(true)` when
 /// the spec is numeric with no entry (usable only with an explicit CODEX_HOME).
-pub fn resolve(entries: &[PasswdEntry], spec: &str) -> Result<PasswdEntry, Unresolved> {
+pub(crate) fn resolve(entries: &[PasswdEntry], spec: &str) -> Result<PasswdEntry, Unresolved> {
     let (user, group) = match spec.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),
@@ -58,7 +58,7 @@ pub fn resolve(entries: &[PasswdEntry], spec: &str) -> Result<PasswdEntry, Unres
 }
 
 #[derive(Debug, PartialEq, Eq)]
-pub enum Unresolved {
+pub(crate) enum Unresolved {
     NumericWithoutEntry { uid: u32, gid: u32 },
     NoSuchUser(String),
 }

@@ -20,7 +20,7 @@ fn interval_of(v: &Value) -> Duration {
     Duration::from_secs(secs.unwrap_or(5).clamp(1, 60))
 }
 
-pub async fn run(
+pub(super) async fn run(
     opts: &LoginOptions,
     ui: &dyn LoginUi,
     for_target: Option<&str>,

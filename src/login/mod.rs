@@ -3,19 +3,24 @@
 //! The issuer and client id are configurable (tests run their own issuer; gateways).
 //! Never prints: URLs and codes go to a [`LoginUi`].
 
-pub mod browser;
-pub mod device;
+mod browser;
+mod callback;
+mod device;
 mod tokens;
 
 use std::time::Duration;
 
 use crate::auth::AuthFile;
+use crate::encoding::RandomUnavailable;
 
-pub const DEFAULT_ISSUER: &str = "https://auth.openai.com";
-pub const DEFAULT_CLIENT_ID: &str = "app_EMoamEEZ73f0CkXaXp7hrann";
+pub(crate) const DEFAULT_ISSUER: &str = "https://auth.openai.com";
+pub(crate) const DEFAULT_CLIENT_ID: &str = "app_EMoamEEZ73f0CkXaXp7hrann";
+
+/// The only callback ports registered for Codex's client id: 1455, else 1457.
+pub(crate) const REDIRECT_PORTS: [u16; 2] = [1455, 1457];
 
 #[derive(Clone, Debug)]
-pub struct Issuer {
+pub(crate) struct Issuer {
     /// Base URL without a trailing slash.
     pub base: String,
     pub client_id: String,
@@ -32,7 +37,7 @@ impl Default for Issuer {
 
 /// How to log in.
 #[derive(Clone, Debug)]
-pub struct LoginOptions {
+pub(crate) struct LoginOptions {
     pub issuer: Issuer,
     pub device: bool,
     /// Print the URL only; do not start a browser.
@@ -42,7 +47,7 @@ pub struct LoginOptions {
 }
 
 /// Where a login shows what the user must do.
-pub trait LoginUi: Send + Sync {
+pub(crate) trait LoginUi: Send + Sync {
     /// The URL to open (always shown, also when a browser was started).
     fn authorize_url(&self, for_target: Option<&str>, url: &str, browser_started: bool);
     /// The device code and where to enter it.
@@ -50,7 +55,7 @@ pub trait LoginUi: Send + Sync {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum LoginError {
+pub(crate) enum LoginError {
     #[error("ports 1455 and 1457 on 127.0.0.1 are both in use, and Codex's redirect allows no other port")]
     PortsBusy,
     #[error("cannot listen on 127.0.0.1:{port}: {detail}")]
@@ -69,10 +74,12 @@ pub enum LoginError {
     DeviceNotEnabled,
     #[error("the device code expired before it was entered (15 minutes)")]
     DeviceExpired,
+    #[error(transparent)]
+    Random(#[from] RandomUnavailable),
 }
 
 impl LoginError {
-    pub fn hint(&self) -> Option<&'static str> {
+    pub(crate) fn hint(&self) -> Option<&'static str> {
         Some(match self {
             LoginError::PortsBusy => "finish or stop the other login (`codex login`?) first",
             LoginError::Timeout(_) => "run the login again and finish it in the browser",
@@ -87,7 +94,7 @@ impl LoginError {
 }
 
 /// Run the login the options ask for and return the new credentials.
-pub async fn login(
+pub(crate) async fn login(
     opts: &LoginOptions,
     ui: &dyn LoginUi,
     for_target: Option<&str>,
@@ -97,6 +104,18 @@ pub async fn login(
     } else {
         browser::run(opts, ui, for_target).await
     }
+}
+
+/// The callback port an authorize URL's `redirect_uri` names (1455 or 1457), as the
+/// login server that printed it listens.
+pub(crate) fn redirect_port(url: &str) -> Option<u16> {
+    let (_, query) = url.split_once('?')?;
+    let params = callback::query_params(query);
+    let redirect = params.get("redirect_uri")?;
+    let after = redirect
+        .strip_prefix("http://localhost:")
+        .or_else(|| redirect.strip_prefix("http://127.0.0.1:"))?;
+    after.split('/').next()?.parse().ok()
 }
 
 /// An HTTP client for the issuer (rustls with ring, the system's roots).
@@ -109,14 +128,16 @@ fn http_client() -> Result<reqwest::Client, LoginError> {
         .map_err(|e| LoginError::Network(e.to_string()))
 }
 
-pub(crate) fn random_b64(n: usize) -> String {
-    let mut buf = vec![0u8; n];
-    // getrandom only fails when the OS has no entropy source at all.
-    let _ = getrandom::fill(&mut buf);
-    data_encoding::BASE64URL_NOPAD.encode(&buf)
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// A short random name part for temp files.
-pub(crate) fn random_suffix() -> String {
-    random_b64(9)
+    #[test]
+    fn redirect_port_of_codex_urls() {
+        let url = "https://auth.openai.com/oauth/authorize?response_type=code&redirect_uri=http%3A%2F%2Flocalhost%3A1457%2Fauth%2Fcallback&state=x";
+        assert_eq!(redirect_port(url), Some(1457));
+        let url = "https://i/oauth/authorize?redirect_uri=http%3A%2F%2F127.0.0.1%3A1455%2Fauth%2Fcallback";
+        assert_eq!(redirect_port(url), Some(1455));
+        assert_eq!(redirect_port("https://i/oauth/authorize?state=x"), None);
+    }
 }

@@ -6,18 +6,14 @@ use serde_json::{json, Value};
 
 use super::{Issuer, LoginError};
 use crate::auth::{jwt_claims, AuthFile};
+use crate::secret::Secret;
 
+/// What the token endpoint returns; every token is secret from the moment it is parsed.
 #[derive(Deserialize)]
-struct TokenResponse {
-    id_token: String,
-    access_token: String,
-    refresh_token: String,
-}
-
-pub struct Tokens {
-    id_token: String,
-    access_token: String,
-    refresh_token: String,
+struct Tokens {
+    id_token: Secret,
+    access_token: Secret,
+    refresh_token: Secret,
 }
 
 fn error_text(status: reqwest::StatusCode, body: &str) -> String {
@@ -35,7 +31,7 @@ fn error_text(status: reqwest::StatusCode, body: &str) -> String {
     }
 }
 
-pub async fn exchange_code(
+async fn exchange_code(
     client: &reqwest::Client,
     issuer: &Issuer,
     code: &str,
@@ -59,21 +55,16 @@ pub async fn exchange_code(
     if !status.is_success() {
         return Err(LoginError::Exchange(error_text(status, &body)));
     }
-    let t: TokenResponse = serde_json::from_str(&body)
-        .map_err(|_| LoginError::Exchange("the issuer's answer has no tokens".into()))?;
-    Ok(Tokens {
-        id_token: t.id_token,
-        access_token: t.access_token,
-        refresh_token: t.refresh_token,
-    })
+    serde_json::from_str(&body)
+        .map_err(|_| LoginError::Exchange("the issuer's answer has no tokens".into()))
 }
 
 /// The optional exchange of the id_token for an API key; any failure means "no key".
-pub async fn exchange_api_key(
+async fn exchange_api_key(
     client: &reqwest::Client,
     issuer: &Issuer,
-    id_token: &str,
-) -> Option<String> {
+    id_token: &Secret,
+) -> Option<Secret> {
     let resp = client
         .post(format!("{}/oauth/token", issuer.base))
         .form(&[
@@ -83,7 +74,7 @@ pub async fn exchange_api_key(
             ),
             ("client_id", issuer.client_id.as_str()),
             ("requested_token", "openai-api-key"),
-            ("subject_token", id_token),
+            ("subject_token", id_token.expose()),
             (
                 "subject_token_type",
                 "urn:ietf:params:oauth:token-type:id_token",
@@ -99,11 +90,11 @@ pub async fn exchange_api_key(
     v.get("access_token")?
         .as_str()
         .filter(|k| !k.is_empty())
-        .map(str::to_string)
+        .map(Secret::new)
 }
 
 /// The code exchange, the API-key exchange, and the auth.json, in Codex's shape.
-pub async fn finish(
+pub(super) async fn finish(
     client: &reqwest::Client,
     issuer: &Issuer,
     code: &str,
@@ -115,24 +106,25 @@ pub async fn finish(
     auth_json(&tokens, api_key)
 }
 
-fn auth_json(t: &Tokens, api_key: Option<String>) -> Result<AuthFile, LoginError> {
-    let claims = jwt_claims(&t.id_token)
+fn auth_json(t: &Tokens, api_key: Option<Secret>) -> Result<AuthFile, LoginError> {
+    let claims = jwt_claims(t.id_token.expose())
         .map_err(|e| LoginError::Exchange(format!("the id_token is not a JWT ({e})")))?;
     let account = claims
         .get("https://api.openai.com/auth")
         .and_then(|a| a.get("chatgpt_account_id"))
         .and_then(Value::as_str)
         .ok_or_else(|| LoginError::Exchange("the id_token names no ChatGPT account".into()))?;
+    // The one place the tokens are written out: into the auth.json they belong in.
     let doc = json!({
         "auth_mode": "chatgpt",
-        "OPENAI_API_KEY": api_key,
+        "OPENAI_API_KEY": api_key.as_ref().map(Secret::expose),
         "tokens": {
-            "id_token": t.id_token,
-            "access_token": t.access_token,
-            "refresh_token": t.refresh_token,
+            "id_token": t.id_token.expose(),
+            "access_token": t.access_token.expose(),
+            "refresh_token": t.refresh_token.expose(),
             "account_id": account,
         },
-        "last_refresh": crate::auth::now_rfc3339(),
+        "last_refresh": crate::timestamp::now_rfc3339(),
     });
     let bytes = serde_json::to_vec_pretty(&doc).unwrap_or_default();
     AuthFile::parse(&bytes).map_err(|e| LoginError::Exchange(format!("unusable tokens: {e}")))

@@ -9,22 +9,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
+use crate::login::{redirect_port, REDIRECT_PORTS};
 use crate::prompt::Prompter;
-use crate::ssh::{Destination, ProcessEvent, Session, SshError, SshOptions};
+use crate::ssh::{serve_forward, Destination, ProcessEvent, Session, SshError, SshOptions};
+use crate::targets::{forward_login_command, login_status_command, FORWARD_LOGIN_NOT_FOUND};
 
-/// The remote side, run by sh under the user's login shell: a watcher on stdin stops
-/// the process group when the connection goes away (sshd then closes stdin), so no
-/// login server is left behind; `codex login` itself runs in the foreground.
-/// Same quoting rules as the install script (no single quotes, backslashes, `!`).
-const REMOTE_LOGIN: &str = "exec 3<&0 ; command -v codex >/dev/null 2>&1 || exit 127 ; \
-( cat <&3 >/dev/null 2>&1 ; kill -TERM 0 ) >/dev/null 2>&1 & \
-exec codex login </dev/null 3<&-";
-
-const REMOTE_STATUS: &str = "codex login status 2>&1 </dev/null";
-
-pub struct ForwardPlan {
+pub(crate) struct ForwardPlan {
     pub dest: Destination,
     pub ssh: SshOptions,
     /// Only hold the tunnel (`--no-run`).
@@ -33,7 +25,7 @@ pub struct ForwardPlan {
 }
 
 /// What the user sees while it runs.
-pub trait ForwardUi: Send + Sync {
+pub(crate) trait ForwardUi: Send + Sync {
     /// Output of the remote `codex login`, as it comes.
     fn remote_output(&self, text: &str);
     fn tunnel_ready(&self, port: u16);
@@ -43,8 +35,8 @@ pub trait ForwardUi: Send + Sync {
 }
 
 #[derive(Debug)]
-pub struct ForwardReport {
-    /// Exit status of the remote `codex login`.
+pub(crate) struct ForwardReport {
+    /// Exit status of the remote `codex login`; `None` with `--no-run`.
     pub exit_status: Option<u32>,
     /// `codex login status` on the host afterwards.
     pub codex_status: Option<String>,
@@ -52,13 +44,15 @@ pub struct ForwardReport {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum ForwardError {
+pub(crate) enum ForwardError {
     #[error(transparent)]
     Ssh(#[from] SshError),
     #[error("codex is not installed on {host} (not on the login user's PATH)")]
     CodexMissing { host: String },
     #[error("port {port} on 127.0.0.1 here is in use; Codex's redirect names exactly that port and cannot be moved to another one")]
     LocalPortBusy { port: u16 },
+    #[error("cannot listen on 127.0.0.1:{port} here: {detail}")]
+    LocalPort { port: u16, detail: String },
     #[error("the remote `codex login` stopped before printing a sign-in URL (exit {0}): {1}")]
     NoUrl(String, String),
     #[error("interrupted")]
@@ -68,7 +62,7 @@ pub enum ForwardError {
 }
 
 impl ForwardError {
-    pub fn hint(&self) -> Option<String> {
+    pub(crate) fn hint(&self) -> Option<String> {
         match self {
             ForwardError::Ssh(e) => e.hint(),
             ForwardError::CodexMissing { .. } => Some(
@@ -84,22 +78,15 @@ impl ForwardError {
 
 /// The authorize URL in `codex login`'s output, once it is complete (followed by
 /// whitespace).
-pub fn find_url(text: &str) -> Option<String> {
+fn find_url(text: &str) -> Option<String> {
     let at = text.find("/oauth/authorize?")?;
-    let start = text[..at].rfind(char::is_whitespace).map_or(0, |i| i + 1);
+    let start = text[..at]
+        .char_indices()
+        .rev()
+        .find(|(_, c)| c.is_whitespace())
+        .map_or(0, |(i, c)| i + c.len_utf8());
     let len = text[at..].find(char::is_whitespace)?;
     Some(text[start..at + len].to_string())
-}
-
-/// The port of the redirect URI in an authorize URL (1455 or 1457).
-pub fn redirect_port(url: &str) -> Option<u16> {
-    let (_, query) = url.split_once('?')?;
-    let params = crate::login::browser::query_params(query);
-    let redirect = params.get("redirect_uri")?;
-    let after = redirect
-        .strip_prefix("http://localhost:")
-        .or_else(|| redirect.strip_prefix("http://127.0.0.1:"))?;
-    after.split('/').next()?.parse().ok()
 }
 
 /// Ask the host's login server to stop, through the tunnel.
@@ -119,51 +106,29 @@ async fn send_cancel(session: &Session, port: u16) {
     let _ = tokio::time::timeout(Duration::from_secs(3), attempt).await;
 }
 
-/// Accept on `listener` and pipe each connection to the host's 127.0.0.1:`port`,
-/// telling the UI the request line (the query string, which carries the code, cut off).
-async fn serve_tunnel(
+/// Forward `port` from `listener`, telling the UI the request line of each connection
+/// (the query string, which carries the code, cut off).
+fn tunnel(
     listener: TcpListener,
     port: u16,
-    session: Arc<Session>,
-    ui: Arc<dyn ForwardUi>,
-) {
-    loop {
-        let Ok((local, _)) = listener.accept().await else {
-            continue;
-        };
-        let (session, ui) = (session.clone(), ui.clone());
-        tokio::spawn(async move {
-            let _ = pipe(local, port, &session, ui.as_ref()).await;
-        });
-    }
-}
-
-async fn pipe(
-    mut local: TcpStream,
-    port: u16,
-    session: &Session,
-    ui: &dyn ForwardUi,
-) -> Result<(), SshError> {
-    let _ = local.set_nodelay(true);
-    let mut first = vec![0u8; 8192];
-    let n = local.read(&mut first).await.unwrap_or(0);
-    if n == 0 {
-        return Ok(());
-    }
-    first.truncate(n);
-    let line = String::from_utf8_lossy(&first);
-    let line = line.lines().next().unwrap_or("");
-    let mut words = line.split_whitespace();
-    if let (Some(method), Some(target)) = (words.next(), words.next()) {
-        let path = target.split('?').next().unwrap_or("");
-        ui.forwarded(port, &format!("{method} {path}"));
-    }
-    let mut remote = session.direct_tcpip("127.0.0.1", port).await?;
-    if remote.write_all(&first).await.is_err() {
-        return Ok(());
-    }
-    let _ = tokio::io::copy_bidirectional(&mut local, &mut remote).await;
-    Ok(())
+    session: &Arc<Session>,
+    ui: &Arc<dyn ForwardUi>,
+) -> tokio::task::JoinHandle<()> {
+    let ui = ui.clone();
+    let on_connection = Arc::new(move |first: &[u8]| {
+        let text = String::from_utf8_lossy(first);
+        let mut words = text.lines().next().unwrap_or("").split_whitespace();
+        if let (Some(method), Some(target)) = (words.next(), words.next()) {
+            let path = target.split('?').next().unwrap_or("");
+            ui.forwarded(port, &format!("{method} {path}"));
+        }
+    });
+    tokio::spawn(serve_forward(
+        listener,
+        port,
+        session.clone(),
+        on_connection,
+    ))
 }
 
 async fn bind_local(port: u16) -> Result<TcpListener, ForwardError> {
@@ -171,22 +136,23 @@ async fn bind_local(port: u16) -> Result<TcpListener, ForwardError> {
         if e.kind() == std::io::ErrorKind::AddrInUse {
             ForwardError::LocalPortBusy { port }
         } else {
-            ForwardError::Ssh(SshError::Config(format!(
-                "cannot listen on 127.0.0.1:{port}: {e}"
-            )))
+            ForwardError::LocalPort {
+                port,
+                detail: e.to_string(),
+            }
         }
     })
 }
 
 /// Whether the server allows forwarding at all, before anyone is sent to a browser.
 async fn check_forwarding(session: &Session) -> Result<(), ForwardError> {
-    match session.direct_tcpip("127.0.0.1", 1455).await {
+    match session.direct_tcpip("127.0.0.1", REDIRECT_PORTS[0]).await {
         Ok(_) | Err(SshError::RemotePortClosed { .. }) => Ok(()),
         Err(e) => Err(e.into()),
     }
 }
 
-pub async fn forward_login(
+pub(crate) async fn forward_login(
     plan: ForwardPlan,
     prompter: Arc<dyn Prompter>,
     ui: Arc<dyn ForwardUi>,
@@ -200,15 +166,10 @@ pub async fn forward_login(
 
     if plan.no_run {
         let mut tasks = Vec::new();
-        for port in crate::login::browser::PORTS {
+        for port in REDIRECT_PORTS {
             let listener = bind_local(port).await?;
             ui.tunnel_ready(port);
-            tasks.push(tokio::spawn(serve_tunnel(
-                listener,
-                port,
-                session.clone(),
-                ui.clone(),
-            )));
+            tasks.push(tunnel(listener, port, &session, &ui));
         }
         tokio::pin!(interrupt);
         let closed = async {
@@ -233,7 +194,7 @@ pub async fn forward_login(
         });
     }
 
-    let mut proc = session.spawn(&format!("sh -c '{REMOTE_LOGIN}'")).await?;
+    let mut proc = session.spawn(&forward_login_command()).await?;
     tokio::pin!(interrupt);
     let mut seen = String::new();
     // 1. Until the URL shows up.
@@ -255,7 +216,9 @@ pub async fn forward_login(
                     break url;
                 }
             }
-            ProcessEvent::Exit(127) => return Err(ForwardError::CodexMissing { host }),
+            ProcessEvent::Exit(FORWARD_LOGIN_NOT_FOUND) => {
+                return Err(ForwardError::CodexMissing { host })
+            }
             ProcessEvent::Exit(code) => {
                 let last = seen
                     .lines()
@@ -268,7 +231,7 @@ pub async fn forward_login(
             ProcessEvent::Closed => return Err(ForwardError::Lost { host }),
         }
     };
-    let port = redirect_port(&url).unwrap_or(1455);
+    let port = redirect_port(&url).unwrap_or(REDIRECT_PORTS[0]);
 
     // 2. The local end of the tunnel, on exactly that port.
     let listener = match bind_local(port).await {
@@ -281,8 +244,8 @@ pub async fn forward_login(
         }
     };
     ui.tunnel_ready(port);
-    let tunnel = tokio::spawn(serve_tunnel(listener, port, session.clone(), ui.clone()));
-    let started = !plan.no_browser && crate::login::browser::open_browser(&url);
+    let tunnel = tunnel(listener, port, &session, &ui);
+    let started = !plan.no_browser && crate::browser::open(&url);
     ui.open_url(&url, started);
 
     // 3. Until the remote login ends.
@@ -311,11 +274,11 @@ pub async fn forward_login(
         return Err(ForwardError::Lost { host });
     };
     proc.close_stdin().await;
-    let codex_status = match session.exec(&format!("sh -c '{REMOTE_STATUS}'"), b"").await {
-        Ok(out) => String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .find(|l| l.contains("Logged in") || l.contains("Not logged in"))
-            .map(str::to_string),
+    let codex_status = match session.exec(&login_status_command(), b"").await {
+        Ok(out) => Some(crate::auth::verdict::verdict_line(
+            String::from_utf8_lossy(&out.stdout).lines(),
+        ))
+        .filter(|v| !v.is_empty()),
         Err(_) => None,
     };
     if let Ok(s) = Arc::try_unwrap(session) {
@@ -342,10 +305,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn url_and_port_from_codex_output() {
+    fn url_from_codex_output() {
         let out = "Starting local login server on http://localhost:1457.\nIf your browser did not open, navigate to this URL to authenticate:\n\nhttps://auth.openai.com/oauth/authorize?response_type=code&redirect_uri=http%3A%2F%2Flocalhost%3A1457%2Fauth%2Fcallback&state=x\n";
         let url = find_url(out).unwrap();
         assert!(url.ends_with("state=x"));
+        assert!(url.starts_with("https://auth.openai.com/"));
         assert_eq!(redirect_port(&url), Some(1457));
         assert_eq!(
             find_url("Starting local login server on http://localhost:1455."),
@@ -358,7 +322,11 @@ mod tests {
     }
 
     #[test]
-    fn remote_script_survives_every_login_shell_quoting() {
-        crate::target::install::tests::assert_portable(REMOTE_LOGIN);
+    fn multi_byte_space_before_the_url_is_no_panic() {
+        let out = "open\u{3000}https://i.example/oauth/authorize?state=x\n";
+        assert_eq!(
+            find_url(out).as_deref(),
+            Some("https://i.example/oauth/authorize?state=x")
+        );
     }
 }

@@ -1,14 +1,158 @@
-//! The pipelines (push now; status and forward later), written once against
-//! `target::Target`. They return results and emit progress events; they never print.
+//! The pipelines (push, status, forward), written once against `targets` and never
+//! naming a transport. They return results and emit progress events; they never print.
+//! Every pipeline over many targets runs them through one bounded [`fan_out`].
 
-pub mod forward;
-pub mod push;
-pub mod status;
+pub(crate) mod forward;
+pub(crate) mod push;
+pub(crate) mod status;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::targets::TargetSpec;
 
 /// Where a pipeline reports progress. `report` implements it.
-pub trait ProgressSink: Send + Sync {
+pub(crate) trait ProgressSink: Send + Sync {
     /// Target `index` entered a stage ("connecting", "installing", ...).
     fn stage(&self, index: usize, stage: &'static str);
     /// Target `index` finished; `ok` tells success, `summary` is one short line.
     fn finished(&self, index: usize, ok: bool, summary: &str);
+}
+
+/// One target's progress, handed to its worker.
+#[derive(Clone)]
+pub(crate) struct Progress {
+    index: usize,
+    sink: Arc<dyn ProgressSink>,
+}
+
+impl Progress {
+    pub(crate) fn stage(&self, stage: &'static str) {
+        self.sink.stage(self.index, stage);
+    }
+}
+
+/// What a worker returns for its target.
+pub(crate) trait TargetOutcome: Send + 'static {
+    /// The result of a worker that stopped without one (it panicked, or was cancelled).
+    fn lost(spec: TargetSpec) -> Self;
+    /// Whether the target is done, and one line saying how it went (for progress).
+    fn summary(&self) -> (bool, String);
+}
+
+/// Run `work` for every target on a pool of at most `jobs` at once; results come back
+/// in the order the targets were given, and a worker that panics or is cancelled
+/// becomes that target's failure without disturbing the others.
+pub(crate) async fn fan_out<R, F, Fut>(
+    targets: &[TargetSpec],
+    jobs: usize,
+    sink: Arc<dyn ProgressSink>,
+    work: F,
+) -> Vec<R>
+where
+    R: TargetOutcome,
+    F: Fn(TargetSpec, Progress) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = R> + Send + 'static,
+{
+    let work = Arc::new(work);
+    let pool = Arc::new(Semaphore::new(jobs.max(1)));
+    let mut set = JoinSet::new();
+    let mut ids = std::collections::HashMap::new();
+    for (index, spec) in targets.iter().cloned().enumerate() {
+        let (work, pool) = (work.clone(), pool.clone());
+        let progress = Progress {
+            index,
+            sink: sink.clone(),
+        };
+        let handle = set.spawn(async move {
+            let _slot = pool.acquire_owned().await.ok();
+            work(spec, progress).await
+        });
+        ids.insert(handle.id(), index);
+    }
+    let mut results: Vec<Option<R>> = (0..targets.len()).map(|_| None).collect();
+    while let Some(joined) = set.join_next_with_id().await {
+        let (index, result) = match joined {
+            Ok((id, r)) => (ids[&id], r),
+            Err(e) => {
+                let index = ids[&e.id()];
+                (index, R::lost(targets[index].clone()))
+            }
+        };
+        let (ok, line) = result.summary();
+        sink.finished(index, ok, &line);
+        results[index] = Some(result);
+    }
+    results
+        .into_iter()
+        .zip(targets)
+        .map(|(r, spec)| r.unwrap_or_else(|| R::lost(spec.clone())))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Record(Mutex<Vec<(usize, bool, String)>>);
+    impl ProgressSink for Record {
+        fn stage(&self, _: usize, _: &'static str) {}
+        fn finished(&self, index: usize, ok: bool, summary: &str) {
+            self.0
+                .lock()
+                .unwrap()
+                .push((index, ok, summary.to_string()));
+        }
+    }
+
+    struct Done(Result<usize, String>);
+    impl TargetOutcome for Done {
+        fn lost(_: TargetSpec) -> Self {
+            Done(Err("lost".into()))
+        }
+        fn summary(&self) -> (bool, String) {
+            (self.0.is_ok(), format!("{:?}", self.0))
+        }
+    }
+
+    #[tokio::test]
+    async fn ordered_results_bounded_pool_and_a_panic_is_one_targets_failure() {
+        let specs: Vec<TargetSpec> = (0..6)
+            .map(|i| TargetSpec::Docker(format!("c{i}")))
+            .collect();
+        let running = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let peak = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let record = Arc::new(Record::default());
+        let (r, p) = (running.clone(), peak.clone());
+        let out = fan_out(&specs, 2, record.clone(), move |spec, _| {
+            let (running, peak) = (r.clone(), p.clone());
+            async move {
+                let now = running.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                peak.fetch_max(now, std::sync::atomic::Ordering::SeqCst);
+                let n: usize = spec.label()[1..].parse().unwrap();
+                // Later targets finish first.
+                tokio::time::sleep(std::time::Duration::from_millis(30 - 5 * n as u64)).await;
+                running.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                if n == 3 {
+                    panic!("worker 3 fails");
+                }
+                Done(Ok(n))
+            }
+        })
+        .await;
+        let got: Vec<Result<usize, String>> = out.into_iter().map(|d| d.0).collect();
+        assert_eq!(
+            got,
+            vec![Ok(0), Ok(1), Ok(2), Err("lost".into()), Ok(4), Ok(5)]
+        );
+        assert_eq!(peak.load(std::sync::atomic::Ordering::SeqCst), 2);
+        let finished = record.0.lock().unwrap();
+        assert_eq!(finished.len(), 6);
+        assert!(finished.contains(&(3, false, "Err(\"lost\")".into())));
+    }
 }

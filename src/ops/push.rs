@@ -5,25 +5,22 @@
 
 use std::sync::Arc;
 
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
-
-use super::ProgressSink;
+use super::{fan_out, Progress, ProgressSink, TargetOutcome};
 use crate::auth::AuthFile;
 use crate::login::{LoginOptions, LoginUi};
-use crate::target::{
-    ConnectContext, Connected, InspectRequest, InstallReport, InstallRequest, Outcome, Target,
+use crate::targets::{
+    ConnectContext, FileKind, InspectRequest, InstallReport, InstallRequest, Outcome, Target,
     TargetError, TargetSpec,
 };
 
-pub enum PushSource {
+pub(crate) enum PushSource {
     /// One validated login for every target.
     Fixed(AuthFile),
     /// A separate login per target.
     FreshLogin(LoginOptions, Arc<dyn LoginUi>),
 }
 
-pub struct PushPlan {
+pub(crate) struct PushPlan {
     pub targets: Vec<TargetSpec>,
     pub source: PushSource,
     pub codex_home: Option<String>,
@@ -32,15 +29,39 @@ pub struct PushPlan {
     pub jobs: usize,
 }
 
-pub struct TargetResult {
+pub(crate) struct TargetResult {
     pub spec: TargetSpec,
     pub result: Result<InstallReport, TargetError>,
     /// What was installed there (for scrubbing output and for the per-target summary).
     pub auth: Option<AuthFile>,
 }
 
+impl TargetResult {
+    /// Whether the target counts as done for the exit code: a skipped target is not.
+    pub(crate) fn done(&self) -> bool {
+        matches!(&self.result, Ok(rep) if rep.outcome != Outcome::Skipped)
+    }
+}
+
+impl TargetOutcome for TargetResult {
+    fn lost(spec: TargetSpec) -> Self {
+        TargetResult {
+            spec,
+            result: Err(TargetError::worker_lost()),
+            auth: None,
+        }
+    }
+
+    fn summary(&self) -> (bool, String) {
+        match &self.result {
+            Ok(r) => (true, r.outcome.as_str().to_string()),
+            Err(e) => (false, e.message.clone()),
+        }
+    }
+}
+
 /// Run the push on every target; results come back in the order the targets were given.
-pub async fn push(
+pub(crate) async fn push(
     plan: PushPlan,
     ctx: ConnectContext,
     sink: Arc<dyn ProgressSink>,
@@ -48,83 +69,47 @@ pub async fn push(
     // Fresh logins are interactive: one target at a time.
     let jobs = match plan.source {
         PushSource::FreshLogin(..) => 1,
-        PushSource::Fixed(_) => plan.jobs.max(1),
+        PushSource::Fixed(_) => plan.jobs,
     };
+    let targets = plan.targets.clone();
     let plan = Arc::new(plan);
-    let pool = Arc::new(Semaphore::new(jobs));
-    let mut set = JoinSet::new();
-    for (index, spec) in plan.targets.iter().cloned().enumerate() {
-        let (plan, ctx, sink, pool) = (plan.clone(), ctx.clone(), sink.clone(), pool.clone());
-        set.spawn(async move {
-            let _slot = pool.acquire_owned().await.ok();
-            let (result, auth) = push_one(&plan, &spec, &ctx, index, sink.as_ref()).await;
-            let (ok, line) = match &result {
-                Ok(r) => (true, r.outcome.as_str().to_string()),
-                Err(e) => (false, e.message.clone()),
-            };
-            sink.finished(index, ok, &line);
-            (index, TargetResult { spec, result, auth })
-        });
-    }
-    let mut results: Vec<Option<TargetResult>> = (0..plan.targets.len()).map(|_| None).collect();
-    while let Some(joined) = set.join_next().await {
-        if let Ok((i, r)) = joined {
-            results[i] = Some(r);
+    fan_out(&targets, jobs, sink, move |spec, progress| {
+        let (plan, ctx) = (plan.clone(), ctx.clone());
+        async move {
+            let (result, auth) = push_one(&plan, &spec, &ctx, &progress).await;
+            TargetResult { spec, result, auth }
         }
-    }
-    results
-        .into_iter()
-        .zip(plan.targets.iter())
-        .map(|(r, spec)| {
-            r.unwrap_or_else(|| TargetResult {
-                spec: spec.clone(),
-                result: Err(TargetError::new(
-                    "internal",
-                    "the worker for this target stopped",
-                    None,
-                )),
-                auth: None,
-            })
-        })
-        .collect()
+    })
+    .await
 }
 
 async fn push_one(
     plan: &PushPlan,
     spec: &TargetSpec,
     ctx: &ConnectContext,
-    index: usize,
-    sink: &dyn ProgressSink,
+    progress: &Progress,
 ) -> (Result<InstallReport, TargetError>, Option<AuthFile>) {
-    sink.stage(index, "connecting");
-    let target = match Connected::connect(spec, ctx).await {
+    progress.stage("connecting");
+    let target = match spec.connect(ctx).await {
         Ok(t) => t,
         Err(e) => return (Err(e), None),
     };
     let (result, auth) = match &plan.source {
-        PushSource::Fixed(auth) => (install(plan, &target, auth, index, sink).await, None),
-        PushSource::FreshLogin(_, _) if plan.dry_run => (would_log_in(plan, &target).await, None),
+        PushSource::Fixed(auth) => (install(plan, target.as_ref(), auth, progress).await, None),
+        PushSource::FreshLogin(_, _) if plan.dry_run => {
+            (would_log_in(plan, target.as_ref()).await, None)
+        }
         PushSource::FreshLogin(opts, ui) => {
-            sink.stage(index, "waiting for sign-in");
+            progress.stage("waiting for sign-in");
             match crate::login::login(opts, ui.as_ref(), Some(&spec.display())).await {
                 Ok(auth) => {
-                    let mut r = install(plan, &target, &auth, index, sink).await;
+                    let mut r = install(plan, target.as_ref(), &auth, progress).await;
                     if let Ok(rep) = &mut r {
                         rep.login = Some(auth.summary.clone());
                     }
                     (r, Some(auth))
                 }
-                Err(e) => {
-                    let hint = e.hint().map(str::to_string);
-                    (
-                        Err(TargetError {
-                            class: "login",
-                            message: e.to_string(),
-                            hint,
-                        }),
-                        None,
-                    )
-                }
+                Err(e) => (Err(e.into()), None),
             }
         }
     };
@@ -134,19 +119,15 @@ async fn push_one(
 
 async fn install(
     plan: &PushPlan,
-    target: &Connected,
+    target: &dyn Target,
     auth: &AuthFile,
-    index: usize,
-    sink: &dyn ProgressSink,
+    progress: &Progress,
 ) -> Result<InstallReport, TargetError> {
-    sink.stage(
-        index,
-        if plan.dry_run {
-            "checking"
-        } else {
-            "installing"
-        },
-    );
+    progress.stage(if plan.dry_run {
+        "checking"
+    } else {
+        "installing"
+    });
     let req = InstallRequest {
         auth,
         codex_home: plan.codex_home.as_deref(),
@@ -157,27 +138,29 @@ async fn install(
 }
 
 /// Dry run of `push --login`: where the login would go; no sign-in happens.
-async fn would_log_in(plan: &PushPlan, target: &Connected) -> Result<InstallReport, TargetError> {
+async fn would_log_in(plan: &PushPlan, target: &dyn Target) -> Result<InstallReport, TargetError> {
     let seen = target
         .inspect(&InspectRequest {
             codex_home: plan.codex_home.as_deref(),
         })
         .await?;
-    let skipped = matches!(seen.credential_store.as_str(), "keyring" | "auto") && !plan.force;
+    let skipped = seen.location.store.may_ignore_file() && !plan.force;
     Ok(InstallReport {
         outcome: if skipped {
             Outcome::Skipped
         } else {
             Outcome::WouldInstall
         },
-        path: seen.path,
-        home_from: seen.home_from,
-        user: seen.user,
-        credential_store: seen.credential_store,
-        previous: if seen.kind == "file" {
-            "different".into()
-        } else {
-            seen.kind
+        path: seen.path(),
+        home_from: seen.location.home_from,
+        user: seen.location.user.clone(),
+        credential_store: seen.location.store,
+        previous: match seen.kind {
+            FileKind::None => crate::targets::Previous::None,
+            FileKind::File => crate::targets::Previous::Different,
+            FileKind::Symlink => crate::targets::Previous::Symlink,
+            FileKind::Dir => crate::targets::Previous::Dir,
+            FileKind::Other => crate::targets::Previous::Other,
         },
         backup: None,
         file_mode: seen.file_mode,

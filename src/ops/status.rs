@@ -3,16 +3,16 @@
 
 use std::sync::Arc;
 
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
-
-use super::ProgressSink;
+use super::{fan_out, ProgressSink, TargetOutcome};
+use crate::auth::store::CredentialStore;
 use crate::auth::{self, AuthFile};
-use crate::target::{
-    ConnectContext, Connected, InspectReport, InspectRequest, Target, TargetError, TargetSpec,
+use crate::secret::SecretBytes;
+use crate::targets::{
+    ConnectContext, ErrorClass, FileKind, HomeSource, InspectReport, InspectRequest, Location,
+    TargetError, TargetSpec,
 };
 
-pub struct StatusPlan {
+pub(crate) struct StatusPlan {
     pub targets: Vec<TargetSpec>,
     pub codex_home: Option<String>,
     pub jobs: usize,
@@ -20,7 +20,7 @@ pub struct StatusPlan {
 
 /// The login a place holds.
 #[derive(Debug)]
-pub enum LoginState {
+pub(crate) enum LoginState {
     NotLoggedIn,
     /// There is a file, but Codex could not use it (the reason, one line).
     Invalid(String),
@@ -28,38 +28,70 @@ pub enum LoginState {
 }
 
 #[derive(Debug)]
-pub struct PlaceStatus {
+pub(crate) struct PlaceStatus {
     pub report: InspectReport,
     pub state: LoginState,
     /// Other places (by display name) holding the same ChatGPT session.
     pub shared_with: Vec<String>,
 }
 
-pub struct PlaceResult {
+impl PlaceStatus {
+    /// The login held there, if any.
+    pub(crate) fn login(&self) -> Option<&AuthFile> {
+        match &self.state {
+            LoginState::LoggedIn(a) => Some(a),
+            _ => None,
+        }
+    }
+}
+
+pub(crate) struct PlaceResult {
     /// `None` for this machine.
     pub spec: Option<TargetSpec>,
     pub result: Result<PlaceStatus, TargetError>,
 }
 
 impl PlaceResult {
-    pub fn display(&self) -> String {
+    pub(crate) fn display(&self) -> String {
         self.spec
             .as_ref()
             .map_or_else(|| "local".to_string(), TargetSpec::display)
     }
 }
 
+impl TargetOutcome for PlaceResult {
+    fn lost(spec: TargetSpec) -> Self {
+        PlaceResult {
+            spec: Some(spec),
+            result: Err(TargetError::worker_lost()),
+        }
+    }
+
+    fn summary(&self) -> (bool, String) {
+        match &self.result {
+            Ok(p) => (true, describe(&p.state)),
+            Err(e) => (false, e.message.clone()),
+        }
+    }
+}
+
 fn decode(report: InspectReport) -> PlaceStatus {
-    let state = match (&report.content, report.kind.as_str()) {
+    let state = match (&report.content, report.kind) {
         (Some(bytes), _) => match AuthFile::parse(bytes.expose()) {
             Ok(a) => LoginState::LoggedIn(Box::new(a)),
             Err(e) => LoginState::Invalid(e.to_string()),
         },
-        (None, "none") => LoginState::NotLoggedIn,
+        (None, FileKind::None) => LoginState::NotLoggedIn,
         (None, _) if report.unreadable => {
             LoginState::Invalid("auth.json is not readable by the login user".into())
         }
-        (None, kind) => LoginState::Invalid(format!("auth.json is a {kind}, not a file")),
+        (None, kind) => LoginState::Invalid(format!(
+            "auth.json is a {}, not a file",
+            serde_json::to_value(kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        )),
     };
     PlaceStatus {
         report,
@@ -70,10 +102,10 @@ fn decode(report: InspectReport) -> PlaceStatus {
 
 /// This machine's login: `$CODEX_HOME/auth.json`, its config.toml, and Codex's verdict
 /// when `codex` is on PATH.
-pub async fn local() -> Result<PlaceStatus, TargetError> {
+pub(crate) async fn local() -> Result<PlaceStatus, TargetError> {
     let dir = auth::local::codex_home().ok_or_else(|| {
         TargetError::new(
-            "no-home",
+            ErrorClass::NoHome,
             "cannot find the home directory",
             Some("set CODEX_HOME"),
         )
@@ -81,38 +113,57 @@ pub async fn local() -> Result<PlaceStatus, TargetError> {
     let path = dir.join("auth.json");
     let meta = std::fs::symlink_metadata(&path).ok();
     let kind = match &meta {
-        None => "none",
-        Some(m) if m.file_type().is_symlink() => "symlink",
-        Some(m) if m.is_dir() => "dir",
-        Some(_) => "file",
+        None => FileKind::None,
+        Some(m) if m.file_type().is_symlink() => FileKind::Symlink,
+        Some(m) if m.is_dir() => FileKind::Dir,
+        Some(_) => FileKind::File,
     };
-    let content = match std::fs::read(&path) {
-        Ok(b) => Some(auth::SecretBytes::new(b)),
-        Err(_) => None,
-    };
+    let content = std::fs::read(&path).ok().map(SecretBytes::new);
     let store = std::fs::read_to_string(dir.join("config.toml"))
-        .map(|t| auth::credential_store(&t))
-        .unwrap_or("file");
+        .map(|t| CredentialStore::from_config(&t))
+        .unwrap_or_default();
     let codex_status = local_codex_verdict(&dir).await;
-    let file_mode = std::fs::metadata(&path).ok().map(|m| {
-        use std::os::unix::fs::PermissionsExt;
-        format!("{:o}", m.permissions().mode() & 0o777)
-    });
     Ok(decode(InspectReport {
-        path: path.display().to_string(),
-        home_from: if std::env::var_os("CODEX_HOME").is_some_and(|v| !v.is_empty()) {
-            "env".into()
-        } else {
-            "default".into()
+        location: Location {
+            dir: dir.display().to_string(),
+            home_from: if auth::local::codex_home_from_env() {
+                HomeSource::Env
+            } else {
+                HomeSource::Default
+            },
+            user: std::env::var("USER").unwrap_or_default(),
+            store,
         },
-        user: std::env::var("USER").unwrap_or_default(),
-        credential_store: store.to_string(),
-        kind: kind.to_string(),
-        file_mode,
+        kind,
+        file_mode: local_file_mode(&path),
         codex_status,
-        unreadable: kind == "file" && content.is_none(),
+        unreadable: kind == FileKind::File && content.is_none(),
         content,
     }))
+}
+
+#[cfg(unix)]
+fn local_file_mode(path: &std::path::Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .ok()
+        .map(|m| format!("{:o}", m.permissions().mode() & 0o777))
+}
+
+#[cfg(not(unix))]
+fn local_file_mode(_: &std::path::Path) -> Option<String> {
+    None
+}
+
+/// Make `name` in `scratch` point at the real file (a copy where links are not allowed).
+fn link_into(real: &std::path::Path, scratch: &std::path::Path) {
+    let Some(name) = real.file_name() else {
+        return;
+    };
+    #[cfg(unix)]
+    let _ = std::os::unix::fs::symlink(real, scratch.join(name));
+    #[cfg(not(unix))]
+    let _ = std::fs::copy(real, scratch.join(name));
 }
 
 /// `codex login status` for the login in `dir`, run in a scratch home that links to its
@@ -125,7 +176,7 @@ async fn local_codex_verdict(dir: &std::path::Path) -> Option<String> {
     for name in ["auth.json", "config.toml"] {
         let real = dir.join(name);
         if real.exists() {
-            let _ = std::os::unix::fs::symlink(&real, scratch.path().join(name));
+            link_into(&real, scratch.path());
         }
     }
     let out = tokio::process::Command::new("codex")
@@ -141,74 +192,43 @@ async fn local_codex_verdict(dir: &std::path::Path) -> Option<String> {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    Some(
-        text.lines()
-            .find(|l| l.contains("Logged in") || l.contains("Not logged in") || l.contains("rror"))
-            .unwrap_or("")
-            .to_string(),
-    )
+    Some(auth::verdict::verdict_line(text.lines()))
 }
 
 /// Local first, then every target in the order given.
-pub async fn status(
+pub(crate) async fn status(
     plan: StatusPlan,
     ctx: ConnectContext,
     sink: Arc<dyn ProgressSink>,
 ) -> Vec<PlaceResult> {
-    let plan = Arc::new(plan);
-    let pool = Arc::new(Semaphore::new(plan.jobs.max(1)));
-    let mut set = JoinSet::new();
-    for (index, spec) in plan.targets.iter().cloned().enumerate() {
-        let (plan, ctx, sink, pool) = (plan.clone(), ctx.clone(), sink.clone(), pool.clone());
-        set.spawn(async move {
-            let _slot = pool.acquire_owned().await.ok();
-            sink.stage(index, "connecting");
+    let codex_home = Arc::new(plan.codex_home.clone());
+    let targets = fan_out(&plan.targets, plan.jobs, sink, move |spec, progress| {
+        let (ctx, codex_home) = (ctx.clone(), codex_home.clone());
+        async move {
+            progress.stage("connecting");
             let result = async {
-                let target = Connected::connect(&spec, &ctx).await?;
-                sink.stage(index, "reading");
+                let target = spec.connect(&ctx).await?;
+                progress.stage("reading");
                 let req = InspectRequest {
-                    codex_home: plan.codex_home.as_deref(),
+                    codex_home: codex_home.as_deref(),
                 };
                 let r = target.inspect(&req).await;
                 target.close().await;
                 r.map(decode)
             }
             .await;
-            let line = match &result {
-                Ok(p) => describe(&p.state),
-                Err(e) => e.message.clone(),
-            };
-            sink.finished(index, result.is_ok(), &line);
-            (
-                index,
-                PlaceResult {
-                    spec: Some(spec),
-                    result,
-                },
-            )
-        });
-    }
-    let local = local().await;
-    let mut results: Vec<Option<PlaceResult>> = (0..plan.targets.len()).map(|_| None).collect();
-    while let Some(joined) = set.join_next().await {
-        if let Ok((i, r)) = joined {
-            results[i] = Some(r);
+            PlaceResult {
+                spec: Some(spec),
+                result,
+            }
         }
-    }
+    });
+    let (local, targets) = tokio::join!(local(), targets);
     let mut all = vec![PlaceResult {
         spec: None,
         result: local,
     }];
-    for (r, spec) in results.into_iter().zip(plan.targets.iter()) {
-        all.push(r.unwrap_or_else(|| PlaceResult {
-            spec: Some(spec.clone()),
-            result: Err(TargetError::new(
-                "internal",
-                "the worker for this target stopped",
-                None,
-            )),
-        }));
-    }
+    all.extend(targets);
     mark_shared(&mut all);
     all
 }
@@ -226,13 +246,12 @@ fn mark_shared(places: &mut [PlaceResult]) {
     let ids: Vec<(String, Option<String>)> = places
         .iter()
         .map(|p| {
-            let id = match &p.result {
-                Ok(PlaceStatus {
-                    state: LoginState::LoggedIn(a),
-                    ..
-                }) => a.session_id.clone(),
-                _ => None,
-            };
+            let id = p
+                .result
+                .as_ref()
+                .ok()
+                .and_then(PlaceStatus::login)
+                .and_then(|a| a.session_id.clone());
             (p.display(), id)
         })
         .collect();

@@ -9,7 +9,7 @@ use super::SshError;
 
 /// Options from the command line that apply to every ssh target, as `ssh` takes them.
 #[derive(Clone, Debug, Default)]
-pub struct SshOptions {
+pub(crate) struct SshOptions {
     pub config_file: Option<PathBuf>,
     /// `-o Key=Value`, in order.
     pub options: Vec<String>,
@@ -20,7 +20,7 @@ pub struct SshOptions {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StrictHostKeys {
+pub(crate) enum StrictHostKeys {
     Yes,
     AcceptNew,
     Ask,
@@ -29,7 +29,7 @@ pub enum StrictHostKeys {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AgentSetting {
+pub(crate) enum AgentSetting {
     /// `$SSH_AUTH_SOCK`
     Environment,
     Socket(PathBuf),
@@ -37,7 +37,7 @@ pub enum AgentSetting {
 }
 
 #[derive(Clone, Debug)]
-pub struct HostConfig {
+pub(crate) struct HostConfig {
     pub hostname: String,
     pub user: String,
     pub port: u16,
@@ -60,14 +60,14 @@ pub struct HostConfig {
 
 impl HostConfig {
     /// The name host keys are recorded under.
-    pub fn known_hosts_name(&self) -> &str {
+    pub(crate) fn known_hosts_name(&self) -> &str {
         self.host_key_alias.as_deref().unwrap_or(&self.hostname)
     }
 }
 
 /// Resolve one destination. `apply_cli` is false for ProxyJump hops: as with `ssh -J`,
 /// command-line `-o`/`-i` apply to the destination only, `-F` to every hop.
-pub async fn resolve(
+pub(crate) async fn resolve(
     dest: &Destination,
     opts: &SshOptions,
     apply_cli: bool,
@@ -242,25 +242,30 @@ fn from_pairs(pairs: &[(String, String)]) -> Result<HostConfig, SshError> {
     })
 }
 
+/// The local user name, as ssh defaults the remote user to it.
 fn local_user() -> Option<String> {
-    std::env::var("USER")
-        .ok()
-        .filter(|u| !u.is_empty())
-        .or_else(|| {
-            // SAFETY-free fallback: the uid's name from /etc/passwd.
-            let uid = unsafe_uid();
-            std::fs::read_to_string("/etc/passwd").ok().and_then(|p| {
-                p.lines().find_map(|l| {
-                    let f: Vec<&str> = l.split(':').collect();
-                    (f.len() > 2 && f[2] == uid.to_string()).then(|| f[0].to_string())
-                })
-            })
-        })
+    let from_env = |k: &str| std::env::var(k).ok().filter(|u| !u.is_empty());
+    from_env("USER")
+        .or_else(|| from_env("USERNAME"))
+        .or_else(user_from_passwd)
 }
 
-fn unsafe_uid() -> u32 {
-    // getuid cannot fail.
-    unsafe { libc::getuid() }
+/// The name of this process's uid in /etc/passwd.
+#[cfg(unix)]
+fn user_from_passwd() -> Option<String> {
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() }.to_string();
+    std::fs::read_to_string("/etc/passwd").ok().and_then(|p| {
+        p.lines().find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() > 2 && f[2] == uid).then(|| f[0].to_string())
+        })
+    })
+}
+
+#[cfg(not(unix))]
+fn user_from_passwd() -> Option<String> {
+    None
 }
 
 /// The ssh_config parser used when `ssh` is not installed: Host blocks with patterns,
@@ -268,7 +273,7 @@ fn unsafe_uid() -> u32 {
 mod fallback {
     use super::*;
 
-    pub fn resolve(
+    pub(crate) fn resolve(
         dest: &Destination,
         opts: &SshOptions,
         apply_cli: bool,
@@ -437,7 +442,7 @@ mod fallback {
     }
 
     /// `*` and `?` wildcards, case-insensitive, as ssh_config patterns.
-    pub fn glob(pattern: &str, text: &str) -> bool {
+    pub(crate) fn glob(pattern: &str, text: &str) -> bool {
         fn rec(p: &[u8], t: &[u8]) -> bool {
             match (p.first(), t.first()) {
                 (None, None) => true,
@@ -451,7 +456,7 @@ mod fallback {
     }
 }
 
-pub use fallback::glob;
+pub(super) use fallback::glob;
 
 #[cfg(test)]
 mod tests {

@@ -4,7 +4,7 @@
 use std::fmt;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Destination {
+pub(crate) struct Destination {
     pub user: Option<String>,
     pub host: String,
     pub port: Option<u16>,
@@ -29,13 +29,13 @@ impl fmt::Display for Destination {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("bad ssh destination {input:?}: {reason}")]
-pub struct DestError {
+pub(crate) struct DestError {
     pub input: String,
     pub reason: &'static str,
 }
 
 impl Destination {
-    pub fn parse(input: &str) -> Result<Destination, DestError> {
+    pub(crate) fn parse(input: &str) -> Result<Destination, DestError> {
         let err = |reason| DestError {
             input: input.to_string(),
             reason,

@@ -11,7 +11,7 @@ use russh::keys::{HashAlg, PublicKey};
 type HmacSha1 = hmac::Hmac<sha1::Sha1>;
 
 #[derive(Debug, PartialEq, Eq)]
-pub enum HostKeyStatus {
+pub(crate) enum HostKeyStatus {
     Known,
     /// No entry for this host at all.
     Unknown,
@@ -27,7 +27,7 @@ pub enum HostKeyStatus {
 }
 
 /// The name a host is recorded under: `host`, or `[host]:port` off port 22.
-pub fn host_entry_name(host: &str, port: u16) -> String {
+pub(crate) fn host_entry_name(host: &str, port: u16) -> String {
     if port == 22 {
         host.to_string()
     } else {
@@ -35,7 +35,7 @@ pub fn host_entry_name(host: &str, port: u16) -> String {
     }
 }
 
-pub fn fingerprint(key: &PublicKey) -> String {
+pub(crate) fn fingerprint(key: &PublicKey) -> String {
     key.fingerprint(HashAlg::Sha256).to_string()
 }
 
@@ -88,7 +88,7 @@ fn entries_for(files: &[PathBuf], name: &str) -> Vec<Entry> {
 
 /// Algorithms already recorded for this host, so the client can ask for those first
 /// (as OpenSSH does) instead of reporting a host with another key type as changed.
-pub fn known_algorithms(files: &[PathBuf], name: &str) -> Vec<russh::keys::Algorithm> {
+pub(crate) fn known_algorithms(files: &[PathBuf], name: &str) -> Vec<russh::keys::Algorithm> {
     let mut algs = Vec::new();
     for e in entries_for(files, name) {
         if !e.revoked && !algs.contains(&e.key.algorithm()) {
@@ -98,7 +98,7 @@ pub fn known_algorithms(files: &[PathBuf], name: &str) -> Vec<russh::keys::Algor
     algs
 }
 
-pub fn check(files: &[PathBuf], name: &str, key: &PublicKey) -> HostKeyStatus {
+pub(crate) fn check(files: &[PathBuf], name: &str, key: &PublicKey) -> HostKeyStatus {
     let entries = entries_for(files, name);
     if let Some(e) = entries
         .iter()
@@ -159,19 +159,21 @@ fn hashed_match(salt_and_hash: &str, name: &str) -> bool {
 
 /// Append `name key` to `file` (hashed when `hash` is set), creating it 0600 and its
 /// directory 0700 if needed.
-pub fn learn(file: &Path, name: &str, key: &PublicKey, hash: bool) -> std::io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+pub(crate) fn learn(file: &Path, name: &str, key: &PublicKey, hash: bool) -> std::io::Result<()> {
     if let Some(dir) = file.parent() {
         if !dir.as_os_str().is_empty() && !dir.exists() {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)?;
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::DirBuilderExt;
+                builder.mode(0o700);
+            }
+            builder.create(dir)?;
         }
     }
     let host_field = if hash {
-        let mut salt = [0u8; 20];
-        getrandom::fill(&mut salt).map_err(std::io::Error::other)?;
+        let salt = crate::encoding::random_bytes(20).map_err(std::io::Error::other)?;
         let mut mac =
             <HmacSha1 as KeyInit>::new_from_slice(&salt).map_err(std::io::Error::other)?;
         mac.update(name.as_bytes());
@@ -193,11 +195,14 @@ pub fn learn(file: &Path, name: &str, key: &PublicKey, hash: bool) -> std::io::R
     let needs_newline = std::fs::read(file)
         .map(|b| !b.is_empty() && !b.ends_with(b"\n"))
         .unwrap_or(false);
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(file)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options.open(file)?;
     if needs_newline {
         f.write_all(b"\n")?;
     }

@@ -1,10 +1,12 @@
 //! The SSH transport on russh: resolve a destination like `ssh` does, connect (through
 //! ProxyJump hops), verify the host key against known_hosts, authenticate (agent, key
-//! files, password), and run commands with stdin. Never prints; asks only via `Prompter`.
+//! files, password), run commands with stdin, and forward ports. Never prints; asks only
+//! via `Prompter`; hands out plain async streams, never russh types.
 
-pub mod config;
-pub mod dest;
-pub mod known_hosts;
+mod config;
+mod dest;
+mod forward;
+mod known_hosts;
 mod quickack;
 mod session_auth;
 
@@ -17,8 +19,10 @@ use russh::client;
 use russh::keys::PublicKey;
 use tokio::sync::Semaphore;
 
-pub use config::{HostConfig, SshOptions, StrictHostKeys};
-pub use dest::Destination;
+pub(crate) use config::SshOptions;
+use config::{HostConfig, StrictHostKeys};
+pub(crate) use dest::Destination;
+pub(crate) use forward::serve_forward;
 use known_hosts::HostKeyStatus;
 
 use crate::prompt::Prompter;
@@ -32,7 +36,7 @@ const HANDSHAKES_PER_ENDPOINT: usize = 8;
 const HANDSHAKE_ATTEMPTS: u32 = 6;
 
 #[derive(Debug, thiserror::Error)]
-pub enum SshError {
+pub(crate) enum SshError {
     #[error("ssh config: {0}")]
     Config(String),
     #[error("cannot resolve host name {host:?}")]
@@ -82,26 +86,7 @@ pub enum SshError {
 }
 
 impl SshError {
-    /// A stable name for the failure class (used in `--json`).
-    pub fn class(&self) -> &'static str {
-        match self {
-            SshError::Config(_) => "config",
-            SshError::Resolve { .. } => "dns",
-            SshError::Refused { .. } => "refused",
-            SshError::Timeout { .. } => "timeout",
-            SshError::Unreachable { .. } | SshError::JumpFailed { .. } => "unreachable",
-            SshError::HostKeyUnknown { .. } => "host-key-unknown",
-            SshError::HostKeyChanged { .. } => "host-key-changed",
-            SshError::HostKeyRevoked { .. } => "host-key-revoked",
-            SshError::Auth { .. } => "auth",
-            SshError::Disconnected { .. } => "disconnected",
-            SshError::Protocol { .. } => "protocol",
-            SshError::ForwardingRefused { .. } => "forwarding-refused",
-            SshError::RemotePortClosed { .. } => "remote-port-closed",
-        }
-    }
-
-    pub fn hint(&self) -> Option<String> {
+    pub(crate) fn hint(&self) -> Option<String> {
         Some(match self {
             SshError::Config(_) => "check the destination and your ssh config (-F)".into(),
             SshError::Resolve { .. } => "check the host name, or add a HostName for it in ~/.ssh/config".into(),
@@ -181,21 +166,27 @@ impl client::Handler for Verifier {
 type Handle = client::Handle<Verifier>;
 
 /// An authenticated connection to one target (and the jump hosts it goes through).
-pub struct Session {
+pub(crate) struct Session {
     handle: Handle,
-    _jumps: Vec<Handle>,
-    pub user: String,
-    pub addr: String,
+    jumps: Vec<Handle>,
+    addr: String,
 }
 
+/// A byte stream over the connection (a forwarded port, or a command's stdin/stdout).
+pub(crate) trait Stream:
+    tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin
+{
+}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Stream for T {}
+
 /// A command running on the server.
-pub struct RemoteProcess {
+pub(crate) struct RemoteProcess {
     channel: russh::Channel<russh::client::Msg>,
 }
 
 /// What a running command did next.
 #[derive(Debug)]
-pub enum ProcessEvent {
+pub(crate) enum ProcessEvent {
     Stdout(Vec<u8>),
     Stderr(Vec<u8>),
     Exit(u32),
@@ -204,7 +195,7 @@ pub enum ProcessEvent {
 }
 
 impl RemoteProcess {
-    pub async fn next(&mut self) -> ProcessEvent {
+    pub(crate) async fn next(&mut self) -> ProcessEvent {
         loop {
             match self.channel.wait().await {
                 Some(russh::ChannelMsg::Data { data }) => {
@@ -223,18 +214,18 @@ impl RemoteProcess {
     }
 
     /// End of input: the command sees EOF on stdin.
-    pub async fn close_stdin(&self) {
+    pub(crate) async fn close_stdin(&self) {
         let _ = self.channel.eof().await;
     }
 
-    pub async fn close(&self) {
+    pub(crate) async fn close(&self) {
         let _ = self.channel.close().await;
     }
 }
 
 /// What a remote command printed and how it ended.
 #[derive(Debug)]
-pub struct ExecOutput {
+pub(crate) struct ExecOutput {
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
     pub exit_status: Option<u32>,
@@ -266,7 +257,7 @@ fn addr_label(hc: &HostConfig) -> String {
 
 impl Session {
     /// Resolve, connect through any ProxyJump hops, verify and authenticate.
-    pub async fn connect(
+    pub(crate) async fn connect(
         dest: &Destination,
         opts: &SshOptions,
         prompter: Arc<dyn Prompter>,
@@ -289,14 +280,13 @@ impl Session {
         let handle = connect_hop(&target, jumps.last(), &prompter).await?;
         Ok(Session {
             handle,
-            _jumps: jumps,
-            user: target.user.clone(),
+            jumps,
             addr: addr_label(&target),
         })
     }
 
     /// Run `command` (a string for the remote login shell), feed it `stdin`, collect output.
-    pub async fn exec(&self, command: &str, stdin: &[u8]) -> Result<ExecOutput, SshError> {
+    pub(crate) async fn exec(&self, command: &str, stdin: &[u8]) -> Result<ExecOutput, SshError> {
         let lost = |e: russh::Error| SshError::Disconnected {
             addr: self.addr.clone(),
             detail: e.to_string(),
@@ -332,7 +322,7 @@ impl Session {
     }
 
     /// Start `command` and return it running, for output as it comes.
-    pub async fn spawn(&self, command: &str) -> Result<RemoteProcess, SshError> {
+    pub(crate) async fn spawn(&self, command: &str) -> Result<RemoteProcess, SshError> {
         let lost = |e: russh::Error| SshError::Disconnected {
             addr: self.addr.clone(),
             detail: e.to_string(),
@@ -344,10 +334,7 @@ impl Session {
 
     /// Start `command` and use its stdin and stdout as one byte stream (stderr and the
     /// exit status are dropped), as `docker system dial-stdio` is used over ssh.
-    pub async fn spawn_stream(
-        &self,
-        command: &str,
-    ) -> Result<russh::ChannelStream<russh::client::Msg>, SshError> {
+    pub(crate) async fn spawn_stream(&self, command: &str) -> Result<impl Stream, SshError> {
         let lost = |e: russh::Error| SshError::Disconnected {
             addr: self.addr.clone(),
             detail: e.to_string(),
@@ -358,11 +345,11 @@ impl Session {
     }
 
     /// A TCP connection from the server to `host:port` (as `ssh -L` makes).
-    pub async fn direct_tcpip(
+    pub(crate) async fn direct_tcpip(
         &self,
         host: &str,
         port: u16,
-    ) -> Result<russh::ChannelStream<russh::client::Msg>, SshError> {
+    ) -> Result<impl Stream, SshError> {
         match self
             .handle
             .channel_open_direct_tcpip(host.to_string(), port as u32, "127.0.0.1", 0)
@@ -385,16 +372,16 @@ impl Session {
         }
     }
 
-    pub fn is_closed(&self) -> bool {
+    pub(crate) fn is_closed(&self) -> bool {
         self.handle.is_closed()
     }
 
-    pub async fn close(self) {
+    pub(crate) async fn close(self) {
         let _ = self
             .handle
             .disconnect(russh::Disconnect::ByApplication, "", "en")
             .await;
-        for j in self._jumps.iter().rev() {
+        for j in self.jumps.iter().rev() {
             let _ = j
                 .disconnect(russh::Disconnect::ByApplication, "", "en")
                 .await;
@@ -549,10 +536,9 @@ async fn connect_hop(
     }
 }
 
+/// Spreads retries apart; without a random source they are merely less spread.
 fn jitter_ms() -> u64 {
-    let mut b = [0u8; 1];
-    let _ = getrandom::fill(&mut b);
-    b[0] as u64
+    crate::encoding::random_bytes(1).map_or(0, |b| u64::from(b[0]))
 }
 
 fn client_config(hc: &HostConfig, files: &[PathBuf], kh_name: &str) -> client::Config {

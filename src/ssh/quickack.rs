@@ -12,12 +12,12 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-pub struct QuickAckStream {
+pub(crate) struct QuickAckStream {
     inner: TcpStream,
 }
 
 impl QuickAckStream {
-    pub fn new(inner: TcpStream) -> Self {
+    pub(crate) fn new(inner: TcpStream) -> Self {
         let s = QuickAckStream { inner };
         s.quick_ack();
         s

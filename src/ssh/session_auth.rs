@@ -13,6 +13,7 @@ use russh::{MethodKind, MethodSet};
 use super::config::{AgentSetting, HostConfig};
 use super::{Handle, SshError};
 use crate::prompt::Prompter;
+use crate::secret::Secret;
 
 const PASSWORD_ATTEMPTS: usize = 3;
 
@@ -99,7 +100,7 @@ pub(super) async fn authenticate(
                     let Some(pass) = ask_secret(prompter, prompt).await else {
                         continue;
                     };
-                    match russh::keys::load_secret_key(path, Some(&pass)) {
+                    match russh::keys::load_secret_key(path, Some(pass.expose())) {
                         Ok(k) => k,
                         Err(_) => {
                             tried.push(format!("{} (wrong passphrase)", path.display()));
@@ -156,7 +157,7 @@ pub(super) async fn authenticate(
                     break;
                 };
                 if let AuthResult::Success = handle
-                    .authenticate_password(user.clone(), pw)
+                    .authenticate_password(user.clone(), pw.expose())
                     .await
                     .map_err(lost)?
                 {
@@ -214,7 +215,7 @@ async fn keyboard_interactive(
                 let mut answers = Vec::new();
                 for p in prompts {
                     match ask_secret(prompter, p.prompt.clone()).await {
-                        Some(a) => answers.push(a),
+                        Some(a) => answers.push(a.expose().to_string()),
                         None => return Ok(false),
                     }
                 }
@@ -228,7 +229,7 @@ async fn keyboard_interactive(
     Ok(false)
 }
 
-async fn ask_secret(prompter: &Arc<dyn Prompter>, prompt: String) -> Option<String> {
+async fn ask_secret(prompter: &Arc<dyn Prompter>, prompt: String) -> Option<Secret> {
     let _guard = super::prompt_lock().lock().await;
     let p = prompter.clone();
     tokio::task::spawn_blocking(move || p.secret(&prompt))

@@ -1,23 +1,20 @@
+# shellcheck shell=sh
 # Install auth.json on a POSIX target in one round trip; common.sh comes before it.
 #
-# It runs as `sh -c '<this script, joined into one line>'` under whatever login shell the
-# user has (bash, zsh, fish, csh), so it must not contain single quotes, backslashes,
-# exclamation marks or backquotes, and every line must end where a space may join it
-# to the next (after ; then do else { in ;; | && ||). Unit tests check both.
-#
-# stdin: eight header lines (magic, codex home or empty, force 0/1, dry-run 0/1,
-# sha256 of the payload, payload length, take HOME from /etc/passwd 0/1, the user the
-# command runs as if the client knows it), then the payload itself. Nothing secret is
-# ever in the command line. stdout: key=value lines for the client to parse.
+# stdin: magic and nonce (read_request), then six header lines (codex home or empty,
+# force 0/1, dry-run 0/1, sha256 of the payload, payload length, take HOME from
+# /etc/passwd 0/1, the user the command runs as if the client knows it), then the
+# payload itself. Nothing secret is ever in the command line.
 hash_tool= ;
 for h in sha256sum shasum openssl sha256 ; do if command -v $h >/dev/null 2>&1; then hash_tool=$h ; break ; fi ; done ;
 sum_of() { case $hash_tool in sha256sum) sum=$(sha256sum < "$1") ;; shasum) sum=$(shasum -a 256 < "$1") ;; openssl) sum=$(openssl dgst -sha256 -r < "$1") ;; sha256) sum=$(sha256 -q < "$1") ;; *) sum= ;; esac ; sum=${sum%% *} ; } ;
+# shellcheck disable=SC2086
 len_of() { len=$(wc -c < "$1") ; set -- $len ; len=$1 ; } ;
+# shellcheck disable=SC2046
 modes() { set -- $(cd "$dir" && LC_ALL=C ls -lnd . auth.json) ; say dir_mode "$1" ; say dir_uid "$3" ; shift 9 ; say file_mode "$1" ; say file_uid "$3" ; say len "$5" ; } ;
 umask 077 ;
-IFS= read -r magic || fail protocol "no request on stdin" ;
+read_request codex-auth-install-2 ;
 IFS= read -r dir ; IFS= read -r force ; IFS= read -r dry ; IFS= read -r want_sum ; IFS= read -r want_len ; IFS= read -r passwd_home ; IFS= read -r passwd_user ;
-if [ "$magic" = codex-auth-install-1 ]; then :; else fail protocol "unexpected request" ; fi ;
 locate ;
 if [ "$store" = keyring ] || [ "$store" = auto ]; then
   if [ "$force" = 1 ]; then :; else say outcome skipped ; cat >/dev/null 2>&1 ; exit 0 ; fi ;

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Assemble the root file systems of the codex-auth Docker test images.
 #
-#   docker/rootfs.sh base    OUT_DIR [DEB_DIR]   busybox rootfs (the `base` image)
-#   docker/rootfs.sh noshell OUT_DIR             no shell, no coreutils: only /pause
+#   docker/test-images/rootfs.sh base    OUT_DIR [DEB_DIR]   busybox rootfs (the `base` image)
+#   docker/test-images/rootfs.sh noshell OUT_DIR             no shell, no coreutils: only /pause
 #
 # `base` is made from the Debian busybox-static package: the .deb is taken from
 # DEB_DIR (or apt's archive cache) or fetched with `apt-get download`, and

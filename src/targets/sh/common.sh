@@ -1,20 +1,31 @@
-# Shared by install.sh and inspect.sh: prepended to each before it is joined into one
-# line. Same rules: no single quotes, backslashes, exclamation marks or backquotes;
-# every line ends where a space may join it to the next.
+# shellcheck shell=sh
+# Shared by every target script: prepended to it before both are joined into one line
+# (see script.rs). Rules for every line here and in the scripts: no single quotes,
+# backslashes, exclamation marks or backquotes; every line ends where a space may join
+# it to the next (after ; then do else { in ;; | && ||).
 #
-# say KEY VALUE           one key=value line of the report
-# fail CLASS DETAIL       report an error and stop (draining stdin first); class
-#                         write means a command failed and its stderr says why
+# read_request MAGIC    read the first two request lines (magic, nonce) from stdin
+# say KEY VALUE         one report line, framed by the nonce: only lines carrying it are
+#                       read, so start-up files that print cannot be mistaken for us
+# fail CLASS DETAIL     report an error and stop (draining stdin first); class write
+#                       means a command failed and its stderr says why
 # (Every process forked costs the Docker engine or sshd CPU per target, so the
 # scripts use builtins where they can: read loops instead of grep and cut.)
-# locate                  from $dir (--codex-home or empty), $passwd_home and
-#                         $passwd_user (whom the exec runs as, when the client knows):
-#                         set $dir, $f (auth.json), $uid, $store, and report them
-# codex_verdict           Codex's own `codex login status`, when codex is on PATH, taken
-#                         in a scratch home linked to the real files (Codex writes
-#                         helper files into whatever home it runs in)
-say() { printf "%s=%s" "$1" "$2"; echo; } ;
+# locate                from $dir (--codex-home or empty), $passwd_home and
+#                       $passwd_user (whom the exec runs as, when the client knows):
+#                       set $dir, $f (auth.json), $uid, $store, and report them
+# codex_verdict         Codex's own `codex login status`, when codex is on PATH, taken
+#                       in a scratch home linked to the real files (Codex writes
+#                       helper files into whatever home it runs in); its output lines
+#                       are reported as codex_line, the client picks the verdict
+nonce= ;
+say() { printf "%s %s=%s" "$nonce" "$1" "$2"; echo; } ;
 fail() { say error "$1"; say detail "$2"; cat >/dev/null 2>&1; exit 3; } ;
+read_request() {
+  IFS= read -r magic || fail protocol "no request on stdin" ;
+  IFS= read -r nonce ;
+  if [ "$magic" = "$1" ]; then :; else fail protocol "unexpected request" ; fi ;
+} ;
 locate() {
   who=$passwd_user ;
   if [ -z "$who" ]; then who=${USER:-$LOGNAME} ; fi ;
@@ -57,7 +68,10 @@ codex_verdict() {
       st=$(CODEX_HOME="$dir" codex login status 2>&1 < /dev/null) ; rc=$? ;
     fi ;
     say codex_rc "$rc" ;
-    say codex_status "$(echo "$st" | grep -E "Logged in|Not logged in|rror" | head -n 1)" ;
+    n=0 ;
+    printf "%s" "$st" | while IFS= read -r l || [ -n "$l" ] ; do
+      n=$((n + 1)) ; if [ "$n" -gt 8 ]; then break ; fi ; say codex_line "$l" ;
+    done ;
   else
     say codex_rc none ;
   fi ;

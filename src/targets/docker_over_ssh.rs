@@ -2,17 +2,29 @@
 //! docker CLI reaches it: `docker system dial-stdio` on the host, over one ssh
 //! connection (our ssh layer: config, host keys, agent, ProxyJump). A private unix
 //! socket here relays each API connection to a new dial-stdio channel, so the docker
-//! layer talks to it as to any local engine.
+//! layer talks to it as to any local engine. Unix only (the relay is a unix socket).
 
 use std::sync::Arc;
 
-use tokio::net::UnixListener;
-
-use super::TargetError;
+use super::{ErrorClass, TargetError};
 use crate::docker::Engine;
 use crate::prompt::Prompter;
 use crate::ssh::{Destination, Session, SshOptions};
 
+#[cfg(not(unix))]
+pub(super) async fn connect(
+    host: &str,
+    _opts: &SshOptions,
+    _prompter: Arc<dyn Prompter>,
+) -> Result<Engine, TargetError> {
+    Err(TargetError::new(
+        ErrorClass::Config,
+        format!("DOCKER_HOST {host}: ssh:// engines are supported on Unix only"),
+        Some("push over --ssh to that host instead"),
+    ))
+}
+
+#[cfg(unix)]
 pub(super) async fn connect(
     host: &str,
     opts: &SshOptions,
@@ -20,7 +32,7 @@ pub(super) async fn connect(
 ) -> Result<Engine, TargetError> {
     let dest = Destination::parse(host).map_err(|e| {
         TargetError::new(
-            "config",
+            ErrorClass::Config,
             format!("bad DOCKER_HOST: {e}"),
             Some("use ssh://user@host[:port]"),
         )
@@ -30,10 +42,21 @@ pub(super) async fn connect(
     let dir = tempfile::Builder::new()
         .prefix("codex-auth-docker")
         .tempdir()
-        .map_err(|e| TargetError::new("io", format!("cannot make a relay socket: {e}"), None))?;
+        .map_err(|e| {
+            TargetError::new(
+                ErrorClass::Io,
+                format!("cannot make a relay socket: {e}"),
+                None,
+            )
+        })?;
     let path = dir.path().join("docker.sock");
-    let listener = UnixListener::bind(&path)
-        .map_err(|e| TargetError::new("io", format!("cannot make a relay socket: {e}"), None))?;
+    let listener = tokio::net::UnixListener::bind(&path).map_err(|e| {
+        TargetError::new(
+            ErrorClass::Io,
+            format!("cannot make a relay socket: {e}"),
+            None,
+        )
+    })?;
     let relay_session = session.clone();
     tokio::spawn(async move {
         while let Ok((mut local, _)) = listener.accept().await {
@@ -49,7 +72,7 @@ pub(super) async fn connect(
         .await
         .map_err(|e| {
             TargetError::new(
-                "docker-unreachable",
+                ErrorClass::DockerUnreachable,
                 format!("cannot reach the Docker engine on {host}: {e}"),
                 Some("the host needs the docker CLI on the login user's PATH, with access to its engine"),
             )

@@ -1,20 +1,125 @@
-//! Containers as targets. A running container with a shell gets the same atomic install
-//! script as an ssh host, in one exec (the fast, common path). A stopped or shell-less
-//! container is written through the archive API: a tar built in memory with the target
-//! user's numeric ids and modes in its headers, then read back and checked.
+//! Containers as targets: the `--docker` flags, the engine connection every container
+//! target of a run shares, and the container adapter. A running container with a shell
+//! gets the same atomic install script as an ssh host, in one exec (the fast, common
+//! path). A stopped or shell-less container is written through the archive API: a tar
+//! built in memory with the target user's numeric ids and modes in its headers, then
+//! read back and checked.
 
-use super::inspect::{self, InspectReport, InspectRequest};
-use super::install::{self, HomeFrom, InstallReport, InstallRequest, Outcome};
-use super::{RunOutput, Target, TargetError};
-use crate::auth::{credential_store, hex, SecretBytes};
+use std::sync::Arc;
+
+use clap::Args;
+use futures_util::future::BoxFuture;
+
+use super::install::{InstallReport, InstallRequest, Outcome, Previous};
+use super::script::Invocation;
+use super::{inspect, install};
+use super::{
+    ConnectContext, ErrorClass, FileKind, HomeFrom, HomeSource, InspectReport, InspectRequest,
+    Location, RunOutput, Target, TargetError, TargetSpec,
+};
+use crate::auth::store::CredentialStore;
 use crate::docker::passwd::{self, Unresolved};
 use crate::docker::{Container, DockerError, Engine, Entry};
+use crate::error::AppError;
+use crate::secret::SecretBytes;
 
-pub struct DockerTarget {
-    pub engine: Engine,
-    pub container: Container,
+/// The container targets of a command.
+#[derive(Args, Debug, Clone, Default)]
+pub(crate) struct DockerTargetArgs {
+    /// Docker container name or id (repeatable); the engine is found as the docker CLI finds it.
+    #[arg(long = "docker", value_name = "CONTAINER")]
+    pub docker: Vec<String>,
+    /// Whose home inside containers (default: the container's configured user, else root).
+    #[arg(long, value_name = "USER")]
+    pub docker_user: Option<String>,
+}
+
+impl DockerTargetArgs {
+    pub(crate) fn specs(&self) -> Result<Vec<TargetSpec>, AppError> {
+        self.docker
+            .iter()
+            .map(|name| {
+                let valid = !name.is_empty()
+                    && !name.starts_with('-')
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+                if valid {
+                    Ok(TargetSpec::Docker(name.clone()))
+                } else {
+                    Err(AppError::usage(
+                        format!("bad container name {name:?}"),
+                        Some("give a container name or id as `docker ps` shows it"),
+                    ))
+                }
+            })
+            .collect()
+    }
+
+    pub(crate) fn context(&self) -> Result<DockerContext, AppError> {
+        if let Some(u) = &self.docker_user {
+            if u.is_empty() || u.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(AppError::usage(
+                    format!("bad --docker-user {u:?}"),
+                    Some("use a user name or uid[:gid] of the image"),
+                ));
+            }
+            if self.docker.is_empty() {
+                return Err(AppError::usage(
+                    "--docker-user only applies to --docker targets",
+                    Some("name a container with --docker, or drop --docker-user"),
+                ));
+            }
+        }
+        Ok(DockerContext {
+            user: self.docker_user.clone(),
+            engine: Arc::new(tokio::sync::OnceCell::new()),
+        })
+    }
+}
+
+/// What every container target of a run shares: `--docker-user`, and one engine
+/// connection, made when the first container target needs it.
+#[derive(Clone, Default)]
+pub(crate) struct DockerContext {
+    user: Option<String>,
+    engine: Arc<tokio::sync::OnceCell<Result<Engine, TargetError>>>,
+}
+
+impl DockerContext {
+    async fn engine(&self, ctx: &ConnectContext) -> Result<Engine, TargetError> {
+        self.engine
+            .get_or_init(|| async {
+                let host = crate::docker::resolve_host();
+                if host.starts_with("ssh://") {
+                    return super::docker_over_ssh::connect(&host, &ctx.ssh, ctx.prompter.clone())
+                        .await;
+                }
+                Engine::connect_to(host).await.map_err(TargetError::from)
+            })
+            .await
+            .clone()
+    }
+}
+
+pub(super) async fn connect(
+    name: &str,
+    ctx: &ConnectContext,
+) -> Result<Box<dyn Target>, TargetError> {
+    let mut engine = ctx.docker.engine(ctx).await?;
+    let container = engine.container(name).await?;
+    Ok(Box::new(DockerTarget {
+        engine,
+        container,
+        user: ctx.docker.user.clone(),
+    }))
+}
+
+struct DockerTarget {
+    engine: Engine,
+    container: Container,
     /// `--docker-user`; `None` means the container's configured user.
-    pub user: Option<String>,
+    user: Option<String>,
 }
 
 impl From<DockerError> for TargetError {
@@ -22,12 +127,12 @@ impl From<DockerError> for TargetError {
         let message = e.to_string();
         match e {
             DockerError::Unreachable { .. } | DockerError::Transport(_) => TargetError::new(
-                "docker-unreachable",
+                ErrorClass::DockerUnreachable,
                 message,
                 Some("is the Docker engine running? check DOCKER_HOST or `docker context ls`"),
             ),
             DockerError::UnsupportedHost { .. } => TargetError::new(
-                "config",
+                ErrorClass::Config,
                 message,
                 Some("use a unix:// or tcp:// DOCKER_HOST (for an engine on another host, push over --ssh to that host)"),
             ),
@@ -38,13 +143,13 @@ impl From<DockerError> for TargetError {
                     format!("did you mean {}?", similar.join(", "))
                 };
                 TargetError {
-                    class: "no-container",
+                    class: ErrorClass::NoContainer,
                     message,
                     hint: Some(hint),
                 }
             }
             DockerError::NoSuchUser { .. } => TargetError::new(
-                "no-user",
+                ErrorClass::NoUser,
                 message,
                 Some("pass --docker-user with a user of the image, or --codex-home"),
             ),
@@ -52,18 +157,18 @@ impl From<DockerError> for TargetError {
                 let lower = m.to_ascii_lowercase();
                 if lower.contains("read-only") {
                     TargetError::new(
-                        "read-only",
+                        ErrorClass::ReadOnly,
                         message,
                         Some("the container's file system is read-only there; pass --codex-home on a writable volume"),
                     )
                 } else if lower.contains("unable to find user") || lower.contains("no matching entries in passwd") {
                     TargetError::new(
-                        "no-user",
+                        ErrorClass::NoUser,
                         message,
                         Some("pass --docker-user with a user of the image"),
                     )
                 } else {
-                    TargetError::new("docker-api", message, None)
+                    TargetError::new(ErrorClass::DockerApi, message, None)
                 }
             }
         }
@@ -71,81 +176,116 @@ impl From<DockerError> for TargetError {
 }
 
 impl Target for DockerTarget {
-    async fn run_sh(&self, script: &str, stdin: &[u8]) -> Result<RunOutput, TargetError> {
-        let cmd = vec!["sh".to_string(), "-c".to_string(), script.to_string()];
-        let out = self
-            .engine
-            .exec(&self.container, cmd, self.user.as_deref(), stdin)
-            .await?;
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        // The scripts always report; only when they did not is the exit code worth a
-        // round trip (a missing shell, or a user the image does not have).
-        let spoke =
-            stdout.contains("outcome=") || stdout.contains("error=") || stdout.contains("kind=");
-        let exit_code = if spoke {
-            Some(0)
-        } else {
-            self.engine.exit_code(&out.exec_id).await?
-        };
-        if !spoke && matches!(exit_code, Some(126) | Some(127)) {
-            let all = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
-            if all.contains("unable to find user") || all.contains("no matching entries in passwd")
-            {
+    fn run<'a>(
+        &'a self,
+        invocation: &'a Invocation,
+    ) -> BoxFuture<'a, Result<RunOutput, TargetError>> {
+        Box::pin(async move {
+            let cmd = vec![
+                "sh".to_string(),
+                "-c".to_string(),
+                invocation.line().to_string(),
+            ];
+            let out = self
+                .engine
+                .exec(
+                    &self.container,
+                    cmd,
+                    self.user.as_deref(),
+                    invocation.stdin(),
+                )
+                .await?;
+            // The scripts always report; only when they did not is the exit code worth a
+            // round trip (a missing shell, or a user the image does not have).
+            let spoke = invocation.reported(&out.stdout);
+            let exit_code = if spoke {
+                Some(0)
+            } else {
+                self.engine.exit_code(&out.exec_id).await?
+            };
+            if !spoke && matches!(exit_code, Some(126) | Some(127)) {
+                let all = format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                if all.contains("unable to find user")
+                    || all.contains("no matching entries in passwd")
+                {
+                    return Err(TargetError::new(
+                        ErrorClass::NoUser,
+                        format!(
+                            "user {:?} does not exist in container {}",
+                            self.user.as_deref().unwrap_or(&self.container.user),
+                            self.container.name
+                        ),
+                        Some("pass --docker-user with a user of the image"),
+                    ));
+                }
                 return Err(TargetError::new(
-                    "no-user",
-                    format!(
-                        "user {:?} does not exist in container {}",
-                        self.user.as_deref().unwrap_or(&self.container.user),
-                        self.container.name
-                    ),
-                    Some("pass --docker-user with a user of the image"),
+                    ErrorClass::NoShell,
+                    "no sh in the container",
+                    None,
                 ));
             }
-            return Err(TargetError::new("no-shell", "no sh in the container", None));
-        }
-        Ok(RunOutput {
-            stdout: out.stdout,
-            stderr: out.stderr,
-            exit_status: exit_code.map(|c| c as u32),
+            Ok(RunOutput {
+                stdout: out.stdout,
+                stderr: out.stderr,
+                exit_status: exit_code.map(|c| c as u32),
+            })
         })
     }
 
-    async fn install(&self, req: &InstallRequest<'_>) -> Result<InstallReport, TargetError> {
-        let why_direct = if self.container.running {
-            match install::run(self, req, HomeFrom::Passwd(self.exec_user())).await {
-                Err(e) if e.class == "no-shell" => "the container has no shell",
-                Ok(mut report) => {
-                    if let Some(m) = self.container.tmpfs_under(&report.path) {
-                        report.notes.push(format!(
-                            "{m} is a tmpfs mount: the login is lost when the container restarts"
-                        ));
-                    }
-                    return Ok(report);
-                }
-                Err(e) => return Err(e),
-            }
-        } else {
-            "the container is not running"
-        };
-        self.install_by_archive(req, why_direct).await
+    fn home_from(&self) -> HomeFrom {
+        HomeFrom::Passwd(self.exec_user())
     }
 
-    async fn inspect(&self, req: &InspectRequest<'_>) -> Result<InspectReport, TargetError> {
-        if self.container.running {
-            match inspect::run(self, req, HomeFrom::Passwd(self.exec_user())).await {
-                Err(e) if e.class == "no-shell" => {}
-                other => return other,
+    fn install<'a>(
+        &'a self,
+        req: &'a InstallRequest<'_>,
+    ) -> BoxFuture<'a, Result<InstallReport, TargetError>> {
+        Box::pin(async move {
+            let why_direct = if self.container.running {
+                match install::run(self, req).await {
+                    Err(e) if e.class == ErrorClass::NoShell => "the container has no shell",
+                    Ok(mut report) => {
+                        if let Some(m) = self.container.tmpfs_under(&report.path) {
+                            report.notes.push(format!(
+                                "{m} is a tmpfs mount: the login is lost when the container restarts"
+                            ));
+                        }
+                        return Ok(report);
+                    }
+                    Err(e) => return Err(e),
+                }
+            } else {
+                "the container is not running"
+            };
+            self.install_by_archive(req, why_direct).await
+        })
+    }
+
+    fn inspect<'a>(
+        &'a self,
+        req: &'a InspectRequest<'_>,
+    ) -> BoxFuture<'a, Result<InspectReport, TargetError>> {
+        Box::pin(async move {
+            if self.container.running {
+                match inspect::run(self, req).await {
+                    Err(e) if e.class == ErrorClass::NoShell => {}
+                    other => return other,
+                }
             }
-        }
-        self.inspect_by_archive(req).await
+            self.inspect_by_archive(req).await
+        })
     }
 }
 
 struct Place {
     who: Who,
     dir: String,
-    home_from: &'static str,
-    store: &'static str,
+    home_from: HomeSource,
+    store: CredentialStore,
 }
 
 struct Who {
@@ -166,7 +306,7 @@ impl DockerTarget {
 
     fn err_no_home(&self, who: &Who, why: &str) -> TargetError {
         TargetError::new(
-            "no-home",
+            ErrorClass::NoHome,
             format!(
                 "user {} in container {} {why}; refusing to guess where Codex looks",
                 who.name, self.container.name
@@ -210,7 +350,7 @@ impl DockerTarget {
         &self,
         who: &Who,
         codex_home: Option<&str>,
-    ) -> Result<(String, &'static str), TargetError> {
+    ) -> Result<(String, HomeSource), TargetError> {
         let home = || -> Result<String, TargetError> {
             match who.home.as_deref() {
                 None => Err(self.err_no_home(who, "has no entry in /etc/passwd")),
@@ -221,18 +361,20 @@ impl DockerTarget {
             }
         };
         let (dir, from) = match codex_home {
-            Some("~") => (home()?, "flag"),
-            Some(h) if h.starts_with("~/") => (format!("{}/{}", home()?, &h[2..]), "flag"),
-            Some(h) if h.starts_with('/') => (h.to_string(), "flag"),
-            Some(h) => (format!("{}/{h}", home()?), "flag"),
+            Some("~") => (home()?, HomeSource::Flag),
+            Some(h) if h.starts_with("~/") => {
+                (format!("{}/{}", home()?, &h[2..]), HomeSource::Flag)
+            }
+            Some(h) if h.starts_with('/') => (h.to_string(), HomeSource::Flag),
+            Some(h) => (format!("{}/{h}", home()?), HomeSource::Flag),
             None => match self
                 .container
                 .env_var("CODEX_HOME")
                 .filter(|v| !v.is_empty())
             {
-                Some(v) if v.starts_with('/') => (v.to_string(), "env"),
-                Some(v) => (format!("{}/{v}", home()?), "env"),
-                None => (format!("{}/.codex", home()?), "default"),
+                Some(v) if v.starts_with('/') => (v.to_string(), HomeSource::Env),
+                Some(v) => (format!("{}/{v}", home()?), HomeSource::Env),
+                None => (format!("{}/.codex", home()?), HomeSource::Default),
             },
         };
         let dir = dir.trim_end_matches('/').to_string();
@@ -253,9 +395,9 @@ impl DockerTarget {
             .await?
         {
             Some(Entry::File { content, .. }) => {
-                credential_store(&String::from_utf8_lossy(&content))
+                CredentialStore::from_config(&String::from_utf8_lossy(&content))
             }
-            _ => "file",
+            _ => CredentialStore::File,
         };
         Ok(Place {
             who,
@@ -279,7 +421,7 @@ impl DockerTarget {
         let path = format!("{dir}/auth.json");
         if let Some(m) = self.container.tmpfs_under(&dir) {
             return Err(TargetError::new(
-                "tmpfs",
+                ErrorClass::Tmpfs,
                 format!(
                     "{dir} is on a tmpfs mounted at {m}, and {why_direct}: the Docker API would write below the mount, where nothing in the container sees it"
                 ),
@@ -289,10 +431,10 @@ impl DockerTarget {
         let mut report = InstallReport {
             outcome: Outcome::WouldInstall,
             path: path.clone(),
-            home_from: home_from.to_string(),
+            home_from,
             user: who.name.clone(),
-            credential_store: store.to_string(),
-            previous: "none".into(),
+            credential_store: store,
+            previous: Previous::None,
             backup: None,
             file_mode: None,
             dir_mode: None,
@@ -301,7 +443,7 @@ impl DockerTarget {
             notes: vec![],
             login: None,
         };
-        if (store == "keyring" || store == "auto") && !req.force {
+        if store.may_ignore_file() && !req.force {
             report.outcome = Outcome::Skipped;
             return Ok(report);
         }
@@ -312,28 +454,28 @@ impl DockerTarget {
         let mut in_place = false;
         match &existing {
             None => {}
-            Some(Entry::Symlink) => report.previous = "symlink".into(),
+            Some(Entry::Symlink) => report.previous = Previous::Symlink,
             Some(Entry::File {
                 content, mode, uid, ..
             }) => {
                 if content.as_slice() == want {
-                    report.previous = "same".into();
+                    report.previous = Previous::Same;
                     in_place = *mode == 0o600 && *uid == u64::from(who.uid);
                 } else {
-                    report.previous = "different".into();
+                    report.previous = Previous::Different;
                     old_content = Some(content.clone());
                 }
             }
             Some(Entry::Dir) | Some(Entry::Other) => {
                 return Err(TargetError::new(
-                    "not-a-file",
+                    ErrorClass::NotAFile,
                     format!("{path} is not a regular file"),
                     Some("move it out of the way"),
                 ))
             }
         }
         if req.dry_run {
-            report.outcome = if report.previous == "same" {
+            report.outcome = if report.previous == Previous::Same {
                 Outcome::Unchanged
             } else {
                 Outcome::WouldInstall
@@ -348,7 +490,7 @@ impl DockerTarget {
             if old_content.is_some() {
                 report.backup = Some(format!("{dir}/auth.json.bak"));
             }
-            report.outcome = if report.previous == "same" {
+            report.outcome = if report.previous == Previous::Same {
                 report.notes.push("modes and owner fixed".into());
                 Outcome::Unchanged
             } else {
@@ -364,11 +506,10 @@ impl DockerTarget {
             Some(Entry::File {
                 content, mode, uid, ..
             }) => {
-                use sha2::Digest;
-                let same = hex(&sha2::Sha256::digest(&content)) == req.auth.sha256_hex();
+                let same = crate::encoding::sha256_hex(&content) == req.auth.sha256_hex();
                 if !same || mode != 0o600 || uid != u64::from(who.uid) {
                     return Err(TargetError::new(
-                        "verify",
+                        ErrorClass::Verify,
                         format!("{path} does not hold what was written (mode {mode:o}, uid {uid})"),
                         None,
                     ));
@@ -378,7 +519,7 @@ impl DockerTarget {
             }
             _ => {
                 return Err(TargetError::new(
-                    "verify",
+                    ErrorClass::Verify,
                     format!("{path} is missing after writing"),
                     None,
                 ))
@@ -397,25 +538,25 @@ impl DockerTarget {
             home_from,
             store,
         } = self.locate(req.codex_home).await?;
-        let path = format!("{dir}/auth.json");
         let mut report = InspectReport {
-            path: path.clone(),
-            home_from: home_from.to_string(),
-            user: who.name.clone(),
-            credential_store: store.to_string(),
-            kind: "none".into(),
+            location: Location {
+                dir,
+                home_from,
+                user: who.name.clone(),
+                store,
+            },
             ..Default::default()
         };
-        match self.engine.read(&self.container, &path).await? {
+        match self.engine.read(&self.container, &report.path()).await? {
             None => {}
             Some(Entry::File { content, mode, .. }) => {
-                report.kind = "file".into();
+                report.kind = FileKind::File;
                 report.file_mode = Some(mode_string(mode));
                 report.content = Some(SecretBytes::new(content));
             }
-            Some(Entry::Symlink) => report.kind = "symlink".into(),
-            Some(Entry::Dir) => report.kind = "dir".into(),
-            Some(Entry::Other) => report.kind = "other".into(),
+            Some(Entry::Symlink) => report.kind = FileKind::Symlink,
+            Some(Entry::Dir) => report.kind = FileKind::Dir,
+            Some(Entry::Other) => report.kind = FileKind::Other,
         }
         Ok(report)
     }
@@ -436,7 +577,11 @@ impl DockerTarget {
             let root = format!("/{}", root_parts.join("/"));
             let new_dirs = &components[components.len() - created..];
             let tar = build_tar(new_dirs, who, content, backup).map_err(|e| {
-                TargetError::new("io", format!("cannot build the archive: {e}"), None)
+                TargetError::new(
+                    ErrorClass::Io,
+                    format!("cannot build the archive: {e}"),
+                    None,
+                )
             })?;
             match self.engine.upload(&self.container, &root, tar).await {
                 Ok(()) => return Ok(()),
@@ -445,7 +590,7 @@ impl DockerTarget {
             }
         }
         Err(TargetError::new(
-            "io",
+            ErrorClass::Io,
             format!("cannot create {dir} in the container"),
             None,
         ))

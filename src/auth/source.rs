@@ -1,0 +1,101 @@
+//! Where a login comes from when it is not made here: an auth.json file, an API key on
+//! stdin, or this machine's own Codex login. Everything is validated before any target
+//! is touched; every failure here is bad input.
+
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
+
+use super::{AuthError, AuthFile};
+
+/// Largest input we accept on stdin or from a file; a real auth.json is a few KiB.
+const MAX_INPUT: u64 = 1 << 20;
+
+/// Why a login could not be read. Each is bad input (exit 2) with a hint.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SourceError {
+    #[error("cannot read {path}: {detail}")]
+    Unreadable { path: PathBuf, detail: String },
+    #[error("{path}: {error}")]
+    Invalid { path: PathBuf, error: AuthError },
+    #[error(
+        "--api-key-stdin reads the key from a pipe, and stdin is a terminal (the key would echo)"
+    )]
+    KeyFromTerminal,
+    #[error("cannot read the key from stdin: {0}")]
+    StdinUnreadable(String),
+    #[error("--api-key-stdin: {0}")]
+    BadKey(AuthError),
+    #[error("cannot find the home directory for the local login")]
+    NoLocalHome,
+    #[error("no local Codex login: {} does not exist", .0.display())]
+    NoLocalLogin(PathBuf),
+    #[error("cannot read {path}: {detail}")]
+    LocalUnreadable { path: PathBuf, detail: String },
+}
+
+impl SourceError {
+    pub(crate) fn hint(&self) -> Option<&'static str> {
+        Some(match self {
+            SourceError::Unreadable { .. } => "check the path given to --from",
+            SourceError::Invalid { .. } => "pass a Codex auth.json (as `codex login` writes it)",
+            SourceError::KeyFromTerminal | SourceError::BadKey(_) => {
+                "printenv OPENAI_API_KEY | codex-auth push ... --api-key-stdin"
+            }
+            SourceError::NoLocalHome => "set CODEX_HOME or pass --from FILE",
+            SourceError::NoLocalLogin(_) => {
+                "run `codex login` here first, or pass --from FILE or --api-key-stdin"
+            }
+            SourceError::StdinUnreadable(_) | SourceError::LocalUnreadable { .. } => return None,
+        })
+    }
+}
+
+/// An auth.json given by path (`--from FILE`).
+pub(crate) fn from_file(path: &Path) -> Result<AuthFile, SourceError> {
+    let bytes = read_limited(path).map_err(|e| SourceError::Unreadable {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    })?;
+    AuthFile::parse(&bytes).map_err(|error| SourceError::Invalid {
+        path: path.to_path_buf(),
+        error,
+    })
+}
+
+/// An API key piped on stdin, as `codex login --with-api-key` takes it.
+pub(crate) fn api_key_from_stdin() -> Result<AuthFile, SourceError> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Err(SourceError::KeyFromTerminal);
+    }
+    let mut raw = String::new();
+    stdin
+        .lock()
+        .take(MAX_INPUT)
+        .read_to_string(&mut raw)
+        .map_err(|e| SourceError::StdinUnreadable(e.to_string()))?;
+    AuthFile::from_api_key(&raw).map_err(SourceError::BadKey)
+}
+
+/// This machine's login, `$CODEX_HOME/auth.json`.
+pub(crate) fn local_login() -> Result<AuthFile, SourceError> {
+    let path = super::local::auth_path().ok_or(SourceError::NoLocalHome)?;
+    match read_limited(&path) {
+        Ok(bytes) => AuthFile::parse(&bytes).map_err(|error| SourceError::Invalid { path, error }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(SourceError::NoLocalLogin(path)),
+        Err(e) => Err(SourceError::LocalUnreadable {
+            path,
+            detail: e.to_string(),
+        }),
+    }
+}
+
+fn read_limited(path: &Path) -> std::io::Result<Vec<u8>> {
+    let f = std::fs::File::open(path)?;
+    if f.metadata()?.is_dir() {
+        return Err(std::io::Error::other("is a directory"));
+    }
+    let mut buf = Vec::new();
+    f.take(MAX_INPUT).read_to_end(&mut buf)?;
+    Ok(buf)
+}

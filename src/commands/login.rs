@@ -1,0 +1,70 @@
+//! `codex-auth login`: sign in here (browser or device code) or take an API key, write
+//! the local login, and ask the local Codex about it; or, with `--forward`, run the
+//! host's own `codex login` with its callback tunnelled here.
+
+use crate::auth::{local, source};
+use crate::cli::{LoginArgs, LoginPlan};
+use crate::error::{exit, AppError};
+use crate::report;
+
+use super::{block_on, Runner};
+
+pub(crate) fn run(args: LoginArgs) -> Result<u8, AppError> {
+    let plan = args.plan()?;
+    let runner = Runner::new(&args.output, vec![]);
+    match plan {
+        LoginPlan::Forward(forward) => block_on(run_forward(forward, &runner)),
+        LoginPlan::ApiKey => {
+            let auth = source::api_key_from_stdin()?;
+            block_on(save(auth, &args, &runner))
+        }
+        LoginPlan::SignIn(opts) => block_on(async {
+            let auth = runner
+                .until_interrupted(crate::login::login(&opts, runner.reporter.as_ref(), None))
+                .await??;
+            save(auth, &args, &runner).await
+        }),
+    }
+}
+
+/// Write the new login where the local Codex reads it, and report what Codex says.
+async fn save(
+    auth: crate::auth::AuthFile,
+    args: &LoginArgs,
+    runner: &Runner,
+) -> Result<u8, AppError> {
+    let (path, outcome) = local::write_login(&auth, args.force)?;
+    let verdict = crate::ops::status::local()
+        .await
+        .ok()
+        .and_then(|p| p.report.codex_status);
+    report::print_stdout(&if runner.json {
+        report::login::json(&auth, &path, &outcome, verdict.as_deref())
+    } else {
+        report::login::text(&auth, &path, &outcome, verdict.as_deref())
+    });
+    Ok(exit::OK)
+}
+
+async fn run_forward(
+    plan: crate::ops::forward::ForwardPlan,
+    runner: &Runner,
+) -> Result<u8, AppError> {
+    let no_run = plan.no_run;
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let rep = crate::ops::forward::forward_login(
+        plan,
+        runner.reporter.clone(),
+        runner.reporter.clone(),
+        interrupt,
+    )
+    .await?;
+    if no_run {
+        runner.reporter.note("tunnel closed");
+        return Ok(exit::OK);
+    }
+    report::print_stdout(&report::login::forward(&rep, runner.json));
+    Ok(super::exit_code(rep.exit_status == Some(0)))
+}

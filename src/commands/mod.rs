@@ -1,0 +1,81 @@
+//! One file per command: its plan (from `cli`) goes through its pipeline (in `ops`) to
+//! its report, run by the one [`Runner`], which owns the reporter, the connection
+//! context, the Ctrl-C race and the exit code.
+
+pub(crate) mod completions;
+pub(crate) mod login;
+pub(crate) mod push;
+pub(crate) mod status;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::cli::{OutputArgs, TargetsPlan};
+use crate::error::{exit, AppError};
+use crate::report::{Reporter, Verbosity};
+use crate::targets::ConnectContext;
+
+/// What every command run shares: how it reports, and how it ends.
+pub(crate) struct Runner {
+    pub reporter: Arc<Reporter>,
+    pub json: bool,
+    pub verbosity: Verbosity,
+}
+
+impl Runner {
+    /// A runner whose progress shows one line per label (no labels: no progress).
+    pub(crate) fn new(output: &OutputArgs, labels: Vec<String>) -> Runner {
+        let verbosity = output.verbosity();
+        Runner {
+            reporter: Arc::new(Reporter::new(labels, verbosity, output.json)),
+            json: output.json,
+            verbosity,
+        }
+    }
+
+    /// A runner with one progress line per target of `scope`.
+    pub(crate) fn for_targets(output: &OutputArgs, scope: &TargetsPlan) -> Runner {
+        Runner::new(output, scope.targets.iter().map(|t| t.display()).collect())
+    }
+
+    /// How connections of this run reach their targets and ask their questions.
+    pub(crate) fn context(&self, scope: &TargetsPlan) -> ConnectContext {
+        ConnectContext {
+            ssh: scope.ssh.clone(),
+            docker: scope.docker.clone(),
+            prompter: self.reporter.clone(),
+        }
+    }
+
+    /// Run `work` until it finishes or Ctrl-C arrives (exit 130); the progress display
+    /// is cleared either way.
+    pub(crate) async fn until_interrupted<T>(
+        &self,
+        work: impl Future<Output = T>,
+    ) -> Result<T, AppError> {
+        let result = tokio::select! {
+            r = work => Ok(r),
+            _ = tokio::signal::ctrl_c() => Err(AppError::interrupted()),
+        };
+        self.reporter.finish();
+        result
+    }
+}
+
+/// Exit 0 when every target is done, else 1.
+pub(crate) fn exit_code(all_done: bool) -> u8 {
+    if all_done {
+        exit::OK
+    } else {
+        exit::TARGET_FAILED
+    }
+}
+
+/// Run a command's async part on a runtime made for it.
+pub(crate) fn block_on<F: Future<Output = Result<u8, AppError>>>(f: F) -> Result<u8, AppError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| AppError::failed(format!("cannot start the async runtime: {e}"), None))?;
+    runtime.block_on(f)
+}

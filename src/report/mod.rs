@@ -1,0 +1,292 @@
+//! Everything the user sees, and the only module that prints: progress (indicatif on a
+//! terminal, plain lines otherwise), terminal prompts that pause the progress display,
+//! the tables and `--json` documents of each command ([`push`], [`status`], [`login`]),
+//! and the one error line. Everything a target printed is scrubbed of every secret of
+//! the run before it is shown.
+
+pub(crate) mod login;
+pub(crate) mod push;
+pub(crate) mod status;
+
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::auth::AuthFile;
+use crate::error::AppError;
+use crate::ops::ProgressSink;
+use crate::prompt::{self, Prompter};
+use crate::secret::Secret;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Verbosity {
+    Quiet,
+    Normal,
+    Verbose,
+}
+
+pub(crate) struct Reporter {
+    labels: Vec<String>,
+    verbosity: Verbosity,
+    bars: Option<(MultiProgress, Vec<ProgressBar>)>,
+    tty: bool,
+    lock: Mutex<()>,
+    started: std::time::Instant,
+}
+
+impl Reporter {
+    pub(crate) fn new(labels: Vec<String>, verbosity: Verbosity, json: bool) -> Reporter {
+        let interactive = std::io::stderr().is_terminal() && !json && verbosity != Verbosity::Quiet;
+        let bars = interactive.then(|| {
+            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+            let style = ProgressStyle::with_template("{spinner} {prefix:.bold} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner());
+            let width = labels.iter().map(|l| l.len()).max().unwrap_or(0);
+            let bars = labels
+                .iter()
+                .map(|l| {
+                    let b = multi.add(ProgressBar::new_spinner());
+                    b.set_style(style.clone());
+                    b.set_prefix(format!("{l:width$}"));
+                    b.set_message("waiting");
+                    b.enable_steady_tick(Duration::from_millis(120));
+                    b
+                })
+                .collect();
+            (multi, bars)
+        });
+        Reporter {
+            labels,
+            verbosity,
+            bars,
+            tty: prompt::tty_available(),
+            lock: Mutex::new(()),
+            started: std::time::Instant::now(),
+        }
+    }
+
+    /// A line of human text on stderr that does not tear the progress display.
+    pub(crate) fn note(&self, line: &str) {
+        match &self.bars {
+            Some((multi, _)) => {
+                let _ = multi.println(line);
+            }
+            None => {
+                let _g = self.lock.lock();
+                let _ = writeln!(std::io::stderr(), "{line}");
+            }
+        }
+    }
+
+    pub(crate) fn finish(&self) {
+        if let Some((multi, bars)) = &self.bars {
+            for b in bars {
+                b.finish();
+            }
+            let _ = multi.clear();
+        }
+    }
+
+    fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        match &self.bars {
+            Some((multi, _)) => multi.suspend(f),
+            None => f(),
+        }
+    }
+}
+
+/// The result document of a command, on stdout.
+pub(crate) fn print_stdout(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    if !text.ends_with('\n') {
+        let _ = out.write_all(b"\n");
+    }
+    let _ = out.flush();
+}
+
+/// The one line a failed command ends with, on stderr.
+pub(crate) fn print_error(e: &AppError) {
+    let _ = writeln!(std::io::stderr(), "codex-auth: {e}");
+}
+
+/// A command-line parsing error (or `--help`/`--version`), as clap formats it; returns
+/// the exit code clap gives it (2 for errors, 0 for help and version).
+pub(crate) fn print_clap(e: &clap::Error) -> u8 {
+    let _ = e.print();
+    u8::try_from(e.exit_code()).unwrap_or(2)
+}
+
+/// Replace every secret of every login involved found in `text` by a mask: the last
+/// line of defence for anything a target or Codex printed.
+pub(crate) fn scrub<'a>(text: String, logins: impl IntoIterator<Item = &'a AuthFile>) -> String {
+    logins.into_iter().fold(text, |t, a| a.scrub(&t))
+}
+
+impl ProgressSink for Reporter {
+    fn stage(&self, index: usize, stage: &'static str) {
+        match &self.bars {
+            Some((_, bars)) => bars[index].set_message(stage),
+            None if self.verbosity == Verbosity::Verbose => self.note(&format!(
+                "{}: {stage} (+{} ms)",
+                self.labels[index],
+                self.started.elapsed().as_millis()
+            )),
+            None => {}
+        }
+    }
+
+    fn finished(&self, index: usize, ok: bool, summary: &str) {
+        match &self.bars {
+            Some((_, bars)) => {
+                let mark = if ok { "✓" } else { "✗" };
+                bars[index].finish_with_message(format!("{mark} {summary}"));
+            }
+            None if self.verbosity == Verbosity::Quiet && ok => {}
+            None => self.note(&format!("{}: {summary}", self.labels[index])),
+        }
+    }
+}
+
+impl Prompter for Reporter {
+    fn available(&self) -> bool {
+        self.tty
+    }
+    fn confirm(&self, question: &str) -> Option<bool> {
+        if !self.tty {
+            return None;
+        }
+        self.suspend(|| prompt::tty_confirm(question))
+    }
+    fn secret(&self, p: &str) -> Option<Secret> {
+        if !self.tty {
+            return None;
+        }
+        self.suspend(|| prompt::tty_secret(p))
+    }
+}
+
+impl crate::login::LoginUi for Reporter {
+    fn authorize_url(&self, for_target: Option<&str>, url: &str, browser_started: bool) {
+        let whom = for_target.map_or(String::new(), |t| format!(" for {t}"));
+        let how = if browser_started {
+            "a browser was opened; if it did not show the page, open this URL"
+        } else {
+            "open this URL in a browser on this machine"
+        };
+        self.note(&format!("Sign in to ChatGPT{whom}: {how}:\n\n  {url}\n"));
+    }
+
+    fn device_code(&self, for_target: Option<&str>, url: &str, code: &str) {
+        let whom = for_target.map_or(String::new(), |t| format!(" for {t}"));
+        self.note(&format!(
+            "Sign in to ChatGPT{whom}: on any device, open\n\n  {url}\n\nand enter the code  {code}  (valid for 15 minutes).\n"
+        ));
+    }
+}
+
+impl crate::ops::forward::ForwardUi for Reporter {
+    fn remote_output(&self, text: &str) {
+        let _g = self.lock.lock();
+        let mut err = std::io::stderr();
+        let _ = err.write_all(text.as_bytes());
+        let _ = err.flush();
+    }
+
+    fn tunnel_ready(&self, port: u16) {
+        self.note(&format!(
+            "codex-auth: forwarding 127.0.0.1:{port} here to 127.0.0.1:{port} on the host"
+        ));
+    }
+
+    fn open_url(&self, url: &str, browser_started: bool) {
+        let how = if browser_started {
+            "a browser was opened here; if it did not show the page, open this URL here"
+        } else {
+            "open this URL in a browser on this machine"
+        };
+        self.note(&format!("codex-auth: {how}:\n\n  {url}\n"));
+    }
+
+    fn forwarded(&self, port: u16, request_line: &str) {
+        self.note(&format!("codex-auth: {port} -> host: {request_line}"));
+    }
+}
+
+/// Columns padded to their widest cell; the last column is not padded.
+fn render_table(rows: &[Vec<String>]) -> String {
+    let cols = rows.first().map_or(0, Vec::len);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for r in rows {
+        let mut line = String::new();
+        for (c, cell) in r.iter().enumerate() {
+            if c + 1 == cols {
+                line.push_str(cell);
+            } else {
+                let pad = widths[c] - cell.chars().count();
+                line.push_str(cell);
+                line.push_str(&" ".repeat(pad + 2));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// One JSON document, pretty, as every `--json` prints it.
+fn json_text(doc: &impl serde::Serialize) -> String {
+    serde_json::to_string_pretty(doc).unwrap_or_default()
+}
+
+/// Everything that can be shown about a login in one line: the masked key, or the
+/// account, plan, expiry and last refresh of a ChatGPT login.
+fn login_detail(a: &AuthFile) -> String {
+    let s = &a.summary;
+    match s.mode.as_str() {
+        "apikey" => s.api_key.clone().unwrap_or_default(),
+        _ => {
+            let mut parts = Vec::new();
+            if let Some(e) = &s.email {
+                parts.push(match &s.plan {
+                    Some(p) => format!("{e} ({p})"),
+                    None => e.clone(),
+                });
+            }
+            if let Some(acc) = &s.account {
+                parts.push(format!("account {acc}"));
+            }
+            if let Some(exp) = s.access_expires {
+                let when = crate::timestamp::utc(exp);
+                parts.push(if exp < crate::timestamp::now_unix() {
+                    format!("access token expired {when} (refreshes on next use)")
+                } else {
+                    format!("access token until {when}")
+                });
+            }
+            if let Some(r) = &s.last_refresh {
+                parts.push(format!("refreshed {r}"));
+            }
+            parts.join(", ")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_pads_by_characters_not_bytes() {
+        let rows = vec![
+            vec!["A".to_string(), "B".into(), "C".into()],
+            vec!["✓✓".to_string(), "x".into(), "last".into()],
+        ];
+        assert_eq!(render_table(&rows), "A   B  C\n✓✓  x  last\n");
+    }
+}

@@ -1,0 +1,191 @@
+//! What `status` shows: one row per place (this machine first), shared-session and
+//! credential-store warnings, or one JSON document.
+
+use serde::Serialize;
+
+use super::push::JsonSummary;
+use super::{json_text, login_detail, render_table, scrub, Verbosity};
+use crate::auth::store::CredentialStore;
+use crate::auth::AuthSummary;
+use crate::ops::status::{LoginState, PlaceResult, PlaceStatus};
+use crate::targets::{HomeSource, TargetError};
+
+/// Every login any place holds, for scrubbing.
+fn logins(places: &[PlaceResult]) -> impl Iterator<Item = &crate::auth::AuthFile> {
+    places
+        .iter()
+        .filter_map(|p| p.result.as_ref().ok().and_then(PlaceStatus::login))
+}
+
+pub(crate) fn table(places: &[PlaceResult], verbosity: Verbosity) -> String {
+    let mut rows = vec![vec![
+        "PLACE".to_string(),
+        "LOGIN".into(),
+        "STORE".into(),
+        "CODEX".into(),
+        "DETAIL".into(),
+    ]];
+    let mut warnings = Vec::new();
+    for p in places {
+        let row = match &p.result {
+            Ok(st) => {
+                let (login, mut detail) = match &st.state {
+                    LoginState::NotLoggedIn => ("none".to_string(), "not logged in".to_string()),
+                    LoginState::Invalid(r) => ("invalid".to_string(), r.clone()),
+                    LoginState::LoggedIn(a) => (a.summary.mode.clone(), login_detail(a)),
+                };
+                if verbosity == Verbosity::Verbose || !matches!(st.state, LoginState::LoggedIn(_)) {
+                    detail = format!("{detail} [{}]", st.report.path());
+                }
+                if !st.shared_with.is_empty() {
+                    detail.push_str(&format!("; SAME SESSION as {}", st.shared_with.join(", ")));
+                }
+                let store = st.report.location.store;
+                if store.may_ignore_file() {
+                    warnings.push(format!(
+                        "note: {} uses the {store} credential store: Codex there {} auth.json",
+                        p.display(),
+                        if store == CredentialStore::Keyring {
+                            "ignores"
+                        } else {
+                            "may prefer a keyring entry over"
+                        }
+                    ));
+                }
+                vec![
+                    p.display(),
+                    login,
+                    store.to_string(),
+                    st.report.codex_status.clone().unwrap_or_else(|| "-".into()),
+                    detail,
+                ]
+            }
+            Err(e) => vec![
+                p.display(),
+                "FAILED".into(),
+                "-".into(),
+                "-".into(),
+                e.line(),
+            ],
+        };
+        rows.push(row);
+    }
+    let mut out = render_table(&rows);
+    // One warning per group of places sharing a session.
+    let mut seen: Vec<Vec<String>> = Vec::new();
+    for p in places {
+        if let Ok(st) = &p.result {
+            if st.shared_with.is_empty() {
+                continue;
+            }
+            let mut group = st.shared_with.clone();
+            group.push(p.display());
+            group.sort();
+            if !seen.contains(&group) {
+                warnings.push(format!(
+                    "warning: {} hold one ChatGPT session: when one refreshes the token, the others are signed out (log in separately on each)",
+                    group.join(", ")
+                ));
+                seen.push(group);
+            }
+        }
+    }
+    for w in warnings {
+        out.push_str(&w);
+        out.push('\n');
+    }
+    scrub(out, logins(places))
+}
+
+#[derive(Serialize, Default)]
+struct JsonPlace<'a> {
+    target: String,
+    kind: &'static str,
+    ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    home_from: Option<HomeSource>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    credential_store: Option<CredentialStore>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    login: Option<&'a AuthSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    invalid_reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file_mode: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    codex_status: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shared_with: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a TargetError>,
+}
+
+#[derive(Serialize)]
+struct JsonStatus<'a> {
+    command: &'static str,
+    places: Vec<JsonPlace<'a>>,
+    summary: JsonSummary,
+}
+
+pub(crate) fn json(places: &[PlaceResult]) -> String {
+    let list: Vec<JsonPlace> = places
+        .iter()
+        .map(|p| {
+            let kind = p.spec.as_ref().map_or("local", |s| s.kind().as_str());
+            let target = p
+                .spec
+                .as_ref()
+                .map_or_else(|| "local".to_string(), |s| s.label());
+            match &p.result {
+                Ok(st) => {
+                    let (state, login, invalid) = match &st.state {
+                        LoginState::NotLoggedIn => ("not-logged-in", None, None),
+                        LoginState::Invalid(r) => ("invalid", None, Some(r.as_str())),
+                        LoginState::LoggedIn(a) => ("logged-in", Some(&a.summary), None),
+                    };
+                    let location = &st.report.location;
+                    JsonPlace {
+                        target,
+                        kind,
+                        ok: true,
+                        path: Some(st.report.path()),
+                        home_from: Some(location.home_from),
+                        user: Some(&location.user),
+                        credential_store: Some(location.store),
+                        state: Some(state),
+                        login,
+                        invalid_reason: invalid,
+                        file_mode: st.report.file_mode.as_deref(),
+                        codex_status: st.report.codex_status.as_deref(),
+                        shared_with: (!st.shared_with.is_empty())
+                            .then_some(st.shared_with.as_slice()),
+                        error: None,
+                    }
+                }
+                Err(e) => JsonPlace {
+                    target,
+                    kind,
+                    error: Some(e),
+                    ..Default::default()
+                },
+            }
+        })
+        .collect();
+    let ok = list.iter().filter(|p| p.ok).count();
+    let doc = JsonStatus {
+        command: "status",
+        summary: JsonSummary {
+            total: list.len(),
+            ok,
+            failed: list.len() - ok,
+        },
+        places: list,
+    };
+    scrub(json_text(&doc), logins(places))
+}

@@ -1,0 +1,201 @@
+//! How one target failed: a stable class (the `error.class` of `--json`, documented in
+//! the README), a one-line message and a hint. Control flow matches on the class, never on
+//! its spelling.
+
+use crate::ssh::SshError;
+
+/// Defines [`ErrorClass`] and its list of every variant from one list, so the two
+/// cannot drift apart.
+macro_rules! error_classes {
+    ($($variant:ident),* $(,)?) => {
+        /// Every way a target can fail, serialized as users and scripts see it.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+        #[serde(rename_all = "kebab-case")]
+        pub(crate) enum ErrorClass {
+            $($variant),*
+        }
+
+        impl ErrorClass {
+            /// Every class, for the README check.
+            #[cfg(test)]
+            pub(crate) const ALL: &'static [ErrorClass] = &[$(ErrorClass::$variant),*];
+        }
+    };
+}
+
+error_classes!(
+    Dns,
+    Refused,
+    Timeout,
+    Unreachable,
+    HostKeyUnknown,
+    HostKeyChanged,
+    HostKeyRevoked,
+    Auth,
+    Disconnected,
+    Protocol,
+    Config,
+    ForwardingRefused,
+    RemotePortClosed,
+    NoHome,
+    PermissionDenied,
+    DiskFull,
+    ReadOnly,
+    Torn,
+    NotAFile,
+    Verify,
+    Io,
+    Remote,
+    DockerUnreachable,
+    NoContainer,
+    NoUser,
+    NoShell,
+    Tmpfs,
+    DockerApi,
+    Login,
+    Internal,
+);
+
+impl ErrorClass {
+    /// The class as `--json` spells it.
+    #[cfg(test)]
+    pub(crate) fn as_str(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+
+    /// The class a target script reports (`error=CLASS`), if it is one it may report.
+    pub(crate) fn from_script(word: &str) -> Option<ErrorClass> {
+        Some(match word {
+            "no-home" => ErrorClass::NoHome,
+            "permission-denied" => ErrorClass::PermissionDenied,
+            "disk-full" => ErrorClass::DiskFull,
+            "read-only" => ErrorClass::ReadOnly,
+            "torn" => ErrorClass::Torn,
+            "not-a-file" => ErrorClass::NotAFile,
+            "protocol" => ErrorClass::Protocol,
+            _ => return None,
+        })
+    }
+
+    /// What to do about a failure of this class, when the class alone says it.
+    pub(crate) fn default_hint(self) -> Option<&'static str> {
+        Some(match self {
+            ErrorClass::DiskFull => {
+                "free space on the target and run again; the old login is untouched"
+            }
+            ErrorClass::ReadOnly => {
+                "the file system is read-only; pass --codex-home on a writable path"
+            }
+            ErrorClass::PermissionDenied => {
+                "the login user cannot write there; check ownership of the directory or pass --codex-home"
+            }
+            ErrorClass::NoHome => "pass --codex-home PATH",
+            ErrorClass::Torn => "the transfer was cut short; run again",
+            ErrorClass::NotAFile => "move the directory out of the way",
+            _ => return None,
+        })
+    }
+}
+
+/// A failure at one target, with a stable class for `--json` and a hint for people.
+#[derive(Clone, Debug, serde::Serialize)]
+pub(crate) struct TargetError {
+    pub class: ErrorClass,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+impl TargetError {
+    pub(crate) fn new(class: ErrorClass, message: impl Into<String>, hint: Option<&str>) -> Self {
+        TargetError {
+            class,
+            message: message.into(),
+            hint: hint.map(str::to_string),
+        }
+    }
+
+    /// A worker that stopped without a result (a bug, or cancellation).
+    pub(crate) fn worker_lost() -> Self {
+        TargetError::new(
+            ErrorClass::Internal,
+            "the worker for this target stopped",
+            None,
+        )
+    }
+
+    /// The message with its hint, as one line for tables.
+    pub(crate) fn line(&self) -> String {
+        match &self.hint {
+            Some(h) => format!("{} (hint: {h})", self.message),
+            None => self.message.clone(),
+        }
+    }
+}
+
+impl From<SshError> for TargetError {
+    fn from(e: SshError) -> Self {
+        let class = match &e {
+            SshError::Config(_) => ErrorClass::Config,
+            SshError::Resolve { .. } => ErrorClass::Dns,
+            SshError::Refused { .. } => ErrorClass::Refused,
+            SshError::Timeout { .. } => ErrorClass::Timeout,
+            SshError::Unreachable { .. } | SshError::JumpFailed { .. } => ErrorClass::Unreachable,
+            SshError::HostKeyUnknown { .. } => ErrorClass::HostKeyUnknown,
+            SshError::HostKeyChanged { .. } => ErrorClass::HostKeyChanged,
+            SshError::HostKeyRevoked { .. } => ErrorClass::HostKeyRevoked,
+            SshError::Auth { .. } => ErrorClass::Auth,
+            SshError::Disconnected { .. } => ErrorClass::Disconnected,
+            SshError::Protocol { .. } => ErrorClass::Protocol,
+            SshError::ForwardingRefused { .. } => ErrorClass::ForwardingRefused,
+            SshError::RemotePortClosed { .. } => ErrorClass::RemotePortClosed,
+        };
+        TargetError {
+            class,
+            message: e.to_string(),
+            hint: e.hint(),
+        }
+    }
+}
+
+impl From<crate::login::LoginError> for TargetError {
+    fn from(e: crate::login::LoginError) -> Self {
+        TargetError {
+            class: ErrorClass::Login,
+            message: e.to_string(),
+            hint: e.hint().map(str::to_string),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The README's list of error classes is the enum, no more and no less.
+    #[test]
+    fn readme_lists_every_error_class() {
+        let readme = include_str!("../../README.md");
+        let start = readme
+            .find("<!-- error-classes -->")
+            .expect("README marks its class list with <!-- error-classes -->");
+        let end = start
+            + readme[start..]
+                .find("<!-- /error-classes -->")
+                .expect("end marker");
+        // The first cell of each row: | `class` | meaning |
+        let mut listed: Vec<String> = readme[start..end]
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `"))
+            .filter_map(|l| l.split('`').next())
+            .map(str::to_string)
+            .collect();
+        listed.sort();
+        let mut classes: Vec<String> = ErrorClass::ALL.iter().map(|c| c.as_str()).collect();
+        classes.sort();
+        assert_eq!(listed, classes);
+    }
+}

@@ -1,0 +1,395 @@
+//! The install step on a shell-capable target: the request (header and payload on
+//! stdin) for `sh/install.sh`, its report, and the check of what it read back after
+//! writing (content hash, length, mode, owner).
+
+use super::script::{Invocation, Report, Script};
+use super::{ErrorClass, HomeFrom, HomeSource, Target, TargetError};
+use crate::auth::store::CredentialStore;
+use crate::auth::{AuthFile, AuthSummary};
+
+pub(crate) struct InstallRequest<'a> {
+    pub auth: &'a AuthFile,
+    /// `--codex-home`, verbatim (a leading `~/` is the target user's home).
+    pub codex_home: Option<&'a str>,
+    pub force: bool,
+    pub dry_run: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Outcome {
+    Installed,
+    Unchanged,
+    WouldInstall,
+    /// The credential store there is keyring/auto: Codex would not use the file.
+    Skipped,
+}
+
+impl Outcome {
+    pub(crate) fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::Installed => "installed",
+            Outcome::Unchanged => "unchanged",
+            Outcome::WouldInstall => "would install",
+            Outcome::Skipped => "skipped",
+        }
+    }
+}
+
+/// What was at the path before an install.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Previous {
+    #[default]
+    None,
+    /// The same bytes.
+    Same,
+    /// Another file (kept as auth.json.bak).
+    Different,
+    Symlink,
+    Dir,
+    Other,
+}
+
+impl Previous {
+    fn from_word(word: &str) -> Previous {
+        match word {
+            "same" => Previous::Same,
+            "different" => Previous::Different,
+            "symlink" => Previous::Symlink,
+            _ => Previous::None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub(crate) struct InstallReport {
+    pub outcome: Outcome,
+    pub path: String,
+    pub home_from: HomeSource,
+    pub user: String,
+    pub credential_store: CredentialStore,
+    pub previous: Previous,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_mode: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dir_mode: Option<String>,
+    /// Whether the content read back matched (sha256, or length where no hash tool exists).
+    pub verified: bool,
+    /// `codex login status` there; None when codex is not on the target's PATH.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub codex_status: Option<String>,
+    /// Things worth knowing that are not failures (tmpfs, direct write, fixed modes).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// The login installed here, when it was made for this target (`push --login`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub login: Option<AuthSummary>,
+}
+
+fn invocation(req: &InstallRequest<'_>, home: &HomeFrom) -> Result<Invocation, TargetError> {
+    let bytes = req.auth.bytes().expose();
+    let (passwd_home, passwd_user) = match home {
+        HomeFrom::Environment => ("0", ""),
+        HomeFrom::Passwd(user) => ("1", user.as_str()),
+    };
+    let sum = req.auth.sha256_hex();
+    let len = bytes.len().to_string();
+    let header = [
+        req.codex_home.unwrap_or(""),
+        if req.force { "1" } else { "0" },
+        if req.dry_run { "1" } else { "0" },
+        &sum,
+        &len,
+        passwd_home,
+        passwd_user,
+    ];
+    let payload: &[u8] = if req.dry_run { b"" } else { bytes };
+    Invocation::new(Script::Install, &header, payload)
+}
+
+pub(crate) async fn run<T: Target + ?Sized>(
+    target: &T,
+    req: &InstallRequest<'_>,
+) -> Result<InstallReport, TargetError> {
+    let invocation = invocation(req, &target.home_from())?;
+    let out = target.run(&invocation).await?;
+    let report = invocation.parse(out);
+    if let Some((class, detail)) = report.error() {
+        if class == "write" {
+            // A command failed; its own message (on stderr) says why.
+            let (class, detail) = classify_write(detail, &report.stderr);
+            return Err(TargetError::new(class, detail, class.default_hint()));
+        }
+        return Err(report.failure().unwrap_or_else(TargetError::worker_lost));
+    }
+    let outcome = match report.get("outcome") {
+        Some("installed") => Outcome::Installed,
+        Some("unchanged") => Outcome::Unchanged,
+        Some("would-install") => Outcome::WouldInstall,
+        Some("skipped") => Outcome::Skipped,
+        Some(other) => {
+            return Err(TargetError::new(
+                ErrorClass::Remote,
+                format!("unexpected outcome {other:?}"),
+                None,
+            ))
+        }
+        None => {
+            return Err(report.unfinished(
+                "install",
+                "the target needs a POSIX sh with mkdir, cat, mv, chmod and ls",
+            ))
+        }
+    };
+    let location = report.location();
+    let get = |k: &str| report.get(k).map(str::to_string);
+    let mut install = InstallReport {
+        outcome,
+        path: location.auth_path(),
+        home_from: location.home_from,
+        user: location.user,
+        credential_store: location.store,
+        previous: Previous::from_word(report.get("existing").unwrap_or("none")),
+        backup: get("backup"),
+        file_mode: get("file_mode"),
+        dir_mode: get("dir_mode"),
+        verified: false,
+        codex_status: report.codex_verdict(),
+        notes: Vec::new(),
+        login: None,
+    };
+    if matches!(outcome, Outcome::Installed | Outcome::Unchanged) {
+        verify(&report, req, &mut install)?;
+    }
+    Ok(install)
+}
+
+/// Check what the script read back after writing: content, modes, owner.
+fn verify(
+    report: &Report,
+    req: &InstallRequest<'_>,
+    install: &mut InstallReport,
+) -> Result<(), TargetError> {
+    let want_sum = req.auth.sha256_hex();
+    let want_len = req.auth.bytes().len().to_string();
+    let sum = report.get("sum").unwrap_or("");
+    let len = report.get("len").unwrap_or("");
+    if len != want_len || (!sum.is_empty() && sum != want_sum) {
+        return Err(TargetError::new(
+            ErrorClass::Verify,
+            format!("{} does not hold what was sent after writing", install.path),
+            Some("another process may be writing the file; run again"),
+        ));
+    }
+    // A trailing '.' marks an SELinux context, which changes nothing here.
+    let mode = install
+        .file_mode
+        .as_deref()
+        .map(|m| m.trim_end_matches('.'));
+    if mode != Some("-rw-------") {
+        return Err(TargetError::new(
+            ErrorClass::Verify,
+            format!(
+                "{} has mode {} instead of -rw-------",
+                install.path,
+                install.file_mode.as_deref().unwrap_or("?")
+            ),
+            Some("check the file system's permission handling (ACLs, mount options)"),
+        ));
+    }
+    if report.get("file_uid") != report.get("uid") {
+        return Err(TargetError::new(
+            ErrorClass::Verify,
+            format!("{} is not owned by the login user", install.path),
+            None,
+        ));
+    }
+    install.verified = true;
+    Ok(())
+}
+
+/// Name a failed write by what the command said: no space, read-only, permission.
+fn classify_write(what: &str, stderr: &str) -> (ErrorClass, String) {
+    let reason = stderr
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim();
+    let lower = stderr.to_ascii_lowercase();
+    if lower.contains("no space") {
+        (
+            ErrorClass::DiskFull,
+            format!("{what}: no space left on device"),
+        )
+    } else if lower.contains("read-only") {
+        (
+            ErrorClass::ReadOnly,
+            format!("{what}: read-only file system"),
+        )
+    } else if lower.contains("permission denied") || lower.contains("operation not permitted") {
+        (
+            ErrorClass::PermissionDenied,
+            format!("{what}: permission denied"),
+        )
+    } else if reason.is_empty() {
+        (ErrorClass::Io, what.to_string())
+    } else {
+        (ErrorClass::Io, format!("{what}: {reason}"))
+    }
+}
+
+#[cfg(all(test, unix))]
+pub(crate) mod tests {
+    use super::*;
+    use crate::targets::RunOutput;
+    use futures_util::future::BoxFuture;
+
+    /// The scripts run by the local `sh`, with HOME pointing at a scratch directory.
+    pub(crate) struct LocalSh {
+        pub home: std::path::PathBuf,
+    }
+
+    impl Target for LocalSh {
+        fn run<'a>(
+            &'a self,
+            invocation: &'a Invocation,
+        ) -> BoxFuture<'a, Result<RunOutput, TargetError>> {
+            Box::pin(async move {
+                use std::io::Write;
+                let mut child = std::process::Command::new("sh")
+                    .arg("-c")
+                    .arg(invocation.line())
+                    .env_clear()
+                    .env("PATH", "/usr/bin:/bin")
+                    .env("HOME", &self.home)
+                    .stdin(std::process::Stdio::piped())
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                let _ = child.stdin.take().unwrap().write_all(invocation.stdin());
+                let out = child.wait_with_output().unwrap();
+                Ok(RunOutput {
+                    stdout: out.stdout,
+                    stderr: out.stderr,
+                    exit_status: out.status.code().map(|c| c as u32),
+                })
+            })
+        }
+    }
+
+    pub(crate) fn local() -> (tempfile::TempDir, LocalSh) {
+        let dir = tempfile::tempdir().unwrap();
+        let sh = LocalSh {
+            home: dir.path().to_path_buf(),
+        };
+        (dir, sh)
+    }
+
+    fn req(auth: &AuthFile) -> InstallRequest<'_> {
+        InstallRequest {
+            auth,
+            codex_home: None,
+            force: false,
+            dry_run: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn short_payload_is_torn_and_leaves_the_old_file() {
+        let (dir, sh) = local();
+        let old = AuthFile::from_api_key("sk-test-old-00000000000000000").unwrap();
+        run(&sh, &req(&old)).await.unwrap();
+        let new = AuthFile::from_api_key("sk-test-new-00000000000000000").unwrap();
+        // The connection "drops" after half the payload: the script sees EOF early.
+        let mut cut = invocation(&req(&new), &HomeFrom::Environment).unwrap();
+        let keep = cut.stdin().len() - new.bytes().len() / 2;
+        cut.truncate_stdin(keep);
+        let report = cut.parse(sh.run(&cut).await.unwrap());
+        assert_eq!(report.failure().unwrap().class, ErrorClass::Torn);
+        let path = dir.path().join(".codex/auth.json");
+        assert_eq!(std::fs::read(&path).unwrap(), old.bytes().expose());
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join(".codex"))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with('.')
+            })
+            .collect();
+        assert!(leftovers.is_empty());
+    }
+
+    #[tokio::test]
+    async fn directory_at_auth_path_and_unwritable_home_are_classified() {
+        let (dir, sh) = local();
+        let auth = AuthFile::from_api_key("sk-test-dir-00000000000000000").unwrap();
+        std::fs::create_dir_all(dir.path().join(".codex/auth.json")).unwrap();
+        let e = run(&sh, &req(&auth)).await.unwrap_err();
+        assert_eq!(e.class, ErrorClass::NotAFile);
+        let mut r = req(&auth);
+        // /proc does not let anyone create a directory, root included.
+        r.codex_home = Some("/proc/codex-auth-test");
+        let e = run(&sh, &r).await.unwrap_err();
+        assert_eq!(e.class, ErrorClass::Io, "{e:?}");
+        assert!(e.message.starts_with("cannot create /proc/codex-auth-test"));
+        assert!(e.message.contains("No such file or directory"), "{e:?}");
+    }
+
+    #[test]
+    fn failed_writes_are_named_by_what_the_command_said() {
+        let c = |stderr: &str| classify_write("cannot write x", stderr).0;
+        assert_eq!(
+            c("cat: write error: No space left on device"),
+            ErrorClass::DiskFull
+        );
+        assert_eq!(
+            c("mkdir: cannot create: Read-only file system"),
+            ErrorClass::ReadOnly
+        );
+        assert_eq!(c("sh: x: Permission denied"), ErrorClass::PermissionDenied);
+        assert_eq!(c(""), ErrorClass::Io);
+    }
+
+    #[tokio::test]
+    async fn loose_modes_are_tightened_on_unchanged_push() {
+        use std::os::unix::fs::PermissionsExt;
+        let (dir, sh) = local();
+        let auth = AuthFile::from_api_key("sk-test-modes-000000000000000").unwrap();
+        let codex = dir.path().join(".codex");
+        std::fs::create_dir_all(&codex).unwrap();
+        std::fs::write(codex.join("auth.json"), auth.bytes().expose()).unwrap();
+        std::fs::set_permissions(
+            codex.join("auth.json"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        std::fs::set_permissions(&codex, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let rep = run(&sh, &req(&auth)).await.unwrap();
+        assert_eq!(rep.outcome, Outcome::Unchanged);
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&codex.join("auth.json")), 0o600);
+        assert_eq!(mode(&codex), 0o700);
+    }
+
+    #[test]
+    fn dry_run_request_carries_no_payload() {
+        let auth = AuthFile::from_api_key("sk-test-dryrun-0000000000000").unwrap();
+        let req = InstallRequest {
+            auth: &auth,
+            codex_home: None,
+            force: false,
+            dry_run: true,
+        };
+        let inv = invocation(&req, &HomeFrom::Environment).unwrap();
+        let text = String::from_utf8_lossy(inv.stdin()).into_owned();
+        assert!(!text.contains("sk-test"));
+        assert_eq!(text.lines().count(), 9);
+    }
+}

@@ -1,0 +1,353 @@
+//! The remote-script protocol every shell-capable kind speaks. The POSIX sh scripts in
+//! `sh/` (each after `sh/common.sh`) are joined into one line that bash, zsh, fish and
+//! csh all pass through unchanged inside single quotes; the request travels on stdin
+//! (never in argv, which `ps` shows); the script answers with `key=value` lines, each
+//! framed by a random nonce sent on stdin, so whatever a login shell's start-up files
+//! print can never be read as part of the report.
+
+use std::sync::OnceLock;
+
+use super::{ErrorClass, FileKind, HomeSource, Location, RunOutput, TargetError};
+use crate::auth::store::CredentialStore;
+
+const COMMON: &str = include_str!("sh/common.sh");
+
+/// A script shipped to targets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Script {
+    /// Install auth.json atomically, verify it, ask Codex.
+    Install,
+    /// Report what login a target holds, touching nothing.
+    Inspect,
+}
+
+impl Script {
+    fn source(self) -> &'static str {
+        match self {
+            Script::Install => include_str!("sh/install.sh"),
+            Script::Inspect => include_str!("sh/inspect.sh"),
+        }
+    }
+
+    /// The first line of every request, which the script checks.
+    fn magic(self) -> &'static str {
+        match self {
+            Script::Install => "codex-auth-install-2",
+            Script::Inspect => "codex-auth-inspect-2",
+        }
+    }
+
+    /// `common.sh` and this script, joined into one line (built once).
+    pub(crate) fn line(self) -> &'static str {
+        static INSTALL: OnceLock<String> = OnceLock::new();
+        static INSPECT: OnceLock<String> = OnceLock::new();
+        let cell = match self {
+            Script::Install => &INSTALL,
+            Script::Inspect => &INSPECT,
+        };
+        cell.get_or_init(|| join(&format!("{COMMON}\n{}", self.source())))
+    }
+}
+
+/// Comments and blank lines dropped, the rest joined with spaces: the scripts are
+/// written so that every line ends where a space may join it to the next.
+fn join(source: &str) -> String {
+    source
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `sh -c '<line>'`: a command for the user's login shell, whatever it is; the scripts
+/// contain no character any of them treats specially inside single quotes.
+pub(crate) fn sh_c(line: &str) -> String {
+    format!("sh -c '{line}'")
+}
+
+/// The host's own `codex login` for `login --forward`, as a login-shell command line:
+/// a watcher on stdin stops the process group when the connection goes away (sshd then
+/// closes stdin), so no login server is left behind. It exits
+/// [`FORWARD_LOGIN_NOT_FOUND`] when there is no `codex` to run.
+pub(crate) fn forward_login_command() -> String {
+    static LINE: OnceLock<String> = OnceLock::new();
+    sh_c(LINE.get_or_init(|| join(include_str!("sh/forward_login.sh"))))
+}
+
+/// `codex login status` on a host, as a login-shell command line.
+pub(crate) fn login_status_command() -> String {
+    static LINE: OnceLock<String> = OnceLock::new();
+    sh_c(LINE.get_or_init(|| join(include_str!("sh/login_status.sh"))))
+}
+
+/// Exit status of the forwarded login when codex is not installed there.
+pub(crate) const FORWARD_LOGIN_NOT_FOUND: u32 = 127;
+
+/// One run of a script: its line, its stdin (the request header, then any payload), and
+/// the nonce that frames its report.
+pub(crate) struct Invocation {
+    script: Script,
+    stdin: Vec<u8>,
+    nonce: String,
+}
+
+impl Invocation {
+    /// A run of `script` with these header lines (no newlines in them) and payload.
+    pub(crate) fn new(
+        script: Script,
+        header: &[&str],
+        payload: &[u8],
+    ) -> Result<Invocation, TargetError> {
+        let nonce = crate::encoding::random_bytes(12)
+            .map(|b| crate::encoding::hex(&b))
+            .map_err(|e| TargetError::new(ErrorClass::Internal, e.to_string(), None))?;
+        let mut stdin = format!("{}\n{nonce}\n", script.magic()).into_bytes();
+        for h in header {
+            stdin.extend_from_slice(h.as_bytes());
+            stdin.push(b'\n');
+        }
+        stdin.extend_from_slice(payload);
+        Ok(Invocation {
+            script,
+            stdin,
+            nonce,
+        })
+    }
+
+    /// The script as one line (for `sh -c`).
+    pub(crate) fn line(&self) -> &'static str {
+        self.script.line()
+    }
+
+    pub(crate) fn stdin(&self) -> &[u8] {
+        &self.stdin
+    }
+
+    /// Cut the request short, as a dropped connection would.
+    #[cfg(test)]
+    pub(crate) fn truncate_stdin(&mut self, len: usize) {
+        self.stdin.truncate(len);
+    }
+
+    /// Whether `stdout` holds anything the script itself reported.
+    pub(crate) fn reported(&self, stdout: &[u8]) -> bool {
+        let marker = format!("{} ", self.nonce);
+        String::from_utf8_lossy(stdout)
+            .lines()
+            .any(|l| l.starts_with(&marker))
+    }
+
+    /// The script's report in what the target printed: only lines carrying the nonce
+    /// count; a body follows the `body` line, exactly `auth_len` bytes long.
+    pub(crate) fn parse(&self, out: RunOutput) -> Report {
+        let marker = format!("{} ", self.nonce);
+        let body_line = format!("{}body\n", marker);
+        let (head, rest) = match find(&out.stdout, body_line.as_bytes()) {
+            Some(i) => (&out.stdout[..i], Some(&out.stdout[i + body_line.len()..])),
+            None => (&out.stdout[..], None),
+        };
+        let pairs: Vec<(String, String)> = String::from_utf8_lossy(head)
+            .lines()
+            .filter_map(|l| l.strip_prefix(&marker))
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let body = rest.map(<[u8]>::to_vec);
+        Report {
+            pairs,
+            body,
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            exit_status: out.exit_status,
+        }
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// What a script reported.
+pub(crate) struct Report {
+    pairs: Vec<(String, String)>,
+    /// Everything after the `body` line (the report's `auth_len` says how much is the file).
+    body: Option<Vec<u8>>,
+    pub stderr: String,
+    pub exit_status: Option<u32>,
+}
+
+impl Report {
+    /// The first value reported for `key`.
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value reported for `key`, in order.
+    fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.pairs
+            .iter()
+            .filter(move |(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// `error=CLASS` and its `detail`, when the script failed on purpose.
+    pub(crate) fn error(&self) -> Option<(&str, &str)> {
+        self.get("error")
+            .map(|class| (class, self.get("detail").unwrap_or("")))
+    }
+
+    /// The script's failure, if it reported one, with the class's hint.
+    pub(crate) fn failure(&self) -> Option<TargetError> {
+        let (class, detail) = self.error()?;
+        let class = ErrorClass::from_script(class).unwrap_or(ErrorClass::Remote);
+        Some(TargetError::new(class, detail, class.default_hint()))
+    }
+
+    /// The first non-empty line the target printed on stderr.
+    pub(crate) fn first_stderr_line(&self) -> &str {
+        self.stderr
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or("")
+    }
+
+    /// The script did not get to its report: why, as far as the target said.
+    pub(crate) fn unfinished(&self, what: &str, hint: &str) -> TargetError {
+        TargetError::new(
+            ErrorClass::Remote,
+            format!(
+                "the {what} script did not finish (exit {}): {}",
+                self.exit_status
+                    .map_or("none".to_string(), |s| s.to_string()),
+                self.first_stderr_line()
+            ),
+            Some(hint),
+        )
+    }
+
+    /// Where the login lives, as every script reports it (`locate` in common.sh).
+    pub(crate) fn location(&self) -> Location {
+        Location {
+            dir: self.get("dir").unwrap_or_default().to_string(),
+            home_from: HomeSource::from_word(self.get("home_from").unwrap_or("")),
+            user: self
+                .get("login")
+                .filter(|s| !s.is_empty())
+                .or(self.get("uid"))
+                .unwrap_or_default()
+                .to_string(),
+            store: self
+                .get("store")
+                .and_then(CredentialStore::from_word)
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Codex's verdict there, `None` when codex is not installed there.
+    pub(crate) fn codex_verdict(&self) -> Option<String> {
+        match self.get("codex_rc") {
+            None | Some("none") => None,
+            Some(_) => Some(crate::auth::verdict::verdict_line(self.all("codex_line"))),
+        }
+    }
+
+    /// What is at the auth.json path (`kind=`).
+    pub(crate) fn file_kind(&self) -> Option<FileKind> {
+        self.get("kind").map(FileKind::from_word)
+    }
+
+    /// The auth.json content that followed the report, when the script sent it whole.
+    pub(crate) fn body(&self) -> Result<Option<Vec<u8>>, TargetError> {
+        let (Some(body), Some(len)) = (
+            &self.body,
+            self.get("auth_len").and_then(|l| l.parse::<usize>().ok()),
+        ) else {
+            return Ok(None);
+        };
+        if body.len() < len {
+            return Err(TargetError::new(
+                ErrorClass::Remote,
+                "auth.json changed while it was read; run again",
+                None,
+            ));
+        }
+        Ok(Some(body[..len].to_vec()))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// What every script sent to a login shell must satisfy: no character that bash,
+    /// zsh, fish or csh would treat specially inside single quotes, one line, within
+    /// bsd-csh's 8185-character word limit, and valid POSIX sh.
+    pub(crate) fn assert_portable(s: &str) {
+        for bad in ['\'', '\\', '!', '`', '\n'] {
+            assert!(!s.contains(bad), "a target script must not contain {bad:?}");
+        }
+        assert!(s.len() < 8000, "the script is {} characters", s.len());
+        let out = std::process::Command::new("sh")
+            .arg("-n")
+            .arg("-c")
+            .arg(s)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    #[test]
+    fn every_script_survives_every_login_shell_quoting() {
+        assert_portable(Script::Install.line());
+        assert_portable(Script::Inspect.line());
+        for command in [forward_login_command(), login_status_command()] {
+            let inner = command
+                .strip_prefix("sh -c '")
+                .and_then(|s| s.strip_suffix('\''))
+                .unwrap();
+            assert_portable(inner);
+        }
+    }
+
+    fn output(stdout: &str) -> RunOutput {
+        RunOutput {
+            stdout: stdout.as_bytes().to_vec(),
+            stderr: Vec::new(),
+            exit_status: Some(0),
+        }
+    }
+
+    #[test]
+    fn only_framed_lines_count() {
+        let inv = Invocation::new(Script::Inspect, &[], b"").unwrap();
+        let n = &inv.nonce;
+        let printed = format!(
+            "outcome=installed\nerror=forged\nbanner from .bashrc\n{n} kind=file\n{n} auth_len=2\n{n} body\n{{}}trailing noise"
+        );
+        assert!(inv.reported(printed.as_bytes()));
+        assert!(!inv.reported(b"outcome=installed\n"));
+        let r = inv.parse(output(&printed));
+        assert_eq!(r.get("outcome"), None);
+        assert!(r.error().is_none());
+        assert_eq!(r.file_kind(), Some(FileKind::File));
+        assert_eq!(r.body().unwrap().unwrap(), b"{}");
+    }
+
+    #[test]
+    fn request_header_is_magic_nonce_then_lines() {
+        let inv = Invocation::new(Script::Install, &["a", ""], b"PAYLOAD").unwrap();
+        let text = String::from_utf8(inv.stdin().to_vec()).unwrap();
+        let lines: Vec<&str> = text.split('\n').collect();
+        assert_eq!(lines[0], "codex-auth-install-2");
+        assert_eq!(lines[1].len(), 24);
+        assert_eq!(&lines[2..], ["a", "", "PAYLOAD"]);
+    }
+}

@@ -1,0 +1,24 @@
+# shellcheck shell=sh
+# Report what login a POSIX target holds, in one round trip, touching nothing;
+# common.sh comes before it.
+#
+# stdin: magic and nonce (read_request), then three header lines (codex home or empty,
+# take HOME from /etc/passwd 0/1, the user the command runs as if the client knows it).
+# The file itself (when there is one) follows a framed body line, auth_len bytes long.
+read_request codex-auth-inspect-2 ;
+IFS= read -r dir ; IFS= read -r passwd_home ; IFS= read -r passwd_user ;
+locate ;
+codex_verdict ;
+kind=none ;
+if [ -L "$f" ]; then kind=symlink ; elif [ -d "$f" ]; then kind=dir ; elif [ -e "$f" ]; then kind=file ; fi ;
+say kind "$kind" ;
+if [ -f "$f" ] && [ -r "$f" ]; then
+  # shellcheck disable=SC2046
+  set -- $(ls -lnL "$f") ; say file_mode "$1" ; say file_uid "$3" ;
+  # shellcheck disable=SC2046
+  set -- $(wc -c < "$f") ; say auth_len "$1" ;
+  printf "%s body" "$nonce" ; echo ; cat "$f" ;
+elif [ -e "$f" ]; then
+  say unreadable 1 ;
+fi ;
+exit 0 ;

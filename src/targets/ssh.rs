@@ -1,0 +1,123 @@
+//! SSH hosts as targets: the `--ssh` flags and the connection options (`-F`, `-o`, `-i`,
+//! shared with `login --forward`), and the [`Target`] implementation, which runs every
+//! script through the user's login shell as `sh -c '…'` on one connection.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use futures_util::future::BoxFuture;
+
+use super::script::{sh_c, Invocation};
+use super::{ConnectContext, RunOutput, Target, TargetError, TargetSpec};
+use crate::error::AppError;
+use crate::ssh::{Destination, Session, SshOptions};
+
+/// How to reach SSH hosts, as `ssh` takes it.
+#[derive(Args, Debug, Clone, Default)]
+pub(crate) struct SshConnectArgs {
+    /// ssh config file, as `ssh -F`.
+    #[arg(short = 'F', value_name = "FILE")]
+    pub config_file: Option<PathBuf>,
+    /// ssh option, as `ssh -o` (repeatable).
+    #[arg(short = 'o', value_name = "KEY=VALUE")]
+    pub options: Vec<String>,
+    /// Identity file, as `ssh -i`.
+    #[arg(short = 'i', value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+}
+
+impl SshConnectArgs {
+    /// Whether any of these flags was given.
+    pub(crate) fn given(&self) -> Option<&'static str> {
+        if self.config_file.is_some() {
+            Some("-F")
+        } else if !self.options.is_empty() {
+            Some("-o")
+        } else if self.identity.is_some() {
+            Some("-i")
+        } else {
+            None
+        }
+    }
+
+    pub(crate) fn options(self) -> Result<SshOptions, AppError> {
+        for o in &self.options {
+            if !o.contains('=') && !o.trim().contains(' ') {
+                return Err(AppError::usage(
+                    format!("bad -o option {o:?}"),
+                    Some("use -o Key=Value, as with ssh"),
+                ));
+            }
+        }
+        Ok(SshOptions {
+            config_file: self.config_file,
+            options: self.options,
+            identity: self.identity,
+            default_keepalive: None,
+        })
+    }
+}
+
+/// The SSH targets of a command.
+#[derive(Args, Debug, Clone, Default)]
+pub(crate) struct SshTargetArgs {
+    /// SSH destination: alias, user@host, host:port, [v6]:port, ssh://user@host:port (repeatable).
+    #[arg(long = "ssh", value_name = "DEST")]
+    pub ssh: Vec<String>,
+    #[command(flatten)]
+    pub connect: SshConnectArgs,
+}
+
+impl SshTargetArgs {
+    pub(crate) fn specs(&self) -> Result<Vec<TargetSpec>, AppError> {
+        self.ssh
+            .iter()
+            .map(|raw| destination(raw).map(TargetSpec::Ssh))
+            .collect()
+    }
+}
+
+/// A destination as the user typed it, or the usage error that explains the forms.
+pub(crate) fn destination(raw: &str) -> Result<Destination, AppError> {
+    Destination::parse(raw).map_err(|e| {
+        AppError::usage(
+            e.to_string(),
+            Some("use alias, user@host, host:port or ssh://user@host:port"),
+        )
+    })
+}
+
+struct SshTarget {
+    session: Session,
+}
+
+pub(super) async fn connect(
+    dest: &Destination,
+    ctx: &ConnectContext,
+) -> Result<Box<dyn Target>, TargetError> {
+    let session = Session::connect(dest, &ctx.ssh, ctx.prompter.clone()).await?;
+    Ok(Box::new(SshTarget { session }))
+}
+
+impl Target for SshTarget {
+    fn run<'a>(
+        &'a self,
+        invocation: &'a Invocation,
+    ) -> BoxFuture<'a, Result<RunOutput, TargetError>> {
+        Box::pin(async move {
+            let out = self
+                .session
+                .exec(&sh_c(invocation.line()), invocation.stdin())
+                .await?;
+            Ok(RunOutput {
+                stdout: out.stdout,
+                stderr: out.stderr,
+                exit_status: out.exit_status,
+            })
+        })
+    }
+
+    fn close(self: Box<Self>) -> BoxFuture<'static, ()> {
+        Box::pin(self.session.close())
+    }
+}
