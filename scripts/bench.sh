@@ -112,14 +112,10 @@ if [ "${BENCH_PHASE:-}" != run ]; then
 
     [ "$DO_SSH" = 0 ] || bash scripts/peers.sh install >&2
     [ "$DO_DOCKER" = 0 ] || bash scripts/docker-peers.sh install >&2
-    missing=()
-    command -v hyperfine >/dev/null 2>&1 || missing+=(hyperfine)
-    [ -x /usr/bin/time ] || missing+=(time)
-    if [ ${#missing[@]} -gt 0 ]; then
-        say "apt-get install ${missing[*]}"
-        apt-get update >&2
-        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2
-    fi
+    # shellcheck source=scripts/packages.sh
+    source scripts/packages.sh
+    apt_ensure /tmp/codex-auth-bench-install.log hyperfine time ||
+        die "apt-get failed (log: /tmp/codex-auth-bench-install.log)"
     say "cargo build --release"
     cargo build --release >&2
     [ -x "$BIN" ] || die "$BIN missing after cargo build --release"
@@ -498,6 +494,7 @@ status_bench() {
     # shellcheck disable=SC2016  # "$h" is for the benchmarked shell
     base=$(printf 'for h in %s; do ssh -F %s "$h" cat .codex/auth.json >/dev/null || exit 1; done' \
         "${W_HOSTS[*]}" "$(q "$CFG")")
+    # shellcheck disable=SC2086  # $flags is the list of --ssh flags, split on purpose
     "$BIN" status $flags -F "$CFG" --json >"$WORK/status.json" || note_failure "status on 32 hosts exited non-zero"
     hf status-check "$WORK/status.json" "$NHOSTS" || note_failure "status did not see 32 logins"
     run_hf status32 true "$RUNS_MANY" 1 codex-auth "$ours" "ssh cat loop" "$base"

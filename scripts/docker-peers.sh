@@ -33,7 +33,6 @@ DEFS=$REPO/docker/test-images
 INSTALL_LOG=${DOCKER_PEERS_INSTALL_LOG:-/tmp/cxa-docker-peers-install.log}
 CACHE_DIR=${DOCKER_PEERS_CACHE:-/var/cache/cxa-docker-peers}
 APT_PACKAGES=(docker.io busybox-static podman gcc)
-APT=(apt-get -o DPkg::Lock::Timeout=180)
 PREFIX='codex-auth-test'
 IMAGES=(base busybox-root user1000 noshell codex)
 CONTAINERS=(cxa-root cxa-user1000 cxa-noshell cxa-tmpfs cxa-readonly cxa-codex cxa-stopped cxa-env)
@@ -57,6 +56,9 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 # is_elf, find_codex
 # shellcheck source=scripts/codex-bin.sh
 source "$(dirname "${BASH_SOURCE[0]}")/codex-bin.sh"
+# apt_ensure
+# shellcheck source=scripts/packages.sh
+source "$(dirname "${BASH_SOURCE[0]}")/packages.sh"
 
 # True while PID runs (a zombie counts as gone: PID 1 here may reap late).
 alive() {
@@ -130,27 +132,16 @@ step() {
 
 # ---------------------------------------------------------------- install
 
-apt_installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]; }
-
 cmd_install() {
     : >"$INSTALL_LOG"
-    local missing=() p
+    local wanted=() p
     for p in "${APT_PACKAGES[@]}"; do
         # gcc only matters when there is none at all
         if [ "$p" = gcc ] && command -v gcc >/dev/null 2>&1; then continue; fi
-        apt_installed "$p" || missing+=("$p")
+        wanted+=("$p")
     done
-    if [ ${#missing[@]} -eq 0 ]; then
-        say "apt: all present (${APT_PACKAGES[*]})"
-    else
-        say "apt-get update"
-        "${APT[@]}" update >>"$INSTALL_LOG" 2>&1 ||
-            { tail -n 30 "$INSTALL_LOG" >&2; die "apt-get update failed (log: $INSTALL_LOG)"; }
-        say "apt-get install ${missing[*]}"
-        DEBIAN_FRONTEND=noninteractive "${APT[@]}" install -y --no-install-recommends "${missing[@]}" \
-            >>"$INSTALL_LOG" 2>&1 ||
-            { tail -n 30 "$INSTALL_LOG" >&2; die "apt-get install failed (log: $INSTALL_LOG)"; }
-    fi
+    apt_ensure "$INSTALL_LOG" "${wanted[@]}" || die "apt-get failed (log: $INSTALL_LOG)"
+    say "apt: present (${wanted[*]})"
 
     # The base image is made from this .deb; keep it so `up` needs no mirror.
     if compgen -G "$CACHE_DIR/busybox-static_*.deb" >/dev/null; then

@@ -35,7 +35,7 @@ NETNS_OWNER=/run/cxa-peers-netns.owner
 LOCK_FILE=/run/cxa-peers.lock
 PORT_BASE=${PEERS_PORT_BASE:-22022}
 INSTALL_LOG=${PEERS_INSTALL_LOG:-/tmp/cxa-peers-install.log}
-APT_PACKAGES=(openssh-server openssh-sftp-server openssh-client fish csh zsh iproute2)
+APT_PACKAGES=(openssh-server openssh-sftp-server openssh-client fish csh zsh iproute2 man-db)
 SSHD_NAMES=(loopback wide jump inner)
 
 say() { printf 'peers: %s\n' "$*"; }
@@ -58,6 +58,9 @@ abs_state_dir() {
 # is_elf, find_codex
 # shellcheck source=scripts/codex-bin.sh
 source "$(dirname "${BASH_SOURCE[0]}")/codex-bin.sh"
+# apt_ensure
+# shellcheck source=scripts/packages.sh
+source "$(dirname "${BASH_SOURCE[0]}")/packages.sh"
 
 # True if a TCP connect to HOST:PORT succeeds within 1 s (optionally inside netns $3).
 # shellcheck disable=SC2016  # the inner bash expands $0/$1
@@ -149,21 +152,8 @@ kill_pids() {
 
 cmd_install() {
     : >"$INSTALL_LOG"
-    local missing=() p
-    for p in "${APT_PACKAGES[@]}"; do
-        if [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != "install ok installed" ]; then
-            missing+=("$p")
-        fi
-    done
-    if [ ${#missing[@]} -eq 0 ]; then
-        say "apt: all present (${APT_PACKAGES[*]})"
-    else
-        say "apt-get update"
-        apt-get update >>"$INSTALL_LOG" 2>&1 || { tail -n 30 "$INSTALL_LOG" >&2; die "apt-get update failed (log: $INSTALL_LOG)"; }
-        say "apt-get install ${missing[*]}"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" \
-            >>"$INSTALL_LOG" 2>&1 || { tail -n 30 "$INSTALL_LOG" >&2; die "apt-get install failed (log: $INSTALL_LOG)"; }
-    fi
+    apt_ensure "$INSTALL_LOG" "${APT_PACKAGES[@]}" || die "apt-get failed (log: $INSTALL_LOG)"
+    say "apt: present (${APT_PACKAGES[*]})"
 
     local codex
     if codex=$(find_codex); then

@@ -12,7 +12,7 @@ remove_test_users() {
     # Users the integration tests create are named cxa<pid>x<n>; an interrupted run
     # can leave some behind.
     local u
-    for u in $(awk -F: '/^cxa[0-9]+x[0-9]+:/ {print $1}' /etc/passwd); do
+    awk -F: '/^cxa[0-9]+x[0-9]+:/ {print $1}' /etc/passwd | while IFS= read -r u; do
         userdel -r "$u" >/dev/null 2>&1 || true
     done
 }

@@ -56,8 +56,11 @@ pub(crate) struct LoginFlowArgs {
     /// Print the sign-in URL only; do not start a browser.
     #[arg(long)]
     pub no_browser: bool,
-    /// OAuth issuer, for gateways and tests [env: CODEX_AUTH_ISSUER] [default: https://auth.openai.com].
-    #[arg(long, value_name = "URL")]
+    #[arg(
+        long,
+        value_name = "URL",
+        help = "OAuth issuer, for gateways and tests [env: CODEX_AUTH_ISSUER] [default: https://auth.openai.com]"
+    )]
     pub issuer: Option<String>,
     /// OAuth client id [env: CODEX_AUTH_CLIENT_ID] [default: Codex's].
     #[arg(long, value_name = "ID")]

@@ -6,11 +6,21 @@ use clap::CommandFactory;
 use crate::cli::{Cli, CompletionsArgs};
 use crate::error::{exit, AppError};
 
+const BIN: &str = "codex-auth";
+
 pub(crate) fn completions(args: CompletionsArgs) -> Result<u8, AppError> {
     let mut cmd = Cli::command();
     let mut out = Vec::new();
-    clap_complete::generate(args.shell, &mut cmd, "codex-auth", &mut out);
-    crate::report::print_stdout(&String::from_utf8_lossy(&out));
+    clap_complete::generate(args.shell, &mut cmd, BIN, &mut out);
+    let mut script = String::from_utf8_lossy(&out).into_owned();
+    if args.shell == clap_complete::Shell::Bash {
+        // clap_complete 4.6 spells a hyphenated binary's state one way in its dispatch
+        // loop (codex__auth__subcmd__push) and another in the case arms
+        // (codex__subcmd__auth__subcmd__push), so nothing completes after a
+        // subcommand (clap-rs/clap#6421). Spell the arms as the loop does.
+        script = script.replace(&BIN.replace('-', "__subcmd__"), &BIN.replace('-', "__"));
+    }
+    crate::report::print_stdout(&script);
     Ok(exit::OK)
 }
 

@@ -61,8 +61,11 @@ impl SshConnectArgs {
 /// The SSH targets of a command.
 #[derive(Args, Debug, Clone, Default)]
 pub(crate) struct SshTargetArgs {
-    /// SSH destination: alias, user@host, host:port, [v6]:port, ssh://user@host:port (repeatable).
-    #[arg(long = "ssh", value_name = "DEST")]
+    #[arg(
+        long = "ssh",
+        value_name = "DEST",
+        help = "SSH destination: alias, user@host, host:port, [v6]:port, ssh://user@host:port (repeatable)"
+    )]
     pub ssh: Vec<String>,
     #[command(flatten)]
     pub connect: SshConnectArgs,

@@ -190,6 +190,51 @@ fn bad_destinations_and_flags_are_exit_2() {
 }
 
 #[test]
+fn usage_errors_are_one_exact_line() {
+    let sb = Sandbox::new();
+    let wire = Tripwire::new();
+    let dest = wire.dest();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["push"],
+            "codex-auth: no targets: name at least one (hint: codex-auth push --ssh user@host, or --docker CONTAINER)\n",
+        ),
+        (
+            &["push", "--ssh", &dest, "--device-auth"],
+            "codex-auth: --device-auth does not apply to a push without --login (hint: add --login for a fresh sign-in per target, or drop the flag)\n",
+        ),
+        (
+            &["push", "--ssh", &dest, "--docker-user", "app"],
+            "codex-auth: --docker-user only applies to --docker targets (hint: name a container with --docker, or drop --docker-user)\n",
+        ),
+        (
+            &["login", "-F", "cfg"],
+            "codex-auth: -F does not apply to a login on this machine (hint: ssh options go with --forward HOST (or with push --ssh))\n",
+        ),
+        (
+            &["login", "--forward", &dest, "--timeout", "5"],
+            "codex-auth: --timeout does not apply to login --forward (the host's own codex login signs in) (hint: drop it, or configure the issuer in the host's Codex)\n",
+        ),
+        (
+            &["status", "--ssh", "a", "--ssh", "a"],
+            "codex-auth: target a is named twice (hint: name each target once)\n",
+        ),
+        (
+            &["push", "--ssh", &dest, "--issuer", "ftp://x"],
+            "codex-auth: --issuer does not apply to a push without --login (hint: add --login for a fresh sign-in per target, or drop the flag)\n",
+        ),
+        (
+            &["push", "--ssh", &dest, "--login", "--issuer", "ftp://x"],
+            "codex-auth: bad --issuer \"ftp://x\" (hint: give the issuer's base URL, like https://auth.openai.com)\n",
+        ),
+    ];
+    for (args, want) in cases {
+        sb.run(args).code(2).stdout_is("").stderr_is(want);
+    }
+    wire.assert_untouched();
+}
+
+#[test]
 fn help_and_version_exit_0() {
     let sb = Sandbox::new();
     let out = sb.run(&["--help"]);

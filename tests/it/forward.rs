@@ -2,6 +2,8 @@
 //! (its 127.0.0.1:1455 is not ours), reached through real sshd.
 
 use std::process::{Child, Command, Stdio};
+
+use crate::harness::Running;
 use std::time::{Duration, Instant};
 
 use crate::harness::{login_ports, peers, wait_for_line, RemoteUser, Sandbox};
@@ -50,7 +52,7 @@ fn start(
     cfg: &std::path::Path,
     host: &str,
     extra: &[&str],
-) -> (Child, std::path::PathBuf) {
+) -> (Running, std::path::PathBuf) {
     let record = sb.recording_browser();
     let mut args = vec!["login", "--forward", host, "-F", cfg.to_str().unwrap()];
     args.extend_from_slice(extra);
@@ -235,9 +237,7 @@ fn interrupt_cancels_the_remote_login_and_exits_130() {
     let cfg = jump_config(&sb, &user);
     let (child, record) = start(&mut sb, &cfg, "host", &[]);
     wait_for_line(&record, 20);
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGINT);
-    }
+    child.signal(libc::SIGINT);
     let out = sb.wait(child, &[]);
     assert_eq!(out.code, 130, "{out:?}");
     wait_no_codex(&user);
@@ -266,9 +266,7 @@ fn no_run_holds_the_tunnel_and_prints_no_query_strings() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert_eq!(body, "hello from the host");
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGINT);
-    }
+    child.signal(libc::SIGINT);
     let out = sb.wait(child, &["SECRETCODE".to_string()]);
     let _ = server.kill();
     let _ = server.wait();

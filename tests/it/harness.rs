@@ -1,9 +1,9 @@
 //! Test harness: the peers started once per run by `scripts/test.sh` (their addresses
 //! come from `$CODEX_AUTH_PEERS`), a throwaway remote user per test, and a local sandbox
-//! per test with its own HOME, keys, ssh config and known_hosts. Every run of the binary
-//! is checked for leaked secrets.
-
-#![allow(dead_code)]
+//! per test with its own HOME, keys, ssh config and known_hosts. The binary is run
+//! through one builder ([`Run`]: arguments, stdin or a terminal, then the expected exit
+//! code and exact output where they are the contract), and every run's output is
+//! searched for every registered secret.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -42,9 +42,6 @@ impl Peers {
     }
     pub fn port(&self) -> u16 {
         self.get("PEER_SSH_PORT").parse().unwrap()
-    }
-    pub fn wide_port(&self) -> u16 {
-        self.get("PEER_SSH_PORT_WIDE").parse().unwrap()
     }
     pub fn netns(&self) -> bool {
         self.get("PEER_NETNS") == "1"
@@ -193,6 +190,24 @@ impl Out {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
     }
+    /// Assert the exit code; returns self for more checks.
+    #[track_caller]
+    pub fn code(self, want: i32) -> Out {
+        assert_eq!(self.code, want, "{self:?}");
+        self
+    }
+    /// Assert stdout exactly.
+    #[track_caller]
+    pub fn stdout_is(self, want: &str) -> Out {
+        assert_eq!(self.stdout, want, "{self:?}");
+        self
+    }
+    /// Assert stderr exactly.
+    #[track_caller]
+    pub fn stderr_is(self, want: &str) -> Out {
+        assert_eq!(self.stderr, want, "{self:?}");
+        self
+    }
 }
 
 impl std::fmt::Debug for Out {
@@ -202,6 +217,98 @@ impl std::fmt::Debug for Out {
             "exit {}\n--- stdout\n{}\n--- stderr\n{}",
             self.code, self.stdout, self.stderr
         )
+    }
+}
+
+/// One run of codex-auth in a sandbox: what it is given, and how.
+pub struct Run<'a> {
+    sb: &'a Sandbox,
+    args: Vec<String>,
+    stdin: Vec<u8>,
+    /// Typed at a pseudo-terminal instead of piped (None: no terminal at all).
+    typed: Option<String>,
+}
+
+impl<'a> Run<'a> {
+    /// Bytes on stdin (a pipe).
+    pub fn stdin(mut self, input: impl AsRef<[u8]>) -> Self {
+        self.stdin = input.as_ref().to_vec();
+        self
+    }
+
+    /// Run on a pseudo-terminal (util-linux `script`), typing `typed` into it line by
+    /// line, as a person at a terminal would. Output is what the terminal showed.
+    pub fn tty(mut self, typed: &str) -> Self {
+        self.typed = Some(typed.to_string());
+        self
+    }
+
+    /// Run to the end; the output is checked for leaked secrets.
+    pub fn out(self) -> Out {
+        let child = self.start();
+        self.sb.finish(child, &[])
+    }
+
+    /// Start it in the background; finish with [`Sandbox::wait`].
+    pub fn spawn(self) -> Running {
+        Running {
+            child: self.start(),
+        }
+    }
+
+    fn start(&self) -> std::process::Child {
+        let mut cmd = match &self.typed {
+            None => self.sb.command(&self.args),
+            Some(_) => {
+                let mut line = shell_quote(env!("CARGO_BIN_EXE_codex-auth"));
+                for a in &self.args {
+                    line.push(' ');
+                    line.push_str(&shell_quote(a));
+                }
+                let mut cmd = self.sb.base_command("script");
+                cmd.args(["-qefc", &line, "/dev/null"]).env("TERM", "dumb");
+                cmd
+            }
+        };
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut sin = child.stdin.take().unwrap();
+        match &self.typed {
+            None => {
+                let _ = sin.write_all(&self.stdin);
+            }
+            Some(typed) => {
+                let typed = typed.clone();
+                // Type slowly enough that each line meets its prompt.
+                std::thread::spawn(move || {
+                    for l in typed.split_inclusive('\n') {
+                        std::thread::sleep(std::time::Duration::from_millis(700));
+                        let _ = sin.write_all(l.as_bytes());
+                        let _ = sin.flush();
+                    }
+                    std::thread::sleep(std::time::Duration::from_secs(5));
+                });
+            }
+        }
+        child
+    }
+}
+
+/// A run started in the background.
+pub struct Running {
+    pub child: std::process::Child,
+}
+
+impl Running {
+    /// Send a signal (SIGINT for Ctrl-C, SIGKILL).
+    pub fn signal(&self, sig: i32) {
+        unsafe {
+            libc::kill(self.child.id() as i32, sig);
+        }
     }
 }
 
@@ -293,10 +400,10 @@ impl Sandbox {
         p
     }
 
-    pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_codex-auth"));
-        cmd.args(args)
-            .env_clear()
+    /// `program` with this sandbox's environment and no controlling terminal, as in CI.
+    fn base_command(&self, program: &str) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOME", self.home())
             .env("USER", "root")
@@ -305,7 +412,7 @@ impl Sandbox {
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
-        // No controlling terminal, as in CI: nothing may wait for a prompt.
+        // A session of its own: no controlling terminal, so nothing may wait for a prompt.
         unsafe {
             cmd.pre_exec(|| {
                 libc::setsid();
@@ -315,61 +422,50 @@ impl Sandbox {
         cmd
     }
 
-    /// Run codex-auth with `stdin`, and check that no registered secret leaked.
-    pub fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Out {
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        {
-            let mut sin = child.stdin.take().unwrap();
-            let _ = sin.write_all(stdin.as_bytes());
-        }
-        let out = child.wait_with_output().unwrap();
-        let out = Out {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        };
-        for s in &self.secrets {
-            assert!(
-                !out.all().contains(s.as_str()),
-                "a secret leaked into the output:\n{out:?}"
-            );
-        }
-        out
+    fn command<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Command {
+        let mut cmd = self.base_command(env!("CARGO_BIN_EXE_codex-auth"));
+        cmd.args(args);
+        cmd
     }
 
+    /// A run of codex-auth with `args`.
+    pub fn cmd(&self, args: &[&str]) -> Run<'_> {
+        Run {
+            sb: self,
+            args: args.iter().map(|a| a.to_string()).collect(),
+            stdin: Vec::new(),
+            typed: None,
+        }
+    }
+
+    /// `codex-auth ARGS` with nothing on stdin.
     pub fn run(&self, args: &[&str]) -> Out {
-        self.run_with_stdin(args, "")
+        self.cmd(args).out()
     }
 
-    /// `codex-auth push ARGS --api-key-stdin` with a fresh test key, registered as a
-    /// secret; returns the output and the key.
-    pub fn push_key(&mut self, tag: &str, args: &[&str]) -> (Out, String) {
-        let key = logins::api_key(tag);
-        self.secret(&key);
-        let mut all = vec!["push"];
-        all.extend_from_slice(args);
-        all.push("--api-key-stdin");
-        (self.run_with_stdin(&all, &key), key)
+    /// `codex-auth ARGS` with `stdin` piped in.
+    pub fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Out {
+        self.cmd(args).stdin(stdin).out()
     }
 
-    /// Start codex-auth in the background (stdin closed); finish it with [`Sandbox::wait`].
-    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
-        self.command(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
+    /// `codex-auth ARGS` in the background (stdin empty); finish with [`Sandbox::wait`].
+    pub fn spawn(&self, args: &[&str]) -> Running {
+        self.cmd(args).spawn()
     }
 
-    /// Wait for a spawned run and check that no secret (registered, or in `extra`) leaked.
-    pub fn wait(&self, child: std::process::Child, extra: &[String]) -> Out {
+    /// Wait for a background run and check that no secret (registered, or in `extra`)
+    /// leaked into its output.
+    pub fn wait(&self, running: Running, extra: &[String]) -> Out {
+        self.finish(running.child, extra)
+    }
+
+    /// `codex-auth ARGS` on a pseudo-terminal, `typed` typed into it.
+    pub fn run_in_tty(&self, args: &[&str], typed: &str) -> Out {
+        self.cmd(args).tty(typed).out()
+    }
+
+    /// The one place a run ends: its output collected and searched for every secret.
+    fn finish(&self, child: std::process::Child, extra: &[String]) -> Out {
         let out = child.wait_with_output().unwrap();
         let out = Out {
             code: out.status.code().unwrap_or(-1),
@@ -385,6 +481,17 @@ impl Sandbox {
         out
     }
 
+    /// `codex-auth push ARGS --api-key-stdin` with a fresh test key, registered as a
+    /// secret; returns the output and the key.
+    pub fn push_key(&mut self, tag: &str, args: &[&str]) -> (Out, String) {
+        let key = logins::api_key(tag);
+        self.secret(&key);
+        let mut all = vec!["push"];
+        all.extend_from_slice(args);
+        all.push("--api-key-stdin");
+        (self.run_with_stdin(&all, &key), key)
+    }
+
     /// A `BROWSER` that records each URL it is asked to open; returns the record file.
     pub fn recording_browser(&mut self) -> PathBuf {
         let record = self.home().join("browser-urls");
@@ -396,64 +503,6 @@ impl Sandbox {
         self.env
             .push(("BROWSER".into(), script.display().to_string()));
         record
-    }
-
-    /// Run codex-auth on a pseudo-terminal (util-linux `script`), typing `typed` into it,
-    /// as a person at a terminal would. Output is what the terminal showed.
-    pub fn run_in_tty(&self, args: &[&str], typed: &str) -> Out {
-        let bin = env!("CARGO_BIN_EXE_codex-auth");
-        let mut line = shell_quote(bin);
-        for a in args {
-            line.push(' ');
-            line.push_str(&shell_quote(a));
-        }
-        let mut cmd = Command::new("script");
-        cmd.args(["-qefc", &line, "/dev/null"])
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", self.home())
-            .env("USER", "root")
-            .env("TERM", "dumb")
-            .current_dir(self.home());
-        for (k, v) in &self.env {
-            cmd.env(k, v);
-        }
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::setsid();
-                Ok(())
-            });
-        }
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut sin = child.stdin.take().unwrap();
-        let typed = typed.to_string();
-        // Type slowly enough that each line meets its prompt.
-        std::thread::spawn(move || {
-            for l in typed.split_inclusive('\n') {
-                std::thread::sleep(std::time::Duration::from_millis(700));
-                let _ = sin.write_all(l.as_bytes());
-                let _ = sin.flush();
-            }
-            std::thread::sleep(std::time::Duration::from_secs(5));
-        });
-        let out = child.wait_with_output().unwrap();
-        let out = Out {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        };
-        for s in &self.secrets {
-            assert!(
-                !out.all().contains(s.as_str()),
-                "a secret leaked into the output:\n{out:?}"
-            );
-        }
-        out
     }
 }
 

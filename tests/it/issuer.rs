@@ -3,8 +3,6 @@
 //! against the challenge) and single-use codes, and issues JWTs with the claims Codex
 //! reads. Plus a tiny HTTP client that plays the browser.
 
-#![allow(dead_code)]
-
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -414,3 +414,30 @@ fn issuer_and_client_id_from_the_environment() {
     assert_eq!(out.json()["outcome"], "created");
     assert!(home.join("auth.json").exists());
 }
+
+#[test]
+fn issuer_that_grants_no_api_key_gives_a_login_without_one() {
+    let issuer = FakeIssuer::start();
+    issuer.device_mode(DeviceMode::Approve { pending: 0 });
+    issuer.no_api_key_exchange();
+    let (sb, _record, mut args) = login_sandbox(&issuer);
+    args.extend(["--device-auth".into(), "--json".into()]);
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let child = sb.spawn(&argv);
+    let out = sb.wait(child, &issuer.issued()).code(0);
+    assert!(out.json()["login"].get("api_key").is_none(), "{out:?}");
+    let home = sb.home().join("codex-home");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(home.join("auth.json")).unwrap()).unwrap();
+    assert_eq!(v["OPENAI_API_KEY"], serde_json::Value::Null);
+    assert!(codex_status(&home).contains("Logged in using ChatGPT"));
+    let exchanges = issuer
+        .log()
+        .iter()
+        .filter(|l| l.as_str() == "POST /oauth/token")
+        .count();
+    assert_eq!(
+        exchanges, 2,
+        "the code exchange, then the refused key exchange"
+    );
+}

@@ -7,6 +7,7 @@ mod forward;
 mod harness;
 mod issuer;
 mod login;
+mod manual;
 mod push_docker;
 mod push_ssh;
 mod status;

@@ -603,49 +603,64 @@ fn user_whose_home_is_root_is_refused_with_hint() {
     assert!(!std::path::Path::new("/.codex/auth.json").exists());
 }
 
+/// Processes of `user` with this command name (a check, never a kill).
+fn processes_named(user: &RemoteUser, name: &str) -> usize {
+    let out = std::process::Command::new("ps")
+        .args(["-u", &user.name, "-o", "comm="])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.trim() == name)
+        .count()
+}
+
 #[test]
 fn interrupt_exits_130_and_leaves_targets_alone() {
     let mut sb = Sandbox::new();
-    // A server that accepts and never speaks: the push hangs in the handshake.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let dest = format!("u@127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let user = RemoteUser::bash();
+    user.authorize(&sb);
+    let old = logins::api_key("interrupt-old");
+    sb.secret(&old);
+    user.write_owned(".codex/auth.json", &logins::api_key_json(&old), 0o600);
+    // sshd runs ~/.ssh/rc before the command: the push hangs there, connected and
+    // authenticated, with the install not started yet.
+    user.write_owned(".ssh/rc", "sleep 30\n", 0o600);
+    let cfg = sb.alias("s", &user);
     let key = logins::api_key("interrupt");
     sb.secret(&key);
-    let mut child = sb
-        .command(&[
+    let child = sb
+        .cmd(&[
             "push",
             "--ssh",
-            &dest,
-            "-o",
-            "ConnectTimeout=60",
+            "s",
+            "-F",
+            cfg.to_str().unwrap(),
             "--api-key-stdin",
         ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(key.as_bytes())
-            .unwrap();
+        .stdin(&key)
+        .spawn();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while processes_named(&user, "sleep") == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the push never reached the host"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    let _conn = listener.accept().unwrap();
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGINT);
-    }
-    let out = child.wait_with_output().unwrap();
+    child.signal(libc::SIGINT);
+    let out = sb.wait(child, &[]).code(130);
+    assert!(out.stderr.contains("interrupted"), "{out:?}");
+    // The target holds its old login, whole, and no temp file.
     assert_eq!(
-        out.status.code(),
-        Some(130),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        std::fs::read_to_string(user.auth_path()).unwrap(),
+        logins::api_key_json(&old)
     );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
+    let names: Vec<String> = std::fs::read_dir(user.home.join(".codex"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["auth.json".to_string()]);
 }
 
 #[test]
@@ -948,4 +963,28 @@ fn declining_an_unknown_host_key_at_the_terminal_touches_nothing() {
     assert!(out.stdout.contains("you declined the key"), "{out:?}");
     assert!(!user.auth_path().exists());
     assert!(!sb.known_hosts().exists());
+}
+
+#[test]
+fn human_table_and_quiet_output_are_exact() {
+    let mut sb = Sandbox::new();
+    let user = RemoteUser::bash();
+    user.authorize(&sb);
+    let cfg = sb.alias("s", &user);
+    let cfg = cfg.to_str().unwrap();
+    let (out, key) = sb.push_key("table", &["--ssh", "s", "-F", cfg]);
+    let path = user.auth_path().display().to_string();
+    let w = path.len();
+    out.code(0)
+        .stdout_is(&format!(
+            "TARGET  RESULT     {:<w$}  NOTE\ns       installed  {path}\n1 target: 1 installed\n",
+            "PATH"
+        ))
+        .stderr_is("s: installed\n");
+    sb.cmd(&["push", "--ssh", "s", "-F", cfg, "--api-key-stdin", "-q"])
+        .stdin(&key)
+        .out()
+        .code(0)
+        .stdout_is("1 target: 1 unchanged\n")
+        .stderr_is("");
 }

@@ -219,3 +219,22 @@ fn status_with_codex_on_the_host_leaves_its_home_untouched() {
         "status wrote into the Codex home"
     );
 }
+
+#[test]
+fn human_status_table_is_exact() {
+    let mut sb = Sandbox::new();
+    // No codex on this PATH: the CODEX column says so with "-".
+    sb.env.push(("PATH".into(), "/usr/bin:/bin".into()));
+    let user = RemoteUser::bash();
+    user.authorize(&sb);
+    let key = logins::api_key("table");
+    sb.secret(&key);
+    user.write_owned(".codex/auth.json", &logins::api_key_json(&key), 0o600);
+    let cfg = sb.alias("s", &user);
+    let local = format!("{}/.codex/auth.json", sb.home().display());
+    sb.run(&["status", "--ssh", "s", "-F", cfg.to_str().unwrap()])
+        .code(0)
+        .stdout_is(&format!(
+            "PLACE  LOGIN   STORE  CODEX  DETAIL\nlocal  none    file   -      not logged in [{local}]\ns      apikey  file   -      sk-test-***00000\n"
+        ));
+}

@@ -31,13 +31,14 @@ locate() {
   if [ -z "$who" ]; then who=${USER:-$LOGNAME} ; fi ;
   who=${who%%:*} ; uid= ; login= ; pw_home= ;
   if [ -n "$who" ]; then
-    while IFS=: read -r pw_name pw_x pw_uid pw_gid pw_gecos pw_dir pw_shell ; do
+    while IFS=: read -r pw_name _ pw_uid _ _ pw_dir _ ; do
       if [ "$pw_name" = "$who" ] || [ "$pw_uid" = "$who" ]; then login=$pw_name ; uid=$pw_uid ; pw_home=$pw_dir ; break ; fi ;
     done < /etc/passwd ;
   fi ;
   if [ -z "$uid" ]; then uid=$(id -u) ; login=$who ; fi ;
   if [ "$passwd_home" = 1 ]; then HOME=$pw_home ; fi ;
   if [ -n "$dir" ]; then
+    # shellcheck disable=SC2088
     case $dir in "~") dir=$HOME ;; "~/"*) dir=$HOME/${dir#"~/"} ;; esac ;
     say home_from flag ;
   elif [ -n "$CODEX_HOME" ]; then
@@ -49,7 +50,7 @@ locate() {
   case $dir in /*) ;; *) dir=$(pwd)/$dir ;; esac ;
   f=$dir/auth.json ;
   say dir "$dir" ; say uid "$uid" ; say login "$login" ;
-  store=file ;
+  store="file" ;
   if [ -f "$dir/config.toml" ]; then
     line=$(sed -n -e "/^[[:space:]]*[[]/q" -e "/^[[:space:]]*cli_auth_credentials_store[[:space:]]*=/p" "$dir/config.toml" 2>/dev/null | head -n 1) ;
     v=${line#*=} ; v=${v%%#*} ;

@@ -10,7 +10,7 @@ IFS= read -r dir ; IFS= read -r passwd_home ; IFS= read -r passwd_user ;
 locate ;
 codex_verdict ;
 kind=none ;
-if [ -L "$f" ]; then kind=symlink ; elif [ -d "$f" ]; then kind=dir ; elif [ -e "$f" ]; then kind=file ; fi ;
+if [ -L "$f" ]; then kind=symlink ; elif [ -d "$f" ]; then kind=dir ; elif [ -e "$f" ]; then kind="file" ; fi ;
 say kind "$kind" ;
 if [ -f "$f" ] && [ -r "$f" ]; then
   # shellcheck disable=SC2046

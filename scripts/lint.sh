@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The lint gates CI runs beside the test command: formatting, clippy with warnings
+# denied, rustdoc with warnings denied, and shellcheck on every shell script, the
+# scripts shipped to targets included (each checked as it runs there: after common.sh).
+#   scripts/lint.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/packages.sh
+source scripts/packages.sh
+
+if ! command -v shellcheck >/dev/null 2>&1; then
+    [ "$(id -u)" = 0 ] || { echo "lint: shellcheck is missing (apt-get install shellcheck)" >&2; exit 1; }
+    apt_ensure /tmp/codex-auth-lint-install.log shellcheck
+fi
+
+echo "lint: cargo fmt --check"
+cargo fmt --all -- --check
+echo "lint: cargo clippy --all-targets -- -D warnings"
+cargo clippy --quiet --all-targets -- -D warnings
+echo "lint: cargo doc (warnings denied)"
+RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps --document-private-items
+echo "lint: shellcheck"
+shellcheck scripts/*.sh docker/test-images/rootfs.sh
+for script in src/targets/sh/*.sh; do
+    case $script in
+        */common.sh) ;;
+        # The install and inspect scripts run after common.sh, as one script.
+        */install.sh | */inspect.sh) cat src/targets/sh/common.sh "$script" | shellcheck -s sh - ;;
+        *) shellcheck -s sh "$script" ;;
+    esac
+done
+echo "lint: clean"

@@ -1,0 +1,81 @@
+//! Shell completions and the man page, generated from the clap definition, loaded by
+//! the real shells and rendered by the real `man`.
+
+use crate::harness::Sandbox;
+
+#[test]
+fn bash_completion_offers_ssh_after_push_ss() {
+    let sb = Sandbox::new();
+    let out = sb.run(&["completions", "bash"]).code(0);
+    let script = sb.write("codex-auth.bash", &out.stdout);
+    // Call whatever function the script bound to codex-auth, as bash would on Tab.
+    let probe = format!(
+        "source {}; f=$(complete -p codex-auth | sed 's/.*-F \\([^ ]*\\).*/\\1/'); COMP_WORDS=(codex-auth push --ss); COMP_CWORD=2; \"$f\" codex-auth --ss push; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        script.display()
+    );
+    let got = std::process::Command::new("bash")
+        .args(["--norc", "--noprofile", "-c", &probe])
+        .output()
+        .unwrap();
+    assert!(got.status.success(), "{got:?}");
+    let offered = String::from_utf8_lossy(&got.stdout);
+    assert_eq!(
+        offered.lines().collect::<Vec<_>>(),
+        vec!["--ssh"],
+        "{got:?}"
+    );
+}
+
+#[test]
+fn fish_completion_offers_the_subcommands() {
+    let sb = Sandbox::new();
+    let out = sb.run(&["completions", "fish"]).code(0);
+    let script = sb.write("codex-auth.fish", &out.stdout);
+    let probe = format!(
+        "source {}; complete -C 'codex-auth pu'; complete -C 'codex-auth push --docker-u'",
+        script.display()
+    );
+    let got = std::process::Command::new("fish")
+        .args(["--no-config", "-c", &probe])
+        .env("HOME", sb.home())
+        .output()
+        .unwrap();
+    let offered = String::from_utf8_lossy(&got.stdout);
+    assert!(offered.lines().any(|l| l.starts_with("push\t")), "{got:?}");
+    assert!(
+        offered.lines().any(|l| l.starts_with("--docker-user\t")),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn man_page_renders_with_man() {
+    let sb = Sandbox::new();
+    let out = sb.run(&["man"]).code(0);
+    let page = sb.write("codex-auth.1", &out.stdout);
+    let got = std::process::Command::new("man")
+        .arg("-l")
+        .arg(&page)
+        .env("MANPAGER", "cat")
+        .env("MANWIDTH", "100")
+        .env("LANG", "C.UTF-8")
+        .output()
+        .unwrap();
+    assert!(got.status.success(), "{got:?}");
+    let text = String::from_utf8_lossy(&got.stdout);
+    assert!(
+        text.contains("codex-auth - Install a Codex CLI login"),
+        "{text}"
+    );
+    for sub in ["push", "status", "login", "completions"] {
+        assert!(text.contains(sub), "{sub} missing:\n{text}");
+    }
+    assert!(text.contains("Exit codes: 0 all targets done"), "{text}");
+}
+
+#[test]
+fn unknown_shell_is_a_usage_error() {
+    let sb = Sandbox::new();
+    let out = sb.run(&["completions", "tcsh"]).code(2);
+    assert!(out.stderr.contains("invalid value 'tcsh'"), "{out:?}");
+}
