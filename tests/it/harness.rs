@@ -223,6 +223,8 @@ impl std::fmt::Debug for Out {
 /// One run of codex-auth in a sandbox: what it is given, and how.
 pub struct Run<'a> {
     sb: &'a Sandbox,
+    /// The program (None: codex-auth).
+    program: Option<String>,
     args: Vec<String>,
     stdin: Vec<u8>,
     /// Typed at a pseudo-terminal instead of piped (None: no terminal at all).
@@ -257,9 +259,14 @@ impl<'a> Run<'a> {
     }
 
     fn start(&self) -> std::process::Child {
-        let mut cmd = match &self.typed {
-            None => self.sb.command(&self.args),
-            Some(_) => {
+        let mut cmd = match (&self.typed, &self.program) {
+            (None, Some(program)) => {
+                let mut cmd = self.sb.base_command(program);
+                cmd.args(&self.args);
+                cmd
+            }
+            (None, None) => self.sb.command(&self.args),
+            (Some(_), _) => {
                 let mut line = shell_quote(env!("CARGO_BIN_EXE_codex-auth"));
                 for a in &self.args {
                     line.push(' ');
@@ -408,6 +415,7 @@ impl Sandbox {
             .env("HOME", self.home())
             .env("USER", "root")
             .env("LANG", "C.UTF-8")
+            .env("CODEX_AUTH", env!("CARGO_BIN_EXE_codex-auth"))
             .current_dir(self.home());
         for (k, v) in &self.env {
             cmd.env(k, v);
@@ -432,6 +440,19 @@ impl Sandbox {
     pub fn cmd(&self, args: &[&str]) -> Run<'_> {
         Run {
             sb: self,
+            program: None,
+            args: args.iter().map(|a| a.to_string()).collect(),
+            stdin: Vec::new(),
+            typed: None,
+        }
+    }
+
+    /// A run of another program (a worked example's script) in this sandbox, with
+    /// `CODEX_AUTH` naming the binary under test.
+    pub fn program(&self, program: &str, args: &[&str]) -> Run<'_> {
+        Run {
+            sb: self,
+            program: Some(program.to_string()),
             args: args.iter().map(|a| a.to_string()).collect(),
             stdin: Vec::new(),
             typed: None,

@@ -3,6 +3,7 @@
 //! per run by scripts/test.sh.
 
 mod bad_input;
+mod examples;
 mod forward;
 mod harness;
 mod issuer;

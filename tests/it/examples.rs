@@ -1,0 +1,170 @@
+//! The worked examples in examples/, run as a user would run them, against the real
+//! peers: only host names, users and images are replaced, and each replacement must
+//! still find its text, so an example that changes cannot silently stop being tested.
+
+use std::path::{Path, PathBuf};
+
+use crate::harness::{docker_peers, logins, peers, RemoteUser, Sandbox};
+use crate::issuer::{DeviceMode, FakeIssuer};
+
+/// A copy of `examples/NAME` in the sandbox.
+fn example(sb: &Sandbox, name: &str) -> PathBuf {
+    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(name);
+    let to = sb.home().join("examples").join(name);
+    std::fs::create_dir_all(&to).unwrap();
+    for entry in std::fs::read_dir(&from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+    to
+}
+
+/// Replace each `from` by `to` in `file`; every `from` must be there.
+fn rewrite(file: &Path, replacements: &[(&str, &str)]) {
+    let mut text = std::fs::read_to_string(file).unwrap();
+    for (from, to) in replacements {
+        assert!(
+            text.contains(from),
+            "{} no longer contains {from:?}: update this test with the example",
+            file.display()
+        );
+        text = text.replace(from, to);
+    }
+    std::fs::write(file, text).unwrap();
+}
+
+#[test]
+fn fleet_behind_a_bastion() {
+    assert!(peers().netns(), "the fleet example needs the ProxyJump peers");
+    let mut sb = Sandbox::new();
+    let (bastion, alice, ci) = (RemoteUser::bash(), RemoteUser::bash(), RemoteUser::bash());
+    for u in [&bastion, &alice, &ci] {
+        u.authorize(&sb);
+    }
+    let (jump, inner) = (peers().get("PEER_JUMP_HOST"), peers().get("PEER_INNER_HOST"));
+    sb.pin_host(jump, 22);
+    sb.pin_host(inner, 22);
+    sb.pin_host("127.0.0.1", 22);
+    let dir = example(&sb, "fleet");
+    rewrite(
+        &dir.join("ssh_config"),
+        &[
+            ("bastion.example.com", jump),
+            ("10.0.2.11", inner),
+            // build-2 is the bastion's own sshd, as the bastion sees it.
+            ("10.0.2.12", "127.0.0.1"),
+            ("User deploy", &format!("User {}", bastion.name)),
+            ("User alice", &format!("User {}", alice.name)),
+            ("User ci", &format!("User {}", ci.name)),
+            // ssh takes ~ from the passwd entry, which is not the sandbox.
+            (
+                "IdentityFile ~/.ssh/id_ed25519",
+                &format!(
+                    "IdentityFile {}\n    UserKnownHostsFile {}",
+                    sb.key_path().display(),
+                    sb.known_hosts().display()
+                ),
+            ),
+        ],
+    );
+    let key = logins::api_key("fleet");
+    sb.secret(&key);
+    sb.env.push(("OPENAI_API_KEY".into(), key.clone()));
+    let script = dir.join("push.sh");
+    let out = sb.program("bash", &[script.to_str().unwrap()]).out().code(0);
+    for u in [&alice, &ci] {
+        assert_eq!(
+            std::fs::read_to_string(u.auth_path()).unwrap(),
+            logins::api_key_json(&key),
+            "{}: {out:?}",
+            u.name
+        );
+    }
+    assert!(!bastion.auth_path().exists(), "the bastion is only passed through");
+    assert!(out.stdout.contains("2 targets: 2 installed"), "{out:?}");
+    for host in ["build-1", "build-2"] {
+        assert!(
+            out.stdout
+                .lines()
+                .any(|l| l.starts_with(host) && l.contains("apikey  file")),
+            "{host} missing from the status table: {out:?}"
+        );
+    }
+}
+
+/// A Compose project, taken down (containers removed at once) when dropped.
+struct Project {
+    name: String,
+    file: PathBuf,
+}
+
+impl Project {
+    fn compose(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new("docker-compose")
+            .arg("-p")
+            .arg(&self.name)
+            .arg("-f")
+            .arg(&self.file)
+            .args(args)
+            .env("DOCKER_HOST", docker_peers().host())
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        let _ = self.compose(&["down", "-t", "0"]);
+    }
+}
+
+#[test]
+fn compose_app_gets_a_session_of_its_own() {
+    let issuer = FakeIssuer::start();
+    issuer.device_mode(DeviceMode::Approve { pending: 0 });
+    let mut sb = Sandbox::new();
+    let dir = example(&sb, "compose");
+    rewrite(
+        &dir.join("compose.yaml"),
+        &[(
+            "image: node:22-bookworm",
+            // The local image with the real Codex (it has the node user); no network.
+            &format!(
+                "image: {}\n    network_mode: \"none\"",
+                docker_peers().image("CODEX")
+            ),
+        )],
+    );
+    let project = Project {
+        name: format!("cxaex{}", std::process::id()),
+        file: dir.join("compose.yaml"),
+    };
+    for (k, v) in [
+        ("DOCKER_HOST", docker_peers().host().to_string()),
+        ("COMPOSE", format!("docker-compose -p {}", project.name)),
+        ("LOGIN_FLAGS", "--device-auth".to_string()),
+        ("CODEX_AUTH_ISSUER", issuer.base.clone()),
+        ("CODEX_AUTH_CLIENT_ID", crate::issuer::CLIENT_ID.to_string()),
+        ("CODEX_HOME", sb.home().join("local-codex").display().to_string()),
+    ] {
+        sb.env.push((k.into(), v));
+    }
+    let script = dir.join("up.sh");
+    let run = sb.program("bash", &[script.to_str().unwrap()]).spawn();
+    let out = sb.wait(run, &issuer.issued()).code(0);
+    assert!(out.stdout.contains("1 target: 1 installed"), "{out:?}");
+    let ps = project.compose(&["ps", "-q", "app"]);
+    let id = String::from_utf8_lossy(&ps.stdout).trim().to_string();
+    assert!(!id.is_empty(), "{ps:?}");
+    let verdict = std::process::Command::new("docker")
+        .args(["exec", "-u", "node", &id, "sh", "-c", "ls -ln .codex/auth.json; codex login status 2>&1"])
+        .env("DOCKER_HOST", docker_peers().host())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&verdict.stdout);
+    let listing: Vec<&str> = text.split_whitespace().take(4).collect();
+    assert_eq!(listing, ["-rw-------", "1", "1001", "1001"], "{text}");
+    assert!(text.contains("Logged in using ChatGPT"), "{text}");
+    // The session went straight into the container: nothing was written here.
+    assert!(!sb.home().join("local-codex/auth.json").exists());
+}
