@@ -65,6 +65,11 @@
 # BENCH_ISOLATE=0 skips this (the script then refuses to run the ssh part while other
 # peers are up).
 #
+# Before and after: BENCH_BEFORE=REV also builds that git revision (in a scratch copy,
+# its own target dir) and runs it as a third command in every hyperfine invocation that
+# times codex-auth (a..j except k), so a change is judged against the code before it in
+# the same run; the table gains the columns "before" and "now/before".
+#
 # Knobs (environment): BENCH_ONLY=ssh|docker (default: both), BENCH_RUNS=20 (single-host
 # and single-container runs: a, b, g), BENCH_WARMUP=3, BENCH_RUNS_MANY=3 (paired 32-host
 # runs: the ssh loop takes seconds per run), BENCH_RUNS_ALONE=10 (32-host and 16-container
@@ -120,8 +125,22 @@ if [ "${BENCH_PHASE:-}" != run ]; then
     cargo build --release >&2
     [ -x "$BIN" ] || die "$BIN missing after cargo build --release"
     BENCH_REV=$(git describe --always --dirty 2>/dev/null || echo unknown)   # what was built
+    BIN_BEFORE=""
+    if [ -n "${BENCH_BEFORE:-}" ]; then
+        rev=$(git rev-parse --short "$BENCH_BEFORE^{commit}") || die "BENCH_BEFORE=$BENCH_BEFORE is not a commit"
+        src=$REPO/target/bench-before/src-$rev
+        if [ ! -d "$src" ]; then
+            mkdir -p "$src"
+            git archive "$rev" | tar -x -C "$src"
+        fi
+        say "cargo build --release of $rev (BENCH_BEFORE)"
+        (cd "$src" && CARGO_TARGET_DIR=$REPO/target/bench-before/target cargo build --release >&2)
+        BIN_BEFORE=$REPO/target/bench-before/target/release/codex-auth
+        [ -x "$BIN_BEFORE" ] || die "$BIN_BEFORE missing after the build of $rev"
+        BENCH_BEFORE_REV=$rev
+    fi
 
-    export BENCH_PHASE=run BENCH_T0 BENCH_REV
+    export BENCH_PHASE=run BENCH_T0 BENCH_REV BIN_BEFORE BENCH_BEFORE_REV
     if [ "${BENCH_ISOLATE:-1}" = 1 ]; then
         unshare --mount --net --propagation private true 2>/dev/null ||
             die "cannot create private namespaces here (unshare); BENCH_ISOLATE=0 runs without (see header)"
@@ -200,6 +219,15 @@ def fmt(r):
 def failed(r):
     return sum(1 for c in r.get("exit_codes", []) if c != 0)
 
+def before(ca, rest):
+    """The before-and-after columns, when the run also timed the code before the change."""
+    named = [r for r in rest if r["command"] == "codex-auth before"]
+    if not named:
+        return ""
+    b = named[0]
+    mark = " (runs exited non-zero)" if failed(b) else ""
+    return f" {fmt(b)}{mark} | {ca['mean'] / b['mean']:.3f} |"
+
 cmd, path = sys.argv[1], sys.argv[2]
 res = load(path) if cmd in ("pair", "alone", "check") else None
 if cmd == "pair":          # pair JSON LABEL TARGET|-   (results[0] codex-auth, [1] baseline)
@@ -213,11 +241,11 @@ if cmd == "pair":          # pair JSON LABEL TARGET|-   (results[0] codex-auth, 
     else:
         verdict = "PASS" if ratio <= float(target) else "FAIL"
     tgt = "—" if target == "-" else f"≤ {target}"
-    print(f"| {label} | {fmt(ca)} | {fmt(base)} | {ratio:.3f} | {tgt} | {verdict} |")
+    print(f"| {label} | {fmt(ca)} | {fmt(base)} | {ratio:.3f} | {tgt} | {verdict} |{before(ca, res[2:])}")
 elif cmd == "alone":       # alone JSON LABEL
     ca = res[0]
     verdict = "ERROR (runs exited non-zero)" if failed(ca) else "report"
-    print(f"| {sys.argv[3]} | {fmt(ca)} | — | — | — | {verdict} |")
+    print(f"| {sys.argv[3]} | {fmt(ca)} | — | — | — | {verdict} |{before(ca, res[1:])}")
 elif cmd == "check":       # check JSON: one line per command whose runs did not all exit 0
     bad = 0
     for r in res:
@@ -275,8 +303,13 @@ note_failure() { FAILURES+=("$*"); say "FAILURE: $*"; }
 # before every run (warmup too) of every command, so every timed run writes
 run_hf() {
     local name=$1 prepare=$2 runs=$3 warmup=$4; shift 4
-    local args=()
+    local args=() before=""
+    # With BENCH_BEFORE, the code before the change runs the codex-auth command too.
+    if [ -n "${BIN_BEFORE:-}" ] && [ "$1" = codex-auth ] && [ "$name" != tunnel ]; then
+        before=${2//$(q "$BIN")/$(q "$BIN_BEFORE")}
+    fi
     while [ $# -gt 0 ]; do args+=(-n "$1" "$2"); shift 2; done
+    [ -z "$before" ] || args+=(-n "codex-auth before" "$before")
     say "hyperfine $name: $runs runs, $warmup warmup"
     hyperfine --style basic --ignore-failure --runs "$runs" --warmup "$warmup" \
         --prepare "$prepare" --export-json "$OUT/$name.json" "${args[@]}" >&2
@@ -477,8 +510,19 @@ ssh_bench() {
     [ -n "$rss_kb" ] || die "no 'Maximum resident set size' in /usr/bin/time -v output"
     ROWS+=("$(awk -v kb="$rss_kb" 'BEGIN { mb = kb / 1024; printf "| e. peak RSS, 32-host push (wide) | %.1f MB | — | — | ≤ 30 MB | %s |", mb, (mb <= 30 ? "PASS" : "FAIL") }')")
 
+    if [ -n "${BIN_BEFORE:-}" ]; then
+        "$RESET"
+        /usr/bin/time -v -o "$WORK/time-before.txt" "$BIN_BEFORE" push "${ssh_args[@]}" -F "$CFG" --from "$AUTH" -q >&2 || true
+        local before_kb
+        before_kb=$(awk -F': *' '/Maximum resident set size/ {print $2}' "$WORK/time-before.txt")
+        ROWS[-1]+=$(awk -v kb="$rss_kb" -v b="$before_kb" 'BEGIN { printf " %.1f MB | %.3f |", b / 1024, kb / b }')
+    fi
+
     size=$(stat -c %s "$BIN")
     ROWS+=("$(awk -v b="$size" 'BEGIN { printf "| f. release binary size | %.2f MB | — | — | — | report |", b / 1048576 }')")
+    if [ -n "${BIN_BEFORE:-}" ]; then
+        ROWS[-1]+=$(awk -v b="$size" -v o="$(stat -c %s "$BIN_BEFORE")" 'BEGIN { printf " %.2f MB | %.3f |", o / 1048576, b / o }')
+    fi
 
     status_bench
     tunnel_bench
@@ -848,8 +892,15 @@ elapsed=$(awk -v a="$BENCH_T0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b -
     echo "$line)."
     echo "Ratio = codex-auth / baseline, both measured in the same hyperfine invocation. MB = 2^20 bytes."
     echo
-    echo "| benchmark | codex-auth | baseline | ratio | target | result |"
-    echo "|---|---|---|---|---|---|"
+    if [ -n "${BIN_BEFORE:-}" ]; then
+        echo "\"before\" is the same command built from $BENCH_BEFORE_REV, timed in the same hyperfine invocation."
+        echo
+        echo "| benchmark | codex-auth | baseline | ratio | target | result | before ($BENCH_BEFORE_REV) | now/before |"
+        echo "|---|---|---|---|---|---|---|---|"
+    else
+        echo "| benchmark | codex-auth | baseline | ratio | target | result |"
+        echo "|---|---|---|---|---|---|"
+    fi
     printf '%s\n' "${ROWS[@]}"
     for line in ${NOTES[@]+"${NOTES[@]}"}; do
         echo

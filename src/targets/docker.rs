@@ -651,22 +651,19 @@ fn build_tar(
             std::io::empty(),
         )?;
     }
-    if let Some(old) = backup {
+    let files = backup
+        .map(|old| ("auth.json.bak", old))
+        .into_iter()
+        .chain([("auth.json", content)]);
+    for (name, bytes) in files {
         let h = header(
             tar::EntryType::Regular,
-            &format!("{path}/auth.json.bak"),
+            &format!("{path}/{name}"),
             0o600,
-            old.len() as u64,
+            bytes.len() as u64,
         )?;
-        builder.append(&h, old)?;
+        builder.append(&h, bytes)?;
     }
-    let h = header(
-        tar::EntryType::Regular,
-        &format!("{path}/auth.json"),
-        0o600,
-        content.len() as u64,
-    )?;
-    builder.append(&h, content)?;
     builder.into_inner()
 }
 
