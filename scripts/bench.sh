@@ -4,8 +4,8 @@
 # SSH part: codex-auth against real OpenSSH peers on loopback (scripts/peers.sh):
 #   a. one host without codex:  `codex-auth push --ssh w0`  vs  the ssh one-liner
 #      `ssh w0 'mkdir -p ~/.codex && cat > ~/.codex/auth.json' < auth.json`      target ratio <= 0.4
-#   b. the same against a host with codex on PATH (codex-auth also runs
-#      `codex login status` there)                                                reported only
+#   b. the same against a host with Codex 0.171 (npm) in ~/.local/bin (codex-auth finds
+#      it and also runs `codex login status` there)                               reported only
 #   c. 32 hosts on the "wide" sshd (MaxStartups 200:30:400): one push to all 32
 #      vs a shell loop of 32 one-liners                                           target ratio <= 0.1
 #   d. the same on the sshd with OpenSSH's default MaxStartups 10:30:100, where
@@ -331,7 +331,7 @@ ssh_part() {
     while IFS='=' read -r k v; do
         case $k in PEER_*) printf -v "$k" '%s' "$v" ;; esac
     done <"$STATE/peers.env"
-    : "${PEER_SSH_PORT:?}" "${PEER_SSH_PORT_WIDE:?}" "${PEER_HOST_KEY_PUB:?}" "${PEER_CODEX_BIN_DIR:?}"
+    : "${PEER_SSH_PORT:?}" "${PEER_SSH_PORT_WIDE:?}" "${PEER_HOST_KEY_PUB:?}" "${PEER_CODEX171_BIN_DIR:?}"
 
     KEY=$WORK/client_ed25519
     KNOWN=$WORK/known_hosts
@@ -353,10 +353,10 @@ ssh_part() {
         install -o "$u" -g "$g" -m 600 "$KEY.pub" "$home/.ssh/authorized_keys"
         HOMES+=("$home")
     done
-    # the last one gets the real codex on its PATH for ssh sessions (PermitUserEnvironment yes)
+    # the last one has Codex 0.171 (npm) in ~/.local/bin, where codex-auth finds it
     u=$USER_PREFIX$NHOSTS
-    printf 'PATH=%s:/usr/local/bin:/usr/bin:/bin\n' "$PEER_CODEX_BIN_DIR" >"$WORK/environment"
-    install -o "$u" -g "$(id -g "$u")" -m 600 "$WORK/environment" "${HOMES[$NHOSTS]}/.ssh/environment"
+    install -d -o "$u" -g "$(id -g "$u")" -m 755 "${HOMES[$NHOSTS]}/.local" "${HOMES[$NHOSTS]}/.local/bin"
+    ln -s "$PEER_CODEX171_BIN_DIR/codex" "${HOMES[$NHOSTS]}/.local/bin/codex"
 
     local ktype kdata
     read -r ktype kdata _ <"$PEER_HOST_KEY_PUB"
@@ -472,7 +472,7 @@ ssh_bench() {
     ROWS+=("$(hf pair "$OUT/single.json" "a. 1 host, no codex there (w0)" 0.4)")
 
     run_hf single-codex "$RESET" "$RUNS" "$WARMUP" codex-auth "$(ca_cmd wc)" "ssh one-liner" "$(ssh_cmd wc)"
-    ROWS+=("$(hf pair "$OUT/single-codex.json" "b. 1 host, codex there (wc: + codex login status)" -)")
+    ROWS+=("$(hf pair "$OUT/single-codex.json" "b. 1 host, Codex 0.171 there (wc: + codex login status)" -)")
 
     # 32 hosts: the loop takes seconds per run and hyperfine applies one --runs to all
     # commands, so the paired invocation (the ratio) uses BENCH_RUNS_MANY runs for both; a

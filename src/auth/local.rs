@@ -1,6 +1,6 @@
 //! This machine's Codex home: where `$CODEX_HOME/auth.json` is, and writing a new login
 //! there as carefully as on targets (0700/0600, temp file then rename, never through a
-//! symlink, another account's login kept as auth.json.bak).
+//! symlink, another account's login kept as auth.json.bak, under Codex's own locks).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -39,14 +39,17 @@ pub(crate) enum LocalWriteError {
     OtherAccount { path: String, now: String },
     #[error("cannot write {path}: {detail}")]
     Io { path: String, detail: String },
+    #[error("{path} stayed locked for {secs} s: a Codex here is committing a refresh")]
+    Busy { path: String, secs: u64 },
 }
 
 /// Who a login belongs to, in words that show no secret.
 pub(crate) fn describe_account(a: &AuthFile) -> String {
     let s = &a.summary;
-    match (&s.email, &s.api_key) {
-        (Some(e), _) => format!("ChatGPT account {e}"),
-        (None, Some(k)) => format!("API key {k}"),
+    match (&s.email, &s.api_key, &s.access_token) {
+        (Some(e), _, _) => format!("ChatGPT account {e}"),
+        (None, _, Some(t)) => format!("access token {t}"),
+        (None, Some(k), None) => format!("API key {k}"),
         _ => format!("{} login", s.mode),
     }
 }
@@ -57,15 +60,17 @@ pub(crate) fn describe_account(a: &AuthFile) -> String {
 pub(crate) fn write_login(
     new: &AuthFile,
     force: bool,
+    lock_wait: std::time::Duration,
 ) -> Result<(PathBuf, LocalOutcome), LocalWriteError> {
     let dir = codex_home().ok_or(LocalWriteError::NoHome)?;
-    write_login_in(&dir, new, force)
+    write_login_in(&dir, new, force, lock_wait)
 }
 
 pub(crate) fn write_login_in(
     dir: &Path,
     new: &AuthFile,
     force: bool,
+    lock_wait: std::time::Duration,
 ) -> Result<(PathBuf, LocalOutcome), LocalWriteError> {
     let path = dir.join("auth.json");
     let io = |e: std::io::Error| LocalWriteError::Io {
@@ -73,6 +78,13 @@ pub(crate) fn write_login_in(
         detail: e.to_string(),
     };
     private_dir(dir).map_err(io)?;
+    let _locks = codex_locks(dir, lock_wait).map_err(|e| match e {
+        LockError::Busy(lock) => LocalWriteError::Busy {
+            path: lock.display().to_string(),
+            secs: lock_wait.as_secs(),
+        },
+        LockError::Io(e) => io(e),
+    })?;
     let existing = match std::fs::symlink_metadata(&path) {
         Ok(m) if m.file_type().is_file() => std::fs::read(&path).ok(),
         _ => None,
@@ -103,6 +115,53 @@ pub(crate) fn write_login_in(
         LocalOutcome::Created
     };
     Ok((path, outcome))
+}
+
+enum LockError {
+    Busy(PathBuf),
+    Io(std::io::Error),
+}
+
+/// Codex's own locks on a Codex home, taken as Codex 0.171 takes them around its commit
+/// (`auth.lock`, then `auth.json.lock`) and held until dropped, so a refresh Codex
+/// commits meanwhile and this write never interleave.
+#[cfg(unix)]
+fn codex_locks(dir: &Path, wait: std::time::Duration) -> Result<Vec<std::fs::File>, LockError> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut held = Vec::new();
+    for name in ["auth.lock", "auth.json.lock"] {
+        let path = dir.join(name);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(LockError::Io)?;
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            // SAFETY: flock on a file descriptor this function owns.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+                break;
+            }
+            let err = std::io::Error::last_os_error();
+            if err.kind() != std::io::ErrorKind::WouldBlock {
+                return Err(LockError::Io(err));
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(LockError::Busy(path));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        held.push(file);
+    }
+    Ok(held)
+}
+
+/// Codex takes no file locks on Windows.
+#[cfg(not(unix))]
+fn codex_locks(_dir: &Path, _wait: std::time::Duration) -> Result<Vec<std::fs::File>, LockError> {
+    Ok(Vec::new())
 }
 
 /// Create `dir` (and parents) 0700, or tighten an existing one that others can read.
@@ -164,6 +223,8 @@ fn replace_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<
 mod tests {
     use super::*;
 
+    const WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
     #[test]
     fn local_write_is_private_atomic_and_guards_other_accounts() {
         use std::os::unix::fs::PermissionsExt;
@@ -171,33 +232,47 @@ mod tests {
         let dir = tmp.path().join("codex");
         let a = AuthFile::from_api_key("sk-test-local-a-000000000000000").unwrap();
         let b = AuthFile::from_api_key("sk-test-local-b-000000000000000").unwrap();
-        let (path, out) = write_login_in(&dir, &a, false).unwrap();
+        let (path, out) = write_login_in(&dir, &a, false, WAIT).unwrap();
         assert_eq!(out, LocalOutcome::Created);
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&path), 0o600);
         assert_eq!(mode(&dir), 0o700);
         assert_eq!(
-            write_login_in(&dir, &a, false).unwrap().1,
+            write_login_in(&dir, &a, false, WAIT).unwrap().1,
             LocalOutcome::Unchanged
         );
-        let err = write_login_in(&dir, &b, false).unwrap_err();
+        let err = write_login_in(&dir, &b, false, WAIT).unwrap_err();
         assert!(
             err.to_string().contains("API key sk-test-***00000"),
             "{err}"
         );
         assert_eq!(std::fs::read(&path).unwrap(), a.bytes().expose());
-        let (_, out) = write_login_in(&dir, &b, true).unwrap();
+        let (_, out) = write_login_in(&dir, &b, true, WAIT).unwrap();
         assert!(matches!(out, LocalOutcome::Replaced { backup: Some(_) }));
         assert_eq!(
             std::fs::read(dir.join("auth.json.bak")).unwrap(),
             a.bytes().expose()
         );
+        // The write waits for Codex's locks, and gives up after a while.
+        let holder = std::fs::File::open(dir.join("auth.json.lock")).unwrap();
+        use std::os::fd::AsRawFd;
+        assert_eq!(unsafe { libc::flock(holder.as_raw_fd(), libc::LOCK_EX) }, 0);
+        let started = std::time::Instant::now();
+        let waiter = std::thread::spawn({
+            let (dir, a) = (dir.clone(), a.clone());
+            move || write_login_in(&dir, &a, true, WAIT)
+        });
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        drop(holder);
+        let (_, out) = waiter.join().unwrap().unwrap();
+        assert!(matches!(out, LocalOutcome::Replaced { .. }));
+        assert!(started.elapsed() >= std::time::Duration::from_millis(300));
         // A symlink at the path is replaced, its target untouched.
         let victim = tmp.path().join("victim");
         std::fs::write(&victim, "keep").unwrap();
         std::fs::remove_file(&path).unwrap();
         std::os::unix::fs::symlink(&victim, &path).unwrap();
-        write_login_in(&dir, &a, false).unwrap();
+        write_login_in(&dir, &a, false, WAIT).unwrap();
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
         assert!(std::fs::symlink_metadata(&path)
             .unwrap()

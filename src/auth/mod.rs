@@ -26,16 +26,21 @@ pub(crate) fn mask_api_key(key: &str) -> String {
     format!("{head}***{tail}")
 }
 
-/// How the login authenticates, as `auth_mode` spells it.
+/// How the login authenticates: the kinds Codex 0.171 writes (`auth_mode`, or the
+/// fields present when a file has none).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum AuthMode {
     ApiKey,
     ChatGpt,
-    /// Any other mode Codex 0.147 knows (`chatgptAuthTokens`, `headers`, ...): pushed as is.
+    /// A Business/Enterprise access token (`personal_access_token`, no `auth_mode`).
+    AccessToken,
+    /// An agent identity (`agent_identity`, a JWT).
+    AgentIdentity,
+    /// Any other mode Codex knows (`chatgptAuthTokens`, `headers`, ...): pushed as is.
     Other(&'static str),
 }
 
-/// The `auth_mode` values Codex 0.147 accepts; any other value makes Codex treat the file as absent.
+/// The `auth_mode` values Codex accepts; any other value makes Codex treat the file as absent.
 const KNOWN_MODES: &[&str] = &[
     "apikey",
     "chatgpt",
@@ -51,7 +56,31 @@ impl AuthMode {
         match self {
             AuthMode::ApiKey => "apikey",
             AuthMode::ChatGpt => "chatgpt",
+            AuthMode::AccessToken => "personalAccessToken",
+            AuthMode::AgentIdentity => "agentIdentity",
             AuthMode::Other(s) => s,
+        }
+    }
+
+    fn from_word(word: &str) -> Option<AuthMode> {
+        Some(match KNOWN_MODES.iter().find(|m| **m == word)? {
+            &"apikey" => AuthMode::ApiKey,
+            &"chatgpt" => AuthMode::ChatGpt,
+            &"personalAccessToken" => AuthMode::AccessToken,
+            &"agentIdentity" => AuthMode::AgentIdentity,
+            m => AuthMode::Other(m),
+        })
+    }
+
+    /// What `forced_login_method` calls this kind: Codex counts access tokens as
+    /// ChatGPT logins. `None` where the setting does not decide.
+    pub(crate) fn login_method(self) -> Option<&'static str> {
+        match self {
+            AuthMode::ApiKey => Some("api"),
+            AuthMode::ChatGpt | AuthMode::AccessToken | AuthMode::Other("chatgptAuthTokens") => {
+                Some("chatgpt")
+            }
+            _ => None,
         }
     }
 }
@@ -65,7 +94,9 @@ pub(crate) enum AuthError {
     NotObject,
     #[error("unknown auth_mode {0:?} (Codex would ignore this file)")]
     UnknownMode(String),
-    #[error("no auth_mode, no OPENAI_API_KEY and no tokens: nothing to log in with")]
+    #[error(
+        "no auth_mode, no OPENAI_API_KEY, no tokens and no access token: nothing to log in with"
+    )]
     Empty,
     #[error("auth_mode is apikey but OPENAI_API_KEY is missing or empty")]
     MissingApiKey,
@@ -73,10 +104,14 @@ pub(crate) enum AuthError {
     MissingField(&'static str),
     #[error("tokens.id_token is not a JWT ({0})")]
     BadIdToken(&'static str),
-    #[error("the API key is empty")]
-    EmptyKey,
-    #[error("the API key contains whitespace or control characters")]
-    BadKey,
+    #[error("an access-token login without personal_access_token")]
+    MissingAccessToken,
+    #[error("agent_identity is not a JWT ({0})")]
+    BadAgentIdentity(&'static str),
+    #[error("the {0} is empty")]
+    EmptyKey(&'static str),
+    #[error("the {0} contains whitespace or control characters")]
+    BadKey(&'static str),
 }
 
 /// What can be shown about a login without showing it.
@@ -91,10 +126,16 @@ pub(crate) struct AuthSummary {
     pub account: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub api_key: Option<String>,
+    /// A Business/Enterprise access token, masked as Codex masks keys.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_token: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access_expires: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_refresh: Option<String>,
+    /// The issuer this login refreshes against (`tokens.oauth_provenance.issuer`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
 }
 
 /// A validated auth.json, ready to install: the exact bytes, and what it says. Its Debug
@@ -106,6 +147,15 @@ pub(crate) struct AuthFile {
     pub summary: AuthSummary,
     /// Short hash of the refresh token: equal values mean one shared session.
     pub session_id: Option<String>,
+    /// Short hash of `tokens.login_owner_id` (new at every sign-in, kept by refreshes):
+    /// equal values with different sessions mean one sign-in refreshed somewhere.
+    pub lineage: Option<String>,
+    /// The ChatGPT workspace (`chatgpt_account_id`), which `forced_chatgpt_workspace_id`
+    /// is compared with.
+    pub workspace: Option<String>,
+    /// The file says one kind and carries another's credentials (an API-key login with
+    /// ChatGPT tokens, as an old Codex's refresh merging into a replaced file leaves it).
+    pub inconsistent: Option<&'static str>,
     /// Every secret string inside, so output can be scrubbed as a last line of defence.
     secrets: Vec<Secret>,
     /// Who this login is (account id and email, or a hash of the key): equal for two
@@ -139,54 +189,54 @@ impl AuthFile {
         self.session_id.is_some()
     }
 
-    /// Whether two logins belong to the same account (or are the same API key).
+    /// Whether two logins belong to the same account (or are the same key or token).
     pub(crate) fn same_account(&self, other: &AuthFile) -> bool {
         self.mode == other.mode && self.account_identity == other.account_identity
     }
 
-    /// Build an API-key login exactly as `codex login --with-api-key` writes it.
+    /// An API-key login exactly as `codex login --with-api-key` writes it.
     pub(crate) fn from_api_key(raw: &str) -> Result<AuthFile, AuthError> {
-        let key = raw.trim();
-        if key.is_empty() {
-            return Err(AuthError::EmptyKey);
-        }
-        if key.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(AuthError::BadKey);
-        }
+        let key = single_token(raw, "API key")?;
         let mut obj = Map::new();
         obj.insert("auth_mode".into(), Value::String("apikey".into()));
         obj.insert("OPENAI_API_KEY".into(), Value::String(key.into()));
-        let bytes = serialize_like_codex(&Value::Object(obj));
-        AuthFile::parse(&bytes)
+        AuthFile::parse(&serialize_like_codex(&Value::Object(obj)))
     }
 
-    /// Parse and validate. Bytes are kept verbatim when `auth_mode` is present, so unknown
-    /// fields and formatting survive; an older file without `auth_mode` gets it inferred.
+    /// An access-token login exactly as `codex login --with-access-token` writes it.
+    pub(crate) fn from_access_token(raw: &str) -> Result<AuthFile, AuthError> {
+        let token = single_token(raw, "access token")?;
+        let mut obj = Map::new();
+        obj.insert("OPENAI_API_KEY".into(), Value::Null);
+        obj.insert("personal_access_token".into(), Value::String(token.into()));
+        AuthFile::parse(&serialize_like_codex(&Value::Object(obj)))
+    }
+
+    /// Parse and validate. The bytes are kept verbatim (formatting and unknown fields
+    /// survive every push); a file without `auth_mode` is read as Codex reads it, by the
+    /// credentials it carries.
     pub(crate) fn parse(bytes: &[u8]) -> Result<AuthFile, AuthError> {
         let value: Value =
             serde_json::from_slice(bytes).map_err(|e| AuthError::Json(json_error_line(&e)))?;
-        let Value::Object(mut obj) = value else {
+        let Value::Object(obj) = value else {
             return Err(AuthError::NotObject);
         };
-        let mut rewritten = false;
         let mode = match obj.get("auth_mode") {
-            Some(Value::String(s)) => match KNOWN_MODES.iter().find(|m| **m == s.as_str()) {
-                Some(&"apikey") => AuthMode::ApiKey,
-                Some(&"chatgpt") => AuthMode::ChatGpt,
-                Some(m) => AuthMode::Other(m),
-                None => return Err(AuthError::UnknownMode(s.clone())),
-            },
+            Some(Value::String(s)) => {
+                AuthMode::from_word(s).ok_or_else(|| AuthError::UnknownMode(s.clone()))?
+            }
             Some(Value::Null) | None => {
-                let mode = if obj.get("tokens").is_some_and(|t| !t.is_null()) {
+                if obj.get("tokens").is_some_and(|t| !t.is_null()) {
                     AuthMode::ChatGpt
+                } else if non_empty_str(&obj, "personal_access_token").is_some() {
+                    AuthMode::AccessToken
+                } else if non_empty_str(&obj, "agent_identity").is_some() {
+                    AuthMode::AgentIdentity
                 } else if non_empty_str(&obj, "OPENAI_API_KEY").is_some() {
                     AuthMode::ApiKey
                 } else {
                     return Err(AuthError::Empty);
-                };
-                obj.insert("auth_mode".into(), Value::String(mode.as_str().into()));
-                rewritten = true;
-                mode
+                }
             }
             Some(other) => return Err(AuthError::UnknownMode(other.to_string())),
         };
@@ -197,11 +247,24 @@ impl AuthFile {
         };
         let mut secrets = Vec::new();
         let mut session_id = None;
-        let mut full_account: Option<String> = None;
+        let mut lineage = None;
+        let mut workspace = None;
+        let mut identity = None;
 
         if let Some(key) = non_empty_str(&obj, "OPENAI_API_KEY") {
             summary.api_key = Some(mask_api_key(key));
             secrets.push(Secret::new(key));
+        }
+        if let Some(token) = non_empty_str(&obj, "personal_access_token") {
+            summary.access_token = Some(mask_api_key(token));
+            secrets.push(Secret::new(token));
+            identity = Some(format!("token:{}", sha256_hex(token.as_bytes())));
+        }
+        let tokens = obj.get("tokens").and_then(Value::as_object);
+        for field in ["id_token", "access_token", "refresh_token"] {
+            if let Some(v) = tokens.and_then(|t| non_empty_str(t, field)) {
+                secrets.push(Secret::new(v));
+            }
         }
         match mode {
             AuthMode::ApiKey => {
@@ -209,20 +272,35 @@ impl AuthFile {
                     return Err(AuthError::MissingApiKey);
                 }
             }
+            AuthMode::AccessToken => {
+                if summary.access_token.is_none() {
+                    return Err(AuthError::MissingAccessToken);
+                }
+            }
+            AuthMode::AgentIdentity => {
+                let jwt = non_empty_str(&obj, "agent_identity")
+                    .ok_or(AuthError::BadAgentIdentity("missing"))?;
+                secrets.push(Secret::new(jwt));
+                let claims = jwt_claims(jwt).map_err(AuthError::BadAgentIdentity)?;
+                let claim = |k: &str| claims.get(k).and_then(Value::as_str).map(str::to_string);
+                summary.email = claim("email");
+                summary.plan = claim("plan_type");
+                workspace = claim("account_id");
+                summary.account = workspace.as_deref().map(shorten);
+                identity = Some(format!(
+                    "agent:{}:{}",
+                    claim("agent_runtime_id").unwrap_or_default(),
+                    workspace.clone().unwrap_or_default()
+                ));
+            }
             AuthMode::ChatGpt | AuthMode::Other("chatgptAuthTokens") => {
-                let tokens = obj
-                    .get("tokens")
-                    .and_then(Value::as_object)
-                    .ok_or(AuthError::MissingField("tokens"))?;
-                for field in ["id_token", "access_token", "refresh_token"] {
-                    let v = non_empty_str(tokens, field).ok_or(AuthError::MissingField(
-                        match field {
-                            "id_token" => "tokens.id_token",
-                            "access_token" => "tokens.access_token",
-                            _ => "tokens.refresh_token",
-                        },
-                    ))?;
-                    secrets.push(Secret::new(v));
+                let tokens = tokens.ok_or(AuthError::MissingField("tokens"))?;
+                for (field, name) in [
+                    ("id_token", "tokens.id_token"),
+                    ("access_token", "tokens.access_token"),
+                    ("refresh_token", "tokens.refresh_token"),
+                ] {
+                    non_empty_str(tokens, field).ok_or(AuthError::MissingField(name))?;
                 }
                 let account = non_empty_str(tokens, "account_id")
                     .ok_or(AuthError::MissingField("tokens.account_id"))?;
@@ -235,42 +313,53 @@ impl AuthFile {
                     .and_then(Value::as_str)
                     .map(str::to_string);
                 let openai = claims.get("https://api.openai.com/auth");
-                summary.plan = openai
-                    .and_then(|a| a.get("chatgpt_plan_type"))
-                    .and_then(Value::as_str)
-                    .map(str::to_string);
+                let openai_claim = |k: &str| {
+                    openai
+                        .and_then(|a| a.get(k))
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                };
+                summary.plan = openai_claim("chatgpt_plan_type");
+                workspace = openai_claim("chatgpt_account_id").or(Some(account.to_string()));
                 summary.account = Some(shorten(account));
-                full_account = Some(account.to_string());
                 summary.last_refresh = Some(last_refresh.to_string());
                 let access = non_empty_str(tokens, "access_token").unwrap_or_default();
                 summary.access_expires = jwt_claims(access)
                     .ok()
                     .and_then(|c| c.get("exp").and_then(Value::as_i64));
+                summary.issuer = tokens
+                    .get("oauth_provenance")
+                    .and_then(|p| p.get("issuer"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
                 let refresh = non_empty_str(tokens, "refresh_token").unwrap_or_default();
                 session_id = Some(sha256_hex(refresh.as_bytes())[..16].to_string());
+                lineage = non_empty_str(tokens, "login_owner_id")
+                    .map(|o| sha256_hex(o.as_bytes())[..16].to_string());
+                identity = Some(format!(
+                    "account:{account}:{}",
+                    summary.email.as_deref().unwrap_or("")
+                ));
             }
             AuthMode::Other(_) => {}
         }
-
-        let account_identity = match (
-            &full_account,
-            &summary.email,
-            non_empty_str(&obj, "OPENAI_API_KEY"),
-        ) {
-            (Some(acc), email, _) => format!("account:{acc}:{}", email.as_deref().unwrap_or("")),
-            (None, _, Some(key)) => format!("key:{}", sha256_hex(key.as_bytes())),
-            _ => String::new(),
-        };
-        let bytes = if rewritten {
-            serialize_like_codex(&Value::Object(obj))
-        } else {
-            bytes.to_vec()
-        };
+        let inconsistent = (mode == AuthMode::ApiKey
+            && tokens.is_some_and(|t| non_empty_str(t, "refresh_token").is_some()))
+        .then_some("an API-key login that also carries ChatGPT tokens (a refresh merged into it?)");
+        let account_identity = identity
+            .or_else(|| {
+                non_empty_str(&obj, "OPENAI_API_KEY")
+                    .map(|key| format!("key:{}", sha256_hex(key.as_bytes())))
+            })
+            .unwrap_or_default();
         Ok(AuthFile {
-            bytes: SecretBytes::new(bytes),
+            bytes: SecretBytes::new(bytes.to_vec()),
             mode,
             summary,
             session_id,
+            lineage,
+            workspace,
+            inconsistent,
             secrets,
             account_identity,
         })
@@ -287,6 +376,18 @@ impl AuthFile {
         }
         out
     }
+}
+
+/// A key or token as piped in: trimmed, one word.
+fn single_token<'a>(raw: &'a str, what: &'static str) -> Result<&'a str, AuthError> {
+    let token = raw.trim();
+    if token.is_empty() {
+        return Err(AuthError::EmptyKey(what));
+    }
+    if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(AuthError::BadKey(what));
+    }
+    Ok(token)
 }
 
 fn non_empty_str<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
@@ -382,11 +483,11 @@ mod tests {
     fn empty_and_spaced_keys_are_refused() {
         assert_eq!(
             AuthFile::from_api_key(" \n").unwrap_err(),
-            AuthError::EmptyKey
+            AuthError::EmptyKey("API key")
         );
         assert_eq!(
             AuthFile::from_api_key("sk-a b").unwrap_err(),
-            AuthError::BadKey
+            AuthError::BadKey("API key")
         );
     }
 
@@ -407,12 +508,65 @@ mod tests {
     }
 
     #[test]
-    fn missing_auth_mode_is_inferred() {
-        let a = AuthFile::parse(br#"{"OPENAI_API_KEY":"sk-abcdefghijklmnop"}"#).unwrap();
+    fn missing_auth_mode_is_read_by_content_and_the_bytes_stay() {
+        let raw = br#"{"OPENAI_API_KEY":"sk-abcdefghijklmnop"}"#;
+        let a = AuthFile::parse(raw).unwrap();
         assert_eq!(a.mode, AuthMode::ApiKey);
-        assert!(std::str::from_utf8(a.bytes().expose())
-            .unwrap()
-            .contains("\"auth_mode\": \"apikey\""));
+        assert_eq!(a.bytes().expose(), raw);
+    }
+
+    #[test]
+    fn access_token_is_written_as_codex_writes_it() {
+        let a = AuthFile::from_access_token("at-test-000000000000\n").unwrap();
+        assert_eq!(
+            std::str::from_utf8(a.bytes().expose()).unwrap(),
+            "{\n  \"OPENAI_API_KEY\": null,\n  \"personal_access_token\": \"at-test-000000000000\"\n}"
+        );
+        assert_eq!(a.mode, AuthMode::AccessToken);
+        assert_eq!(a.summary.access_token.as_deref(), Some("at-test-***00000"));
+        assert!(!a.is_rotating_session());
+        assert_eq!(a.mode.login_method(), Some("chatgpt"));
+        assert_eq!(a.scrub("x at-test-000000000000"), "x ***");
+    }
+
+    #[test]
+    fn agent_identity_shows_its_claims() {
+        let jwt = testdata::jwt(&serde_json::json!({
+            "email": "bot@example.test", "plan_type": "team", "account_id": "acct-9999999999",
+            "agent_runtime_id": "rt-1", "agent_private_key": "k"
+        }));
+        let raw = format!(
+            "{{\"auth_mode\":\"agentIdentity\",\"OPENAI_API_KEY\":null,\"agent_identity\":\"{jwt}\"}}"
+        );
+        let a = AuthFile::parse(raw.as_bytes()).unwrap();
+        assert_eq!(a.mode, AuthMode::AgentIdentity);
+        assert_eq!(a.summary.email.as_deref(), Some("bot@example.test"));
+        assert_eq!(a.workspace.as_deref(), Some("acct-9999999999"));
+        assert_eq!(a.scrub(&jwt), "***");
+        let bad = raw.replace(&jwt, "not-a-jwt");
+        assert!(matches!(
+            AuthFile::parse(bad.as_bytes()),
+            Err(AuthError::BadAgentIdentity(_))
+        ));
+    }
+
+    #[test]
+    fn new_chatgpt_fields_and_a_merged_file() {
+        let json = testdata::chatgpt_json("rt-lineage-1");
+        let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        v["tokens"]["oauth_provenance"] =
+            serde_json::json!({"issuer": "http://127.0.0.1:9", "client_id": "app_x"});
+        v["tokens"]["login_owner_id"] = serde_json::json!("owner-abc");
+        let a = AuthFile::parse(v.to_string().as_bytes()).unwrap();
+        assert_eq!(a.summary.issuer.as_deref(), Some("http://127.0.0.1:9"));
+        assert!(a.lineage.is_some());
+        assert_eq!(a.workspace.as_deref(), Some("acct-1234567890"));
+        assert!(a.inconsistent.is_none());
+        v["auth_mode"] = serde_json::json!("apikey");
+        v["OPENAI_API_KEY"] = serde_json::json!("sk-test-merged-000000000000");
+        let merged = AuthFile::parse(v.to_string().as_bytes()).unwrap();
+        assert_eq!(merged.mode, AuthMode::ApiKey);
+        assert!(merged.inconsistent.is_some());
     }
 
     #[test]

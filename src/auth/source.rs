@@ -17,14 +17,12 @@ pub(crate) enum SourceError {
     Unreadable { path: PathBuf, detail: String },
     #[error("{path}: {error}")]
     Invalid { path: PathBuf, error: AuthError },
-    #[error(
-        "--api-key-stdin reads the key from a pipe, and stdin is a terminal (the key would echo)"
-    )]
-    KeyFromTerminal,
-    #[error("cannot read the key from stdin: {0}")]
+    #[error("{0} reads from a pipe, and stdin is a terminal (what you type would echo)")]
+    KeyFromTerminal(&'static str),
+    #[error("cannot read stdin: {0}")]
     StdinUnreadable(String),
-    #[error("--api-key-stdin: {0}")]
-    BadKey(AuthError),
+    #[error("{0}: {1}")]
+    BadKey(&'static str, AuthError),
     #[error("cannot find the home directory for the local login")]
     NoLocalHome,
     #[error("no local Codex login: {} does not exist", .0.display())]
@@ -38,7 +36,11 @@ impl SourceError {
         Some(match self {
             SourceError::Unreadable { .. } => "check the path given to --from",
             SourceError::Invalid { .. } => "pass a Codex auth.json (as `codex login` writes it)",
-            SourceError::KeyFromTerminal | SourceError::BadKey(_) => {
+            SourceError::KeyFromTerminal("--access-token-stdin")
+            | SourceError::BadKey("--access-token-stdin", _) => {
+                "pipe it in, as with `codex login --with-access-token`: ... | codex-auth push ... --access-token-stdin"
+            }
+            SourceError::KeyFromTerminal(_) | SourceError::BadKey(..) => {
                 "printenv OPENAI_API_KEY | codex-auth push ... --api-key-stdin"
             }
             SourceError::NoLocalHome => "set CODEX_HOME or pass --from FILE",
@@ -64,9 +66,22 @@ pub(crate) fn from_file(path: &Path) -> Result<AuthFile, SourceError> {
 
 /// An API key piped on stdin, as `codex login --with-api-key` takes it.
 pub(crate) fn api_key_from_stdin() -> Result<AuthFile, SourceError> {
+    from_stdin("--api-key-stdin", AuthFile::from_api_key)
+}
+
+/// A Business/Enterprise access token piped on stdin, as `codex login
+/// --with-access-token` takes it.
+pub(crate) fn access_token_from_stdin() -> Result<AuthFile, SourceError> {
+    from_stdin("--access-token-stdin", AuthFile::from_access_token)
+}
+
+fn from_stdin(
+    flag: &'static str,
+    build: fn(&str) -> Result<AuthFile, AuthError>,
+) -> Result<AuthFile, SourceError> {
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
-        return Err(SourceError::KeyFromTerminal);
+        return Err(SourceError::KeyFromTerminal(flag));
     }
     let mut raw = String::new();
     stdin
@@ -74,7 +89,7 @@ pub(crate) fn api_key_from_stdin() -> Result<AuthFile, SourceError> {
         .take(MAX_INPUT)
         .read_to_string(&mut raw)
         .map_err(|e| SourceError::StdinUnreadable(e.to_string()))?;
-    AuthFile::from_api_key(&raw).map_err(SourceError::BadKey)
+    build(&raw).map_err(|e| SourceError::BadKey(flag, e))
 }
 
 /// This machine's login, `$CODEX_HOME/auth.json`.

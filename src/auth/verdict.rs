@@ -1,16 +1,54 @@
-//! What Codex itself says of a login: the line of `codex login status` output that
-//! carries its verdict. One reading for every place (this machine, hosts, containers).
+//! What Codex itself says of a login: `codex login status`, read the same way for every
+//! place (this machine, hosts, containers) and every Codex version, without depending on
+//! one version's wording: the exit status decides, the first meaningful line is shown.
+//! Seen: 0.147 "Logged in using an API key - sk-…", 0.171 "API key configured - sk-…",
+//! both "Logged in using ChatGPT", "Logged in using personal access token",
+//! "Not logged in" (exit 1) and "Error checking login status: …" (exit 1).
 
-/// The verdict line among what `codex login status` printed (stdout and stderr, in
-/// order): the first line saying logged in, not logged in, or an error; empty when
-/// none does (a Codex that printed something else).
-pub(crate) fn verdict_line<'a>(lines: impl IntoIterator<Item = &'a str>) -> String {
-    lines
+/// Codex's verdict on the login it finds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Verdict {
+    /// It would use the login (it checks the shape, not the validity, offline).
+    Accepted,
+    NotLoggedIn,
+    /// It could not tell (a broken file or config, or a check that needs the network).
+    Error,
+}
+
+/// Which Codex judged, and what it said (the line itself is reported beside it, as
+/// `codex_status`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub(crate) struct CodexSeen {
+    pub verdict: Verdict,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+/// The verdict and the line that says it, from `codex login status`'s exit status (when
+/// known) and its output lines (stdout and stderr, in order). Codex's own warnings (it
+/// prints one about helper binaries under /tmp) are not the verdict.
+pub(crate) fn judge<'a>(
+    exit: Option<i64>,
+    lines: impl IntoIterator<Item = &'a str>,
+) -> (Verdict, String) {
+    let line = lines
         .into_iter()
         .map(str::trim)
-        .find(|l| l.contains("Logged in") || l.contains("Not logged in") || l.contains("rror"))
+        .find(|l| !l.is_empty() && !l.starts_with("WARNING:"))
         .unwrap_or("")
-        .to_string()
+        .to_string();
+    let verdict = match exit {
+        Some(0) => Verdict::Accepted,
+        _ if line.contains("Not logged in") => Verdict::NotLoggedIn,
+        None if line.starts_with("Logged in") || line.starts_with("API key configured") => {
+            Verdict::Accepted
+        }
+        _ => Verdict::Error,
+    };
+    (verdict, line)
 }
 
 #[cfg(test)]
@@ -18,15 +56,42 @@ mod tests {
     use super::*;
 
     #[test]
-    fn picks_the_verdict_among_warnings() {
-        let out =
-            "WARNING: proceeding, even though we could not update PATH\nLogged in using ChatGPT\n";
-        assert_eq!(verdict_line(out.lines()), "Logged in using ChatGPT");
-        assert_eq!(verdict_line("Not logged in".lines()), "Not logged in");
-        assert_eq!(
-            verdict_line("Error checking login status: boom".lines()),
-            "Error checking login status: boom"
-        );
-        assert_eq!(verdict_line("something else".lines()), "");
+    fn every_version_s_lines_are_read_alike() {
+        let cases: &[(Option<i64>, &str, Verdict, &str)] = &[
+            (
+                Some(0),
+                "API key configured - sk-test-***12345\nAuthentication is checked when you send a request.\n",
+                Verdict::Accepted,
+                "API key configured - sk-test-***12345",
+            ),
+            (
+                Some(0),
+                "Logged in using an API key - sk-test-***12345\n",
+                Verdict::Accepted,
+                "Logged in using an API key - sk-test-***12345",
+            ),
+            (
+                Some(0),
+                "WARNING: proceeding, even though we could not create PATH aliases: Refusing to create helper binaries under temporary dir \"/tmp\"\nLogged in using ChatGPT\n",
+                Verdict::Accepted,
+                "Logged in using ChatGPT",
+            ),
+            (Some(1), "Not logged in\n", Verdict::NotLoggedIn, "Not logged in"),
+            (
+                Some(1),
+                "Error checking login status: failed to request personal access token metadata\n",
+                Verdict::Error,
+                "Error checking login status: failed to request personal access token metadata",
+            ),
+            (None, "Logged in using personal access token", Verdict::Accepted, "Logged in using personal access token"),
+            (Some(1), "", Verdict::Error, ""),
+        ];
+        for (exit, text, verdict, line) in cases {
+            assert_eq!(
+                judge(*exit, text.lines()),
+                (*verdict, line.to_string()),
+                "{text}"
+            );
+        }
     }
 }

@@ -33,8 +33,8 @@ async fn save(
     args: &LoginArgs,
     runner: &Runner,
 ) -> Result<u8, AppError> {
-    let (path, outcome) = local::write_login(&auth, args.force)?;
-    let verdict = crate::ops::status::local()
+    let (path, outcome) = local::write_login(&auth, args.force, crate::cli::lock_wait()?)?;
+    let verdict = crate::ops::status::local(runner.wants_codex_version())
         .await
         .ok()
         .and_then(|p| p.report.codex_status);

@@ -33,6 +33,12 @@ impl Runner {
         }
     }
 
+    /// Whether reports say which Codex version judged (`-v`, `--json`): it costs one
+    /// more process at each place.
+    pub(crate) fn wants_codex_version(&self) -> bool {
+        self.json || self.verbosity == Verbosity::Verbose
+    }
+
     /// A runner with one progress line per target of `scope`.
     pub(crate) fn for_targets(output: &OutputArgs, scope: &TargetsPlan) -> Runner {
         Runner::new(output, scope.targets.iter().map(|t| t.display()).collect())

@@ -15,9 +15,10 @@ pub(crate) fn run(args: PushArgs) -> Result<u8, AppError> {
     let runner = Runner::for_targets(&args.output, &plan.scope);
     let source = match plan.source {
         Source::FreshLogin(opts) => PushSource::FreshLogin(opts, runner.reporter.clone()),
-        Source::File(path) => PushSource::Fixed(source::from_file(&path)?),
-        Source::ApiKeyStdin => PushSource::Fixed(source::api_key_from_stdin()?),
-        Source::LocalLogin => PushSource::Fixed(source::local_login()?),
+        Source::File(path) => PushSource::Fixed(Box::new(source::from_file(&path)?)),
+        Source::ApiKeyStdin => PushSource::Fixed(Box::new(source::api_key_from_stdin()?)),
+        Source::AccessTokenStdin => PushSource::Fixed(Box::new(source::access_token_from_stdin()?)),
+        Source::LocalLogin => PushSource::Fixed(Box::new(source::local_login()?)),
     };
     let shared_login = match &source {
         PushSource::Fixed(auth) => {
@@ -32,7 +33,7 @@ pub(crate) fn run(args: PushArgs) -> Result<u8, AppError> {
                     "warning: {what}; a token refresh on one signs the others out"
                 ));
             }
-            Some(auth.clone())
+            Some(auth.as_ref().clone())
         }
         PushSource::FreshLogin(..) => None,
     };
@@ -44,6 +45,8 @@ pub(crate) fn run(args: PushArgs) -> Result<u8, AppError> {
         force: args.force,
         dry_run: args.dry_run,
         jobs: plan.scope.jobs,
+        codex_version: runner.wants_codex_version(),
+        lock_wait: crate::cli::lock_wait()?,
     };
     let sink = runner.reporter.clone();
     let results = block_on(async {

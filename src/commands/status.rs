@@ -15,6 +15,7 @@ pub(crate) fn run(args: StatusArgs) -> Result<u8, AppError> {
         targets: scope.targets,
         codex_home: scope.codex_home,
         jobs: scope.jobs,
+        codex_version: runner.wants_codex_version(),
     };
     let sink = runner.reporter.clone();
     block_on(async {

@@ -126,7 +126,9 @@ pub(super) async fn run(
     let (listener, port) = bind_callback().await?;
     let pkce = Pkce::new()?;
     let state = random_b64url(32)?;
-    let redirect_uri = format!("http://localhost:{port}/auth/callback");
+    // Codex 0.171 names the loopback address (0.147 said localhost); the callback server
+    // listens on 127.0.0.1 either way.
+    let redirect_uri = format!("http://127.0.0.1:{port}/auth/callback");
     let url = authorize_url(opts, &redirect_uri, &pkce, &state);
     let started = !opts.no_browser && crate::browser::open(&url);
     ui.authorize_url(for_target, &url, started);
@@ -208,11 +210,11 @@ mod tests {
             timeout: Duration::from_secs(1),
         };
         let p = Pkce::new().unwrap();
-        let url = authorize_url(&opts, "http://localhost:1455/auth/callback", &p, "st");
+        let url = authorize_url(&opts, "http://127.0.0.1:1455/auth/callback", &p, "st");
         let (base, q) = url.split_once('?').unwrap();
         assert_eq!(base, "https://auth.openai.com/oauth/authorize");
         let q = callback::query_params(q);
-        assert_eq!(q["redirect_uri"], "http://localhost:1455/auth/callback");
+        assert_eq!(q["redirect_uri"], "http://127.0.0.1:1455/auth/callback");
         assert_eq!(q["scope"], "openid profile email offline_access");
         assert_eq!(q["code_challenge_method"], "S256");
         assert_eq!(q["client_id"], "app_EMoamEEZ73f0CkXaXp7hrann");

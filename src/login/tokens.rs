@@ -103,10 +103,13 @@ pub(super) async fn finish(
 ) -> Result<AuthFile, LoginError> {
     let tokens = exchange_code(client, issuer, code, redirect_uri, verifier).await?;
     let api_key = exchange_api_key(client, issuer, &tokens.id_token).await;
-    auth_json(&tokens, api_key)
+    auth_json(&tokens, api_key, issuer)
 }
 
-fn auth_json(t: &Tokens, api_key: Option<Secret>) -> Result<AuthFile, LoginError> {
+/// The auth.json Codex 0.171 writes after a sign-in: the tokens, where they came from
+/// (`oauth_provenance`: Codex refreshes against that issuer) and a fresh
+/// `login_owner_id`, in Codex's key order.
+fn auth_json(t: &Tokens, api_key: Option<Secret>, issuer: &Issuer) -> Result<AuthFile, LoginError> {
     let claims = jwt_claims(t.id_token.expose())
         .map_err(|e| LoginError::Exchange(format!("the id_token is not a JWT ({e})")))?;
     let account = claims
@@ -122,6 +125,8 @@ fn auth_json(t: &Tokens, api_key: Option<Secret>) -> Result<AuthFile, LoginError
             "id_token": t.id_token.expose(),
             "access_token": t.access_token.expose(),
             "refresh_token": t.refresh_token.expose(),
+            "oauth_provenance": {"issuer": issuer.base, "client_id": issuer.client_id},
+            "login_owner_id": crate::encoding::random_b64url(32)?,
             "account_id": account,
         },
         "last_refresh": crate::timestamp::now_rfc3339(),

@@ -11,10 +11,13 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
+use crate::auth::AuthFile;
 use crate::login::{redirect_port, REDIRECT_PORTS};
 use crate::prompt::Prompter;
 use crate::ssh::{serve_forward, Destination, ProcessEvent, Session, SshError, SshOptions};
-use crate::targets::{forward_login_command, login_status_command, FORWARD_LOGIN_NOT_FOUND};
+use crate::targets::{
+    forward_login_command, login_status_command, InspectRequest, FORWARD_LOGIN_NOT_FOUND,
+};
 
 pub(crate) struct ForwardPlan {
     pub dest: Destination,
@@ -32,6 +35,8 @@ pub(crate) trait ForwardUi: Send + Sync {
     fn open_url(&self, url: &str, browser_started: bool);
     /// A request that went through the tunnel (method and path, never the query).
     fn forwarded(&self, port: u16, request_line: &str);
+    /// Something to know before going on.
+    fn warn(&self, line: &str);
 }
 
 #[derive(Debug)]
@@ -194,6 +199,7 @@ pub(crate) async fn forward_login(
         });
     }
 
+    warn_if_shared(&session, &host, ui.as_ref()).await;
     let mut proc = session.spawn(&forward_login_command()).await?;
     tokio::pin!(interrupt);
     let mut seen = String::new();
@@ -275,9 +281,13 @@ pub(crate) async fn forward_login(
     };
     proc.close_stdin().await;
     let codex_status = match session.exec(&login_status_command(), b"").await {
-        Ok(out) => Some(crate::auth::verdict::verdict_line(
-            String::from_utf8_lossy(&out.stdout).lines(),
-        ))
+        Ok(out) => Some(
+            crate::auth::verdict::judge(
+                out.exit_status.map(i64::from),
+                String::from_utf8_lossy(&out.stdout).lines(),
+            )
+            .1,
+        )
         .filter(|v| !v.is_empty()),
         Err(_) => None,
     };
@@ -289,6 +299,37 @@ pub(crate) async fn forward_login(
         codex_status,
         port: Some(port),
     })
+}
+
+/// A new `codex login` on the host first revokes the ChatGPT session it holds there; if
+/// this machine holds the same session, that signs this machine out too. Say so before
+/// it happens (best effort: a host that cannot be read is not a reason to stop).
+async fn warn_if_shared(session: &Arc<Session>, host: &str, ui: &dyn ForwardUi) {
+    let target = crate::targets::ssh_over_session(session.clone());
+    let seen = target
+        .inspect(&InspectRequest {
+            codex_home: None,
+            codex_version: false,
+        })
+        .await;
+    target.close().await;
+    let Some(there) = seen
+        .ok()
+        .and_then(|r| r.content)
+        .and_then(|c| AuthFile::parse(c.expose()).ok())
+        .and_then(|a| a.session_id)
+    else {
+        return;
+    };
+    let here = crate::ops::status::local(false)
+        .await
+        .ok()
+        .and_then(|p| p.login().and_then(|a| a.session_id.clone()));
+    if here.as_deref() == Some(there.as_str()) {
+        ui.warn(&format!(
+            "codex-auth: warning: {host} holds the same ChatGPT session as this machine; the new `codex login` there revokes it first, which signs this machine out too (log in here again afterwards)"
+        ));
+    }
 }
 
 async fn drain_until_exit(proc: &mut crate::ssh::RemoteProcess) {

@@ -15,7 +15,7 @@ use crate::targets::{
 
 pub(crate) enum PushSource {
     /// One validated login for every target.
-    Fixed(AuthFile),
+    Fixed(Box<AuthFile>),
     /// A separate login per target.
     FreshLogin(LoginOptions, Arc<dyn LoginUi>),
 }
@@ -27,6 +27,10 @@ pub(crate) struct PushPlan {
     pub force: bool,
     pub dry_run: bool,
     pub jobs: usize,
+    /// Report which Codex version judged each target (`-v`, `--json`).
+    pub codex_version: bool,
+    /// How long to wait for Codex's locks on each target.
+    pub lock_wait: std::time::Duration,
 }
 
 pub(crate) struct TargetResult {
@@ -133,6 +137,8 @@ async fn install(
         codex_home: plan.codex_home.as_deref(),
         force: plan.force,
         dry_run: plan.dry_run,
+        codex_version: plan.codex_version,
+        lock_wait: plan.lock_wait,
     };
     target.install(&req).await
 }
@@ -142,6 +148,7 @@ async fn would_log_in(plan: &PushPlan, target: &dyn Target) -> Result<InstallRep
     let seen = target
         .inspect(&InspectRequest {
             codex_home: plan.codex_home.as_deref(),
+            codex_version: plan.codex_version,
         })
         .await?;
     let skipped = seen.location.store.may_ignore_file() && !plan.force;
@@ -167,6 +174,7 @@ async fn would_log_in(plan: &PushPlan, target: &dyn Target) -> Result<InstallRep
         dir_mode: None,
         verified: false,
         codex_status: seen.codex_status,
+        codex: seen.codex,
         notes: vec!["a fresh sign-in would be made for this target".into()],
         login: None,
     })

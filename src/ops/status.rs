@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use super::{fan_out, ProgressSink, TargetOutcome};
-use crate::auth::store::CredentialStore;
+use crate::auth::store::CodexConfig;
+use crate::auth::verdict::CodexSeen;
 use crate::auth::{self, AuthFile};
 use crate::secret::SecretBytes;
 use crate::targets::{
@@ -16,6 +17,8 @@ pub(crate) struct StatusPlan {
     pub targets: Vec<TargetSpec>,
     pub codex_home: Option<String>,
     pub jobs: usize,
+    /// Report which Codex version judged each place (`-v`, `--json`).
+    pub codex_version: bool,
 }
 
 /// The login a place holds.
@@ -33,6 +36,11 @@ pub(crate) struct PlaceStatus {
     pub state: LoginState,
     /// Other places (by display name) holding the same ChatGPT session.
     pub shared_with: Vec<String>,
+    /// Why Codex there refuses the login it holds (its config.toml's forced settings).
+    pub refused: Option<String>,
+    /// This copy's session was refreshed at another place (named): its refresh token
+    /// was used there, so this copy is signed out.
+    pub stale: Option<String>,
 }
 
 impl PlaceStatus {
@@ -93,16 +101,22 @@ fn decode(report: InspectReport) -> PlaceStatus {
                 .unwrap_or_default()
         )),
     };
+    let refused = match &state {
+        LoginState::LoggedIn(a) => report.forced.refuses(a),
+        _ => None,
+    };
     PlaceStatus {
         report,
         state,
         shared_with: Vec::new(),
+        refused,
+        stale: None,
     }
 }
 
 /// This machine's login: `$CODEX_HOME/auth.json`, its config.toml, and Codex's verdict
-/// when `codex` is on PATH.
-pub(crate) async fn local() -> Result<PlaceStatus, TargetError> {
+/// when `codex` is on PATH (with its version when asked).
+pub(crate) async fn local(codex_version: bool) -> Result<PlaceStatus, TargetError> {
     let dir = auth::local::codex_home().ok_or_else(|| {
         TargetError::new(
             ErrorClass::NoHome,
@@ -119,10 +133,10 @@ pub(crate) async fn local() -> Result<PlaceStatus, TargetError> {
         Some(_) => FileKind::File,
     };
     let content = std::fs::read(&path).ok().map(SecretBytes::new);
-    let store = std::fs::read_to_string(dir.join("config.toml"))
-        .map(|t| CredentialStore::from_config(&t))
+    let config = std::fs::read_to_string(dir.join("config.toml"))
+        .map(|t| CodexConfig::parse(&t))
         .unwrap_or_default();
-    let codex_status = local_codex_verdict(&dir).await;
+    let (codex_status, codex) = local_codex_verdict(&dir, codex_version).await.unzip();
     Ok(decode(InspectReport {
         location: Location {
             dir: dir.display().to_string(),
@@ -132,11 +146,14 @@ pub(crate) async fn local() -> Result<PlaceStatus, TargetError> {
                 HomeSource::Default
             },
             user: std::env::var("USER").unwrap_or_default(),
-            store,
+            store: config.store,
         },
         kind,
         file_mode: local_file_mode(&path),
         codex_status,
+        codex,
+        forced: config.forced,
+        notes: Vec::new(),
         unreadable: kind == FileKind::File && content.is_none(),
         content,
     }))
@@ -166,9 +183,21 @@ fn link_into(real: &std::path::Path, scratch: &std::path::Path) {
     let _ = std::fs::copy(real, scratch.join(name));
 }
 
+/// Where `codex` is on this machine's PATH.
+fn local_codex() -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(if cfg!(windows) { "codex.exe" } else { "codex" }))
+        .find(|p| p.is_file())
+}
+
 /// `codex login status` for the login in `dir`, run in a scratch home that links to its
 /// auth.json and config.toml (Codex writes helper files into whatever home it runs in).
-async fn local_codex_verdict(dir: &std::path::Path) -> Option<String> {
+async fn local_codex_verdict(
+    dir: &std::path::Path,
+    codex_version: bool,
+) -> Option<(String, CodexSeen)> {
+    let codex = local_codex()?;
     let scratch = tempfile::Builder::new()
         .prefix("codex-auth-status")
         .tempdir()
@@ -179,20 +208,37 @@ async fn local_codex_verdict(dir: &std::path::Path) -> Option<String> {
             link_into(&real, scratch.path());
         }
     }
-    let out = tokio::process::Command::new("codex")
-        .args(["login", "status"])
-        .env("CODEX_HOME", scratch.path())
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .output()
-        .await
-        .ok()?;
+    let run = |args: &'static [&'static str]| {
+        tokio::process::Command::new(&codex)
+            .args(args)
+            .env("CODEX_HOME", scratch.path())
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .output()
+    };
+    let out = run(&["login", "status"]).await.ok()?;
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    Some(auth::verdict::verdict_line(text.lines()))
+    let (verdict, line) = auth::verdict::judge(out.status.code().map(i64::from), text.lines());
+    let version = match codex_version {
+        true => run(&["--version"])
+            .await
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .filter(|v| !v.is_empty()),
+        false => None,
+    };
+    Some((
+        line,
+        CodexSeen {
+            verdict,
+            path: Some(codex.display().to_string()),
+            version,
+        },
+    ))
 }
 
 /// Local first, then every target in the order given.
@@ -202,6 +248,7 @@ pub(crate) async fn status(
     sink: Arc<dyn ProgressSink>,
 ) -> Vec<PlaceResult> {
     let codex_home = Arc::new(plan.codex_home.clone());
+    let codex_version = plan.codex_version;
     let targets = fan_out(&plan.targets, plan.jobs, sink, move |spec, progress| {
         let (ctx, codex_home) = (ctx.clone(), codex_home.clone());
         async move {
@@ -211,6 +258,7 @@ pub(crate) async fn status(
                 progress.stage("reading");
                 let req = InspectRequest {
                     codex_home: codex_home.as_deref(),
+                    codex_version,
                 };
                 let r = target.inspect(&req).await;
                 target.close().await;
@@ -223,13 +271,14 @@ pub(crate) async fn status(
             }
         }
     });
-    let (local, targets) = tokio::join!(local(), targets);
+    let (local, targets) = tokio::join!(local(codex_version), targets);
     let mut all = vec![PlaceResult {
         spec: None,
         result: local,
     }];
     all.extend(targets);
     mark_shared(&mut all);
+    mark_stale(&mut all);
     all
 }
 
@@ -238,6 +287,45 @@ fn describe(state: &LoginState) -> String {
         LoginState::NotLoggedIn => "not logged in".into(),
         LoginState::Invalid(r) => format!("invalid: {r}"),
         LoginState::LoggedIn(a) => a.summary.mode.clone(),
+    }
+}
+
+/// Mark copies of one sign-in whose session was refreshed elsewhere: same lineage
+/// (`login_owner_id`, which refreshes keep), another refresh token, an older
+/// `last_refresh`. The copy refreshed last is the live one.
+fn mark_stale(places: &mut [PlaceResult]) {
+    /// A copy's lineage, session and last refresh.
+    type Copy = (String, String, String);
+    let seen: Vec<(String, Option<Copy>)> = places
+        .iter()
+        .map(|p| {
+            let key = p
+                .result
+                .as_ref()
+                .ok()
+                .and_then(PlaceStatus::login)
+                .and_then(|a| {
+                    Some((
+                        a.lineage.clone()?,
+                        a.session_id.clone()?,
+                        a.summary.last_refresh.clone().unwrap_or_default(),
+                    ))
+                });
+            (p.display(), key)
+        })
+        .collect();
+    for (i, p) in places.iter_mut().enumerate() {
+        let Some((lineage, session, refreshed)) = &seen[i].1 else {
+            continue;
+        };
+        let newer = seen
+            .iter()
+            .filter_map(|(name, k)| k.as_ref().map(|k| (name, k)))
+            .filter(|(_, (l, s, r))| l == lineage && s != session && r > refreshed)
+            .max_by(|a, b| a.1 .2.cmp(&b.1 .2));
+        if let (Some((name, _)), Ok(status)) = (newer, &mut p.result) {
+            status.stale = Some(name.clone());
+        }
     }
 }
 

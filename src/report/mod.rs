@@ -213,6 +213,10 @@ impl crate::ops::forward::ForwardUi for Reporter {
     fn forwarded(&self, port: u16, request_line: &str) {
         self.note(&format!("codex-auth: {port} -> host: {request_line}"));
     }
+
+    fn warn(&self, line: &str) {
+        self.note(line);
+    }
 }
 
 /// Columns padded to their widest cell; the last column is not padded.
@@ -248,8 +252,14 @@ fn json_text(doc: &impl serde::Serialize) -> String {
 /// account, plan, expiry and last refresh of a ChatGPT login.
 fn login_detail(a: &AuthFile) -> String {
     let s = &a.summary;
-    match s.mode.as_str() {
-        "apikey" => s.api_key.clone().unwrap_or_default(),
+    match a.mode {
+        crate::auth::AuthMode::ApiKey => s.api_key.clone().unwrap_or_default(),
+        crate::auth::AuthMode::AccessToken => {
+            format!(
+                "access token {}",
+                s.access_token.as_deref().unwrap_or("***")
+            )
+        }
         _ => {
             let mut parts = Vec::new();
             if let Some(e) = &s.email {

@@ -101,6 +101,9 @@ fn notes(rep: &InstallReport, verbosity: Verbosity) -> String {
         notes.push(format!("codex: {}", if s.is_empty() { "?" } else { s }));
     }
     if verbosity == Verbosity::Verbose {
+        if let Some(c) = &rep.codex {
+            notes.push(format!("judged by {}", codex_name(c)));
+        }
         let home_from = serde_json::to_value(rep.home_from)
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
@@ -113,6 +116,16 @@ fn notes(rep: &InstallReport, verbosity: Verbosity) -> String {
         ));
     }
     notes.join("; ")
+}
+
+/// Which Codex judged: its version and path, as far as known.
+pub(super) fn codex_name(c: &crate::auth::verdict::CodexSeen) -> String {
+    match (&c.version, &c.path) {
+        (Some(v), Some(p)) => format!("{v} at {p}"),
+        (None, Some(p)) => p.clone(),
+        (Some(v), None) => v.clone(),
+        (None, None) => "codex".into(),
+    }
 }
 
 /// The summary table, one row per target, plus a closing count.

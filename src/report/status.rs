@@ -40,6 +40,25 @@ pub(crate) fn table(places: &[PlaceResult], verbosity: Verbosity) -> String {
                 if !st.shared_with.is_empty() {
                     detail.push_str(&format!("; SAME SESSION as {}", st.shared_with.join(", ")));
                 }
+                if let Some(by) = &st.stale {
+                    detail.push_str(&format!(
+                        "; STALE: this sign-in was refreshed on {by}, so this copy's refresh token is spent (signed out here)"
+                    ));
+                }
+                if let Some(why) = &st.refused {
+                    detail.push_str(&format!("; REFUSED by Codex there: {why}"));
+                }
+                if let Some(why) = st.login().and_then(|a| a.inconsistent) {
+                    detail.push_str(&format!("; MIXED FILE: {why}"));
+                }
+                if verbosity == Verbosity::Verbose {
+                    if let Some(c) = &st.report.codex {
+                        detail.push_str(&format!("; judged by {}", super::push::codex_name(c)));
+                    }
+                }
+                for n in &st.report.notes {
+                    detail.push_str(&format!("; {n}"));
+                }
                 let store = st.report.location.store;
                 if store.may_ignore_file() {
                     warnings.push(format!(
@@ -83,7 +102,7 @@ pub(crate) fn table(places: &[PlaceResult], verbosity: Verbosity) -> String {
             group.sort();
             if !seen.contains(&group) {
                 warnings.push(format!(
-                    "warning: {} hold one ChatGPT session: when one refreshes the token, the others are signed out (log in separately on each)",
+                    "warning: {} hold one ChatGPT session: when one refreshes the token, the others are signed out, and a `codex logout` or a new `codex login` at any of them revokes it for all (log in separately on each: codex-auth push --login)",
                     group.join(", ")
                 ));
                 seen.push(group);
@@ -120,6 +139,18 @@ struct JsonPlace<'a> {
     file_mode: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     codex_status: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    codex: Option<&'a crate::auth::verdict::CodexSeen>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    forced: Option<&'a crate::auth::store::Forced>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refused: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stale_since_refresh_on: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    inconsistent: Option<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    notes: Vec<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     shared_with: Option<&'a [String]>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -163,6 +194,13 @@ pub(crate) fn json(places: &[PlaceResult]) -> String {
                         invalid_reason: invalid,
                         file_mode: st.report.file_mode.as_deref(),
                         codex_status: st.report.codex_status.as_deref(),
+                        codex: st.report.codex.as_ref(),
+                        forced: (st.report.forced != Default::default())
+                            .then_some(&st.report.forced),
+                        refused: st.refused.as_deref(),
+                        stale_since_refresh_on: st.stale.as_deref(),
+                        inconsistent: st.login().and_then(|a| a.inconsistent),
+                        notes: st.report.notes.iter().map(String::as_str).collect(),
                         shared_with: (!st.shared_with.is_empty())
                             .then_some(st.shared_with.as_slice()),
                         error: None,

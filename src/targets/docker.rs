@@ -17,7 +17,7 @@ use super::{
     ConnectContext, ErrorClass, FileKind, HomeFrom, HomeSource, InspectReport, InspectRequest,
     Location, RunOutput, Target, TargetError, TargetSpec,
 };
-use crate::auth::store::CredentialStore;
+use crate::auth::store::CodexConfig;
 use crate::docker::passwd::{self, Unresolved};
 use crate::docker::{Container, DockerError, Engine, Entry};
 use crate::error::AppError;
@@ -285,7 +285,7 @@ struct Place {
     who: Who,
     dir: String,
     home_from: HomeSource,
-    store: CredentialStore,
+    config: CodexConfig,
 }
 
 struct Who {
@@ -384,26 +384,26 @@ impl DockerTarget {
         Ok((dir, from))
     }
 
-    /// Whose home, which directory, and its credential store: what `locate` in
-    /// common.sh finds, read through the archive API instead.
+    /// Whose home, which directory, and its config: what `locate` in common.sh finds,
+    /// read through the archive API instead.
     async fn locate(&self, codex_home: Option<&str>) -> Result<Place, TargetError> {
         let who = self.who().await?;
         let (dir, home_from) = self.codex_dir(&who, codex_home)?;
-        let store = match self
+        let config = match self
             .engine
             .read(&self.container, &format!("{dir}/config.toml"))
             .await?
         {
             Some(Entry::File { content, .. }) => {
-                CredentialStore::from_config(&String::from_utf8_lossy(&content))
+                CodexConfig::parse(&String::from_utf8_lossy(&content))
             }
-            _ => CredentialStore::File,
+            _ => CodexConfig::default(),
         };
         Ok(Place {
             who,
             dir,
             home_from,
-            store,
+            config,
         })
     }
 
@@ -416,9 +416,22 @@ impl DockerTarget {
             who,
             dir,
             home_from,
-            store,
+            config,
         } = self.locate(req.codex_home).await?;
+        let store = config.store;
         let path = format!("{dir}/auth.json");
+        if let Some(why) = config.forced.refuses(req.auth) {
+            let class = if why.starts_with("forced_login_method") {
+                ErrorClass::ForcedLogin
+            } else {
+                ErrorClass::ForcedWorkspace
+            };
+            return Err(TargetError::new(
+                class,
+                format!("{dir}/config.toml: {why}; Codex there would refuse it"),
+                class.default_hint(),
+            ));
+        }
         if let Some(m) = self.container.tmpfs_under(&dir) {
             return Err(TargetError::new(
                 ErrorClass::Tmpfs,
@@ -440,6 +453,7 @@ impl DockerTarget {
             dir_mode: None,
             verified: false,
             codex_status: None,
+            codex: None,
             notes: vec![],
             login: None,
         };
@@ -536,15 +550,16 @@ impl DockerTarget {
             who,
             dir,
             home_from,
-            store,
+            config,
         } = self.locate(req.codex_home).await?;
         let mut report = InspectReport {
             location: Location {
                 dir,
                 home_from,
                 user: who.name.clone(),
-                store,
+                store: config.store,
             },
+            forced: config.forced,
             ..Default::default()
         };
         match self.engine.read(&self.container, &report.path()).await? {

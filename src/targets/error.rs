@@ -43,6 +43,9 @@ error_classes!(
     ReadOnly,
     Torn,
     NotAFile,
+    Busy,
+    ForcedLogin,
+    ForcedWorkspace,
     Verify,
     Io,
     Remote,
@@ -76,6 +79,9 @@ impl ErrorClass {
             "torn" => ErrorClass::Torn,
             "not-a-file" => ErrorClass::NotAFile,
             "protocol" => ErrorClass::Protocol,
+            "busy" => ErrorClass::Busy,
+            "forced-login" => ErrorClass::ForcedLogin,
+            "forced-workspace" => ErrorClass::ForcedWorkspace,
             _ => return None,
         })
     }
@@ -95,6 +101,12 @@ impl ErrorClass {
             ErrorClass::NoHome => "pass --codex-home PATH",
             ErrorClass::Torn => "the transfer was cut short; run again",
             ErrorClass::NotAFile => "move the directory out of the way",
+            ErrorClass::Busy => {
+                "a Codex there is committing a refresh, or another push is writing; run again"
+            }
+            ErrorClass::ForcedLogin | ErrorClass::ForcedWorkspace => {
+                "Codex there would refuse this login: push one the setting allows, or change the setting"
+            }
             _ => return None,
         })
     }

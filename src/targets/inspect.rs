@@ -2,12 +2,15 @@
 //! report, and the auth.json bytes it sends back (kept secret; `ops::status` decodes them).
 
 use super::script::{Invocation, Script};
-use super::{FileKind, HomeFrom, Location, Target, TargetError};
+use super::{FileKind, Forced, HomeFrom, Location, Target, TargetError};
+use crate::auth::verdict::CodexSeen;
 use crate::secret::SecretBytes;
 
 pub(crate) struct InspectRequest<'a> {
     /// `--codex-home`, verbatim.
     pub codex_home: Option<&'a str>,
+    /// Report which Codex version judged (`-v`, `--json`): one more process there.
+    pub codex_version: bool,
 }
 
 /// What a target holds. `content` is the raw auth.json and never printed.
@@ -16,7 +19,12 @@ pub(crate) struct InspectReport {
     pub location: Location,
     pub kind: FileKind,
     pub file_mode: Option<String>,
+    /// What `codex login status` says there (its line), and which Codex said it.
     pub codex_status: Option<String>,
+    pub codex: Option<CodexSeen>,
+    pub forced: Forced,
+    /// Things worth knowing (Codex running there).
+    pub notes: Vec<String>,
     pub content: Option<SecretBytes>,
     pub unreadable: bool,
 }
@@ -37,7 +45,12 @@ pub(crate) async fn run<T: Target + ?Sized>(
     };
     let invocation = Invocation::new(
         Script::Inspect,
-        &[req.codex_home.unwrap_or(""), passwd_home, &passwd_user],
+        &[
+            req.codex_home.unwrap_or(""),
+            passwd_home,
+            &passwd_user,
+            if req.codex_version { "1" } else { "0" },
+        ],
         b"",
     )?;
     let out = target.run(&invocation).await?;
@@ -48,11 +61,15 @@ pub(crate) async fn run<T: Target + ?Sized>(
     let Some(kind) = report.file_kind() else {
         return Err(report.unfinished("inspect", "the target needs a POSIX sh"));
     };
+    let (codex_status, codex) = report.codex().unzip();
     Ok(InspectReport {
         location: report.location(),
         kind,
         file_mode: report.get("file_mode").map(str::to_string),
-        codex_status: report.codex_verdict(),
+        codex_status,
+        codex,
+        forced: report.forced(),
+        notes: report.notes(),
         content: report.body()?.map(SecretBytes::new),
         unreadable: report.get("unreadable").is_some(),
     })
@@ -69,9 +86,26 @@ mod tests {
         let auth = AuthFile::from_api_key("sk-test-inspect-00000000000000").unwrap();
         std::fs::create_dir_all(dir.path().join(".codex")).unwrap();
         std::fs::write(dir.path().join(".codex/auth.json"), auth.bytes().expose()).unwrap();
-        let rep = run(&sh, &InspectRequest { codex_home: None })
-            .await
-            .unwrap();
+        std::fs::write(
+            dir.path().join(".codex/config.toml"),
+            "model = \"o\"\n  forced_login_method = 'api' # comment\nforced_chatgpt_workspace_id = [\n  \"ws-1\",\n  \"ws-2\",\n]\ncli_auth_credentials_store = \"auto\"\n[profiles.x]\nforced_login_method = \"chatgpt\"\n",
+        )
+        .unwrap();
+        let rep = run(
+            &sh,
+            &InspectRequest {
+                codex_home: None,
+                codex_version: false,
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(rep.forced.login_method.as_deref(), Some("api"));
+        assert_eq!(rep.forced.workspaces, ["ws-1", "ws-2"]);
+        assert_eq!(
+            rep.location.store,
+            crate::auth::store::CredentialStore::Auto
+        );
         assert_eq!(rep.kind, FileKind::File);
         assert_eq!(rep.content.unwrap().expose(), auth.bytes().expose());
         assert_eq!(rep.location.dir, format!("{}/.codex", dir.path().display()));

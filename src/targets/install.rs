@@ -5,6 +5,7 @@
 use super::script::{Invocation, Report, Script};
 use super::{ErrorClass, HomeFrom, HomeSource, Target, TargetError};
 use crate::auth::store::CredentialStore;
+use crate::auth::verdict::CodexSeen;
 use crate::auth::{AuthFile, AuthSummary};
 
 pub(crate) struct InstallRequest<'a> {
@@ -13,6 +14,10 @@ pub(crate) struct InstallRequest<'a> {
     pub codex_home: Option<&'a str>,
     pub force: bool,
     pub dry_run: bool,
+    /// Report which Codex version judged (`-v`, `--json`): one more process there.
+    pub codex_version: bool,
+    /// How long to wait for each of Codex's locks there before giving up (`busy`).
+    pub lock_wait: std::time::Duration,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -78,9 +83,12 @@ pub(crate) struct InstallReport {
     pub dir_mode: Option<String>,
     /// Whether the content read back matched (sha256, or length where no hash tool exists).
     pub verified: bool,
-    /// `codex login status` there; None when codex is not on the target's PATH.
+    /// What `codex login status` says there (its line); None when there is no codex.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub codex_status: Option<String>,
+    /// Which Codex said it, and its verdict.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub codex: Option<CodexSeen>,
     /// Things worth knowing that are not failures (tmpfs, direct write, fixed modes).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
@@ -97,6 +105,7 @@ fn invocation(req: &InstallRequest<'_>, home: &HomeFrom) -> Result<Invocation, T
     };
     let sum = req.auth.sha256_hex();
     let len = bytes.len().to_string();
+    let lock_wait = req.lock_wait.as_secs().max(1).to_string();
     let header = [
         req.codex_home.unwrap_or(""),
         if req.force { "1" } else { "0" },
@@ -105,6 +114,10 @@ fn invocation(req: &InstallRequest<'_>, home: &HomeFrom) -> Result<Invocation, T
         &len,
         passwd_home,
         passwd_user,
+        req.auth.mode.login_method().unwrap_or("-"),
+        req.auth.workspace.as_deref().unwrap_or(""),
+        if req.codex_version { "1" } else { "0" },
+        &lock_wait,
     ];
     let payload: &[u8] = if req.dry_run { b"" } else { bytes };
     Invocation::new(Script::Install, &header, payload)
@@ -120,7 +133,7 @@ pub(crate) async fn run<T: Target + ?Sized>(
     if let Some((class, detail)) = report.error() {
         if class == "write" {
             // A command failed; its own message (on stderr) says why.
-            let (class, detail) = classify_write(detail, &report.stderr);
+            let (class, detail) = classify_write(&format!("cannot {detail}"), &report.stderr);
             return Err(TargetError::new(class, detail, class.default_hint()));
         }
         return Err(report.failure().unwrap_or_else(TargetError::worker_lost));
@@ -146,6 +159,7 @@ pub(crate) async fn run<T: Target + ?Sized>(
     };
     let location = report.location();
     let get = |k: &str| report.get(k).map(str::to_string);
+    let (codex_status, codex) = report.codex().unzip();
     let mut install = InstallReport {
         outcome,
         path: location.auth_path(),
@@ -157,8 +171,9 @@ pub(crate) async fn run<T: Target + ?Sized>(
         file_mode: get("file_mode"),
         dir_mode: get("dir_mode"),
         verified: false,
-        codex_status: report.codex_verdict(),
-        notes: Vec::new(),
+        codex_status,
+        codex,
+        notes: report.notes(),
         login: None,
     };
     if matches!(outcome, Outcome::Installed | Outcome::Unchanged) {
@@ -296,6 +311,8 @@ pub(crate) mod tests {
             codex_home: None,
             force: false,
             dry_run: false,
+            codex_version: false,
+            lock_wait: std::time::Duration::from_secs(10),
         }
     }
 
@@ -386,10 +403,12 @@ pub(crate) mod tests {
             codex_home: None,
             force: false,
             dry_run: true,
+            codex_version: false,
+            lock_wait: std::time::Duration::from_secs(10),
         };
         let inv = invocation(&req, &HomeFrom::Environment).unwrap();
         let text = String::from_utf8_lossy(inv.stdin()).into_owned();
         assert!(!text.contains("sk-test"));
-        assert_eq!(text.lines().count(), 9);
+        assert_eq!(text.lines().count(), 13);
     }
 }

@@ -22,9 +22,12 @@ pub(crate) use error::{ErrorClass, TargetError};
 pub(crate) use inspect::{InspectReport, InspectRequest};
 pub(crate) use install::{InstallReport, InstallRequest, Outcome, Previous};
 pub(crate) use script::{forward_login_command, login_status_command, FORWARD_LOGIN_NOT_FOUND};
-pub(crate) use ssh::{destination as ssh_destination, SshConnectArgs, SshTargetArgs};
+pub(crate) use ssh::{
+    destination as ssh_destination, over_session as ssh_over_session, SshConnectArgs, SshTargetArgs,
+};
 
 use crate::auth::store::CredentialStore;
+pub(crate) use crate::auth::store::Forced;
 use crate::prompt::Prompter;
 use crate::ssh::SshOptions;
 

@@ -7,18 +7,23 @@
 
 use std::sync::OnceLock;
 
-use super::{ErrorClass, FileKind, HomeSource, Location, RunOutput, TargetError};
+use super::{ErrorClass, FileKind, Forced, HomeSource, Location, RunOutput, TargetError};
 use crate::auth::store::CredentialStore;
+use crate::auth::verdict::CodexSeen;
 
 const COMMON: &str = include_str!("sh/common.sh");
 
-/// A script shipped to targets.
+/// A script shipped to targets (each runs after `sh/common.sh`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Script {
     /// Install auth.json atomically, verify it, ask Codex.
     Install,
     /// Report what login a target holds, touching nothing.
     Inspect,
+    /// The host's own `codex login` (`login --forward`); its output streams back as is.
+    ForwardLogin,
+    /// `codex login status` on a host, as is.
+    LoginStatus,
 }
 
 impl Script {
@@ -26,14 +31,17 @@ impl Script {
         match self {
             Script::Install => include_str!("sh/install.sh"),
             Script::Inspect => include_str!("sh/inspect.sh"),
+            Script::ForwardLogin => include_str!("sh/forward_login.sh"),
+            Script::LoginStatus => include_str!("sh/login_status.sh"),
         }
     }
 
     /// The first line of every request, which the script checks.
     fn magic(self) -> &'static str {
         match self {
-            Script::Install => "codex-auth-install-2",
-            Script::Inspect => "codex-auth-inspect-2",
+            Script::Install => "codex-auth-install-3",
+            Script::Inspect => "codex-auth-inspect-3",
+            Script::ForwardLogin | Script::LoginStatus => "",
         }
     }
 
@@ -41,23 +49,39 @@ impl Script {
     pub(crate) fn line(self) -> &'static str {
         static INSTALL: OnceLock<String> = OnceLock::new();
         static INSPECT: OnceLock<String> = OnceLock::new();
+        static FORWARD_LOGIN: OnceLock<String> = OnceLock::new();
+        static LOGIN_STATUS: OnceLock<String> = OnceLock::new();
         let cell = match self {
             Script::Install => &INSTALL,
             Script::Inspect => &INSPECT,
+            Script::ForwardLogin => &FORWARD_LOGIN,
+            Script::LoginStatus => &LOGIN_STATUS,
         };
         cell.get_or_init(|| join(&format!("{COMMON}\n{}", self.source())))
     }
 }
 
-/// Comments and blank lines dropped, the rest joined with spaces: the scripts are
-/// written so that every line ends where a space may join it to the next.
+/// Comments and blank lines dropped, the rest joined into one line: the scripts are
+/// written so that every line ends where a space may join it to the next. A line's
+/// closing ` ;` loses its space, and a line ending in `;`, `|` or `&` needs none after
+/// it (the whole script must stay within csh's word limit).
 fn join(source: &str) -> String {
-    source
+    let mut out = String::new();
+    for line in source
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .collect::<Vec<_>>()
-        .join(" ")
+    {
+        let line = match line.strip_suffix(" ;") {
+            Some(head) => format!("{head};"),
+            None => line.to_string(),
+        };
+        if !out.is_empty() && !out.ends_with([';', '|', '&']) {
+            out.push(' ');
+        }
+        out.push_str(&line);
+    }
+    out
 }
 
 /// `sh -c '<line>'`: a command for the user's login shell, whatever it is; the scripts
@@ -67,18 +91,17 @@ pub(crate) fn sh_c(line: &str) -> String {
 }
 
 /// The host's own `codex login` for `login --forward`, as a login-shell command line:
-/// a watcher on stdin stops the process group when the connection goes away (sshd then
-/// closes stdin), so no login server is left behind. It exits
-/// [`FORWARD_LOGIN_NOT_FOUND`] when there is no `codex` to run.
+/// codex found as [`Script::Inspect`] finds it; a watcher on stdin stops the process
+/// group when the connection goes away (sshd then closes stdin), so no login server is
+/// left behind. It exits [`FORWARD_LOGIN_NOT_FOUND`] when there is no `codex` to run.
 pub(crate) fn forward_login_command() -> String {
-    static LINE: OnceLock<String> = OnceLock::new();
-    sh_c(LINE.get_or_init(|| join(include_str!("sh/forward_login.sh"))))
+    sh_c(Script::ForwardLogin.line())
 }
 
-/// `codex login status` on a host, as a login-shell command line.
+/// `codex login status` on a host (codex found as for the login), as a login-shell
+/// command line.
 pub(crate) fn login_status_command() -> String {
-    static LINE: OnceLock<String> = OnceLock::new();
-    sh_c(LINE.get_or_init(|| join(include_str!("sh/login_status.sh"))))
+    sh_c(Script::LoginStatus.line())
 }
 
 /// Exit status of the forwarded login when codex is not installed there.
@@ -199,11 +222,36 @@ impl Report {
             .map(|class| (class, self.get("detail").unwrap_or("")))
     }
 
-    /// The script's failure, if it reported one, with the class's hint.
+    /// The script's failure, if it reported one, worded here from its terse detail,
+    /// with the class's hint.
     pub(crate) fn failure(&self) -> Option<TargetError> {
-        let (class, detail) = self.error()?;
-        let class = ErrorClass::from_script(class).unwrap_or(ErrorClass::Remote);
-        Some(TargetError::new(class, detail, class.default_hint()))
+        let (word, detail) = self.error()?;
+        let class = ErrorClass::from_script(word).unwrap_or(ErrorClass::Remote);
+        let dir = self.get("dir").unwrap_or("the Codex home");
+        let message = match class {
+            ErrorClass::NoHome => format!(
+                "uid {detail} has no home directory (no passwd entry, or HOME is empty or /)"
+            ),
+            ErrorClass::NotAFile => format!("{detail} is a directory"),
+            ErrorClass::Torn if detail == "sum" => "the received content does not match what was sent (connection cut short?); nothing was replaced".to_string(),
+            ErrorClass::Torn => format!("received {detail} bytes; nothing was replaced"),
+            ErrorClass::Busy => {
+                let (lock, secs) = detail.split_once(' ').unwrap_or((detail, "?"));
+                format!(
+                    "{dir}/{lock} stayed locked for {secs} s: a Codex there is committing a refresh, or another push is writing"
+                )
+            }
+            ErrorClass::ForcedLogin => format!(
+                "{dir}/config.toml sets forced_login_method = \"{detail}\": Codex there would refuse this login (not installed)"
+            ),
+            ErrorClass::ForcedWorkspace => format!(
+                "{dir}/config.toml sets forced_chatgpt_workspace_id = [{}]: Codex there would refuse this login of another workspace (not installed)",
+                detail.replace(',', ", ")
+            ),
+            ErrorClass::Protocol => format!("the target script says: {detail}"),
+            _ => detail.to_string(),
+        };
+        Some(TargetError::new(class, message, class.default_hint()))
     }
 
     /// The first non-empty line the target printed on stderr.
@@ -247,12 +295,66 @@ impl Report {
         }
     }
 
-    /// Codex's verdict there, `None` when codex is not installed there.
-    pub(crate) fn codex_verdict(&self) -> Option<String> {
-        match self.get("codex_rc") {
-            None | Some("none") => None,
-            Some(_) => Some(crate::auth::verdict::verdict_line(self.all("codex_line"))),
+    /// Codex's verdict there (its line, and which Codex said it), `None` when no codex
+    /// was found there.
+    pub(crate) fn codex(&self) -> Option<(String, CodexSeen)> {
+        let rc = match self.get("codex_rc") {
+            None | Some("none") => return None,
+            Some(rc) => rc.parse::<i64>().ok(),
+        };
+        let (verdict, line) = crate::auth::verdict::judge(rc, self.all("codex_line"));
+        Some((
+            line,
+            CodexSeen {
+                verdict,
+                path: self.get("codex_path").map(str::to_string),
+                version: self
+                    .get("codex_version")
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_string),
+            },
+        ))
+    }
+
+    /// The target's `forced_login_method` and `forced_chatgpt_workspace_id` (as a list).
+    pub(crate) fn forced(&self) -> Forced {
+        Forced {
+            login_method: self.get("forced_login_method").map(str::to_string),
+            workspaces: self
+                .get("forced_workspace")
+                .map(|w| {
+                    w.split(',')
+                        .filter(|x| !x.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
         }
+    }
+
+    /// Notes every script may report: Codex processes running there, no way to lock.
+    pub(crate) fn notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        if let Some(n) = self.get("codex_running").filter(|n| *n != "0") {
+            let (noun, verb) = if n == "1" {
+                ("process", "is")
+            } else {
+                ("processes", "are")
+            };
+            notes.push(format!(
+                "{n} Codex {noun} of this user {verb} running there: an older Codex (0.147) may still merge a refreshed session into the new file"
+            ));
+        }
+        if self.get("lock") == Some("none") {
+            notes.push(
+                "no flock there: the write could not take Codex's locks (auth.lock, auth.json.lock)"
+                    .to_string(),
+            );
+        }
+        for t in self.all("cleaned") {
+            notes.push(format!("removed {t}, left by a run that died"));
+        }
+        notes
     }
 
     /// What is at the auth.json path (`kind=`).
@@ -306,14 +408,13 @@ pub(crate) mod tests {
 
     #[test]
     fn every_script_survives_every_login_shell_quoting() {
-        assert_portable(Script::Install.line());
-        assert_portable(Script::Inspect.line());
-        for command in [forward_login_command(), login_status_command()] {
-            let inner = command
-                .strip_prefix("sh -c '")
-                .and_then(|s| s.strip_suffix('\''))
-                .unwrap();
-            assert_portable(inner);
+        for script in [
+            Script::Install,
+            Script::Inspect,
+            Script::ForwardLogin,
+            Script::LoginStatus,
+        ] {
+            assert_portable(script.line());
         }
     }
 
@@ -336,6 +437,7 @@ pub(crate) mod tests {
         assert!(!inv.reported(b"outcome=installed\n"));
         let r = inv.parse(output(&printed));
         assert_eq!(r.get("outcome"), None);
+        assert!(r.codex().is_none());
         assert!(r.error().is_none());
         assert_eq!(r.file_kind(), Some(FileKind::File));
         assert_eq!(r.body().unwrap().unwrap(), b"{}");
@@ -346,7 +448,7 @@ pub(crate) mod tests {
         let inv = Invocation::new(Script::Install, &["a", ""], b"PAYLOAD").unwrap();
         let text = String::from_utf8(inv.stdin().to_vec()).unwrap();
         let lines: Vec<&str> = text.split('\n').collect();
-        assert_eq!(lines[0], "codex-auth-install-2");
+        assert_eq!(lines[0], "codex-auth-install-3");
         assert_eq!(lines[1].len(), 24);
         assert_eq!(&lines[2..], ["a", "", "PAYLOAD"]);
     }

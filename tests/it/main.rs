@@ -3,6 +3,7 @@
 //! per run by scripts/test.sh.
 
 mod bad_input;
+mod codex171;
 mod examples;
 mod forward;
 mod harness;

@@ -1,57 +1,55 @@
 //! `push --ssh` against the real sshd peers, judged by the real `codex` binary.
 
-use crate::harness::{logins, mode_and_uid, peers, RemoteUser, Sandbox};
-
-fn codex_status(user: &RemoteUser) -> (i32, String) {
-    let out = std::process::Command::new(format!("{}/codex", peers().codex_dir()))
-        .args(["login", "status"])
-        .env("CODEX_HOME", user.home.join(".codex"))
-        .env("HOME", "/nonexistent")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr),
-    )
-}
+use crate::harness::{logins, mode_and_uid, peers, Codex, RemoteUser, Sandbox};
 
 #[test]
 fn alias_via_config_file_installs_api_key_with_modes_owner_and_codex_verdict() {
-    let mut sb = Sandbox::new();
-    let user = RemoteUser::bash();
-    user.authorize(&sb).with_codex();
-    let cfg = sb.alias("devbox", &user);
-    let key = logins::api_key("alias");
-    sb.secret(&key);
-    let out = sb.run_with_stdin(
-        &[
-            "push",
-            "--ssh",
-            "devbox",
-            "-F",
-            cfg.to_str().unwrap(),
-            "--api-key-stdin",
-            "-v",
-        ],
-        &format!("{key}\n"),
-    );
-    assert_eq!(out.code, 0, "{out:?}");
-    assert!(out.stdout.contains("installed"), "{out:?}");
-    assert!(
-        out.stdout
-            .contains("codex: Logged in using an API key - sk-test-***00000"),
-        "{out:?}"
-    );
-    let auth = user.auth_path();
-    assert_eq!(
-        std::fs::read_to_string(&auth).unwrap(),
-        logins::api_key_json(&key)
-    );
-    assert_eq!(mode_and_uid(&auth), (0o600, user.uid()));
-    assert_eq!(mode_and_uid(auth.parent().unwrap()), (0o700, user.uid()));
-    let (code, status) = codex_status(&user);
-    assert_eq!(code, 0, "{status}");
-    assert!(status.contains("Logged in using an API key"), "{status}");
+    for codex in Codex::BOTH {
+        let mut sb = Sandbox::new();
+        let user = RemoteUser::bash();
+        user.authorize(&sb).with_codex(codex);
+        let cfg = sb.alias("devbox", &user);
+        let key = logins::api_key("alias");
+        sb.secret(&key);
+        let out = sb.run_with_stdin(
+            &[
+                "push",
+                "--ssh",
+                "devbox",
+                "-F",
+                cfg.to_str().unwrap(),
+                "--api-key-stdin",
+                "-v",
+            ],
+            &format!("{key}\n"),
+        );
+        assert_eq!(out.code, 0, "{out:?}");
+        assert!(out.stdout.contains("installed"), "{out:?}");
+        let line = codex.api_key_line("sk-test-***00000");
+        assert!(out.stdout.contains(&format!("codex: {line}")), "{out:?}");
+        // -v says which Codex judged: found in ~/.local/bin, not on ssh's PATH.
+        let judged = format!(
+            "judged by {} at {}/.local/bin/codex",
+            codex.version(),
+            user.home.display()
+        );
+        assert!(out.stdout.contains(&judged), "{out:?}");
+        let auth = user.auth_path();
+        assert_eq!(
+            std::fs::read_to_string(&auth).unwrap(),
+            logins::api_key_json(&key)
+        );
+        assert_eq!(mode_and_uid(&auth), (0o600, user.uid()));
+        assert_eq!(mode_and_uid(auth.parent().unwrap()), (0o700, user.uid()));
+        for judge in Codex::BOTH {
+            let (code, status) = judge.status(&user.home.join(".codex"));
+            assert_eq!(code, 0, "{status}");
+            assert!(
+                status.contains(&judge.api_key_line("sk-test-***00000")),
+                "{status}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -88,9 +86,11 @@ fn user_at_host_port_with_identity_and_options() {
     assert_eq!(doc["login"]["email"], "uhp@example.test");
     assert!(out.stderr.contains("share one ChatGPT session"), "{out:?}");
     assert_eq!(std::fs::read_to_string(user.auth_path()).unwrap(), json);
-    let (code, status) = codex_status(&user);
-    assert_eq!(code, 0, "{status}");
-    assert!(status.contains("Logged in using ChatGPT"), "{status}");
+    for codex in Codex::BOTH {
+        let (code, status) = codex.status(&user.home.join(".codex"));
+        assert_eq!(code, 0, "{status}");
+        assert!(status.contains("Logged in using ChatGPT"), "{status}");
+    }
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! `status` against the real peers: local, ssh and docker places, shared sessions,
 //! keyring stores, failures, and no token in any output.
 
-use crate::harness::{docker_peers, logins, RemoteUser, Sandbox, TestContainer};
+use crate::harness::{docker_peers, logins, Codex, RemoteUser, Sandbox, TestContainer};
 
 /// Register every token of a ChatGPT auth.json as a secret of the sandbox.
 fn chatgpt(sb: &mut Sandbox, tag: &str) -> String {
@@ -188,36 +188,41 @@ fn status_reports_an_invalid_file() {
 
 #[test]
 fn status_with_codex_on_the_host_leaves_its_home_untouched() {
-    let mut sb = Sandbox::new();
-    let user = RemoteUser::bash();
-    user.authorize(&sb).with_codex();
-    let key = logins::api_key("untouched");
-    sb.secret(&key);
-    user.write_owned(".codex/auth.json", &logins::api_key_json(&key), 0o600);
-    let cfg = sb.alias("s", &user);
-    let out = sb.run(&[
-        "status",
-        "--ssh",
-        "s",
-        "-F",
-        cfg.to_str().unwrap(),
-        "--json",
-    ]);
-    assert_eq!(out.code, 0, "{out:?}");
-    let p = &out.json()["places"][1];
-    assert_eq!(
-        p["codex_status"], "Logged in using an API key - sk-test-***00000",
-        "{out:?}"
-    );
-    let names: Vec<String> = std::fs::read_dir(user.home.join(".codex"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(
-        names,
-        vec!["auth.json".to_string()],
-        "status wrote into the Codex home"
-    );
+    for codex in Codex::BOTH {
+        let mut sb = Sandbox::new();
+        let user = RemoteUser::bash();
+        user.authorize(&sb).with_codex(codex);
+        let key = logins::api_key("untouched");
+        sb.secret(&key);
+        user.write_owned(".codex/auth.json", &logins::api_key_json(&key), 0o600);
+        let cfg = sb.alias("s", &user);
+        let out = sb.run(&[
+            "status",
+            "--ssh",
+            "s",
+            "-F",
+            cfg.to_str().unwrap(),
+            "--json",
+        ]);
+        assert_eq!(out.code, 0, "{out:?}");
+        let p = &out.json()["places"][1];
+        assert_eq!(
+            p["codex_status"],
+            codex.api_key_line("sk-test-***00000"),
+            "{out:?}"
+        );
+        assert_eq!(p["codex"]["verdict"], "accepted", "{out:?}");
+        assert_eq!(p["codex"]["version"], codex.version(), "{out:?}");
+        let names: Vec<String> = std::fs::read_dir(user.home.join(".codex"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            names,
+            vec!["auth.json".to_string()],
+            "status wrote into the Codex home"
+        );
+    }
 }
 
 #[test]

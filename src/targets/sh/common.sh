@@ -1,38 +1,45 @@
 # shellcheck shell=sh
-# Shared by every target script: prepended to it before both are joined into one line
-# (see script.rs). Rules for every line here and in the scripts: no single quotes,
-# backslashes, exclamation marks or backquotes; every line ends where a space may join
-# it to the next (after ; then do else { in ;; | && ||).
+# Shared by the install and inspect scripts: prepended to each before both are joined
+# into one line (see script.rs). Rules for every line here and in the scripts: no single
+# quotes, backslashes, exclamation marks or backquotes; every line ends where a space
+# may join it to the next (after ; then do else { in ;; | && ||).
+# (Every process forked costs the Docker engine or sshd CPU per target, so the scripts
+# use builtins where they can: read loops instead of grep, sed and cut.)
 #
-# read_request MAGIC    read the first two request lines (magic, nonce) from stdin
-# say KEY VALUE         one report line, framed by the nonce: only lines carrying it are
-#                       read, so start-up files that print cannot be mistaken for us
-# fail CLASS DETAIL     report an error and stop (draining stdin first); class write
-#                       means a command failed and its stderr says why
-# (Every process forked costs the Docker engine or sshd CPU per target, so the
-# scripts use builtins where they can: read loops instead of grep and cut.)
-# locate                from $dir (--codex-home or empty), $passwd_home and
-#                       $passwd_user (whom the exec runs as, when the client knows):
-#                       set $dir, $f (auth.json), $uid, $store, and report them
-# codex_verdict         Codex's own `codex login status`, when codex is on PATH, taken
-#                       in a scratch home linked to the real files (Codex writes
-#                       helper files into whatever home it runs in); its output lines
-#                       are reported as codex_line, the client picks the verdict
-nonce= ;
+# read_request MAGIC  read the request's first lines (magic, nonce) from stdin
+# say KEY VALUE       one report line, framed by the nonce: only lines carrying it are
+#                     read, so start-up files that print cannot be mistaken for us
+# fail CLASS DETAIL   report an error and stop (draining stdin first, removing $tmp,
+#                     the temp file being written, if any); the detail is terse (the
+#                     client words the message); class write means a command failed
+#                     and its stderr says why
+# locate              from $dir (--codex-home or empty), $passwd_home and $passwd_user
+#                     (whom the exec runs as, when the client knows): set $dir, $f
+#                     (auth.json), $uid, and report them; then read_config
+# read_config         the top-level keys of config.toml that decide whether Codex there
+#                     uses auth.json: $store, $forced_method, $forced_ws (comma list)
+# find_codex          $codex: codex on PATH, else in the usual per-user install places
+#                     (~/.local/bin, ~/bin, npm prefixes, nvm, volta, bun, ...), else
+#                     where the login shell finds it
+# codex_verdict       Codex's own `codex login status` (its version too when asked), in a
+#                     scratch home linked to the real files (Codex writes helper files
+#                     into whatever home it runs in); the client reads the lines
+# codex_running       how many codex processes of this user run here now
+nonce= ; passwd_user= ; passwd_home= ; want_version= ; tmp= ;
 say() { printf "%s %s=%s" "$nonce" "$1" "$2"; echo; } ;
-fail() { say error "$1"; say detail "$2"; cat >/dev/null 2>&1; exit 3; } ;
+fail() { if [ -n "$tmp" ]; then rm -f "$tmp" ; fi ; say error "$1"; say detail "$2"; cat >/dev/null 2>&1; exit 3; } ;
 read_request() {
-  IFS= read -r magic || fail protocol "no request on stdin" ;
+  IFS= read -r magic || fail protocol "no request" ;
   IFS= read -r nonce ;
   if [ "$magic" = "$1" ]; then :; else fail protocol "unexpected request" ; fi ;
 } ;
 locate() {
   who=$passwd_user ;
   if [ -z "$who" ]; then who=${USER:-$LOGNAME} ; fi ;
-  who=${who%%:*} ; uid= ; login= ; pw_home= ;
+  who=${who%%:*} ; uid= ; login= ; pw_home= ; pw_shell= ;
   if [ -n "$who" ]; then
-    while IFS=: read -r pw_name _ pw_uid _ _ pw_dir _ ; do
-      if [ "$pw_name" = "$who" ] || [ "$pw_uid" = "$who" ]; then login=$pw_name ; uid=$pw_uid ; pw_home=$pw_dir ; break ; fi ;
+    while IFS=: read -r pw_name _ pw_uid _ _ pw_dir pw_sh ; do
+      if [ "$pw_name" = "$who" ] || [ "$pw_uid" = "$who" ]; then login=$pw_name ; uid=$pw_uid ; pw_home=$pw_dir ; pw_shell=$pw_sh ; break ; fi ;
     done < /etc/passwd ;
   fi ;
   if [ -z "$uid" ]; then uid=$(id -u) ; login=$who ; fi ;
@@ -44,37 +51,92 @@ locate() {
   elif [ -n "$CODEX_HOME" ]; then
     dir=$CODEX_HOME ; say home_from env ;
   else
-    if [ -z "$HOME" ] || [ "$HOME" = / ]; then fail no-home "uid $uid has no home directory (no passwd entry, or HOME is empty or /)" ; fi ;
+    if [ -z "$HOME" ] || [ "$HOME" = / ]; then fail no-home "$uid" ; fi ;
     dir=$HOME/.codex ; say home_from default ;
   fi ;
   case $dir in /*) ;; *) dir=$(pwd)/$dir ;; esac ;
   f=$dir/auth.json ;
   say dir "$dir" ; say uid "$uid" ; say login "$login" ;
-  store="file" ;
-  if [ -f "$dir/config.toml" ]; then
-    line=$(sed -n -e "/^[[:space:]]*[[]/q" -e "/^[[:space:]]*cli_auth_credentials_store[[:space:]]*=/p" "$dir/config.toml" 2>/dev/null | head -n 1) ;
-    v=${line#*=} ; v=${v%%#*} ;
-    case $v in *keyring*) store=keyring ;; *auto*) store=auto ;; *ephemeral*) store=ephemeral ;; esac ;
+  read_config ;
+} ;
+# shellcheck disable=SC2086
+first_word() { set -- $1 ; w=${1:-} ; } ;
+clean_value() {
+  v=${1%%#*} ; r= ;
+  while [ -n "$v" ]; do c=${v%"${v#?}"} ; v=${v#?} ; case $c in [[:alnum:]]|-|_|.|,) r=$r$c ;; esac ; done ;
+} ;
+read_config() {
+  store="file" ; forced_method= ; forced_ws= ; key= ; val= ; open= ;
+  if [ -f "$dir/config.toml" ] && [ -r "$dir/config.toml" ]; then
+    # read without IFS= strips leading and trailing blanks
+    while read -r line || [ -n "$line" ]; do
+      if [ -n "$open" ]; then
+        val="$val$line" ; case $line in *]*) open= ; clean_value "$val" ; forced_ws=$r ;; esac ; continue ;
+      fi ;
+      case $line in "["*) break ;; "#"*|"") continue ;; esac ;
+      first_word "${line%%=*}" ; key=$w ; val=${line#*=} ;
+      case $key in
+        cli_auth_credentials_store) clean_value "$val" ; store=$r ;;
+        forced_login_method) clean_value "$val" ; forced_method=$r ;;
+        forced_chatgpt_workspace_id) case $val in *[*) case $val in *]*) ;; *) open=1 ; continue ;; esac ;; esac ; clean_value "$val" ; forced_ws=$r ;;
+      esac ;
+    done < "$dir/config.toml" ;
   fi ;
+  case $store in keyring|auto|ephemeral|file) ;; *) store="file" ;; esac ;
   say store "$store" ;
+  if [ -n "$forced_method" ]; then say forced_login_method "$forced_method" ; fi ;
+  if [ -n "$forced_ws" ]; then say forced_workspace "$forced_ws" ; fi ;
+} ;
+find_codex() {
+  codex=$(command -v codex 2>/dev/null) ;
+  case $codex in /*) return ;; esac ;
+  codex= ;
+  set +f ;
+  for c in "$HOME/.local/bin" "$HOME/bin" "$HOME/.npm-global/bin" "$HOME/.volta/bin" "$HOME/.bun/bin" "$HOME/.nvm/versions/node"/*/bin /usr/local/bin /opt/homebrew/bin ; do
+    case $c in */.nvm/versions/node/*) ;; *) if [ -n "$codex" ]; then break ; fi ;; esac ;
+    if [ -x "$c/codex" ] && [ -f "$c/codex" ]; then codex=$c/codex ; fi ;
+  done ;
+  set -f ;
+  if [ -n "$codex" ]; then return ; fi ;
+  sh_=${pw_shell:-$SHELL} ;
+  if command -v timeout >/dev/null 2>&1; then t_="timeout 5" ; else t_= ; fi ;
+  # csh takes -l only alone: it is asked to read its login file itself.
+  case $sh_ in
+    */csh|*/tcsh) probe="$t_ $sh_ -c" ; cmd="if ( -r ~/.login ) source ~/.login >& /dev/null ; which codex" ;;
+    */sh|*/bash|*/zsh|*/ksh|*/dash|*/ash|*/fish) probe="$t_ $sh_ -l -c" ; cmd="command -v codex" ;;
+    *) return ;;
+  esac ;
+  for l in $($probe "$cmd" </dev/null 2>/dev/null) ; do
+    case $l in /*) if [ -x "$l" ]; then codex=$l ; fi ;; esac ;
+  done ;
 } ;
 codex_verdict() {
-  if command -v codex >/dev/null 2>&1; then
-    t=$(mktemp -d 2>/dev/null) ;
-    if [ -n "$t" ]; then
-      if [ -e "$f" ]; then ln -s "$f" "$t/auth.json" ; fi ;
-      if [ -e "$dir/config.toml" ]; then ln -s "$dir/config.toml" "$t/config.toml" ; fi ;
-      st=$(CODEX_HOME="$t" codex login status 2>&1 < /dev/null) ; rc=$? ; rm -rf "$t" ;
-    else
-      st=$(CODEX_HOME="$dir" codex login status 2>&1 < /dev/null) ; rc=$? ;
-    fi ;
-    say codex_rc "$rc" ;
-    n=0 ;
-    printf "%s" "$st" | while IFS= read -r l || [ -n "$l" ] ; do
-      n=$((n + 1)) ; if [ "$n" -gt 8 ]; then break ; fi ; say codex_line "$l" ;
-    done ;
+  find_codex ;
+  if [ -z "$codex" ]; then say codex_rc none ; return ; fi ;
+  say codex_path "$codex" ;
+  cpath=${codex%/*}:$PATH ;
+  t=$(mktemp -d 2>/dev/null) ;
+  if [ -n "$t" ]; then
+    if [ -e "$f" ]; then ln -s "$f" "$t/auth.json" ; fi ;
+    if [ -e "$dir/config.toml" ]; then ln -s "$dir/config.toml" "$t/config.toml" ; fi ;
+    if [ "$want_version" = 1 ]; then say codex_version "$(CODEX_HOME="$t" PATH=$cpath "$codex" --version 2>/dev/null < /dev/null)" ; fi ;
+    st=$(CODEX_HOME="$t" PATH=$cpath "$codex" login status 2>&1 < /dev/null) ; rc=$? ; rm -rf "$t" ;
   else
-    say codex_rc none ;
+    st=$(CODEX_HOME="$dir" PATH=$cpath "$codex" login status 2>&1 < /dev/null) ; rc=$? ;
   fi ;
+  say codex_rc "$rc" ;
+  n=0 ;
+  printf "%s" "$st" | while IFS= read -r l || [ -n "$l" ] ; do
+    n=$((n + 1)) ; if [ "$n" -le 8 ]; then say codex_line "$l" ; fi ;
+  done ;
+} ;
+codex_running() {
+  n=0 ;
+  set +f ;
+  for p in /proc/[0-9]* ; do
+    if [ -O "$p" ] && read -r comm 2>/dev/null < "$p/comm" && [ "$comm" = codex ]; then n=$((n + 1)) ; fi ;
+  done 2>/dev/null ;
+  set -f ;
+  say codex_running "$n" ;
 } ;
 set -f ;

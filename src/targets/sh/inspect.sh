@@ -2,12 +2,14 @@
 # Report what login a POSIX target holds, in one round trip, touching nothing;
 # common.sh comes before it.
 #
-# stdin: magic and nonce (read_request), then three header lines (codex home or empty,
-# take HOME from /etc/passwd 0/1, the user the command runs as if the client knows it).
-# The file itself (when there is one) follows a framed body line, auth_len bytes long.
-read_request codex-auth-inspect-2 ;
-IFS= read -r dir ; IFS= read -r passwd_home ; IFS= read -r passwd_user ;
+# stdin: magic and nonce (read_request), then four header lines (codex home or empty,
+# take HOME from /etc/passwd 0/1, the user the command runs as if the client knows it,
+# report Codex's version 0/1). The file itself (when there is one) follows a framed body
+# line, auth_len bytes long.
+read_request codex-auth-inspect-3 ;
+IFS= read -r dir ; IFS= read -r passwd_home ; IFS= read -r passwd_user ; IFS= read -r want_version ;
 locate ;
+codex_running ;
 codex_verdict ;
 kind=none ;
 if [ -L "$f" ]; then kind=symlink ; elif [ -d "$f" ]; then kind=dir ; elif [ -e "$f" ]; then kind="file" ; fi ;

@@ -1,10 +1,16 @@
 # shellcheck shell=sh
 # Install auth.json on a POSIX target in one round trip; common.sh comes before it.
 #
-# stdin: magic and nonce (read_request), then six header lines (codex home or empty,
+# stdin: magic and nonce (read_request), then the header lines: codex home or empty,
 # force 0/1, dry-run 0/1, sha256 of the payload, payload length, take HOME from
-# /etc/passwd 0/1, the user the command runs as if the client knows it), then the
-# payload itself. Nothing secret is ever in the command line.
+# /etc/passwd 0/1, the user the command runs as if the client knows it, the login's
+# method for forced_login_method (api, chatgpt or -), its workspace for
+# forced_chatgpt_workspace_id (or empty), report Codex's version 0/1, seconds to wait
+# for Codex's locks; then the payload itself. Nothing secret is ever in the command line.
+#
+# The payload lands in a temp file first and is checked; the replace then happens
+# under Codex's own locks (auth.lock, then auth.json.lock, as Codex 0.171 takes them),
+# and what is read back is read before they are released.
 hash_tool= ;
 for h in sha256sum shasum openssl sha256 ; do if command -v $h >/dev/null 2>&1; then hash_tool=$h ; break ; fi ; done ;
 sum_of() { case $hash_tool in sha256sum) sum=$(sha256sum < "$1") ;; shasum) sum=$(shasum -a 256 < "$1") ;; openssl) sum=$(openssl dgst -sha256 -r < "$1") ;; sha256) sum=$(sha256 -q < "$1") ;; *) sum= ;; esac ; sum=${sum%% *} ; } ;
@@ -12,16 +18,42 @@ sum_of() { case $hash_tool in sha256sum) sum=$(sha256sum < "$1") ;; shasum) sum=
 len_of() { len=$(wc -c < "$1") ; set -- $len ; len=$1 ; } ;
 # shellcheck disable=SC2046
 modes() { set -- $(cd "$dir" && LC_ALL=C ls -lnd . auth.json) ; say dir_mode "$1" ; say dir_uid "$3" ; shift 9 ; say file_mode "$1" ; say file_uid "$3" ; say len "$5" ; } ;
+lock_codex() {
+  if command -v flock >/dev/null 2>&1; then :; else say lock none ; return ; fi ;
+  exec 7>>"$dir/auth.lock" || fail write "open $dir/auth.lock" ;
+  flock -w "$lock_wait" 7 || fail busy "auth.lock $lock_wait" ;
+  exec 8>>"$dir/auth.json.lock" || fail write "open $dir/auth.json.lock" ;
+  flock -w "$lock_wait" 8 || fail busy "auth.json.lock $lock_wait" ;
+  say lock held ;
+} ;
+unlock_codex() { exec 7>&- 8>&- ; } ;
+clean_stale() {
+  set +f ;
+  for t in "$dir"/.auth.json.[0-9]* "$dir"/.auth.json.bak.[0-9]* ; do
+    if [ -e "$t" ]; then :; else continue ; fi ;
+    p=${t##*.} ;
+    if [ "$p" -ge 0 ] 2>/dev/null; then :; else continue ; fi ;
+    if [ "$p" = "$$" ] || kill -0 "$p" 2>/dev/null; then :; else rm -f "$t" && say cleaned "$t" ; fi ;
+  done ;
+  set -f ;
+} ;
 umask 077 ;
-read_request codex-auth-install-2 ;
+read_request codex-auth-install-3 ;
 IFS= read -r dir ; IFS= read -r force ; IFS= read -r dry ; IFS= read -r want_sum ; IFS= read -r want_len ; IFS= read -r passwd_home ; IFS= read -r passwd_user ;
+IFS= read -r want_method ; IFS= read -r want_ws ; IFS= read -r want_version ; IFS= read -r lock_wait ;
 locate ;
+# Codex there would refuse a login its forced settings exclude (and its exec would
+# delete the file): not installed.
+case $want_method in api|chatgpt) if [ -z "$forced_method" ] || [ "$forced_method" = "$want_method" ]; then :; else fail forced-login "$forced_method" ; fi ;; esac ;
+if [ -n "$forced_ws" ] && [ "$want_method" = chatgpt ] && [ -n "$want_ws" ]; then
+  case ",$forced_ws," in *",$want_ws,"*) ;; *) fail forced-workspace "$forced_ws" ;; esac ;
+fi ;
 if [ "$store" = keyring ] || [ "$store" = auto ]; then
   if [ "$force" = 1 ]; then :; else say outcome skipped ; cat >/dev/null 2>&1 ; exit 0 ; fi ;
 fi ;
 existing=none ;
 if [ -L "$f" ]; then existing=symlink ;
-elif [ -d "$f" ]; then fail not-a-file "$f is a directory" ;
+elif [ -d "$f" ]; then fail not-a-file "$f" ;
 elif [ -e "$f" ]; then
   existing=different ;
   if [ -r "$f" ]; then sum_of "$f" ; if [ -n "$sum" ] && [ "$sum" = "$want_sum" ]; then existing=same ; fi ; fi ;
@@ -34,27 +66,36 @@ fi ;
 if [ "$existing" = same ]; then
   cat >/dev/null 2>&1 ;
   chmod 700 "$dir" 2>/dev/null ; chmod 600 "$f" 2>/dev/null ;
-  say outcome unchanged ; say sum "$want_sum" ;
+  lock_codex ;
+  say outcome unchanged ; sum_of "$f" ; say sum "$sum" ;
 else
-  if [ -d "$dir" ]; then chmod 700 "$dir" 2>/dev/null ; else mkdir -p "$dir" || fail write "cannot create $dir" ; fi ;
+  if [ -d "$dir" ]; then chmod 700 "$dir" 2>/dev/null ; else mkdir -p "$dir" || fail write "create $dir" ; fi ;
   # The temp file is created with O_EXCL (noclobber) in a directory only we can write:
-  # nothing planted at its name is followed.
+  # nothing planted at its name is followed. Its name carries our PID, so a run that
+  # died can be told from one that is still writing (clean_stale).
   tmp=$dir/.auth.json.$$ ; set -C ;
-  cat > "$tmp" || { rm -f "$tmp" ; fail write "cannot write $tmp" ; } ;
+  cat > "$tmp" || fail write "write $tmp" ;
   set +C ;
   sum_of "$tmp" ;
   if [ -z "$sum" ]; then
     len_of "$tmp" ;
-    if [ "$len" = "$want_len" ]; then :; else rm -f "$tmp" ; fail torn "received $len of $want_len bytes; nothing was replaced" ; fi ;
+    if [ "$len" = "$want_len" ]; then :; else fail torn "$len of $want_len" ; fi ;
   elif [ "$sum" = "$want_sum" ]; then :;
-  else rm -f "$tmp" ; fail torn "the received content does not match what was sent (connection cut short?); nothing was replaced" ; fi ;
-  if [ "$existing" = different ] && [ -r "$f" ]; then
-    bak=$(mktemp "$dir/.auth.json.bak.XXXXXX" 2>/dev/null) && cat "$f" > "$bak" && mv -f "$bak" "$dir/auth.json.bak" && say backup "$dir/auth.json.bak" ;
+  else fail torn sum ; fi ;
+  lock_codex ;
+  clean_stale ;
+  if [ -f "$f" ] && [ -r "$f" ] && [ "$existing" = different ]; then
+    bak=$dir/.auth.json.bak.$$ ; set -C ;
+    cat "$f" > "$bak" && set +C && mv -f "$bak" "$dir/auth.json.bak" && say backup "$dir/auth.json.bak" ;
+    set +C ; rm -f "$bak" ;
   fi ;
   if [ -L "$f" ]; then rm -f "$f" ; fi ;
-  mv -f "$tmp" "$f" || { rm -f "$tmp" ; fail write "cannot replace $f" ; } ;
-  say outcome installed ; say sum "$sum" ;
+  mv -f "$tmp" "$f" || fail write "replace $f" ;
+  tmp= ;
+  say outcome installed ; sum_of "$f" ; say sum "$sum" ;
 fi ;
 modes ;
+unlock_codex ;
+codex_running ;
 codex_verdict ;
 exit 0 ;
