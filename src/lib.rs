@@ -17,6 +17,8 @@ mod report;
 mod secret;
 mod ssh;
 mod targets;
+#[cfg(test)]
+mod test_inputs;
 mod timestamp;
 
 use std::ffi::OsString;

@@ -112,6 +112,8 @@ pub(crate) enum AuthError {
     EmptyKey(&'static str),
     #[error("the {0} contains whitespace or control characters")]
     BadKey(&'static str),
+    #[error("{0} appears twice (Codex refuses such a file)")]
+    DuplicateKey(String),
 }
 
 /// What can be shown about a login without showing it.
@@ -221,6 +223,15 @@ impl AuthFile {
         let Value::Object(obj) = value else {
             return Err(AuthError::NotObject);
         };
+        // A repeated key collapses into one in `obj`; Codex's parser refuses it.
+        if let Ok(keys) = serde_json::from_slice::<keys::TopKeys>(bytes) {
+            if let Some(dup) = keys::first_repeated(&keys.top) {
+                return Err(AuthError::DuplicateKey(dup.to_string()));
+            }
+            if let Some(dup) = keys::first_repeated(&keys.tokens) {
+                return Err(AuthError::DuplicateKey(format!("tokens.{dup}")));
+            }
+        }
         let mode = match obj.get("auth_mode") {
             Some(Value::String(s)) => {
                 AuthMode::from_word(s).ok_or_else(|| AuthError::UnknownMode(s.clone()))?
@@ -405,6 +416,99 @@ fn serialize_like_codex(value: &Value) -> Vec<u8> {
 /// positions, but keep it to one line).
 fn json_error_line(e: &serde_json::Error) -> String {
     e.to_string().lines().next().unwrap_or("").to_string()
+}
+
+/// The keys of auth.json's top-level object and of its `tokens`, as written (a JSON
+/// map keeps only one of a repeated key). Codex reads both objects into serde structs,
+/// which refuse a field named twice.
+mod keys {
+    use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+    use std::fmt;
+
+    #[derive(Default)]
+    pub(super) struct TopKeys {
+        pub top: Vec<String>,
+        pub tokens: Vec<String>,
+    }
+
+    /// An object's keys; any other JSON value has none.
+    #[derive(Default)]
+    struct Keys(Vec<String>);
+
+    pub(super) fn first_repeated(keys: &[String]) -> Option<&str> {
+        let mut seen = std::collections::HashSet::new();
+        keys.iter()
+            .find(|k| !seen.insert(k.as_str()))
+            .map(String::as_str)
+    }
+
+    impl<'de> Deserialize<'de> for TopKeys {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = TopKeys;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TopKeys, A::Error> {
+                    let mut out = TopKeys::default();
+                    while let Some(key) = map.next_key::<String>()? {
+                        if key == "tokens" {
+                            out.tokens = map.next_value::<Keys>()?.0;
+                        } else {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                        out.top.push(key);
+                    }
+                    Ok(out)
+                }
+            }
+            d.deserialize_map(V)
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Keys {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Keys;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("any JSON value")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Keys, A::Error> {
+                    let mut keys = Vec::new();
+                    while let Some(key) = map.next_key::<String>()? {
+                        map.next_value::<IgnoredAny>()?;
+                        keys.push(key);
+                    }
+                    Ok(Keys(keys))
+                }
+                fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Keys, A::Error> {
+                    while seq.next_element::<IgnoredAny>()?.is_some() {}
+                    Ok(Keys::default())
+                }
+                fn visit_bool<E>(self, _: bool) -> Result<Keys, E> {
+                    Ok(Keys::default())
+                }
+                fn visit_i64<E>(self, _: i64) -> Result<Keys, E> {
+                    Ok(Keys::default())
+                }
+                fn visit_u64<E>(self, _: u64) -> Result<Keys, E> {
+                    Ok(Keys::default())
+                }
+                fn visit_f64<E>(self, _: f64) -> Result<Keys, E> {
+                    Ok(Keys::default())
+                }
+                fn visit_str<E>(self, _: &str) -> Result<Keys, E> {
+                    Ok(Keys::default())
+                }
+                fn visit_unit<E>(self) -> Result<Keys, E> {
+                    Ok(Keys::default())
+                }
+            }
+            d.deserialize_any(V)
+        }
+    }
 }
 
 /// Decode a JWT's payload. No signature check: this is for display and shape only.
@@ -601,5 +705,94 @@ mod tests {
             AuthFile::parse(bad_jwt.as_bytes()).unwrap_err(),
             AuthError::BadIdToken("expected three dot-separated parts")
         );
+    }
+
+    #[test]
+    fn a_key_named_twice_is_refused_as_codex_refuses_it() {
+        let top = br#"{"auth_mode":"apikey","OPENAI_API_KEY":"sk-a","OPENAI_API_KEY":"sk-b"}"#;
+        assert_eq!(
+            AuthFile::parse(top).unwrap_err(),
+            AuthError::DuplicateKey("OPENAI_API_KEY".into())
+        );
+        let json = testdata::chatgpt_json("rt-1").replacen(
+            "\"account_id\":",
+            "\"account_id\": \"acct-other\", \"account_id\":",
+            1,
+        );
+        assert_eq!(
+            AuthFile::parse(json.as_bytes()).unwrap_err(),
+            AuthError::DuplicateKey("tokens.account_id".into())
+        );
+        // Deeper objects are Codex's to read as it likes: a repeat there is no refusal.
+        let deep = br#"{"OPENAI_API_KEY":"sk-a","extra":{"x":1,"x":2}}"#;
+        assert!(AuthFile::parse(deep).is_ok());
+    }
+
+    #[test]
+    fn auth_json_takes_the_odd_inputs() {
+        for (name, bytes) in crate::test_inputs::odd_inputs() {
+            let parsed = AuthFile::parse(&bytes);
+            match name {
+                "a BOM" | "empty" | "not UTF-8" | "deep nesting (arrays)" => {
+                    assert!(parsed.is_err(), "{name}")
+                }
+                _ => {}
+            }
+            let _ = jwt_claims(&String::from_utf8_lossy(&bytes[..bytes.len().min(1 << 20)]));
+        }
+    }
+
+    const AUTH_WORDS: &[&str] = &[
+        "{",
+        "}",
+        "[",
+        "]",
+        ":",
+        ",",
+        "\"",
+        "null",
+        "true",
+        "7",
+        "-1e999",
+        "\"auth_mode\"",
+        "\"apikey\"",
+        "\"chatgpt\"",
+        "\"chatgptAuthTokens\"",
+        "\"agentIdentity\"",
+        "\"OPENAI_API_KEY\"",
+        "\"sk-x\"",
+        "\"tokens\"",
+        "\"id_token\"",
+        "\"access_token\"",
+        "\"refresh_token\"",
+        "\"account_id\"",
+        "\"last_refresh\"",
+        "\"personal_access_token\"",
+        "\"agent_identity\"",
+        "\"a.eyJlbWFpbCI6MX0.c\"",
+        "\"e30.e30.e30\"",
+        "\"\\u0000\"",
+        "\"\\ud800\"",
+    ];
+
+    proptest::proptest! {
+        #[test]
+        fn auth_json_never_panics(text in crate::test_inputs::text_from(AUTH_WORDS, 80)) {
+            if let Ok(auth) = AuthFile::parse(text.as_bytes()) {
+                // What parses is whole: it serializes and reads back the same.
+                let again = AuthFile::parse(auth.bytes().expose()).unwrap();
+                proptest::prop_assert_eq!(again.mode, auth.mode);
+            }
+        }
+
+        #[test]
+        fn auth_bytes_never_panic(bytes in crate::test_inputs::bytes(512)) {
+            let _ = AuthFile::parse(&bytes);
+        }
+
+        #[test]
+        fn jwt_claims_never_panic(text in crate::test_inputs::text_from(&["a", ".", "e30", "eyJ", "=", "-", "_"], 30)) {
+            let _ = jwt_claims(&text);
+        }
     }
 }

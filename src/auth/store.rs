@@ -168,4 +168,23 @@ mod tests {
         );
         assert_eq!(CredentialStore::from_word("bogus"), None);
     }
+
+    #[test]
+    fn config_toml_takes_the_odd_inputs() {
+        for (_, text) in crate::test_inputs::odd_texts() {
+            let _ = CodexConfig::parse(&text);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn config_toml_never_panics(
+            text in crate::test_inputs::text_from(
+                &["cli_auth_credentials_store", "forced_login_method", "forced_chatgpt_workspace_id", " = ", "\"", "'", "[", "]", "{", "}", ",", "\n", "keyring", "api", "#", "[profiles.x]", "1"],
+                40,
+            )
+        ) {
+            let _ = CodexConfig::parse(&text);
+        }
+    }
 }

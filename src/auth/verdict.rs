@@ -94,4 +94,22 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn verdicts_take_the_odd_inputs() {
+        for (_, text) in crate::test_inputs::odd_texts() {
+            let _ = judge(Some(0), text.lines().take(8));
+            let _ = judge(None, [text.as_str()]);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn verdicts_never_panic(
+            rc in proptest::option::of(proptest::num::i64::ANY),
+            lines in proptest::collection::vec(crate::test_inputs::text_from(&["Logged in", "Not logged in", "using", "API key", "ChatGPT", "Error", "\u{1b}[0m", "sk-"], 8), 0..8),
+        ) {
+            let _ = judge(rc, lines.iter().map(String::as_str));
+        }
+    }
 }

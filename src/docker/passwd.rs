@@ -90,4 +90,22 @@ mod tests {
             Err(Unresolved::NoSuchUser("ghost".into()))
         );
     }
+
+    #[test]
+    fn passwd_takes_the_odd_inputs() {
+        for (_, text) in crate::test_inputs::odd_texts() {
+            let _ = parse(&text);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn passwd_never_panics(
+            text in crate::test_inputs::text_from(&[":", "root", "0", "1000", "4294967296", "/home/x", "\n", "#", "x"], 40),
+            spec in crate::test_inputs::text_from(&[":", "root", "0", "1000", "4294967296", "nobody"], 4),
+        ) {
+            let entries = parse(&text);
+            let _ = resolve(&entries, &spec);
+        }
+    }
 }

@@ -47,6 +47,8 @@ pub(super) async fn serve(listener: TcpListener, state: String, events: mpsc::Se
     let state = Arc::new(state);
     loop {
         let Ok((stream, _)) = listener.accept().await else {
+            // Out of file descriptors, say: wait a little rather than spin.
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             continue;
         };
         let (state, events) = (state.clone(), events.clone());
@@ -181,5 +183,85 @@ mod tests {
         assert_eq!(q["h"], "");
         assert_eq!(q["t"], "✓");
         assert_eq!(q["x"], "%4");
+    }
+
+    #[test]
+    fn queries_take_the_odd_inputs() {
+        for (_, text) in crate::test_inputs::odd_texts() {
+            let _ = query_params(crate::test_inputs::head(&text, 1 << 20));
+            let _ = crate::login::redirect_port(crate::test_inputs::head(&text, 1 << 20));
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn queries_never_panic(
+            text in crate::test_inputs::text_from(
+                &["%", "%4", "%41", "%zz", "%e2%9c", "&", "=", "+", "?", "redirect_uri", "http://localhost:", "1455", "/auth/callback", "é"],
+                40,
+            )
+        ) {
+            let _ = query_params(&text);
+            let _ = crate::login::redirect_port(&text);
+        }
+    }
+
+    /// Send `raw` to the server and read until it closes; how the answer starts.
+    async fn exchange(port: u16, raw: &[u8]) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let (mut rd, mut wr) = s.split();
+        let send = async {
+            let _ = wr.write_all(raw).await;
+            let _ = wr.shutdown().await;
+        };
+        let mut answer = Vec::new();
+        let read = async {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = rd.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                answer.extend_from_slice(&buf[..n]);
+            }
+        };
+        let bounded = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+            tokio::join!(send, read)
+        });
+        assert!(bounded.await.is_ok(), "the server held the connection");
+        String::from_utf8_lossy(&answer[..answer.len().min(64)]).into_owned()
+    }
+
+    #[tokio::test]
+    async fn the_server_answers_or_closes_on_any_request_and_keeps_serving() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (events, mut waiting) = mpsc::channel(4);
+        let server = tokio::spawn(serve(listener, "st".into(), events));
+        let mut odd: Vec<Vec<u8>> = crate::test_inputs::odd_inputs()
+            .into_iter()
+            .map(|(_, b)| b)
+            .collect();
+        odd.push(
+            b"GET /auth/callback?state=\xff\x00%zz&code=%00 HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+        );
+        odd.push(format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(1 << 20)).into_bytes());
+        odd.push(format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "b".repeat(1 << 20)).into_bytes());
+        odd.push(b"GET /success HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\nabc".to_vec());
+        for raw in &odd {
+            let head = String::from_utf8_lossy(&raw[..raw.len().min(40)]).into_owned();
+            let answer = exchange(port, raw).await;
+            assert!(
+                answer.is_empty() || answer.starts_with("HTTP/1.1 "),
+                "{head:?}: {answer:?}"
+            );
+        }
+        // None of that reached the login; a real answer still does.
+        assert!(waiting.try_recv().is_err());
+        let answer = exchange(port, b"GET /success HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        server.abort();
     }
 }

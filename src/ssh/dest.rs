@@ -92,6 +92,9 @@ impl Destination {
         if host.is_empty() {
             return Err(err("empty host name"));
         }
+        if host.contains(['[', ']', '/']) {
+            return Err(err("bad host name"));
+        }
         Ok(Destination { user, host, port })
     }
 }
@@ -161,6 +164,28 @@ mod tests {
     fn display_round_trips() {
         for s in ["devbox", "bob@build1", "alice@10.0.0.5:2222", "[::1]:2200"] {
             assert_eq!(Destination::parse(s).unwrap().to_string(), s);
+        }
+    }
+
+    #[test]
+    fn destinations_take_the_odd_inputs() {
+        for (_, text) in crate::test_inputs::odd_texts() {
+            let _ = Destination::parse(&text);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn destinations_never_panic_and_print_back(
+            text in crate::test_inputs::text_from(
+                &["ssh://", "@", "[", "]", ":", "::1", "22", "65536", "0", "host", "u", "/", "-", "%"],
+                16,
+            )
+        ) {
+            if let Ok(d) = Destination::parse(&text) {
+                // What parses prints as a destination that parses to the same.
+                proptest::prop_assert_eq!(Destination::parse(&d.to_string()), Ok(d));
+            }
         }
     }
 }

@@ -49,38 +49,49 @@ struct Entry {
 fn entries_for(files: &[PathBuf], name: &str) -> Vec<Entry> {
     let mut out = Vec::new();
     for file in files {
+        // Regular files only: a FIFO or a device named here would never end.
+        if !std::fs::metadata(file).is_ok_and(|m| m.is_file()) {
+            continue;
+        }
         let Ok(text) = std::fs::read_to_string(file) else {
             continue;
         };
-        for (idx, raw) in text.lines().enumerate() {
-            let line = raw.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
+        out.extend(entries_in(&text, file, name));
+    }
+    out
+}
+
+/// The entries of one known_hosts file's text that name `name`.
+fn entries_in(text: &str, file: &Path, name: &str) -> Vec<Entry> {
+    let mut out = Vec::new();
+    for (idx, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut fields = line.split_whitespace();
+        let mut first = fields.next().unwrap_or("");
+        let mut revoked = false;
+        if first.starts_with('@') {
+            match first {
+                "@revoked" => revoked = true,
+                _ => continue,
             }
-            let mut fields = line.split_whitespace();
-            let mut first = fields.next().unwrap_or("");
-            let mut revoked = false;
-            if first.starts_with('@') {
-                match first {
-                    "@revoked" => revoked = true,
-                    _ => continue,
-                }
-                first = fields.next().unwrap_or("");
-            }
-            let (Some(_alg), Some(b64)) = (fields.next(), fields.next()) else {
-                continue;
-            };
-            if !patterns_match(first, name) {
-                continue;
-            }
-            if let Ok(key) = russh::keys::parse_public_key_base64(b64) {
-                out.push(Entry {
-                    file: file.clone(),
-                    line: idx + 1,
-                    revoked,
-                    key,
-                });
-            }
+            first = fields.next().unwrap_or("");
+        }
+        let (Some(_alg), Some(b64)) = (fields.next(), fields.next()) else {
+            continue;
+        };
+        if !patterns_match(first, name) {
+            continue;
+        }
+        if let Ok(key) = russh::keys::parse_public_key_base64(b64) {
+            out.push(Entry {
+                file: file.to_path_buf(),
+                line: idx + 1,
+                revoked,
+                key,
+            });
         }
     }
     out
@@ -269,5 +280,45 @@ mod tests {
             check(&files, "box.lan", &key(KEY_B)),
             HostKeyStatus::Revoked { .. }
         ));
+    }
+
+    const KNOWN_HOSTS_WORDS: &[&str] = &[
+        "@revoked",
+        "@cert-authority",
+        "|1|",
+        "|",
+        "[127.0.0.1]:2222",
+        "127.0.0.1",
+        ",",
+        "*",
+        "?",
+        "!",
+        " ",
+        "\n",
+        "ssh-ed25519",
+        KEY_A,
+        "AAAA",
+        "=",
+        "#",
+        "plain.example",
+        "c2FsdA==",
+    ];
+
+    #[test]
+    fn known_hosts_takes_the_odd_inputs() {
+        for (_, text) in crate::test_inputs::odd_texts() {
+            let _ = entries_in(&text, Path::new("kh"), "[127.0.0.1]:2222");
+            let _ = patterns_match(crate::test_inputs::head(&text, 1 << 16), "plain.example");
+            let _ = hashed_match(crate::test_inputs::head(&text, 1 << 16), "plain.example");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn known_hosts_lines_never_panic(text in crate::test_inputs::text_from(KNOWN_HOSTS_WORDS, 60)) {
+            let _ = entries_in(&text, Path::new("kh"), "[127.0.0.1]:2222");
+            let _ = entries_in(&text, Path::new("kh"), "plain.example");
+            let _ = hashed_match(&text, "plain.example");
+        }
     }
 }
