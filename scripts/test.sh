@@ -13,7 +13,7 @@ remove_test_users() {
     # can leave some behind.
     local u
     awk -F: '/^cxa[0-9]+x[0-9]+:/ {print $1}' /etc/passwd | while IFS= read -r u; do
-        userdel -r "$u" >/dev/null 2>&1 || true
+        userdel -f -r "$u" >/dev/null 2>&1 || true
     done
 }
 

@@ -245,6 +245,9 @@ pub(crate) struct TargetArgs {
     /// Targets handled at once.
     #[arg(short = 'j', long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: u16,
+    /// Seconds one target may take before it is given up (waits for Codex's locks and a sign-in come on top).
+    #[arg(long, value_name = "SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub target_timeout: u64,
 }
 
 /// Validated targets and connection options.
@@ -254,6 +257,7 @@ pub(crate) struct TargetsPlan {
     pub docker: DockerContext,
     pub codex_home: Option<String>,
     pub jobs: usize,
+    pub target_timeout: Duration,
 }
 
 impl TargetArgs {
@@ -283,6 +287,7 @@ impl TargetArgs {
             docker: self.docker.context()?,
             codex_home: self.codex_home.clone(),
             jobs: usize::from(self.jobs),
+            target_timeout: Duration::from_secs(self.target_timeout),
         })
     }
 }

@@ -47,6 +47,7 @@ pub(crate) fn run(args: PushArgs) -> Result<u8, AppError> {
         jobs: plan.scope.jobs,
         codex_version: runner.wants_codex_version(),
         lock_wait: crate::cli::lock_wait()?,
+        target_timeout: plan.scope.target_timeout,
     };
     let sink = runner.reporter.clone();
     let results = block_on(async {

@@ -16,6 +16,7 @@ pub(crate) fn run(args: StatusArgs) -> Result<u8, AppError> {
         codex_home: scope.codex_home,
         jobs: scope.jobs,
         codex_version: runner.wants_codex_version(),
+        target_timeout: scope.target_timeout,
     };
     let sink = runner.reporter.clone();
     block_on(async {

@@ -28,7 +28,7 @@ pub(crate) enum DockerError {
     NoSuchUser { user: String, container: String },
     #[error("Docker engine error ({status}): {message}")]
     Api { status: u16, message: String },
-    #[error("Docker engine connection failed: {0}")]
+    #[error("Docker engine connection lost: {0}")]
     Transport(String),
 }
 
@@ -87,6 +87,14 @@ impl Container {
     }
 }
 
+/// Where a container is now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ContainerState {
+    Running,
+    Stopped,
+    Gone,
+}
+
 /// A file read through the archive API.
 #[derive(Debug)]
 pub(crate) enum Entry {
@@ -105,7 +113,15 @@ pub(crate) struct ExecOutput {
     pub stderr: Vec<u8>,
     /// For [`Engine::exit_code`]; asked only when needed (one more round trip).
     pub exec_id: String,
+    /// All of stdin was handed to the engine.
+    pub delivered: bool,
+    /// The engine connection broke before the command finished (what it printed until
+    /// then is above).
+    pub lost: Option<DockerError>,
 }
+
+/// The most a command in a container may print; more is cut off.
+const MAX_OUTPUT: usize = 4 << 20;
 
 /// Where the docker CLI would connect: `$DOCKER_HOST`, else the current context's
 /// endpoint (`$DOCKER_CONTEXT` or `currentContext` in the CLI config), else the default.
@@ -298,6 +314,8 @@ impl Engine {
             stdout: Vec::new(),
             stderr: Vec::new(),
             exec_id: created.id.clone(),
+            delivered: false,
+            lost: None,
         };
         match self.docker.start_exec(&created.id, None).await? {
             StartExecResults::Attached {
@@ -306,8 +324,7 @@ impl Engine {
             } => {
                 // Feed stdin while reading output, so a large payload cannot deadlock.
                 let writer = async {
-                    let _ = input.write_all(stdin).await;
-                    let _ = input.shutdown().await;
+                    input.write_all(stdin).await.is_ok() && input.shutdown().await.is_ok()
                 };
                 let reader = async {
                     while let Some(item) = output.next().await {
@@ -320,17 +337,49 @@ impl Engine {
                                 out.stderr.extend_from_slice(&message)
                             }
                             Ok(_) => {}
-                            Err(e) => return Err(DockerError::from(e)),
+                            Err(e) => {
+                                return Some(DockerError::Transport(format!(
+                                    "the connection was lost during the command: {}",
+                                    short(&e.to_string())
+                                )))
+                            }
+                        }
+                        if out.stdout.len() + out.stderr.len() > MAX_OUTPUT {
+                            return Some(DockerError::Transport(format!(
+                                "the command printed more than {} MiB",
+                                MAX_OUTPUT >> 20
+                            )));
                         }
                     }
-                    Ok(())
+                    None
                 };
-                let ((), read) = tokio::join!(writer, reader);
-                read?;
+                let (delivered, lost) = tokio::join!(writer, reader);
+                out.delivered = delivered;
+                out.lost = lost;
             }
             StartExecResults::Detached => {}
         }
         Ok(out)
+    }
+
+    /// Whether `container` still runs, stopped, or is gone.
+    pub(crate) async fn state(&self, container: &Container) -> Result<ContainerState, DockerError> {
+        match self.docker.inspect_container(&container.id, None).await {
+            Ok(info) => {
+                let state = info.state.as_ref();
+                let running = state.and_then(|s| s.running).unwrap_or(false)
+                    && !state.and_then(|s| s.paused).unwrap_or(false);
+                Ok(if running {
+                    ContainerState::Running
+                } else {
+                    ContainerState::Stopped
+                })
+            }
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(ContainerState::Gone),
+            Err(e) => Err(self.unreachable_or(e)),
+        }
     }
 
     /// The exit code of a finished exec.

@@ -163,10 +163,8 @@ pub(crate) async fn forward_login(
     ui: Arc<dyn ForwardUi>,
     interrupt: impl Future<Output = ()>,
 ) -> Result<ForwardReport, ForwardError> {
-    let mut ssh = plan.ssh.clone();
-    ssh.default_keepalive = Some(Duration::from_secs(15));
     let host = plan.dest.to_string();
-    let session = Arc::new(Session::connect(&plan.dest, &ssh, prompter).await?);
+    let session = Arc::new(Session::connect(&plan.dest, &plan.ssh, prompter).await?);
     check_forwarding(&session).await?;
 
     if plan.no_run {
@@ -369,5 +367,29 @@ mod tests {
             find_url(out).as_deref(),
             Some("https://i.example/oauth/authorize?state=x")
         );
+    }
+
+    #[test]
+    fn the_url_scanner_takes_the_odd_inputs() {
+        for (_, text) in crate::test_inputs::odd_texts() {
+            let _ = find_url(&text);
+            let with = format!("{text}\u{3000}http://h/oauth/authorize?x=1\u{2003}{text}");
+            assert!(find_url(&with).is_some_and(|u| u.ends_with("/oauth/authorize?x=1")));
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_url_scanner_never_panics(
+            text in crate::test_inputs::text_from(
+                &["/oauth/authorize?", "https://auth.openai.com", "\u{3000}", "\u{a0}", "é", " ", "\n", "redirect_uri=", "%3A"],
+                24,
+            )
+        ) {
+            if let Some(url) = find_url(&text) {
+                proptest::prop_assert!(url.contains("/oauth/authorize?"));
+                proptest::prop_assert!(!url.contains(char::is_whitespace));
+            }
+        }
     }
 }

@@ -7,7 +7,8 @@ pub(crate) mod push;
 pub(crate) mod status;
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -27,11 +28,20 @@ pub(crate) trait ProgressSink: Send + Sync {
 pub(crate) struct Progress {
     index: usize,
     sink: Arc<dyn ProgressSink>,
+    /// The stage the worker is in, for a worker stopped at its deadline.
+    current: Arc<Mutex<&'static str>>,
 }
 
 impl Progress {
     pub(crate) fn stage(&self, stage: &'static str) {
+        if let Ok(mut current) = self.current.lock() {
+            *current = stage;
+        }
         self.sink.stage(self.index, stage);
+    }
+
+    fn current(&self) -> &'static str {
+        self.current.lock().map_or("working", |s| *s)
     }
 }
 
@@ -39,16 +49,21 @@ impl Progress {
 pub(crate) trait TargetOutcome: Send + 'static {
     /// The result of a worker that stopped without one (it panicked, or was cancelled).
     fn lost(spec: TargetSpec) -> Self;
+    /// The result of a worker stopped at its deadline, `after` it started, in `stage`.
+    fn timed_out(spec: TargetSpec, stage: &'static str, after: Duration) -> Self;
     /// Whether the target is done, and one line saying how it went (for progress).
     fn summary(&self) -> (bool, String);
 }
 
 /// Run `work` for every target on a pool of at most `jobs` at once; results come back
 /// in the order the targets were given, and a worker that panics or is cancelled
-/// becomes that target's failure without disturbing the others.
+/// becomes that target's failure without disturbing the others. A worker still going
+/// `deadline` after it started is stopped (its connection dropped with it) and reported
+/// as timed out: one stuck target never holds up the run.
 pub(crate) async fn fan_out<R, F, Fut>(
     targets: &[TargetSpec],
     jobs: usize,
+    deadline: Duration,
     sink: Arc<dyn ProgressSink>,
     work: F,
 ) -> Vec<R>
@@ -66,10 +81,15 @@ where
         let progress = Progress {
             index,
             sink: sink.clone(),
+            current: Arc::new(Mutex::new("waiting")),
         };
         let handle = set.spawn(async move {
             let _slot = pool.acquire_owned().await.ok();
-            work(spec, progress).await
+            let watch = progress.clone();
+            match tokio::time::timeout(deadline, work(spec.clone(), progress)).await {
+                Ok(result) => result,
+                Err(_) => R::timed_out(spec, watch.current(), deadline),
+            }
         });
         ids.insert(handle.id(), index);
     }
@@ -96,7 +116,6 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Mutex;
 
     #[derive(Default)]
     struct Record(Mutex<Vec<(usize, bool, String)>>);
@@ -115,6 +134,9 @@ mod tests {
         fn lost(_: TargetSpec) -> Self {
             Done(Err("lost".into()))
         }
+        fn timed_out(_: TargetSpec, stage: &'static str, _: Duration) -> Self {
+            Done(Err(format!("timed out {stage}")))
+        }
         fn summary(&self) -> (bool, String) {
             (self.0.is_ok(), format!("{:?}", self.0))
         }
@@ -129,21 +151,27 @@ mod tests {
         let peak = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let record = Arc::new(Record::default());
         let (r, p) = (running.clone(), peak.clone());
-        let out = fan_out(&specs, 2, record.clone(), move |spec, _| {
-            let (running, peak) = (r.clone(), p.clone());
-            async move {
-                let now = running.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-                peak.fetch_max(now, std::sync::atomic::Ordering::SeqCst);
-                let n: usize = spec.label()[1..].parse().unwrap();
-                // Later targets finish first.
-                tokio::time::sleep(std::time::Duration::from_millis(30 - 5 * n as u64)).await;
-                running.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-                if n == 3 {
-                    panic!("worker 3 fails");
+        let out = fan_out(
+            &specs,
+            2,
+            Duration::from_secs(60),
+            record.clone(),
+            move |spec, _| {
+                let (running, peak) = (r.clone(), p.clone());
+                async move {
+                    let now = running.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                    peak.fetch_max(now, std::sync::atomic::Ordering::SeqCst);
+                    let n: usize = spec.label()[1..].parse().unwrap();
+                    // Later targets finish first.
+                    tokio::time::sleep(std::time::Duration::from_millis(30 - 5 * n as u64)).await;
+                    running.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                    if n == 3 {
+                        panic!("worker 3 fails");
+                    }
+                    Done(Ok(n))
                 }
-                Done(Ok(n))
-            }
-        })
+            },
+        )
         .await;
         let got: Vec<Result<usize, String>> = out.into_iter().map(|d| d.0).collect();
         assert_eq!(
@@ -154,5 +182,29 @@ mod tests {
         let finished = record.0.lock().unwrap();
         assert_eq!(finished.len(), 6);
         assert!(finished.contains(&(3, false, "Err(\"lost\")".into())));
+    }
+
+    #[tokio::test]
+    async fn a_worker_past_its_deadline_is_stopped_in_its_stage_and_the_others_finish() {
+        let specs: Vec<TargetSpec> = (0..3)
+            .map(|i| TargetSpec::Docker(format!("c{i}")))
+            .collect();
+        let record = Arc::new(Record::default());
+        let out = fan_out(
+            &specs,
+            3,
+            Duration::from_millis(200),
+            record.clone(),
+            |spec, progress| async move {
+                progress.stage("installing");
+                if spec.label() == "c1" {
+                    std::future::pending::<()>().await;
+                }
+                Done(Ok(0))
+            },
+        )
+        .await;
+        let got: Vec<Result<usize, String>> = out.into_iter().map(|d| d.0).collect();
+        assert_eq!(got, vec![Ok(0), Err("timed out installing".into()), Ok(0)]);
     }
 }

@@ -4,13 +4,14 @@
 //! in for each), installed directly: those tokens are never written on this machine.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::{fan_out, Progress, ProgressSink, TargetOutcome};
 use crate::auth::AuthFile;
 use crate::login::{LoginOptions, LoginUi};
 use crate::targets::{
-    ConnectContext, FileKind, InspectRequest, InstallReport, InstallRequest, Outcome, Target,
-    TargetError, TargetSpec,
+    ConnectContext, ErrorClass, FileKind, InspectRequest, InstallReport, InstallRequest, Outcome,
+    Target, TargetError, TargetSpec,
 };
 
 pub(crate) enum PushSource {
@@ -30,7 +31,10 @@ pub(crate) struct PushPlan {
     /// Report which Codex version judged each target (`-v`, `--json`).
     pub codex_version: bool,
     /// How long to wait for Codex's locks on each target.
-    pub lock_wait: std::time::Duration,
+    pub lock_wait: Duration,
+    /// How long one target may take (`--target-timeout`), besides waiting for the
+    /// locks and for a sign-in.
+    pub target_timeout: Duration,
 }
 
 pub(crate) struct TargetResult {
@@ -56,6 +60,20 @@ impl TargetOutcome for TargetResult {
         }
     }
 
+    fn timed_out(spec: TargetSpec, stage: &'static str, after: Duration) -> Self {
+        let consequence = match stage {
+            "installing" => {
+                "the target holds its old login or the new one, whole (`codex-auth status` shows which)"
+            }
+            _ => "nothing was changed there",
+        };
+        TargetResult {
+            spec,
+            result: Err(TargetError::timed_out(stage, after, consequence)),
+            auth: None,
+        }
+    }
+
     fn summary(&self) -> (bool, String) {
         match &self.result {
             Ok(r) => (true, r.outcome.as_str().to_string()),
@@ -75,9 +93,15 @@ pub(crate) async fn push(
         PushSource::FreshLogin(..) => 1,
         PushSource::Fixed(_) => plan.jobs,
     };
+    let deadline = plan.target_timeout
+        + plan.lock_wait
+        + match &plan.source {
+            PushSource::FreshLogin(opts, _) => opts.timeout,
+            PushSource::Fixed(_) => Duration::ZERO,
+        };
     let targets = plan.targets.clone();
     let plan = Arc::new(plan);
-    fan_out(&targets, jobs, sink, move |spec, progress| {
+    fan_out(&targets, jobs, deadline, sink, move |spec, progress| {
         let (plan, ctx) = (plan.clone(), ctx.clone());
         async move {
             let (result, auth) = push_one(&plan, &spec, &ctx, &progress).await;
@@ -96,7 +120,12 @@ async fn push_one(
     progress.stage("connecting");
     let target = match spec.connect(ctx).await {
         Ok(t) => t,
-        Err(e) => return (Err(e), None),
+        Err(mut e) => {
+            if e.class == ErrorClass::Disconnected {
+                e.message.push_str(": nothing was changed there");
+            }
+            return (Err(e), None);
+        }
     };
     let (result, auth) = match &plan.source {
         PushSource::Fixed(auth) => (install(plan, target.as_ref(), auth, progress).await, None),

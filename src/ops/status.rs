@@ -2,6 +2,7 @@
 //! and which places share one ChatGPT session (a refresh on one signs the others out).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::{fan_out, ProgressSink, TargetOutcome};
 use crate::auth::store::CodexConfig;
@@ -19,6 +20,8 @@ pub(crate) struct StatusPlan {
     pub jobs: usize,
     /// Report which Codex version judged each place (`-v`, `--json`).
     pub codex_version: bool,
+    /// How long one target may take (`--target-timeout`).
+    pub target_timeout: Duration,
 }
 
 /// The login a place holds.
@@ -72,6 +75,17 @@ impl TargetOutcome for PlaceResult {
         PlaceResult {
             spec: Some(spec),
             result: Err(TargetError::worker_lost()),
+        }
+    }
+
+    fn timed_out(spec: TargetSpec, stage: &'static str, after: Duration) -> Self {
+        PlaceResult {
+            spec: Some(spec),
+            result: Err(TargetError::timed_out(
+                stage,
+                after,
+                "reading changes nothing",
+            )),
         }
     }
 
@@ -249,28 +263,34 @@ pub(crate) async fn status(
 ) -> Vec<PlaceResult> {
     let codex_home = Arc::new(plan.codex_home.clone());
     let codex_version = plan.codex_version;
-    let targets = fan_out(&plan.targets, plan.jobs, sink, move |spec, progress| {
-        let (ctx, codex_home) = (ctx.clone(), codex_home.clone());
-        async move {
-            progress.stage("connecting");
-            let result = async {
-                let target = spec.connect(&ctx).await?;
-                progress.stage("reading");
-                let req = InspectRequest {
-                    codex_home: codex_home.as_deref(),
-                    codex_version,
-                };
-                let r = target.inspect(&req).await;
-                target.close().await;
-                r.map(decode)
+    let targets = fan_out(
+        &plan.targets,
+        plan.jobs,
+        plan.target_timeout,
+        sink,
+        move |spec, progress| {
+            let (ctx, codex_home) = (ctx.clone(), codex_home.clone());
+            async move {
+                progress.stage("connecting");
+                let result = async {
+                    let target = spec.connect(&ctx).await?;
+                    progress.stage("reading");
+                    let req = InspectRequest {
+                        codex_home: codex_home.as_deref(),
+                        codex_version,
+                    };
+                    let r = target.inspect(&req).await;
+                    target.close().await;
+                    r.map(decode)
+                }
+                .await;
+                PlaceResult {
+                    spec: Some(spec),
+                    result,
+                }
             }
-            .await;
-            PlaceResult {
-                spec: Some(spec),
-                result,
-            }
-        }
-    });
+        },
+    );
     let (local, targets) = tokio::join!(local(codex_version), targets);
     let mut all = vec![PlaceResult {
         spec: None,

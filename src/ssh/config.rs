@@ -14,10 +14,12 @@ pub(crate) struct SshOptions {
     /// `-o Key=Value`, in order.
     pub options: Vec<String>,
     pub identity: Option<PathBuf>,
-    /// Keepalive interval when the config sets no ServerAliveInterval (long waits, such
-    /// as a person signing in in a browser, must not look idle).
-    pub default_keepalive: Option<Duration>,
 }
+
+/// Keepalive interval when the config sets no ServerAliveInterval: a connection that
+/// dies without a word (a cable, a NAT, a suspended host) is noticed within about
+/// three of these, and a long wait (a person signing in) never looks idle.
+const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(15);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum StrictHostKeys {
@@ -55,14 +57,9 @@ pub(crate) struct HostConfig {
     pub password_auth: bool,
     pub kbd_interactive_auth: bool,
     pub pubkey_auth: bool,
-    pub server_alive_interval: Option<Duration>,
-}
-
-impl HostConfig {
-    /// The name host keys are recorded under.
-    pub(crate) fn known_hosts_name(&self) -> &str {
-        self.host_key_alias.as_deref().unwrap_or(&self.hostname)
-    }
+    pub server_alive_interval: Duration,
+    /// Keepalives left unanswered before the connection counts as lost.
+    pub server_alive_count_max: usize,
 }
 
 /// Resolve one destination. `apply_cli` is false for ProxyJump hops: as with `ssh -J`,
@@ -85,6 +82,9 @@ pub(crate) async fn resolve(
     };
     from_pairs(&lines)
 }
+
+/// How long `ssh -G` may take to print the configuration.
+const SSH_G_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Run `ssh -G`; `None` when OpenSSH is not installed.
 async fn ssh_g(
@@ -114,10 +114,18 @@ async fn ssh_g(
     cmd.arg("--").arg(&dest.host);
     cmd.stdin(std::process::Stdio::null());
     cmd.kill_on_drop(true);
-    let out = match cmd.output().await {
-        Ok(o) => o,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
-        Err(e) => return Some(Err(SshError::Config(format!("cannot run ssh -G: {e}")))),
+    // A `Match exec` in the config runs a command, which may never end.
+    let out = match tokio::time::timeout(SSH_G_TIMEOUT, cmd.output()).await {
+        Err(_) => {
+            return Some(Err(SshError::Config(format!(
+                "`ssh -G {}` did not finish within {} s (a Match exec in the ssh config?)",
+                dest.host,
+                SSH_G_TIMEOUT.as_secs()
+            ))))
+        }
+        Ok(Ok(o)) => o,
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Ok(Err(e)) => return Some(Err(SshError::Config(format!("cannot run ssh -G: {e}")))),
     };
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -212,11 +220,12 @@ fn from_pairs(pairs: &[(String, String)]) -> Result<HostConfig, SshError> {
         Some(s) if s == "no" || s == "off" || s == "false" => StrictHostKeys::No,
         _ => StrictHostKeys::Ask,
     };
+    // Capped at a day: a larger figure means "never" anyway, and timers overflow.
     let seconds = |k: &str| {
         get(k)
             .and_then(|v| v.parse::<u64>().ok())
             .filter(|s| *s > 0)
-            .map(Duration::from_secs)
+            .map(|s| Duration::from_secs(s.min(86_400)))
     };
     Ok(HostConfig {
         hostname,
@@ -238,7 +247,11 @@ fn from_pairs(pairs: &[(String, String)]) -> Result<HostConfig, SshError> {
         password_auth: get("passwordauthentication").is_none_or(yes),
         kbd_interactive_auth: get("kbdinteractiveauthentication").is_none_or(yes),
         pubkey_auth: get("pubkeyauthentication").is_none_or(|v| v != "no" && v != "false"),
-        server_alive_interval: seconds("serveraliveinterval"),
+        server_alive_interval: seconds("serveraliveinterval").unwrap_or(DEFAULT_KEEPALIVE),
+        server_alive_count_max: get("serveralivecountmax")
+            .and_then(|v| v.parse().ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(3),
     })
 }
 
@@ -367,9 +380,23 @@ mod fallback {
                 "ssh config Include nested too deep".into(),
             ));
         }
+        // Regular files only: an Include of a FIFO or a device would never end.
+        if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+            return Ok(());
+        }
         let Ok(text) = std::fs::read_to_string(path) else {
             return Ok(());
         };
+        parse_text(&text, host, pairs, depth)
+    }
+
+    /// One config file's text: the pairs that apply to `host`, in order.
+    pub(super) fn parse_text(
+        text: &str,
+        host: &str,
+        pairs: &mut Vec<(String, String)>,
+        depth: u8,
+    ) -> Result<(), SshError> {
         let mut active = true;
         for raw in text.lines() {
             let line = raw.trim();
@@ -441,18 +468,34 @@ mod fallback {
         matched
     }
 
-    /// `*` and `?` wildcards, case-insensitive, as ssh_config patterns.
+    /// `*` and `?` wildcards, case-insensitive, as ssh_config patterns. Iterative, and
+    /// at most pattern x text steps: a pattern from a file (known_hosts) can be long
+    /// and full of `*`, and must neither recurse deep nor backtrack exponentially.
     pub(crate) fn glob(pattern: &str, text: &str) -> bool {
-        fn rec(p: &[u8], t: &[u8]) -> bool {
-            match (p.first(), t.first()) {
-                (None, None) => true,
-                (Some(b'*'), _) => rec(&p[1..], t) || (!t.is_empty() && rec(p, &t[1..])),
-                (Some(b'?'), Some(_)) => rec(&p[1..], &t[1..]),
-                (Some(a), Some(b)) if a.eq_ignore_ascii_case(b) => rec(&p[1..], &t[1..]),
-                _ => false,
+        let (p, t) = (pattern.as_bytes(), text.as_bytes());
+        let (mut pi, mut ti) = (0, 0);
+        // Where the last `*` was, and how much text it has taken so far.
+        let mut star: Option<(usize, usize)> = None;
+        while ti < t.len() {
+            if p.get(pi) == Some(&b'*') {
+                pi += 1;
+                star = Some((pi, ti));
+            } else if p
+                .get(pi)
+                .is_some_and(|c| *c == b'?' || c.eq_ignore_ascii_case(&t[ti]))
+            {
+                pi += 1;
+                ti += 1;
+            } else if let Some((after, taken)) = star {
+                // Let the last `*` take one more byte, and try again after it.
+                pi = after;
+                ti = taken + 1;
+                star = Some((after, taken + 1));
+            } else {
+                return false;
             }
         }
-        rec(pattern.as_bytes(), text.as_bytes())
+        p[pi..].iter().all(|c| *c == b'*')
     }
 }
 
@@ -489,5 +532,110 @@ mod tests {
         assert_eq!(hc.strict, StrictHostKeys::AcceptNew);
         assert!(fallback::host_matches("a.example", "*.example !b.example"));
         assert!(!fallback::host_matches("b.example", "*.example !b.example"));
+    }
+
+    const CONFIG_WORDS: &[&str] = &[
+        "Host",
+        "host",
+        "Match",
+        "all",
+        "Include",
+        "HostName",
+        "User",
+        "Port",
+        "IdentityFile",
+        "ProxyJump",
+        "ServerAliveInterval",
+        "ConnectTimeout",
+        "StrictHostKeyChecking",
+        "=",
+        " ",
+        "\n",
+        "*",
+        "?",
+        "!",
+        "\"",
+        "#",
+        "devbox",
+        "~/",
+        "%h",
+        ",",
+        "18446744073709551616",
+        "-1",
+        "0",
+        "yes",
+        "none",
+    ];
+
+    fn pairs_of(text: &str) -> Vec<(String, String)> {
+        let mut pairs = vec![("hostname".to_string(), "devbox".to_string())];
+        let _ = fallback::parse_text(text, "devbox", &mut pairs, 0);
+        pairs
+    }
+
+    #[test]
+    fn fallback_parser_and_host_config_take_the_odd_inputs() {
+        for (name, text) in crate::test_inputs::odd_texts() {
+            let pairs = pairs_of(&text);
+            let _ = from_pairs(&pairs);
+            // Patterns come from the file; the host is what the user typed.
+            let _ = fallback::host_matches("devbox.example", &text);
+            assert!(!name.is_empty());
+        }
+    }
+
+    #[test]
+    fn glob_is_linear_on_patterns_that_backtrack() {
+        // Exponential for a backtracking matcher, and 2 MB deep for a recursive one.
+        let pattern = "*a".repeat(30) + "b";
+        assert!(!fallback::glob(&pattern, &"a".repeat(60)));
+        let long = "*a".repeat(1 << 20);
+        assert!(fallback::glob(&long, &"a".repeat(1 << 20)));
+        assert!(!fallback::glob(&long, &"a".repeat((1 << 20) - 1)));
+    }
+
+    #[test]
+    fn glob_matches_as_ssh_does() {
+        for (p, t, want) in [
+            ("*", "", true),
+            ("", "", true),
+            ("", "a", false),
+            ("a*", "A", true),
+            ("*.example", "b.example", true),
+            ("*.example", "example", false),
+            ("?", "", false),
+            ("??", "ab", true),
+            ("a*b*c", "aXbYc", true),
+            ("a*b*c", "aXbY", false),
+            ("**", "x", true),
+            ("10.0.0.?", "10.0.0.5", true),
+        ] {
+            assert_eq!(fallback::glob(p, t), want, "{p:?} {t:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fallback_parser_never_panics(text in crate::test_inputs::text_from(CONFIG_WORDS, 200)) {
+            let pairs = pairs_of(&text);
+            let _ = from_pairs(&pairs);
+        }
+
+        #[test]
+        fn glob_agrees_with_a_simple_matcher(
+            p in "[ab*?]{0,8}",
+            t in "[abAB]{0,8}",
+        ) {
+            fn slow(p: &[u8], t: &[u8]) -> bool {
+                match (p.first(), t.first()) {
+                    (None, None) => true,
+                    (Some(b'*'), _) => slow(&p[1..], t) || (!t.is_empty() && slow(p, &t[1..])),
+                    (Some(b'?'), Some(_)) => slow(&p[1..], &t[1..]),
+                    (Some(a), Some(b)) if a.eq_ignore_ascii_case(b) => slow(&p[1..], &t[1..]),
+                    _ => false,
+                }
+            }
+            proptest::prop_assert_eq!(fallback::glob(&p, &t), slow(p.as_bytes(), t.as_bytes()));
+        }
     }
 }

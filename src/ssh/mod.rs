@@ -229,7 +229,16 @@ pub(crate) struct ExecOutput {
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
     pub exit_status: Option<u32>,
+    /// All of stdin was handed to the connection (whether it arrived, a lost
+    /// connection cannot tell).
+    pub delivered: bool,
+    /// The connection was lost before the command finished: what it printed until then
+    /// is above.
+    pub lost: Option<SshError>,
 }
+
+/// The most a remote command may print; a target that prints more is cut off.
+const MAX_OUTPUT: usize = 4 << 20;
 
 fn endpoint_gate(endpoint: &str) -> Arc<Semaphore> {
     static GATES: OnceLock<Mutex<HashMap<String, Arc<Semaphore>>>> = OnceLock::new();
@@ -262,15 +271,10 @@ impl Session {
         opts: &SshOptions,
         prompter: Arc<dyn Prompter>,
     ) -> Result<Session, SshError> {
-        let mut target = config::resolve(dest, opts, true).await?;
+        let target = config::resolve(dest, opts, true).await?;
         let mut hops = Vec::new();
         for hop in &target.proxy_jump {
             hops.push(config::resolve(hop, opts, false).await?);
-        }
-        for hc in hops.iter_mut().chain(std::iter::once(&mut target)) {
-            if hc.server_alive_interval.is_none() {
-                hc.server_alive_interval = opts.default_keepalive;
-            }
         }
         let mut jumps: Vec<Handle> = Vec::new();
         for hop in &hops {
@@ -285,62 +289,108 @@ impl Session {
         })
     }
 
-    /// Run `command` (a string for the remote login shell), feed it `stdin`, collect output.
-    pub(crate) async fn exec(&self, command: &str, stdin: &[u8]) -> Result<ExecOutput, SshError> {
-        let lost = |e: russh::Error| SshError::Disconnected {
-            addr: self.addr.clone(),
-            detail: e.to_string(),
-        };
-        let mut channel = self.handle.channel_open_session().await.map_err(lost)?;
-        channel.exec(true, command).await.map_err(lost)?;
-        if !stdin.is_empty() {
-            channel.data(stdin).await.map_err(lost)?;
+    /// Resolves when the connection is gone (reset, closed, keepalives unanswered):
+    /// every wait on the connection races it, so a lost transport ends them all.
+    async fn closed(&self) {
+        while !self.handle.is_closed() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        channel.eof().await.map_err(lost)?;
+    }
+
+    fn lost(&self, detail: impl Into<String>) -> SshError {
+        SshError::Disconnected {
+            addr: self.addr.clone(),
+            detail: detail.into(),
+        }
+    }
+
+    /// `fut`, unless the connection goes first.
+    async fn unless_closed<T>(
+        &self,
+        fut: impl std::future::Future<Output = Result<T, russh::Error>>,
+    ) -> Result<T, SshError> {
+        tokio::select! {
+            r = fut => r.map_err(|e| self.lost(e.to_string())),
+            _ = self.closed() => Err(self.lost("the connection closed")),
+        }
+    }
+
+    /// Run `command` (a string for the remote login shell), feed it `stdin`, collect
+    /// output. An error means the command did not start; a connection lost after that
+    /// is reported in [`ExecOutput::lost`], with what it printed until then.
+    pub(crate) async fn exec(&self, command: &str, stdin: &[u8]) -> Result<ExecOutput, SshError> {
+        let mut channel = self
+            .unless_closed(self.handle.channel_open_session())
+            .await?;
+        self.unless_closed(channel.exec(true, command)).await?;
         let mut out = ExecOutput {
             stdout: Vec::new(),
             stderr: Vec::new(),
             exit_status: None,
+            delivered: false,
+            lost: None,
         };
-        while let Some(msg) = channel.wait().await {
+        let sent = async {
+            if !stdin.is_empty() {
+                self.unless_closed(channel.data(stdin)).await?;
+            }
+            self.unless_closed(channel.eof()).await
+        };
+        if let Err(e) = sent.await {
+            out.lost = Some(e);
+            return Ok(out);
+        }
+        out.delivered = true;
+        loop {
+            let msg = tokio::select! {
+                m = channel.wait() => m,
+                _ = self.closed() => {
+                    out.lost = Some(self.lost("the connection closed"));
+                    break;
+                }
+            };
             match msg {
-                russh::ChannelMsg::Data { data } => out.stdout.extend_from_slice(&data),
-                russh::ChannelMsg::ExtendedData { data, .. } => out.stderr.extend_from_slice(&data),
-                russh::ChannelMsg::ExitStatus { exit_status } => {
+                Some(russh::ChannelMsg::Data { data }) => out.stdout.extend_from_slice(&data),
+                Some(russh::ChannelMsg::ExtendedData { data, .. }) => {
+                    out.stderr.extend_from_slice(&data)
+                }
+                Some(russh::ChannelMsg::ExitStatus { exit_status }) => {
                     out.exit_status = Some(exit_status)
                 }
-                _ => {}
+                Some(_) => {}
+                None => break,
+            }
+            if out.stdout.len() + out.stderr.len() > MAX_OUTPUT {
+                out.lost = Some(SshError::Protocol {
+                    addr: self.addr.clone(),
+                    detail: format!("the command printed more than {} MiB", MAX_OUTPUT >> 20),
+                });
+                let _ = channel.close().await;
+                break;
             }
         }
-        if out.exit_status.is_none() && self.handle.is_closed() {
-            return Err(SshError::Disconnected {
-                addr: self.addr.clone(),
-                detail: "closed before the command finished".into(),
-            });
+        if out.lost.is_none() && out.exit_status.is_none() && self.handle.is_closed() {
+            out.lost = Some(self.lost("closed before the command finished"));
         }
         Ok(out)
     }
 
     /// Start `command` and return it running, for output as it comes.
     pub(crate) async fn spawn(&self, command: &str) -> Result<RemoteProcess, SshError> {
-        let lost = |e: russh::Error| SshError::Disconnected {
-            addr: self.addr.clone(),
-            detail: e.to_string(),
-        };
-        let channel = self.handle.channel_open_session().await.map_err(lost)?;
-        channel.exec(true, command).await.map_err(lost)?;
+        let channel = self
+            .unless_closed(self.handle.channel_open_session())
+            .await?;
+        self.unless_closed(channel.exec(true, command)).await?;
         Ok(RemoteProcess { channel })
     }
 
     /// Start `command` and use its stdin and stdout as one byte stream (stderr and the
     /// exit status are dropped), as `docker system dial-stdio` is used over ssh.
     pub(crate) async fn spawn_stream(&self, command: &str) -> Result<impl Stream, SshError> {
-        let lost = |e: russh::Error| SshError::Disconnected {
-            addr: self.addr.clone(),
-            detail: e.to_string(),
-        };
-        let channel = self.handle.channel_open_session().await.map_err(lost)?;
-        channel.exec(true, command).await.map_err(lost)?;
+        let channel = self
+            .unless_closed(self.handle.channel_open_session())
+            .await?;
+        self.unless_closed(channel.exec(true, command)).await?;
         Ok(channel.into_stream())
     }
 
@@ -350,11 +400,14 @@ impl Session {
         host: &str,
         port: u16,
     ) -> Result<impl Stream, SshError> {
-        match self
-            .handle
-            .channel_open_direct_tcpip(host.to_string(), port as u32, "127.0.0.1", 0)
-            .await
-        {
+        let opening =
+            self.handle
+                .channel_open_direct_tcpip(host.to_string(), port as u32, "127.0.0.1", 0);
+        let opened = tokio::select! {
+            r = opening => r,
+            _ = self.closed() => return Err(self.lost("the connection closed")),
+        };
+        match opened {
             Ok(ch) => Ok(ch.into_stream()),
             Err(russh::Error::ChannelOpenFailure(
                 russh::ChannelOpenFailure::AdministrativelyProhibited,
@@ -376,16 +429,21 @@ impl Session {
         self.handle.is_closed()
     }
 
+    /// Say goodbye to the server (and the jump hosts); a connection that does not
+    /// answer within a second is simply dropped.
     pub(crate) async fn close(self) {
-        let _ = self
-            .handle
-            .disconnect(russh::Disconnect::ByApplication, "", "en")
-            .await;
-        for j in self.jumps.iter().rev() {
-            let _ = j
+        let goodbye = async {
+            let _ = self
+                .handle
                 .disconnect(russh::Disconnect::ByApplication, "", "en")
                 .await;
-        }
+            for j in self.jumps.iter().rev() {
+                let _ = j
+                    .disconnect(russh::Disconnect::ByApplication, "", "en")
+                    .await;
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(1), goodbye).await;
     }
 }
 
@@ -396,13 +454,20 @@ async fn connect_hop(
     prompter: &Arc<dyn Prompter>,
 ) -> Result<Handle, SshError> {
     let addr = addr_label(hc);
-    let kh_name = known_hosts::host_entry_name(hc.known_hosts_name(), hc.port);
+    // As OpenSSH: a HostKeyAlias is looked up as it is, without the port.
+    let kh_name = match &hc.host_key_alias {
+        Some(alias) => alias.clone(),
+        None => known_hosts::host_entry_name(&hc.hostname, hc.port),
+    };
     let mut files = hc.user_known_hosts.clone();
     files.extend(hc.global_known_hosts.iter().cloned());
     let timeout = hc.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
     let mut strict = hc.strict;
     let gate = endpoint_gate(&addr);
     let mut attempt = 0;
+    // A handshake the server dropped, kept so that a retry that cannot even connect
+    // does not hide that the first attempt reached the server.
+    let mut dropped: Option<SshError> = None;
     loop {
         attempt += 1;
         let permit = gate.clone().acquire_owned().await.ok();
@@ -522,11 +587,20 @@ async fn connect_hop(
                 let retryable = matches!(err, SshError::Disconnected { .. });
                 if retryable && attempt < HANDSHAKE_ATTEMPTS {
                     drop(permit);
+                    dropped = Some(err);
                     let backoff = 50u64 * (1 << attempt.min(5)) + jitter_ms();
                     tokio::time::sleep(Duration::from_millis(backoff)).await;
                     continue;
                 }
-                return Err(err);
+                return Err(match (dropped, err) {
+                    (Some(SshError::Disconnected { addr, detail }), again) if !retryable => {
+                        SshError::Disconnected {
+                            addr,
+                            detail: format!("{detail} (a new attempt: {again})"),
+                        }
+                    }
+                    (_, err) => err,
+                });
             }
         };
         let auth = session_auth::authenticate(&mut handle, hc, prompter, &addr).await;
@@ -567,7 +641,8 @@ fn client_config(hc: &HostConfig, files: &[PathBuf], kh_name: &str) -> client::C
         preferred,
         nodelay: true,
         inactivity_timeout: None,
-        keepalive_interval: hc.server_alive_interval,
+        keepalive_interval: Some(hc.server_alive_interval),
+        keepalive_max: hc.server_alive_count_max,
         ..Default::default()
     }
 }
@@ -635,7 +710,7 @@ fn map_handshake_error(e: russh::Error, addr: &str) -> SshError {
         | russh::Error::RecvError
         | russh::Error::SendError => SshError::Disconnected {
             addr: addr.to_string(),
-            detail: "closed during the handshake".into(),
+            detail: "closed while connecting".into(),
         },
         other => SshError::Protocol {
             addr: addr.to_string(),

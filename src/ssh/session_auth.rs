@@ -26,7 +26,7 @@ pub(super) async fn authenticate(
     let user = hc.user.clone();
     let lost = |e: russh::Error| SshError::Disconnected {
         addr: addr.to_string(),
-        detail: e.to_string(),
+        detail: format!("closed while authenticating ({e})"),
     };
     let can_ask = prompter.available() && !hc.batch_mode;
     let mut tried: Vec<String> = Vec::new();
@@ -168,6 +168,14 @@ pub(super) async fn authenticate(
         }
     }
 
+    // russh answers an attempt the connection died under as a plain failure with no
+    // methods left: that is a lost connection, not a refused login.
+    if handle.is_closed() {
+        return Err(SshError::Disconnected {
+            addr: addr.to_string(),
+            detail: "closed while authenticating".into(),
+        });
+    }
     let mut detail = if tried.is_empty() {
         "no key was accepted (none found: no agent keys, no identity files)".to_string()
     } else {

@@ -19,7 +19,7 @@ use super::{
 };
 use crate::auth::store::CodexConfig;
 use crate::docker::passwd::{self, Unresolved};
-use crate::docker::{Container, DockerError, Engine, Entry};
+use crate::docker::{Container, ContainerState, DockerError, Engine, Entry};
 use crate::error::AppError;
 use crate::secret::SecretBytes;
 
@@ -175,6 +175,23 @@ impl From<DockerError> for TargetError {
     }
 }
 
+impl DockerTarget {
+    /// The container's state once it settles: a killed container still reads as running
+    /// for a moment after its processes are gone, so a running one is asked again for up
+    /// to two seconds.
+    async fn settled_state(&self) -> Result<ContainerState, DockerError> {
+        let mut state = self.engine.state(&self.container).await?;
+        for _ in 0..20 {
+            if state != ContainerState::Running {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            state = self.engine.state(&self.container).await?;
+        }
+        Ok(state)
+    }
+}
+
 impl Target for DockerTarget {
     fn run<'a>(
         &'a self,
@@ -195,15 +212,43 @@ impl Target for DockerTarget {
                     invocation.stdin(),
                 )
                 .await?;
+            let mut lost = out.lost.map(TargetError::from);
+            // A report cut short with the engine still there: the container went away.
+            if lost.is_none() && !invocation.finished(&out.stdout) {
+                let name = &self.container.name;
+                lost = match self.settled_state().await {
+                    Ok(ContainerState::Gone) => Some(TargetError::new(
+                        ErrorClass::ContainerGone,
+                        format!("container {name} was removed during the push"),
+                        Some("push again to a container that runs"),
+                    )),
+                    Ok(ContainerState::Stopped) => Some(TargetError::new(
+                        ErrorClass::ContainerGone,
+                        format!("container {name} stopped during the push"),
+                        Some("start it and push again"),
+                    )),
+                    Ok(ContainerState::Running) => None,
+                    // The stream ended early and the engine is gone with it (a restart).
+                    Err(DockerError::Unreachable { detail, .. } | DockerError::Transport(detail)) => {
+                        Some(
+                            DockerError::Transport(format!(
+                                "the command's output ended early and the engine no longer answers ({detail})"
+                            ))
+                            .into(),
+                        )
+                    }
+                    Err(e) => Some(e.into()),
+                };
+            }
             // The scripts always report; only when they did not is the exit code worth a
             // round trip (a missing shell, or a user the image does not have).
             let spoke = invocation.reported(&out.stdout);
-            let exit_code = if spoke {
-                Some(0)
+            let exit_code = if spoke || lost.is_some() {
+                None
             } else {
                 self.engine.exit_code(&out.exec_id).await?
             };
-            if !spoke && matches!(exit_code, Some(126) | Some(127)) {
+            if !spoke && lost.is_none() && matches!(exit_code, Some(126) | Some(127)) {
                 let all = format!(
                     "{}{}",
                     String::from_utf8_lossy(&out.stdout),
@@ -232,6 +277,8 @@ impl Target for DockerTarget {
                 stdout: out.stdout,
                 stderr: out.stderr,
                 exit_status: exit_code.map(|c| c as u32),
+                delivered: out.delivered,
+                lost,
             })
         })
     }

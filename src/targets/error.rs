@@ -53,6 +53,7 @@ error_classes!(
     NoContainer,
     NoUser,
     NoShell,
+    ContainerGone,
     Tmpfs,
     DockerApi,
     Login,
@@ -128,6 +129,19 @@ impl TargetError {
             message: message.into(),
             hint: hint.map(str::to_string),
         }
+    }
+
+    /// A target stopped at its deadline (`--target-timeout`), `after` it started, in
+    /// `stage`; `consequence` says what that leaves there.
+    pub(crate) fn timed_out(stage: &str, after: std::time::Duration, consequence: &str) -> Self {
+        TargetError::new(
+            ErrorClass::Timeout,
+            format!(
+                "no result within {} s, while {stage}: {consequence}",
+                after.as_secs()
+            ),
+            Some("the target is slow or stuck (a login shell waiting for input, a full disk, a hung mount); check it by hand, or raise --target-timeout"),
+        )
     }
 
     /// A worker that stopped without a result (a bug, or cancellation).

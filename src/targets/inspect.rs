@@ -58,6 +58,10 @@ pub(crate) async fn run<T: Target + ?Sized>(
     if let Some(failure) = report.failure() {
         return Err(failure);
     }
+    if let Some(mut lost) = report.lost.clone() {
+        lost.message = format!("{}, while reading (reading changes nothing)", lost.message);
+        return Err(lost);
+    }
     let Some(kind) = report.file_kind() else {
         return Err(report.unfinished("inspect", "the target needs a POSIX sh"));
     };

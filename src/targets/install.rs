@@ -128,15 +128,37 @@ pub(crate) async fn run<T: Target + ?Sized>(
     req: &InstallRequest<'_>,
 ) -> Result<InstallReport, TargetError> {
     let invocation = invocation(req, &target.home_from())?;
-    let out = target.run(&invocation).await?;
+    // The request goes on stdin once the command runs: a run that could not start
+    // sent nothing.
+    let out = target.run(&invocation).await.map_err(|mut e| {
+        if matches!(
+            e.class,
+            ErrorClass::Disconnected | ErrorClass::DockerUnreachable
+        ) {
+            e.message
+                .push_str(", while starting the install: nothing was changed there");
+        }
+        e
+    })?;
     let report = invocation.parse(out);
     if let Some((class, detail)) = report.error() {
         if class == "write" {
-            // A command failed; its own message (on stderr) says why.
-            let (class, detail) = classify_write(&format!("cannot {detail}"), &report.stderr);
+            // A command failed; its own message, captured into the report, says why.
+            let (class, detail) = classify_write(&format!("cannot {detail}"));
             return Err(TargetError::new(class, detail, class.default_hint()));
         }
         return Err(report.failure().unwrap_or_else(TargetError::worker_lost));
+    }
+    if let Some(lost) = report.lost.clone() {
+        return Err(lost_while_installing(lost, &report));
+    }
+    if !report.finished && report.get("dir").is_some() {
+        // It started, and stopped before its end with the target still there (killed).
+        let stopped = report.unfinished(
+            "install",
+            "something on the target stopped it; run again, or `codex-auth status`",
+        );
+        return Err(lost_while_installing(stopped, &report));
     }
     let outcome = match report.get("outcome") {
         Some("installed") => Outcome::Installed,
@@ -226,34 +248,45 @@ fn verify(
     Ok(())
 }
 
-/// Name a failed write by what the command said: no space, read-only, permission.
-fn classify_write(what: &str, stderr: &str) -> (ErrorClass, String) {
-    let reason = stderr
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("")
-        .trim();
-    let lower = stderr.to_ascii_lowercase();
+/// What a lost target holds, as far as the report got: the message says it, and claims
+/// nothing the report does not back.
+fn lost_while_installing(mut lost: TargetError, report: &Report) -> TargetError {
+    let state = match report.get("outcome") {
+        Some("installed") => {
+            "while verifying: the new login was written there but not read back (`codex-auth status` shows it)"
+        }
+        Some("unchanged") => "while verifying: the target already held this login",
+        _ if !report.delivered => "while sending the login: nothing was replaced there",
+        _ => {
+            "while installing: the target holds its old login or the new one, whole (`codex-auth status` shows which)"
+        }
+    };
+    lost.message = format!("{}, {state}", lost.message);
+    lost
+}
+
+/// Name a failed write by what the command said (`cannot write X: cat: ...: No space
+/// left on device`): no space, read-only, permission.
+fn classify_write(what: &str) -> (ErrorClass, String) {
+    let (action, reason) = what.split_once(": ").unwrap_or((what, ""));
+    let lower = reason.to_ascii_lowercase();
     if lower.contains("no space") {
         (
             ErrorClass::DiskFull,
-            format!("{what}: no space left on device"),
+            format!("{action}: no space left on device"),
         )
     } else if lower.contains("read-only") {
         (
             ErrorClass::ReadOnly,
-            format!("{what}: read-only file system"),
+            format!("{action}: read-only file system"),
         )
     } else if lower.contains("permission denied") || lower.contains("operation not permitted") {
         (
             ErrorClass::PermissionDenied,
-            format!("{what}: permission denied"),
+            format!("{action}: permission denied"),
         )
-    } else if reason.is_empty() {
-        (ErrorClass::Io, what.to_string())
     } else {
-        (ErrorClass::Io, format!("{what}: {reason}"))
+        (ErrorClass::Io, what.trim().to_string())
     }
 }
 
@@ -292,6 +325,8 @@ pub(crate) mod tests {
                     stdout: out.stdout,
                     stderr: out.stderr,
                     exit_status: out.status.code().map(|c| c as u32),
+                    delivered: true,
+                    lost: None,
                 })
             })
         }
@@ -355,13 +390,15 @@ pub(crate) mod tests {
         r.codex_home = Some("/proc/codex-auth-test");
         let e = run(&sh, &r).await.unwrap_err();
         assert_eq!(e.class, ErrorClass::Io, "{e:?}");
-        assert!(e.message.starts_with("cannot create /proc/codex-auth-test"));
+        assert!(e
+            .message
+            .starts_with("cannot create /proc/codex-auth-test: mkdir"));
         assert!(e.message.contains("No such file or directory"), "{e:?}");
     }
 
     #[test]
     fn failed_writes_are_named_by_what_the_command_said() {
-        let c = |stderr: &str| classify_write("cannot write x", stderr).0;
+        let c = |said: &str| classify_write(&format!("cannot write x: {said}")).0;
         assert_eq!(
             c("cat: write error: No space left on device"),
             ErrorClass::DiskFull
@@ -410,5 +447,152 @@ pub(crate) mod tests {
         let text = String::from_utf8_lossy(inv.stdin()).into_owned();
         assert!(!text.contains("sk-test"));
         assert_eq!(text.lines().count(), 13);
+    }
+
+    /// A target that answers every script with the same printed text, `@N@` in it
+    /// replaced by the run's nonce (so the text can forge framed report lines).
+    struct Canned {
+        stdout: Vec<u8>,
+        lost: bool,
+    }
+
+    impl Target for Canned {
+        fn run<'a>(
+            &'a self,
+            invocation: &'a Invocation,
+        ) -> BoxFuture<'a, Result<RunOutput, TargetError>> {
+            let nonce = invocation.nonce().as_bytes().to_vec();
+            let mut stdout = Vec::with_capacity(self.stdout.len());
+            let mut rest = &self.stdout[..];
+            while let Some(i) = rest.windows(3).position(|w| w == b"@N@") {
+                stdout.extend_from_slice(&rest[..i]);
+                stdout.extend_from_slice(&nonce);
+                rest = &rest[i + 3..];
+            }
+            stdout.extend_from_slice(rest);
+            let lost = self
+                .lost
+                .then(|| TargetError::new(ErrorClass::Disconnected, "connection lost", None));
+            Box::pin(async move {
+                Ok(RunOutput {
+                    stdout,
+                    stderr: b"sh: 1: noise\n".to_vec(),
+                    exit_status: Some(0),
+                    delivered: true,
+                    lost,
+                })
+            })
+        }
+    }
+
+    const REPORT_WORDS: &[&str] = &[
+        "@N@ ",
+        "@N@ ",
+        "@N@ ",
+        "\n",
+        "=",
+        "kind=",
+        "file",
+        "dir",
+        "symlink",
+        "auth_len=",
+        "5",
+        "-1",
+        "99999999999999999999",
+        "@N@ body\n",
+        "end=1",
+        "codex_rc=",
+        "0",
+        "1",
+        "none",
+        "codex_line=",
+        "Logged in using an API key",
+        "error=",
+        "detail=",
+        "busy",
+        "torn",
+        "sum",
+        "write",
+        "forced-workspace",
+        "outcome=",
+        "installed",
+        "unchanged",
+        "skipped",
+        "existing=",
+        "different",
+        "same",
+        "home_from=",
+        "env",
+        "dir=",
+        "/h/.codex",
+        "uid=",
+        "login=",
+        "store=",
+        "keyring",
+        "forced_workspace=",
+        ",",
+        "codex_running=",
+        "cleaned=",
+        "lock=",
+        "received=1",
+        "committing=1",
+        "file_mode=",
+        "-rw-------",
+        "file_uid=",
+        "len=",
+        "sum=",
+        "backup=",
+        "{}",
+        "\u{feff}",
+        "\0",
+        "\u{3000}",
+    ];
+
+    fn judge_canned(stdout: Vec<u8>, lost: bool) {
+        let auth = AuthFile::from_api_key("sk-test-canned-0000000000000").unwrap();
+        let target = Canned { stdout, lost };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            if let Ok(rep) = run(&target, &req(&auth)).await {
+                // A success needs the whole report: an outcome and the script's end.
+                assert!(matches!(
+                    rep.outcome,
+                    Outcome::Installed
+                        | Outcome::Unchanged
+                        | Outcome::Skipped
+                        | Outcome::WouldInstall
+                ));
+                assert!(!lost, "a lost target reported as done");
+            }
+            let inspect = crate::targets::inspect::InspectRequest {
+                codex_home: None,
+                codex_version: true,
+            };
+            let _ = crate::targets::inspect::run(&target, &inspect).await;
+        });
+    }
+
+    #[test]
+    fn reports_take_the_odd_inputs() {
+        for (_, bytes) in crate::test_inputs::odd_inputs() {
+            judge_canned(bytes.clone(), false);
+            let mut framed =
+                b"@N@ kind=file\n@N@ auth_len=100000000\n@N@ end=1\n@N@ body\n".to_vec();
+            framed.extend_from_slice(&bytes[..bytes.len().min(1 << 20)]);
+            judge_canned(framed, true);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn reports_never_panic(
+            text in crate::test_inputs::text_from(REPORT_WORDS, 120),
+            lost in proptest::bool::ANY,
+        ) {
+            judge_canned(text.into_bytes(), lost);
+        }
     }
 }

@@ -168,6 +168,11 @@ pub(crate) struct RunOutput {
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
     pub exit_status: Option<u32>,
+    /// All of stdin was handed over (whether it arrived, a lost target cannot tell).
+    pub delivered: bool,
+    /// The target went away (its connection, its container) before the script's
+    /// report ended; what it printed until then is above.
+    pub lost: Option<TargetError>,
 }
 
 /// How the scripts find the login user's home when no Codex home is given.

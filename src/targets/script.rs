@@ -63,8 +63,7 @@ impl Script {
 
 /// Comments and blank lines dropped, the rest joined into one line: the scripts are
 /// written so that every line ends where a space may join it to the next. A line's
-/// closing ` ;` loses its space, and a line ending in `;`, `|` or `&` needs none after
-/// it (the whole script must stay within csh's word limit).
+/// closing ` ;` loses its space, and a line ending in `;`, `|` or `&` needs none after it.
 fn join(source: &str) -> String {
     let mut out = String::new();
     for line in source
@@ -84,10 +83,35 @@ fn join(source: &str) -> String {
     out
 }
 
-/// `sh -c '<line>'`: a command for the user's login shell, whatever it is; the scripts
-/// contain no character any of them treats specially inside single quotes.
+/// The longest single-quoted word a script is sent in: bsd-csh refuses words longer
+/// than 8185 characters.
+const WORD: usize = 4000;
+
+/// The script cut into words of at most [`WORD`] characters, at spaces.
+fn words(line: &str) -> Vec<&str> {
+    let mut words = Vec::new();
+    let mut rest = line;
+    while rest.len() > WORD {
+        let cut = rest[..WORD].rfind(' ').filter(|c| *c > 0).unwrap_or(WORD);
+        words.push(&rest[..cut]);
+        rest = &rest[cut..];
+    }
+    words.push(rest);
+    words
+}
+
+/// A command line for the user's login shell, whatever it is: `sh -c '<line>'`, or for
+/// a long script `sh -c 'eval "$1$2"' sh '<part 1>' '<part 2>'`, so no word exceeds
+/// csh's limit. The scripts contain no character any of these shells treats specially
+/// inside single quotes.
 pub(crate) fn sh_c(line: &str) -> String {
-    format!("sh -c '{line}'")
+    let parts = words(line);
+    if parts.len() == 1 {
+        return format!("sh -c '{line}'");
+    }
+    let params: String = (1..=parts.len()).map(|i| format!("${i}")).collect();
+    let quoted: Vec<String> = parts.iter().map(|p| format!("'{p}'")).collect();
+    format!("sh -c 'eval \"{params}\"' sh {}", quoted.join(" "))
 }
 
 /// The host's own `codex login` for `login --forward`, as a login-shell command line:
@@ -147,6 +171,12 @@ impl Invocation {
         &self.stdin
     }
 
+    /// The nonce that frames the report, for tests that forge one.
+    #[cfg(test)]
+    pub(crate) fn nonce(&self) -> &str {
+        &self.nonce
+    }
+
     /// Cut the request short, as a dropped connection would.
     #[cfg(test)]
     pub(crate) fn truncate_stdin(&mut self, len: usize) {
@@ -159,6 +189,12 @@ impl Invocation {
         String::from_utf8_lossy(stdout)
             .lines()
             .any(|l| l.starts_with(&marker))
+    }
+
+    /// Whether the script's report in `stdout` came to its end (nothing cut it short).
+    pub(crate) fn finished(&self, stdout: &[u8]) -> bool {
+        let end = format!("{} end=1", self.nonce);
+        String::from_utf8_lossy(stdout).lines().any(|l| l == end)
     }
 
     /// The script's report in what the target printed: only lines carrying the nonce
@@ -177,11 +213,15 @@ impl Invocation {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         let body = rest.map(<[u8]>::to_vec);
+        let finished = self.finished(head);
         Report {
             pairs,
             body,
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
             exit_status: out.exit_status,
+            delivered: out.delivered,
+            lost: out.lost,
+            finished,
         }
     }
 }
@@ -197,6 +237,12 @@ pub(crate) struct Report {
     body: Option<Vec<u8>>,
     pub stderr: String,
     pub exit_status: Option<u32>,
+    /// All of the request was handed over.
+    pub delivered: bool,
+    /// The target went away before the report ended.
+    pub lost: Option<TargetError>,
+    /// The report came to its end.
+    pub finished: bool,
 }
 
 impl Report {
@@ -267,12 +313,14 @@ impl Report {
     pub(crate) fn unfinished(&self, what: &str, hint: &str) -> TargetError {
         TargetError::new(
             ErrorClass::Remote,
-            format!(
-                "the {what} script did not finish (exit {}): {}",
-                self.exit_status
-                    .map_or("none".to_string(), |s| s.to_string()),
-                self.first_stderr_line()
-            ),
+            match (self.exit_status, self.first_stderr_line()) {
+                (Some(status), "") => format!("the {what} script did not finish (exit {status})"),
+                (None, "") => format!("the {what} script did not finish"),
+                (Some(status), line) => {
+                    format!("the {what} script did not finish (exit {status}): {line}")
+                }
+                (None, line) => format!("the {what} script did not finish: {line}"),
+            },
             Some(hint),
         )
     }
@@ -386,13 +434,14 @@ pub(crate) mod tests {
     use super::*;
 
     /// What every script sent to a login shell must satisfy: no character that bash,
-    /// zsh, fish or csh would treat specially inside single quotes, one line, within
-    /// bsd-csh's 8185-character word limit, and valid POSIX sh.
+    /// zsh, fish or csh would treat specially inside single quotes, one line, sent in
+    /// words within bsd-csh's 8185-character limit, and valid POSIX sh.
     pub(crate) fn assert_portable(s: &str) {
         for bad in ['\'', '\\', '!', '`', '\n'] {
             assert!(!s.contains(bad), "a target script must not contain {bad:?}");
         }
-        assert!(s.len() < 8000, "the script is {} characters", s.len());
+        assert!(words(s).iter().all(|w| w.len() <= WORD && !w.is_empty()));
+        assert_eq!(words(s).concat(), s);
         let out = std::process::Command::new("sh")
             .arg("-n")
             .arg("-c")
@@ -423,7 +472,29 @@ pub(crate) mod tests {
             stdout: stdout.as_bytes().to_vec(),
             stderr: Vec::new(),
             exit_status: Some(0),
+            delivered: true,
+            lost: None,
         }
+    }
+
+    #[test]
+    fn a_long_script_is_sent_in_words_and_runs_whole() {
+        let line: String = (0..1500).map(|i| format!("echo {i};")).collect();
+        let command = sh_c(&line);
+        assert!(
+            command.starts_with("sh -c 'eval \"$1$2$3$4\"' sh '"),
+            "{}",
+            &command[..40]
+        );
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&command)
+            .output()
+            .unwrap();
+        let printed = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(printed.lines().count(), 1500);
+        assert_eq!(printed.lines().last(), Some("1499"));
+        assert_eq!(sh_c("echo x"), "sh -c 'echo x'");
     }
 
     #[test]
@@ -431,7 +502,7 @@ pub(crate) mod tests {
         let inv = Invocation::new(Script::Inspect, &[], b"").unwrap();
         let n = &inv.nonce;
         let printed = format!(
-            "outcome=installed\nerror=forged\nbanner from .bashrc\n{n} kind=file\n{n} auth_len=2\n{n} body\n{{}}trailing noise"
+            "outcome=installed\nerror=forged\nbanner from .bashrc\n{n} kind=file\n{n} auth_len=2\n{n} end=1\n{n} body\n{{}}trailing noise"
         );
         assert!(inv.reported(printed.as_bytes()));
         assert!(!inv.reported(b"outcome=installed\n"));
@@ -441,6 +512,8 @@ pub(crate) mod tests {
         assert!(r.error().is_none());
         assert_eq!(r.file_kind(), Some(FileKind::File));
         assert_eq!(r.body().unwrap().unwrap(), b"{}");
+        assert!(r.finished);
+        assert!(!inv.parse(output(&format!("{n} kind=file\n"))).finished);
     }
 
     #[test]

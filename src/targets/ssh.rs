@@ -54,7 +54,6 @@ impl SshConnectArgs {
             config_file: self.config_file,
             options: self.options,
             identity: self.identity,
-            default_keepalive: None,
         })
     }
 }
@@ -125,6 +124,8 @@ impl Target for SshTarget {
                 stdout: out.stdout,
                 stderr: out.stderr,
                 exit_status: out.exit_status,
+                delivered: out.delivered,
+                lost: out.lost.map(TargetError::from),
             })
         })
     }

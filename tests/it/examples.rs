@@ -188,7 +188,12 @@ fn compose_app_gets_a_session_of_its_own() {
         .unwrap();
     let text = String::from_utf8_lossy(&verdict.stdout);
     let listing: Vec<&str> = text.split_whitespace().take(4).collect();
-    assert_eq!(listing, ["-rw-------", "1", "1001", "1001"], "{text}");
+    assert_eq!(
+        listing,
+        ["-rw-------", "1", "1001", "1001"],
+        "{text} {}",
+        String::from_utf8_lossy(&verdict.stderr)
+    );
     assert!(text.contains("Logged in using ChatGPT"), "{text}");
     // The session went straight into the container: nothing was written here.
     assert!(!sb.home().join("local-codex/auth.json").exists());

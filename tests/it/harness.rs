@@ -282,8 +282,10 @@ impl RemoteUser {
 
 impl Drop for RemoteUser {
     fn drop(&mut self) {
+        // -f: also when a fault test left a process of this user running (it ends on
+        // its own). Never kill by uid here: a container's processes can share it.
         let _ = Command::new("userdel")
-            .arg("-r")
+            .args(["-f", "-r"])
             .arg(&self.name)
             .stderr(Stdio::null())
             .status();

@@ -5,6 +5,7 @@
 mod bad_input;
 mod codex171;
 mod examples;
+mod faults;
 mod forward;
 mod harness;
 mod issuer;

@@ -9,6 +9,8 @@
 # read_request MAGIC  read the request's first lines (magic, nonce) from stdin
 # say KEY VALUE       one report line, framed by the nonce: only lines carrying it are
 #                     read, so start-up files that print cannot be mistaken for us
+# finish              end the report (the client knows then that nothing was cut
+#                     short) and exit
 # fail CLASS DETAIL   report an error and stop (draining stdin first, removing $tmp,
 #                     the temp file being written, if any); the detail is terse (the
 #                     client words the message); class write means a command failed
@@ -27,7 +29,8 @@
 # codex_running       how many codex processes of this user run here now
 nonce= ; passwd_user= ; passwd_home= ; want_version= ; tmp= ;
 say() { printf "%s %s=%s" "$nonce" "$1" "$2"; echo; } ;
-fail() { if [ -n "$tmp" ]; then rm -f "$tmp" ; fi ; say error "$1"; say detail "$2"; cat >/dev/null 2>&1; exit 3; } ;
+finish() { say end 1 ; exit 0 ; } ;
+fail() { if [ -n "$tmp" ]; then rm -f "$tmp" ; fi ; say error "$1"; say detail "$2"; say end 1 ; cat >/dev/null 2>&1; exit 3; } ;
 read_request() {
   IFS= read -r magic || fail protocol "no request" ;
   IFS= read -r nonce ;

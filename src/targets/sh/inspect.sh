@@ -5,7 +5,7 @@
 # stdin: magic and nonce (read_request), then four header lines (codex home or empty,
 # take HOME from /etc/passwd 0/1, the user the command runs as if the client knows it,
 # report Codex's version 0/1). The file itself (when there is one) follows a framed body
-# line, auth_len bytes long.
+# line, auth_len bytes long, after the end of the report.
 read_request codex-auth-inspect-3 ;
 IFS= read -r dir ; IFS= read -r passwd_home ; IFS= read -r passwd_user ; IFS= read -r want_version ;
 locate ;
@@ -19,8 +19,8 @@ if [ -f "$f" ] && [ -r "$f" ]; then
   set -- $(ls -lnL "$f") ; say file_mode "$1" ; say file_uid "$3" ;
   # shellcheck disable=SC2046
   set -- $(wc -c < "$f") ; say auth_len "$1" ;
-  printf "%s body" "$nonce" ; echo ; cat "$f" ;
+  say end 1 ; printf "%s body" "$nonce" ; echo ; cat "$f" ; exit 0 ;
 elif [ -e "$f" ]; then
   say unreadable 1 ;
 fi ;
-exit 0 ;
+finish ;

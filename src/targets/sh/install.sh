@@ -1,4 +1,3 @@
-# shellcheck shell=sh
 # Install auth.json on a POSIX target in one round trip; common.sh comes before it.
 #
 # stdin: magic and nonce (read_request), then the header lines: codex home or empty,
@@ -27,13 +26,20 @@ lock_codex() {
   say lock held ;
 } ;
 unlock_codex() { exec 7>&- 8>&- ; } ;
+# A process that exited but was not reaped (a zombie, where nothing reaps) is dead too.
+alive() {
+  kill -0 "$1" 2>/dev/null || return 1 ;
+  if [ -r "/proc/$1/stat" ]; then :; else return 0 ; fi ;
+  st=$(cat "/proc/$1/stat" 2>/dev/null) ; st=${st##*) } ;
+  case $st in Z*|X*) return 1 ;; esac ;
+} ;
 clean_stale() {
   set +f ;
   for t in "$dir"/.auth.json.[0-9]* "$dir"/.auth.json.bak.[0-9]* ; do
     if [ -e "$t" ]; then :; else continue ; fi ;
     p=${t##*.} ;
     if [ "$p" -ge 0 ] 2>/dev/null; then :; else continue ; fi ;
-    if [ "$p" = "$$" ] || kill -0 "$p" 2>/dev/null; then :; else rm -f "$t" && say cleaned "$t" ; fi ;
+    if [ "$p" = "$$" ] || alive "$p"; then :; else rm -f "$t" && say cleaned "$t" ; fi ;
   done ;
   set -f ;
 } ;
@@ -49,53 +55,62 @@ if [ -n "$forced_ws" ] && [ "$want_method" = chatgpt ] && [ -n "$want_ws" ]; the
   case ",$forced_ws," in *",$want_ws,"*) ;; *) fail forced-workspace "$forced_ws" ;; esac ;
 fi ;
 if [ "$store" = keyring ] || [ "$store" = auto ]; then
-  if [ "$force" = 1 ]; then :; else say outcome skipped ; cat >/dev/null 2>&1 ; exit 0 ; fi ;
+  if [ "$force" = 1 ]; then :; else say outcome skipped ; cat >/dev/null 2>&1 ; finish ; fi ;
 fi ;
-existing=none ;
-if [ -L "$f" ]; then existing=symlink ;
-elif [ -d "$f" ]; then fail not-a-file "$f" ;
-elif [ -e "$f" ]; then
-  existing=different ;
-  if [ -r "$f" ]; then sum_of "$f" ; if [ -n "$sum" ] && [ "$sum" = "$want_sum" ]; then existing=same ; fi ; fi ;
-fi ;
-say existing "$existing" ;
+# What is there now (told on dry runs; decided again under the locks).
+look() {
+  existing=none ;
+  if [ -L "$f" ]; then existing=symlink ;
+  elif [ -d "$f" ]; then fail not-a-file "$f" ;
+  elif [ -e "$f" ]; then
+    existing=different ;
+    if [ -r "$f" ]; then sum_of "$f" ; if [ -n "$sum" ] && [ "$sum" = "$want_sum" ]; then existing=same ; fi ; fi ;
+  fi ;
+} ;
 if [ "$dry" = 1 ]; then
+  look ; say existing "$existing" ;
   if [ "$existing" = same ]; then say outcome unchanged ; else say outcome would-install ; fi ;
-  cat >/dev/null 2>&1 ; exit 0 ;
+  cat >/dev/null 2>&1 ; finish ;
 fi ;
+if [ -d "$dir" ]; then chmod 700 "$dir" 2>/dev/null ; else e=$(mkdir -p "$dir" 2>&1) || fail write "create $dir: $e" ; fi ;
+# The payload lands in a temp file created with O_EXCL (noclobber) in a directory only
+# we can write: nothing planted at its name is followed. Its name carries our PID, so a
+# run that died can be told from one still writing (clean_stale). A command's own error
+# output is captured into the report: what the shell's start-up files print is not.
+tmp=$dir/.auth.json.$$ ; set -C ;
+e=$(cat 2>&1 > "$tmp") || fail write "write $tmp: $e" ;
+set +C ;
+sum_of "$tmp" ; got_sum=$sum ;
+if [ -z "$sum" ]; then
+  len_of "$tmp" ;
+  if [ "$len" = "$want_len" ]; then :; else fail torn "$len of $want_len" ; fi ;
+elif [ "$sum" = "$want_sum" ]; then :;
+else fail torn sum ; fi ;
+say received 1 ;
+lock_codex ;
+clean_stale ;
+look ; say existing "$existing" ;
 if [ "$existing" = same ]; then
-  cat >/dev/null 2>&1 ;
+  rm -f "$tmp" ; tmp= ;
   chmod 700 "$dir" 2>/dev/null ; chmod 600 "$f" 2>/dev/null ;
-  lock_codex ;
-  say outcome unchanged ; sum_of "$f" ; say sum "$sum" ;
+  say outcome unchanged ; say sum "$want_sum" ;
 else
-  if [ -d "$dir" ]; then chmod 700 "$dir" 2>/dev/null ; else mkdir -p "$dir" || fail write "create $dir" ; fi ;
-  # The temp file is created with O_EXCL (noclobber) in a directory only we can write:
-  # nothing planted at its name is followed. Its name carries our PID, so a run that
-  # died can be told from one that is still writing (clean_stale).
-  tmp=$dir/.auth.json.$$ ; set -C ;
-  cat > "$tmp" || fail write "write $tmp" ;
-  set +C ;
-  sum_of "$tmp" ;
-  if [ -z "$sum" ]; then
-    len_of "$tmp" ;
-    if [ "$len" = "$want_len" ]; then :; else fail torn "$len of $want_len" ; fi ;
-  elif [ "$sum" = "$want_sum" ]; then :;
-  else fail torn sum ; fi ;
-  lock_codex ;
-  clean_stale ;
-  if [ -f "$f" ] && [ -r "$f" ] && [ "$existing" = different ]; then
+  if [ "$existing" = different ] && [ -r "$f" ]; then
     bak=$dir/.auth.json.bak.$$ ; set -C ;
     cat "$f" > "$bak" && set +C && mv -f "$bak" "$dir/auth.json.bak" && say backup "$dir/auth.json.bak" ;
     set +C ; rm -f "$bak" ;
   fi ;
   if [ -L "$f" ]; then rm -f "$f" ; fi ;
-  mv -f "$tmp" "$f" || fail write "replace $f" ;
+  # The commit point: a client that is gone by now makes this write fail (SIGPIPE),
+  # and the rename does not happen.
+  say committing 1 ;
+  e=$(mv -f "$tmp" "$f" 2>&1) || fail write "replace $f: $e" ;
   tmp= ;
-  say outcome installed ; sum_of "$f" ; say sum "$sum" ;
+  say outcome installed ; say sum "$got_sum" ;
 fi ;
+# (Under the locks nothing else writes: the length ls reads back is of our file.)
 modes ;
 unlock_codex ;
 codex_running ;
 codex_verdict ;
-exit 0 ;
+finish ;

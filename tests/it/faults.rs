@@ -1,0 +1,748 @@
+//! Faults are part of the contract: a cut connection, a killed sshd or client, a noisy
+//! login shell, two pushes at once, containers that stop or vanish mid-push. Each ends
+//! its target promptly with a report the target backs; nothing hangs, nothing is torn,
+//! nothing is left behind after the next push.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::harness::{
+    docker_peers, logins, peers, Out, RemoteUser, Running, Sandbox, TestContainer,
+};
+
+/// A TCP proxy to the loopback sshd that resets the connection (RST both ways) once
+/// one direction has carried `limit` bytes. One connection per proxy; it counts what
+/// went each way.
+struct CutProxy {
+    port: u16,
+    /// Bytes carried client to server and server to client, when the connection ended.
+    carried: Arc<std::sync::Mutex<Option<(usize, usize)>>>,
+}
+
+/// Where a [`CutProxy`] cuts: after so many bytes from the client, or from the server.
+#[derive(Clone, Copy, Debug)]
+enum Cut {
+    Client(usize),
+    Server(usize),
+    /// Stop carrying anything either way once the server has sent so many bytes, and
+    /// keep both connections open: a network that went silent (no RST, no FIN).
+    Silence(usize),
+    Never,
+}
+
+fn reset_on_close(s: &TcpStream) {
+    use std::os::fd::AsRawFd;
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            &linger as *const libc::linger as *const libc::c_void,
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
+    }
+}
+
+/// Copy `from` to `to` until either side ends or `cut` is set; at `limit` bytes, set it.
+/// With `silent`, a cut carries nothing more but holds the sockets open for a minute.
+fn pump(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    limit: usize,
+    cut: Arc<AtomicBool>,
+    silent: bool,
+) -> usize {
+    from.set_read_timeout(Some(Duration::from_millis(10)))
+        .unwrap();
+    let mut carried = 0usize;
+    let mut buf = [0u8; 16384];
+    while !cut.load(Ordering::SeqCst) {
+        match from.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                let room = limit - carried;
+                if to.write_all(&buf[..n.min(room)]).is_err() {
+                    break;
+                }
+                carried += n.min(room);
+                if carried >= limit {
+                    cut.store(true, Ordering::SeqCst);
+                }
+            }
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => break,
+        }
+    }
+    if silent {
+        std::thread::sleep(Duration::from_secs(60));
+    }
+    // Either end gone ends the other: a cut resets both (the linger set below).
+    cut.store(true, Ordering::SeqCst);
+    carried
+}
+
+impl CutProxy {
+    fn start(at: Cut) -> CutProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let carried = Arc::new(std::sync::Mutex::new(None));
+        let record = carried.clone();
+        std::thread::spawn(move || {
+            let Ok((client, _)) = listener.accept() else {
+                return;
+            };
+            let Ok(server) = TcpStream::connect(("127.0.0.1", peers().port())) else {
+                return;
+            };
+            let (up, down) = match at {
+                Cut::Client(n) => (n, usize::MAX),
+                Cut::Server(n) | Cut::Silence(n) => (usize::MAX, n),
+                Cut::Never => (usize::MAX, usize::MAX),
+            };
+            if !matches!(at, Cut::Never) {
+                reset_on_close(&client);
+                reset_on_close(&server);
+            }
+            let cut = Arc::new(AtomicBool::new(false));
+            let (c, s, flag) = (
+                client.try_clone().unwrap(),
+                server.try_clone().unwrap(),
+                cut.clone(),
+            );
+            let silent = matches!(at, Cut::Silence(_));
+            let back = std::thread::spawn(move || pump(s, c, down, flag, silent));
+            let sent = pump(client, server, up, cut, silent);
+            let received = back.join().unwrap_or(0);
+            *record.lock().unwrap() = Some((sent, received));
+        });
+        CutProxy { port, carried }
+    }
+
+    /// What the connection carried each way (client to server, server to client).
+    fn carried(&self) -> (usize, usize) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            if let Some(c) = *self.carried.lock().unwrap() {
+                return c;
+            }
+            assert!(Instant::now() < deadline, "the proxy never finished");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+/// The `.auth*` temp files in a Codex home.
+fn temp_files(user: &RemoteUser) -> Vec<String> {
+    std::fs::read_dir(user.home.join(".codex"))
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(".auth"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Wait for a background run, but never longer than `secs`: a run still going then is
+/// a hang, and fails the test (after killing it).
+fn wait_bounded(sb: &Sandbox, run: Running, secs: u64) -> Out {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let mut run = run;
+    loop {
+        if run.child.try_wait().unwrap().is_some() {
+            return sb.wait(run, &[]);
+        }
+        if Instant::now() > deadline {
+            run.signal(libc::SIGKILL);
+            let out = sb.wait(run, &[]);
+            panic!("still running after {secs} s (killed): {out:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_connection_cut_anywhere_in_a_push_ends_it_promptly_and_truly() {
+    let mut sb = Sandbox::new();
+    let user = RemoteUser::bash();
+    user.authorize(&sb);
+    sb.pin_host("127.0.0.1", peers().port());
+    let keys: Vec<String> = (0..2)
+        .map(|i| logins::api_key(&format!("cut{i}")))
+        .collect();
+    for k in &keys {
+        sb.secret(k);
+    }
+    let files: Vec<String> = keys.iter().map(|k| logins::api_key_json(k)).collect();
+    user.write_owned(".codex/auth.json", &files[0], 0o600);
+    let mut holds = 0;
+    let (mut tried, mut longest) = (0, Duration::ZERO);
+    // Runs that ended installed, untouched, and cut while installing or verifying.
+    let mut seen = [0; 3];
+    let mut push_through = |at: Cut| -> (usize, usize) {
+        let proxy = CutProxy::start(at);
+        let cfg = sb.ssh_config(&format!(
+            "Host cut\n  HostName 127.0.0.1\n  Port {}\n  HostKeyAlias [127.0.0.1]:{}\n  User {}\n  IdentityFile {{key}}\n  UserKnownHostsFile {{known_hosts}}\n  StrictHostKeyChecking yes\n",
+            proxy.port,
+            peers().port(),
+            user.name
+        ));
+        let next = 1 - holds;
+        let started = Instant::now();
+        let run = sb
+            .cmd(&[
+                "push",
+                "--ssh",
+                "cut",
+                "-F",
+                cfg.to_str().unwrap(),
+                "--api-key-stdin",
+                "--json",
+            ])
+            .stdin(&keys[next])
+            .spawn();
+        let out = wait_bounded(&sb, run, 30);
+        longest = longest.max(started.elapsed());
+        tried += 1;
+        let now = std::fs::read_to_string(user.auth_path()).unwrap();
+        assert!(
+            now == files[0] || now == files[1],
+            "torn file at {at:?}: {now:?}"
+        );
+        let message = out.json()["targets"][0]["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        match out.code {
+            0 => {
+                assert_eq!(
+                    now, files[next],
+                    "{at:?}: exit 0 but the old login: {out:?}"
+                );
+                seen[0] += 1;
+            }
+            1 if message.contains("nothing was changed")
+                || message.contains("nothing was replaced") =>
+            {
+                assert_eq!(now, files[holds], "{at:?}: says untouched: {out:?}");
+                seen[1] += 1;
+            }
+            1 if message.contains("the new login was written") => {
+                assert_eq!(now, files[next], "{at:?}: says written: {out:?}");
+                seen[2] += 1;
+            }
+            1 => {
+                assert!(
+                    message.contains("old login or the new one"),
+                    "{at:?}: the report claims what it cannot know: {out:?}"
+                );
+                seen[2] += 1;
+            }
+            _ => panic!("{at:?}: {out:?}"),
+        }
+        holds = if now == files[0] { 0 } else { 1 };
+        proxy.carried()
+    };
+    // One whole push measures the conversation; then cuts at every step of it, in the
+    // bytes the client sends (connecting, authenticating, the request, the login) and
+    // in the bytes the server sends back (the report, line by line).
+    let (up, down) = push_through(Cut::Never);
+    const STEPS: usize = 50;
+    for k in 0..=STEPS {
+        push_through(Cut::Client(k * up / STEPS));
+    }
+    for k in 0..=STEPS {
+        push_through(Cut::Server(k * down / STEPS));
+    }
+    eprintln!(
+        "cut sweep: {tried} cut points over {up} bytes up and {down} down, longest run {longest:?}; installed {}, untouched {}, cut while installing or verifying {}",
+        seen[0], seen[1], seen[2]
+    );
+    // The sweep spans the whole push: cuts before it, during it, and none at all.
+    assert!(seen.iter().all(|n| *n > 0), "{seen:?}");
+    // The next whole push leaves no temp file of any cut run behind.
+    let cfg = sb.alias("s", &user);
+    sb.push_key("after-cuts", &["--ssh", "s", "-F", cfg.to_str().unwrap()])
+        .0
+        .code(0);
+    assert!(temp_files(&user).is_empty(), "{:?}", temp_files(&user));
+}
+
+#[test]
+fn a_network_gone_silent_is_noticed_by_keepalives() {
+    let mut sb = Sandbox::new();
+    let user = RemoteUser::bash();
+    user.authorize(&sb);
+    sb.pin_host("127.0.0.1", peers().port());
+    let key = logins::api_key("silence");
+    sb.secret(&key);
+    // Silent once the server has answered the handshake and authentication, before
+    // the report: only keepalives can tell the connection is gone.
+    let proxy = CutProxy::start(Cut::Silence(2500));
+    let cfg = sb.ssh_config(&format!(
+        "Host quiet\n  HostName 127.0.0.1\n  Port {}\n  HostKeyAlias [127.0.0.1]:{}\n  User {}\n  IdentityFile {{key}}\n  UserKnownHostsFile {{known_hosts}}\n  StrictHostKeyChecking yes\n  ServerAliveInterval 1\n  ServerAliveCountMax 2\n",
+        proxy.port,
+        peers().port(),
+        user.name
+    ));
+    let run = sb
+        .cmd(&[
+            "push",
+            "--ssh",
+            "quiet",
+            "-F",
+            cfg.to_str().unwrap(),
+            "--api-key-stdin",
+            "--json",
+        ])
+        .stdin(&key)
+        .spawn();
+    // 1 s x 2 unanswered keepalives, plus the handshake: far less than the minute the
+    // proxy stays silent.
+    let out = wait_bounded(&sb, run, 20).code(1);
+    let e = &out.json()["targets"][0]["error"];
+    assert_eq!(e["class"], "disconnected", "{out:?}");
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains(", while installing: "),
+        "the request went out whole before the silence: {out:?}"
+    );
+}
+
+/// Make the target's `flock` slow for `user` (3 s, then the real one): an install then
+/// holds still right before it replaces the file, long enough to fault it there. Fault
+/// injection only: ~/.ssh/environment puts the slow one first on the PATH.
+fn slow_flock(user: &RemoteUser) {
+    user.write_owned(
+        "slow/flock",
+        "#!/bin/sh\nsleep 3\nexec /usr/bin/flock \"$@\"\n",
+        0o755,
+    );
+    user.set_environment(&[(
+        "PATH",
+        &format!("{}/slow:/usr/local/bin:/usr/bin:/bin", user.home.display()),
+    )]);
+}
+
+/// The PIDs of `user`'s processes named `name`, on this machine only: a container's
+/// processes can run under the same uid, and are none of this test's business.
+fn processes(user: &RemoteUser, name: &str) -> Vec<i32> {
+    let out = std::process::Command::new("ps")
+        .args(["-u", &user.name, "-o", "pid=,comm="])
+        .output()
+        .unwrap();
+    let host_ns = std::fs::read_link("/proc/self/ns/pid").ok();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let pid: i32 = f.next()?.parse().ok()?;
+            (f.next()? == name).then_some(pid)
+        })
+        .filter(|pid| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok() == host_ns)
+        .collect()
+}
+
+fn wait_until(what: &str, secs: u64, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !ready() {
+        assert!(Instant::now() < deadline, "{what} never happened");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn sshd_killed_or_client_killed_mid_push_leaves_a_whole_file_and_no_leftovers() {
+    for kill_client in [false, true] {
+        let mut sb = Sandbox::new();
+        let user = RemoteUser::bash();
+        user.authorize(&sb);
+        let old = logins::api_key("killed-old");
+        let new = logins::api_key("killed-new");
+        sb.secret(&old);
+        sb.secret(&new);
+        user.write_owned(".codex/auth.json", &logins::api_key_json(&old), 0o600);
+        slow_flock(&user);
+        let cfg = sb.alias("s", &user);
+        let cfg = cfg.to_str().unwrap();
+        let run = sb
+            .cmd(&["push", "--ssh", "s", "-F", cfg, "--api-key-stdin", "--json"])
+            .stdin(&new)
+            .spawn();
+        // The install holds still in the slow flock, its temp file written.
+        wait_until("the slow flock", 20, || {
+            !processes(&user, "sleep").is_empty()
+        });
+        let started = Instant::now();
+        if kill_client {
+            run.signal(libc::SIGKILL);
+            let out = sb.wait(run, &[]);
+            assert_eq!(out.code, -1, "{out:?}");
+        } else {
+            for pid in processes(&user, "sshd") {
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                }
+            }
+            let out = wait_bounded(&sb, run, 20).code(1);
+            let e = &out.json()["targets"][0]["error"];
+            assert_eq!(e["class"], "disconnected", "{out:?}");
+            let message = e["message"].as_str().unwrap();
+            assert!(message.contains("while installing"), "{out:?}");
+            assert!(
+                !message.contains("nothing was"),
+                "it cannot know that: {out:?}"
+            );
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "not prompt: {out:?}"
+            );
+        }
+        // Whatever the remote script did meanwhile, the file is whole: old or new.
+        wait_until("the remote script's end", 20, || {
+            processes(&user, "sleep").is_empty()
+        });
+        std::thread::sleep(Duration::from_millis(200));
+        let now = std::fs::read_to_string(user.auth_path()).unwrap();
+        assert!(
+            now == logins::api_key_json(&old) || now == logins::api_key_json(&new),
+            "{now}"
+        );
+        assert_eq!(crate::harness::mode_and_uid(&user.auth_path()).0, 0o600);
+        // The next push cleans up after the dead run.
+        let _ = std::fs::remove_file(user.home.join(".ssh/environment"));
+        sb.push_key("after-kill", &["--ssh", "s", "-F", cfg])
+            .0
+            .code(0);
+        assert!(
+            temp_files(&user).is_empty(),
+            "kill_client {kill_client}: {:?} {:?}",
+            temp_files(&user),
+            std::process::Command::new("ps")
+                .args(["-u", &user.name, "-o", "pid,ppid,args"])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        );
+    }
+}
+
+#[test]
+fn a_stuck_target_is_given_up_at_its_deadline_and_the_others_finish() {
+    let mut sb = Sandbox::new();
+    let stuck = RemoteUser::bash();
+    let fine = RemoteUser::bash();
+    stuck.authorize(&sb);
+    fine.authorize(&sb);
+    let old = logins::api_key("deadline-old");
+    sb.secret(&old);
+    stuck.write_owned(".codex/auth.json", &logins::api_key_json(&old), 0o600);
+    // Its flock takes 3 s; with 1 s for the locks and 1 s for the rest, that is stuck.
+    slow_flock(&stuck);
+    let cfg = sb.ssh_config(&format!(
+        "Host stuck\n  HostName 127.0.0.1\n  Port {port}\n  User {}\n  IdentityFile {{key}}\n  UserKnownHostsFile {{known_hosts}}\n\
+         Host fine\n  HostName 127.0.0.1\n  Port {port}\n  User {}\n  IdentityFile {{key}}\n  UserKnownHostsFile {{known_hosts}}\n",
+        stuck.name,
+        fine.name,
+        port = peers().port()
+    ));
+    sb.pin_host("127.0.0.1", peers().port());
+    let cfg = cfg.to_str().unwrap();
+    sb.env.push(("CODEX_AUTH_LOCK_WAIT".into(), "1".into()));
+    let key = logins::api_key("deadline");
+    sb.secret(&key);
+    let run = sb
+        .cmd(&[
+            "push",
+            "--ssh",
+            "stuck",
+            "--ssh",
+            "fine",
+            "-F",
+            cfg,
+            "--api-key-stdin",
+            "--target-timeout",
+            "1",
+            "--json",
+        ])
+        .stdin(&key)
+        .spawn();
+    let out = wait_bounded(&sb, run, 20).code(1);
+    let doc = out.json();
+    let e = &doc["targets"][0]["error"];
+    assert_eq!(e["class"], "timeout", "{out:?}");
+    let message = e["message"].as_str().unwrap();
+    assert!(
+        message.contains("no result within 2 s, while installing"),
+        "{out:?}"
+    );
+    assert!(message.contains("old login or the new one"), "{out:?}");
+    assert_eq!(doc["targets"][1]["outcome"], "installed", "{out:?}");
+    wait_until("the remote script's end", 20, || {
+        processes(&stuck, "sleep").is_empty()
+    });
+    let now = std::fs::read_to_string(stuck.auth_path()).unwrap();
+    assert!(
+        now == logins::api_key_json(&old) || now == logins::api_key_json(&key),
+        "{now}"
+    );
+
+    // status: a login shell that never returns is given up too, and reads nothing.
+    let hung = RemoteUser::bash();
+    hung.authorize(&sb);
+    hung.write_owned(".bashrc", "sleep 20\n", 0o644);
+    let cfg = sb.alias("hung", &hung);
+    let run = sb
+        .cmd(&[
+            "status",
+            "--ssh",
+            "hung",
+            "-F",
+            cfg.to_str().unwrap(),
+            "--target-timeout",
+            "2",
+            "--json",
+        ])
+        .spawn();
+    let out = wait_bounded(&sb, run, 20).code(1);
+    let e = &out.json()["places"][1]["error"];
+    assert_eq!(e["class"], "timeout", "{out:?}");
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("while reading: reading changes nothing"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn noisy_start_up_files_change_nothing() {
+    let noise = "echo outcome=installed; echo error=torn; echo detail=noise; echo banner >&2; echo Read-only file system >&2";
+    let shells: &[(&str, &str, String)] = &[
+        ("/bin/bash", ".bashrc", format!("{noise}\n")),
+        ("/usr/bin/zsh", ".zshenv", format!("{noise}\n")),
+        (
+            "/usr/bin/fish",
+            ".config/fish/config.fish",
+            "echo outcome=installed; echo error=torn; echo banner >&2\n".to_string(),
+        ),
+        (
+            "/bin/csh",
+            ".cshrc",
+            "echo outcome=installed; echo error=torn; echo detail=noise\n".to_string(),
+        ),
+    ];
+    for (shell, file, text) in shells {
+        let mut sb = Sandbox::new();
+        let user = RemoteUser::new(shell);
+        user.authorize(&sb);
+        user.write_owned(file, text, 0o644);
+        let cfg = sb.alias("s", &user);
+        let cfg = cfg.to_str().unwrap();
+        let (out, key) = sb.push_key("noisy", &["--ssh", "s", "-F", cfg, "--json"]);
+        assert_eq!(out.code, 0, "{shell}: {out:?}");
+        let t = &out.json()["targets"][0];
+        assert_eq!(t["outcome"], "installed", "{shell}: {out:?}");
+        assert_eq!(t["verified"], true);
+        assert_eq!(
+            std::fs::read_to_string(user.auth_path()).unwrap(),
+            logins::api_key_json(&key)
+        );
+        let out = sb
+            .run(&["status", "--ssh", "s", "-F", cfg, "--json"])
+            .code(0);
+        assert_eq!(
+            out.json()["places"][1]["login"]["mode"],
+            "apikey",
+            "{shell}: {out:?}"
+        );
+    }
+}
+
+#[test]
+fn two_pushes_at_once_both_succeed_and_the_file_is_one_of_them() {
+    let mut sb = Sandbox::new();
+    let user = RemoteUser::bash();
+    user.authorize(&sb);
+    let cfg = sb.alias("s", &user);
+    let cfg = cfg.to_str().unwrap();
+    let keys: Vec<String> = (0..2)
+        .map(|i| logins::api_key(&format!("both{i}")))
+        .collect();
+    for k in &keys {
+        sb.secret(k);
+    }
+    for round in 0..8 {
+        let runs: Vec<Running> = keys
+            .iter()
+            .map(|k| {
+                sb.cmd(&["push", "--ssh", "s", "-F", cfg, "--api-key-stdin", "--json"])
+                    .stdin(k)
+                    .spawn()
+            })
+            .collect();
+        for run in runs {
+            let out = wait_bounded(&sb, run, 30);
+            assert_eq!(out.code, 0, "round {round}: {out:?}");
+            assert_eq!(out.json()["targets"][0]["verified"], true, "round {round}");
+        }
+        let now = std::fs::read_to_string(user.auth_path()).unwrap();
+        assert!(
+            keys.iter().any(|k| now == logins::api_key_json(k)),
+            "round {round}: {now}"
+        );
+        assert!(temp_files(&user).is_empty(), "{:?}", temp_files(&user));
+    }
+}
+
+/// A container whose `flock` holds still for 3 s (busybox has none: this one is a
+/// stand-in that sleeps), so a push can be faulted right before it replaces the file.
+fn slow_container() -> TestContainer {
+    let c = TestContainer::new("BUSYBOX_ROOT", &[], true);
+    c.exec(&[
+        "sh",
+        "-c",
+        "mkdir -p /usr/local/bin && printf '#!/bin/sh\\nsleep 3\\n' > /usr/local/bin/flock && chmod 755 /usr/local/bin/flock",
+    ]);
+    c
+}
+
+#[test]
+fn a_container_that_stops_or_vanishes_mid_push_ends_that_target_only() {
+    for fault in ["stop", "rm"] {
+        let mut sb = Sandbox::new();
+        sb.env
+            .push(("DOCKER_HOST".into(), docker_peers().host().to_string()));
+        let c = slow_container();
+        let good = TestContainer::new("BUSYBOX_ROOT", &[], true);
+        let run = sb
+            .cmd(&[
+                "push",
+                "--docker",
+                &c.name,
+                "--docker",
+                &good.name,
+                "--api-key-stdin",
+                "--json",
+            ])
+            .stdin(logins::api_key("vanish"))
+            .spawn();
+        sb.secret(&logins::api_key("vanish"));
+        wait_until("the slow flock in the container", 20, || {
+            std::process::Command::new("docker")
+                .args(["top", &c.name])
+                .env("DOCKER_HOST", docker_peers().host())
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).contains("sleep 3"))
+                .unwrap_or(false)
+        });
+        let args: &[&str] = match fault {
+            "stop" => &["kill", &c.name],
+            _ => &["rm", "-f", &c.name],
+        };
+        crate::harness::docker_cli(docker_peers().host(), args);
+        let out = wait_bounded(&sb, run, 20).code(1);
+        let doc = out.json();
+        let e = &doc["targets"][0]["error"];
+        assert_eq!(e["class"], "container-gone", "{fault}: {out:?}");
+        assert!(e["message"].as_str().unwrap().contains(&c.name), "{out:?}");
+        assert_eq!(
+            doc["targets"][1]["outcome"], "installed",
+            "{fault}: the other continues"
+        );
+    }
+}
+
+/// A unix-socket relay to the engine that can be cut (as a restarting dockerd cuts
+/// every API connection).
+struct EngineRelay {
+    path: std::path::PathBuf,
+    cut: Arc<AtomicBool>,
+}
+
+impl EngineRelay {
+    fn start(dir: &std::path::Path) -> EngineRelay {
+        use std::os::unix::net::{UnixListener, UnixStream};
+        let path = dir.join("relay.sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        let cut = Arc::new(AtomicBool::new(false));
+        let engine = docker_peers()
+            .host()
+            .trim_start_matches("unix://")
+            .to_string();
+        let flag = cut.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(upstream) = UnixStream::connect(&engine) else {
+                    continue;
+                };
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), upstream.try_clone().unwrap()),
+                    (upstream, client),
+                ] {
+                    let flag = flag.clone();
+                    std::thread::spawn(move || {
+                        from.set_read_timeout(Some(Duration::from_millis(20)))
+                            .unwrap();
+                        let mut buf = [0u8; 16384];
+                        while !flag.load(Ordering::SeqCst) {
+                            match from.read(&mut buf) {
+                                Ok(0) => break,
+                                Ok(n) => {
+                                    if to.write_all(&buf[..n]).is_err() {
+                                        break;
+                                    }
+                                }
+                                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                                Err(_) => break,
+                            }
+                        }
+                        let _ = from.shutdown(std::net::Shutdown::Both);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        EngineRelay { path, cut }
+    }
+}
+
+#[test]
+fn an_engine_that_goes_away_mid_push_ends_the_push_promptly() {
+    let mut sb = Sandbox::new();
+    let relay = EngineRelay::start(sb.home());
+    sb.env.push((
+        "DOCKER_HOST".into(),
+        format!("unix://{}", relay.path.display()),
+    ));
+    let c = slow_container();
+    let key = logins::api_key("engine-gone");
+    sb.secret(&key);
+    let run = sb
+        .cmd(&["push", "--docker", &c.name, "--api-key-stdin", "--json"])
+        .stdin(&key)
+        .spawn();
+    wait_until("the slow flock in the container", 20, || {
+        std::process::Command::new("docker")
+            .args(["top", &c.name])
+            .env("DOCKER_HOST", docker_peers().host())
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).contains("sleep 3"))
+            .unwrap_or(false)
+    });
+    relay.cut.store(true, Ordering::SeqCst);
+    let out = wait_bounded(&sb, run, 20).code(1);
+    let e = &out.json()["targets"][0]["error"];
+    assert_eq!(e["class"], "docker-unreachable", "{out:?}");
+    assert!(e["message"].as_str().unwrap().contains("lost"), "{out:?}");
+}
