@@ -85,3 +85,13 @@ pub(crate) fn head(text: &str, max: usize) -> &str {
     }
     &text[..end]
 }
+
+/// The proptest settings for this crate: the default number of cases, and no
+/// regression files (the project's top level is fixed; a case a property found is
+/// kept as a named example in that parser's tests instead).
+pub(crate) fn config() -> ProptestConfig {
+    ProptestConfig {
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}

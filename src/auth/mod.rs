@@ -776,6 +776,7 @@ mod tests {
     ];
 
     proptest::proptest! {
+        #![proptest_config(crate::test_inputs::config())]
         #[test]
         fn auth_json_never_panics(text in crate::test_inputs::text_from(AUTH_WORDS, 80)) {
             if let Ok(auth) = AuthFile::parse(text.as_bytes()) {

@@ -177,6 +177,7 @@ mod tests {
     }
 
     proptest::proptest! {
+        #![proptest_config(crate::test_inputs::config())]
         #[test]
         fn config_toml_never_panics(
             text in crate::test_inputs::text_from(

@@ -104,6 +104,7 @@ mod tests {
     }
 
     proptest::proptest! {
+        #![proptest_config(crate::test_inputs::config())]
         #[test]
         fn verdicts_never_panic(
             rc in proptest::option::of(proptest::num::i64::ANY),

@@ -99,6 +99,7 @@ mod tests {
     }
 
     proptest::proptest! {
+        #![proptest_config(crate::test_inputs::config())]
         #[test]
         fn passwd_never_panics(
             text in crate::test_inputs::text_from(&[":", "root", "0", "1000", "4294967296", "/home/x", "\n", "#", "x"], 40),

@@ -194,6 +194,7 @@ mod tests {
     }
 
     proptest::proptest! {
+        #![proptest_config(crate::test_inputs::config())]
         #[test]
         fn queries_never_panic(
             text in crate::test_inputs::text_from(

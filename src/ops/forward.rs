@@ -379,6 +379,7 @@ mod tests {
     }
 
     proptest::proptest! {
+        #![proptest_config(crate::test_inputs::config())]
         #[test]
         fn the_url_scanner_never_panics(
             text in crate::test_inputs::text_from(

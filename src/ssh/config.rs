@@ -615,6 +615,7 @@ mod tests {
     }
 
     proptest::proptest! {
+        #![proptest_config(crate::test_inputs::config())]
         #[test]
         fn fallback_parser_never_panics(text in crate::test_inputs::text_from(CONFIG_WORDS, 200)) {
             let pairs = pairs_of(&text);

@@ -155,6 +155,8 @@ mod tests {
             "[::1",
             "a b",
             "h;rm",
+            "][::1",
+            "a/b",
         ] {
             assert!(Destination::parse(bad).is_err(), "{bad}");
         }
@@ -175,6 +177,7 @@ mod tests {
     }
 
     proptest::proptest! {
+        #![proptest_config(crate::test_inputs::config())]
         #[test]
         fn destinations_never_panic_and_print_back(
             text in crate::test_inputs::text_from(

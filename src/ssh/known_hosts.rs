@@ -314,6 +314,7 @@ mod tests {
     }
 
     proptest::proptest! {
+        #![proptest_config(crate::test_inputs::config())]
         #[test]
         fn known_hosts_lines_never_panic(text in crate::test_inputs::text_from(KNOWN_HOSTS_WORDS, 60)) {
             let _ = entries_in(&text, Path::new("kh"), "[127.0.0.1]:2222");

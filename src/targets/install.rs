@@ -587,6 +587,7 @@ pub(crate) mod tests {
     }
 
     proptest::proptest! {
+        #![proptest_config(crate::test_inputs::config())]
         #[test]
         fn reports_never_panic(
             text in crate::test_inputs::text_from(REPORT_WORDS, 120),
