@@ -13,6 +13,10 @@
 #      every run must install on all 32 (exit 0)                                  reported only
 #   e. peak RSS of one 32-host push (/usr/bin/time -v)                            target <= 30 MB
 #   f. size of the release binary                                                 reported only
+#   l. scale: one push to 256 hosts vs one push to the first 32, per host, on the wide
+#      sshd and on the default one (MaxStartups 10:30:100)                        target ratio <= 1.2
+#   m. the same for status (wide sshd)                                            target ratio <= 1.2
+#   n. peak RSS of one 256-host push (default sshd)                               target <= 30 MB
 #
 # Docker part: codex-auth against a private dockerd (scripts/docker-peers.sh), in
 # containers of the busybox-root image (root, home /root) started for the benchmark:
@@ -39,8 +43,8 @@
 # /root/.codex) before each run of either command (otherwise codex-auth would find the
 # same file, report "unchanged" and skip the write).
 #
-# Setup (ssh): throwaway users cxab0..cxab32 (cxab32 has codex on its PATH), a client key,
-# an ssh config (w0..w31 and wc on the wide sshd, d0..d31 on the default one). Setup
+# Setup (ssh): throwaway users cxab0..cxab256 (cxab256 has codex on its PATH), a client key,
+# an ssh config (w0..w255 and wc on the wide sshd, d0..d255 on the default one). Setup
 # (docker): scripts/docker-peers.sh up (without podman) in a mktemp dir; DOCKER_HOST is
 # exported as its unix socket, so both the docker CLI and codex-auth talk to that daemon
 # only (checked: `docker info` must report its data root); containers cxab-c0..cxab-c15
@@ -74,7 +78,7 @@
 # and single-container runs: a, b, g), BENCH_WARMUP=3, BENCH_RUNS_MANY=3 (paired 32-host
 # runs: the ssh loop takes seconds per run), BENCH_RUNS_ALONE=10 (32-host and 16-container
 # runs of codex-auth alone: c', d', h'), BENCH_RUNS_DOCKER_MANY=5 (paired 16-container
-# runs: h), BENCH_RUNS_STOPPED=10 (i), BENCH_ISOLATE=1.
+# runs: h), BENCH_RUNS_STOPPED=10 (i), BENCH_RUNS_SCALE=5 (l, m), BENCH_ISOLATE=1.
 # One bench at a time (lock: /tmp/codex-auth-bench.lock).
 set -euo pipefail
 
@@ -90,7 +94,9 @@ RUNS_MANY=${BENCH_RUNS_MANY:-3}
 RUNS_ALONE=${BENCH_RUNS_ALONE:-10}
 RUNS_DOCKER_MANY=${BENCH_RUNS_DOCKER_MANY:-5}
 RUNS_STOPPED=${BENCH_RUNS_STOPPED:-10}
-NHOSTS=32                # cxab0..cxab31 (w*, d*); cxab32 is `wc`
+RUNS_SCALE=${BENCH_RUNS_SCALE:-5}
+NHOSTS=32                # the 32-host runs use w0..w31 / d0..d31
+FLEET=256                # users cxab0..cxab255 (w*, d*); cxab256 is `wc`
 USER_PREFIX=cxab
 NCONT=16                 # running containers cxab-c0..cxab-c15
 CONT_PREFIX=cxab-c
@@ -229,7 +235,7 @@ def before(ca, rest):
     return f" {fmt(b)}{mark} | {ca['mean'] / b['mean']:.3f} |"
 
 cmd, path = sys.argv[1], sys.argv[2]
-res = load(path) if cmd in ("pair", "alone", "check") else None
+res = load(path) if cmd in ("pair", "alone", "check", "perhost") else None
 if cmd == "pair":          # pair JSON LABEL TARGET|-   (results[0] codex-auth, [1] baseline)
     label, target = sys.argv[3], sys.argv[4]
     ca, base = res[0], res[1]
@@ -286,6 +292,16 @@ elif cmd == "dprecheck":   # dprecheck PUSH_JSON N exec|archive: N containers, i
     print(f"  {len(doc['targets'])} container(s): "
           + ("; ".join(errors) if errors else f"all installed ({how} path), verified, -rw-------"))
     sys.exit(1 if errors else 0)
+elif cmd == "perhost":     # perhost JSON LABEL N_BIG N_SMALL TARGET: [0] BIG hosts, [1] SMALL hosts
+    label, big, small, target = sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
+    a, b = res[0], res[1]
+    per_a, per_b = a["mean"] / big, b["mean"] / small
+    ratio = per_a / per_b
+    if failed(a) or failed(b):
+        verdict = "ERROR (runs exited non-zero)"
+    else:
+        verdict = "PASS" if ratio <= float(target) else "FAIL"
+    print(f"| {label} | {per_a * 1000:.2f} ms/host ({fmt(a)}) | {per_b * 1000:.2f} ms/host ({fmt(b)}) | {ratio:.3f} | ≤ {target} | {verdict} |")
 elif cmd == "status-check":  # status-check STATUS_JSON N: local + N places, all logged in
     doc = json.load(open(path))
     n = int(sys.argv[3])
@@ -340,10 +356,10 @@ ssh_part() {
 
     ssh-keygen -q -t ed25519 -N '' -C codex-auth-bench -f "$KEY"
 
-    say "creating users ${USER_PREFIX}0..${USER_PREFIX}${NHOSTS}"
+    say "creating users ${USER_PREFIX}0..${USER_PREFIX}${FLEET}"
     HOMES=()
     local i u home g
-    for i in $(seq 0 "$NHOSTS"); do
+    for i in $(seq 0 "$FLEET"); do
         u=$USER_PREFIX$i
         useradd -m -s /bin/bash "$u"
         usermod -p '*' "$u"   # no password, but not locked (sshd refuses locked accounts)
@@ -354,9 +370,9 @@ ssh_part() {
         HOMES+=("$home")
     done
     # the last one has Codex 0.171 (npm) in ~/.local/bin, where codex-auth finds it
-    u=$USER_PREFIX$NHOSTS
-    install -d -o "$u" -g "$(id -g "$u")" -m 755 "${HOMES[$NHOSTS]}/.local" "${HOMES[$NHOSTS]}/.local/bin"
-    ln -s "$PEER_CODEX171_BIN_DIR/codex" "${HOMES[$NHOSTS]}/.local/bin/codex"
+    u=$USER_PREFIX$FLEET
+    install -d -o "$u" -g "$(id -g "$u")" -m 755 "${HOMES[$FLEET]}/.local" "${HOMES[$FLEET]}/.local/bin"
+    ln -s "$PEER_CODEX171_BIN_DIR/codex" "${HOMES[$FLEET]}/.local/bin/codex"
 
     local ktype kdata
     read -r ktype kdata _ <"$PEER_HOST_KEY_PUB"
@@ -365,11 +381,11 @@ ssh_part() {
 
     {
         echo "# generated by scripts/bench.sh"
-        for i in $(seq 0 $((NHOSTS - 1))); do
+        for i in $(seq 0 $((FLEET - 1))); do
             host_block "w$i" "$PEER_SSH_PORT_WIDE" "$USER_PREFIX$i"
             host_block "d$i" "$PEER_SSH_PORT" "$USER_PREFIX$i"
         done
-        host_block wc "$PEER_SSH_PORT_WIDE" "$USER_PREFIX$NHOSTS"
+        host_block wc "$PEER_SSH_PORT_WIDE" "$USER_PREFIX$FLEET"
     } >"$CFG"
 
     # --prepare: delete every bench user's ~/.codex, so each timed run writes for real
@@ -386,6 +402,8 @@ ssh_part() {
     REMOTE="'mkdir -p ~/.codex && cat > ~/.codex/auth.json'"
     W_HOSTS=() D_HOSTS=()
     for i in $(seq 0 $((NHOSTS - 1))); do W_HOSTS+=("w$i"); D_HOSTS+=("d$i"); done
+    W_FLEET=() D_FLEET=()
+    for i in $(seq 0 $((FLEET - 1))); do W_FLEET+=("w$i"); D_FLEET+=("d$i"); done
 
     ssh_check
     ssh_bench
@@ -452,7 +470,7 @@ ssh_check() {   # untimed
         die "codex-auth push --ssh w0 --ssh d1 --ssh wc failed (above)"
     fi
     hf precheck "$WORK/pre.json" >&2 || die "unexpected push report (above); see $WORK/pre.json"
-    for n in 0 1 "$NHOSTS"; do
+    for n in 0 1 "$FLEET"; do
         verify_installed "$n" strict || die "push to w0/d1/wc did not install correctly"
     done
 
@@ -460,7 +478,7 @@ ssh_check() {   # untimed
     for h in w0 d1 wc; do
         sh -c "$(ssh_cmd "$h")" || die "the ssh one-liner to $h failed"
     done
-    for n in 0 1 "$NHOSTS"; do
+    for n in 0 1 "$FLEET"; do
         verify_installed "$n" || die "the ssh one-liner did not write auth.json"
     done
     "$RESET"
@@ -525,7 +543,44 @@ ssh_bench() {
     fi
 
     status_bench
+    scale_bench
     tunnel_bench
+}
+
+# l, m. Scale: push and status to all 256 hosts vs to the first 32, in one hyperfine
+# invocation each; the figure is the time per host at 256 over the time per host at 32
+# (target <= 1.2), on the wide sshd and on the default one. n. peak RSS of a 256-host push.
+scale_bench() {
+    local kind label hosts32 hosts256 flags
+    for kind in w d; do
+        if [ "$kind" = w ]; then
+            label="wide sshd"; hosts32=("${W_HOSTS[@]}"); hosts256=("${W_FLEET[@]}")
+        else
+            label="default sshd"; hosts32=("${D_HOSTS[@]}"); hosts256=("${D_FLEET[@]}")
+        fi
+        run_hf "scale-push-$kind" "$RESET" "$RUNS_SCALE" 1 \
+            "codex-auth 256" "$(ca_cmd "${hosts256[@]}")" "codex-auth 32" "$(ca_cmd "${hosts32[@]}")"
+        ROWS+=("$(hf perhost "$OUT/scale-push-$kind.json" "l. push: per host at 256 hosts vs at 32 ($label)" "$FLEET" "$NHOSTS" 1.2)")
+    done
+    for i in $(seq 0 $((FLEET - 1))); do
+        verify_installed "$i" strict || note_failure "scale: ${USER_PREFIX}$i not installed after the last 256-host push"
+    done
+    local ours256 ours32 h
+    flags=""; for h in "${W_FLEET[@]}"; do flags+=" --ssh $h"; done
+    ours256=$(printf '%s status%s -F %s -q' "$(q "$BIN")" "$flags" "$(q "$CFG")")
+    flags=""; for h in "${W_HOSTS[@]}"; do flags+=" --ssh $h"; done
+    ours32=$(printf '%s status%s -F %s -q' "$(q "$BIN")" "$flags" "$(q "$CFG")")
+    run_hf scale-status true "$RUNS_SCALE" 1 "codex-auth 256" "$ours256" "codex-auth 32" "$ours32"
+    ROWS+=("$(hf perhost "$OUT/scale-status.json" "m. status: per host at 256 hosts vs at 32 (wide sshd)" "$FLEET" "$NHOSTS" 1.2)")
+
+    say "peak memory: one 256-host push (default sshd)"
+    "$RESET"
+    local mem_rc=0 ssh_args=() rss_kb
+    for h in "${D_FLEET[@]}"; do ssh_args+=(--ssh "$h"); done
+    /usr/bin/time -v -o "$WORK/time256.txt" "$BIN" push "${ssh_args[@]}" -F "$CFG" --from "$AUTH" -q >&2 || mem_rc=$?
+    [ "$mem_rc" = 0 ] || note_failure "memory run: codex-auth push to 256 hosts exited $mem_rc"
+    rss_kb=$(awk -F': *' '/Maximum resident set size/ {print $2}' "$WORK/time256.txt")
+    ROWS+=("$(awk -v kb="$rss_kb" 'BEGIN { mb = kb / 1024; printf "| n. peak RSS, 256-host push (default sshd) | %.1f MB | — | — | ≤ 30 MB | %s |", mb, (mb <= 30 ? "PASS" : "FAIL") }')")
 }
 
 # j. `status` on 32 hosts (each holding a login: the last push left them) vs a loop of

@@ -22,7 +22,7 @@ apt_run() {
     local log=$1 deadline=$((SECONDS + APT_LOCK_WAIT)) mark
     shift
     while :; do
-        mark=$(wc -l <"$log" 2>/dev/null || echo 0)
+        mark=$({ wc -l <"$log"; } 2>/dev/null || echo 0)
         if DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout="$APT_LOCK_WAIT" "$@" >>"$log" 2>&1; then
             return 0
         fi

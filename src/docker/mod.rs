@@ -67,6 +67,8 @@ pub(crate) struct Container {
     pub env: Vec<String>,
     /// Mount points backed by tmpfs (writes through the archive API land below them).
     pub tmpfs_mounts: Vec<String>,
+    /// When it last started (the engine's timestamp): tells a restart apart.
+    pub started_at: Option<String>,
 }
 
 impl Container {
@@ -91,6 +93,8 @@ impl Container {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ContainerState {
     Running,
+    /// Running again, started after it was first looked at.
+    Restarted,
     Stopped,
     Gone,
 }
@@ -262,6 +266,7 @@ impl Engine {
             user: config.and_then(|c| c.user.clone()).unwrap_or_default(),
             env: config.and_then(|c| c.env.clone()).unwrap_or_default(),
             tmpfs_mounts,
+            started_at: state.and_then(|s| s.started_at.clone()),
         })
     }
 
@@ -369,10 +374,15 @@ impl Engine {
                 let state = info.state.as_ref();
                 let running = state.and_then(|s| s.running).unwrap_or(false)
                     && !state.and_then(|s| s.paused).unwrap_or(false);
-                Ok(if running {
-                    ContainerState::Running
-                } else {
+                let started_at = state.and_then(|s| s.started_at.as_ref());
+                Ok(if !running {
                     ContainerState::Stopped
+                } else if container.started_at.is_some()
+                    && started_at != container.started_at.as_ref()
+                {
+                    ContainerState::Restarted
+                } else {
+                    ContainerState::Running
                 })
             }
             Err(bollard::errors::Error::DockerResponseServerError {
@@ -512,6 +522,7 @@ mod tests {
             user: String::new(),
             env: vec!["CODEX_HOME=/srv/codex".into(), "A=b=c".into()],
             tmpfs_mounts: vec!["/home".into(), "/home/app".into()],
+            started_at: None,
         };
         assert_eq!(c.tmpfs_under("/home/app/.codex"), Some("/home/app"));
         assert_eq!(c.tmpfs_under("/homework"), None);

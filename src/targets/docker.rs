@@ -227,6 +227,11 @@ impl Target for DockerTarget {
                         format!("container {name} stopped during the push"),
                         Some("start it and push again"),
                     )),
+                    Ok(ContainerState::Restarted) => Some(TargetError::new(
+                        ErrorClass::ContainerGone,
+                        format!("container {name} restarted during the push"),
+                        Some("push again"),
+                    )),
                     Ok(ContainerState::Running) => None,
                     // The stream ended early and the engine is gone with it (a restart).
                     Err(DockerError::Unreachable { detail, .. } | DockerError::Transport(detail)) => {
@@ -242,8 +247,9 @@ impl Target for DockerTarget {
             }
             // The scripts always report; only when they did not is the exit code worth a
             // round trip (a missing shell, or a user the image does not have).
+            // The exit code also tells how a script that stopped short ended (137: killed).
             let spoke = invocation.reported(&out.stdout);
-            let exit_code = if spoke || lost.is_some() {
+            let exit_code = if lost.is_some() || (spoke && invocation.finished(&out.stdout)) {
                 None
             } else {
                 self.engine.exit_code(&out.exec_id).await?

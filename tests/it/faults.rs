@@ -618,8 +618,8 @@ fn slow_container() -> TestContainer {
 }
 
 #[test]
-fn a_container_that_stops_or_vanishes_mid_push_ends_that_target_only() {
-    for fault in ["stop", "rm"] {
+fn a_container_that_stops_vanishes_or_restarts_mid_push_ends_that_target_only() {
+    for fault in ["stop", "rm", "restart", "exec"] {
         let mut sb = Sandbox::new();
         sb.env
             .push(("DOCKER_HOST".into(), docker_peers().host().to_string()));
@@ -646,16 +646,45 @@ fn a_container_that_stops_or_vanishes_mid_push_ends_that_target_only() {
                 .map(|o| String::from_utf8_lossy(&o.stdout).contains("sleep 3"))
                 .unwrap_or(false)
         });
-        let args: &[&str] = match fault {
-            "stop" => &["kill", &c.name],
-            _ => &["rm", "-f", &c.name],
-        };
-        crate::harness::docker_cli(docker_peers().host(), args);
+        match fault {
+            "stop" | "rm" | "restart" => {
+                let args: &[&str] = match fault {
+                    "stop" => &["kill", &c.name],
+                    "rm" => &["rm", "-f", &c.name],
+                    _ => &["restart", "-t", "0", &c.name],
+                };
+                crate::harness::docker_cli(docker_peers().host(), args);
+            }
+            _ => {
+                // The exec's own shell dies (killed by PID, seen from this machine); the
+                // container lives on.
+                let top = crate::harness::docker_cli(
+                    docker_peers().host(),
+                    &["top", &c.name, "-o", "pid,args"],
+                );
+                let script = top
+                    .lines()
+                    .find(|l| l.contains("sh -c") && l.contains("say()"))
+                    .and_then(|l| l.split_whitespace().next())
+                    .and_then(|p| p.parse::<i32>().ok())
+                    .unwrap_or_else(|| panic!("no install script in {top}"));
+                unsafe {
+                    libc::kill(script, libc::SIGKILL);
+                }
+            }
+        }
         let out = wait_bounded(&sb, run, 20).code(1);
         let doc = out.json();
         let e = &doc["targets"][0]["error"];
-        assert_eq!(e["class"], "container-gone", "{fault}: {out:?}");
-        assert!(e["message"].as_str().unwrap().contains(&c.name), "{out:?}");
+        let message = e["message"].as_str().unwrap();
+        if fault == "exec" {
+            assert_eq!(e["class"], "remote", "{fault}: {out:?}");
+            assert!(message.contains("exit 137"), "{out:?}");
+            assert!(message.contains("old login or the new one"), "{out:?}");
+        } else {
+            assert_eq!(e["class"], "container-gone", "{fault}: {out:?}");
+            assert!(message.contains(&c.name), "{out:?}");
+        }
         assert_eq!(
             doc["targets"][1]["outcome"], "installed",
             "{fault}: the other continues"

@@ -174,6 +174,32 @@ impl RemoteUser {
         RemoteUser::new("/bin/bash")
     }
 
+    /// `n` bash users that `sandbox`'s key logs in as, made in one shell run (a fleet).
+    pub fn many(n: usize, sandbox: &Sandbox) -> Vec<RemoteUser> {
+        let key = sandbox.key_path().with_extension("pub");
+        let users: Vec<RemoteUser> = (0..n)
+            .map(|_| {
+                let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+                let name = format!("cxa{}x{n}", std::process::id() % 100_000);
+                let home = PathBuf::from(format!("/home/{name}"));
+                RemoteUser { name, home }
+            })
+            .collect();
+        let script: String = users
+            .iter()
+            .map(|u| {
+                format!(
+                    "useradd -m -s /bin/bash {n} && usermod -p '*' {n} && install -d -o {n} -m 700 {h}/.ssh && install -o {n} -m 600 {k} {h}/.ssh/authorized_keys\n",
+                    n = u.name,
+                    h = u.home.display(),
+                    k = key.display()
+                )
+            })
+            .collect();
+        sh(&format!("set -e\n{script}"));
+        users
+    }
+
     pub fn authorize(&self, sandbox: &Sandbox) -> &Self {
         let key = std::fs::read_to_string(sandbox.key_path().with_extension("pub")).unwrap();
         self.write_owned(".ssh/authorized_keys", &key, 0o600);

@@ -13,4 +13,5 @@ mod login;
 mod manual;
 mod push_docker;
 mod push_ssh;
+mod scale;
 mod status;
