@@ -86,12 +86,12 @@ impl From<crate::ops::forward::ForwardError> for AppError {
 
 impl From<crate::auth::local::LocalWriteError> for AppError {
     fn from(e: crate::auth::local::LocalWriteError) -> Self {
+        let hint = e.hint();
         match e {
-            crate::auth::local::LocalWriteError::OtherAccount { .. } => AppError::failed(
-                format!("not saved: {e}"),
-                Some("pass --force to replace it (the old login is kept as auth.json.bak)".into()),
-            ),
-            other => AppError::failed(other.to_string(), None),
+            crate::auth::local::LocalWriteError::OtherAccount { .. } => {
+                AppError::failed(format!("not saved: {e}"), hint)
+            }
+            other => AppError::failed(other.to_string(), hint),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! from [`source`], the configured credential store [`store`], Codex's own verdict [`verdict`].
 
 pub(crate) mod local;
+pub(crate) mod os_keyring;
 pub(crate) mod source;
 pub(crate) mod store;
 pub(crate) mod verdict;
@@ -179,6 +180,26 @@ impl fmt::Debug for AuthFile {
 impl AuthFile {
     pub(crate) fn bytes(&self) -> &SecretBytes {
         &self.bytes
+    }
+
+    /// A login as Codex keeps it in the OS keyring (one line of compact JSON), made into
+    /// the file Codex would write for it (pretty-printed): what a target's auth.json
+    /// should hold.
+    pub(crate) fn from_keyring_value(value: &str) -> Result<AuthFile, AuthError> {
+        let parsed = AuthFile::parse(value.as_bytes())?;
+        match serde_json::from_str::<Value>(value) {
+            Ok(doc) => AuthFile::parse(&serialize_like_codex(&doc)),
+            Err(_) => Ok(parsed),
+        }
+    }
+
+    /// The document as one line of compact JSON, as Codex keeps it in the OS keyring
+    /// (keys in the order of the file).
+    pub(crate) fn compact_json(&self) -> Secret {
+        let text = serde_json::from_slice::<Value>(self.bytes.expose())
+            .map(|v| v.to_string())
+            .unwrap_or_else(|_| String::from_utf8_lossy(self.bytes.expose()).into_owned());
+        Secret::new(text)
     }
 
     /// sha256 of the bytes, hex: identifies the content without revealing it.

@@ -25,10 +25,12 @@ pub(crate) enum SourceError {
     BadKey(&'static str, AuthError),
     #[error("cannot find the home directory for the local login")]
     NoLocalHome,
-    #[error("no local Codex login: {} does not exist", .0.display())]
-    NoLocalLogin(PathBuf),
-    #[error("cannot read {path}: {detail}")]
-    LocalUnreadable { path: PathBuf, detail: String },
+    #[error("no local Codex login: {0}")]
+    NoLocalLogin(String),
+    #[error("cannot read the local login: {0}")]
+    LocalUnreadable(super::local::LocalReadError),
+    #[error("{place} does not hold a Codex login: {error}")]
+    NotACodexLogin { place: String, error: AuthError },
 }
 
 impl SourceError {
@@ -45,9 +47,13 @@ impl SourceError {
             }
             SourceError::NoLocalHome => "set CODEX_HOME or pass --from FILE",
             SourceError::NoLocalLogin(_) => {
-                "run `codex login` here first, or pass --from FILE or --api-key-stdin"
+                "run `codex login` or `codex-auth login` here first, or pass --from FILE or --api-key-stdin"
             }
-            SourceError::StdinUnreadable(_) | SourceError::LocalUnreadable { .. } => return None,
+            SourceError::LocalUnreadable(super::local::LocalReadError::Keyring(e)) => e.hint(),
+            SourceError::NotACodexLogin { .. } => {
+                "log in again here (`codex login` or `codex-auth login`), or pass --from FILE"
+            }
+            SourceError::StdinUnreadable(_) | SourceError::LocalUnreadable(_) => return None,
         })
     }
 }
@@ -92,16 +98,41 @@ fn from_stdin(
     build(&raw).map_err(|e| SourceError::BadKey(flag, e))
 }
 
-/// This machine's login, `$CODEX_HOME/auth.json`.
-pub(crate) fn local_login() -> Result<AuthFile, SourceError> {
-    let path = super::local::auth_path().ok_or(SourceError::NoLocalHome)?;
-    match read_limited(&path) {
-        Ok(bytes) => AuthFile::parse(&bytes).map_err(|error| SourceError::Invalid { path, error }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(SourceError::NoLocalLogin(path)),
-        Err(e) => Err(SourceError::LocalUnreadable {
-            path,
-            detail: e.to_string(),
-        }),
+/// This machine's login, read where its Codex reads it (auth.json or the OS keyring).
+pub(crate) struct LocalSource {
+    pub auth: AuthFile,
+    pub place: super::local::LocalPlace,
+    /// Why `auto` read the file: the keyring could not be used.
+    pub fell_back: Option<super::os_keyring::KeyringError>,
+}
+
+/// This machine's login: where the local config.toml says Codex keeps it.
+pub(crate) fn local_login() -> Result<LocalSource, SourceError> {
+    use super::local::{read_login, LocalHome, LocalRead};
+    let home = LocalHome::resolve().ok_or(SourceError::NoLocalHome)?;
+    match read_login(&home).map_err(SourceError::LocalUnreadable)? {
+        LocalRead::Found {
+            bytes,
+            place,
+            fell_back,
+        } => match match &place {
+            // Kept as compact JSON there; a target gets the file Codex would write.
+            super::local::LocalPlace::Keyring { .. } => {
+                AuthFile::from_keyring_value(&String::from_utf8_lossy(bytes.expose()))
+            }
+            super::local::LocalPlace::File(_) => AuthFile::parse(bytes.expose()),
+        } {
+            Ok(auth) => Ok(LocalSource {
+                auth,
+                place,
+                fell_back,
+            }),
+            Err(error) => Err(SourceError::NotACodexLogin {
+                place: place.to_string(),
+                error,
+            }),
+        },
+        LocalRead::Missing(why) => Err(SourceError::NoLocalLogin(why)),
     }
 }
 

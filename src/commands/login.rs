@@ -2,7 +2,8 @@
 //! the local login, and ask the local Codex about it; or, with `--forward`, run the
 //! host's own `codex login` with its callback tunnelled here.
 
-use crate::auth::{local, source};
+use crate::auth::store::CredentialStore;
+use crate::auth::{local, os_keyring, source};
 use crate::cli::{LoginArgs, LoginPlan};
 use crate::error::{exit, AppError};
 use crate::report;
@@ -15,33 +16,59 @@ pub(crate) fn run(args: LoginArgs) -> Result<u8, AppError> {
     match plan {
         LoginPlan::Forward(forward) => block_on(run_forward(forward, &runner)),
         LoginPlan::ApiKey => {
+            let home = where_to_save()?;
             let auth = source::api_key_from_stdin()?;
-            block_on(save(auth, &args, &runner))
+            block_on(save(&home, auth, &args, &runner))
         }
-        LoginPlan::SignIn(opts) => block_on(async {
-            let auth = runner
-                .until_interrupted(crate::login::login(&opts, runner.reporter.as_ref(), None))
-                .await??;
-            save(auth, &args, &runner).await
-        }),
+        LoginPlan::SignIn(opts) => {
+            let home = where_to_save()?;
+            block_on(async {
+                let auth = runner
+                    .until_interrupted(crate::login::login(&opts, runner.reporter.as_ref(), None))
+                    .await??;
+                save(&home, auth, &args, &runner).await
+            })
+        }
     }
 }
 
-/// Write the new login where the local Codex reads it, and report what Codex says.
+/// The local Codex home, checked before anyone signs in: a store that can keep no
+/// login (`ephemeral`), or a `keyring` store whose keyring cannot be used, is refused
+/// now (exit 2), with nothing touched, rather than after the sign-in.
+fn where_to_save() -> Result<local::LocalHome, AppError> {
+    let home = local::LocalHome::resolve().ok_or_else(|| {
+        AppError::usage(
+            "cannot find the home directory for the local login",
+            Some("set CODEX_HOME"),
+        )
+    })?;
+    let refuse = |e: local::LocalWriteError| AppError::usage(e.to_string(), e.hint().as_deref());
+    match home.store() {
+        CredentialStore::Ephemeral => Err(refuse(local::LocalWriteError::Ephemeral)),
+        CredentialStore::Keyring => match os_keyring::get(&home.account()) {
+            Ok(_) => Ok(home),
+            Err(e) => Err(refuse(local::LocalWriteError::Keyring(e))),
+        },
+        _ => Ok(home),
+    }
+}
+
+/// Save the new login where the local Codex reads it, and report what Codex says.
 async fn save(
+    home: &local::LocalHome,
     auth: crate::auth::AuthFile,
     args: &LoginArgs,
     runner: &Runner,
 ) -> Result<u8, AppError> {
-    let (path, outcome) = local::write_login(&auth, args.force, crate::cli::lock_wait()?)?;
+    let saved = local::save_login(home, &auth, args.force, crate::cli::lock_wait()?)?;
     let verdict = crate::ops::status::local(runner.wants_codex_version())
         .await
         .ok()
         .and_then(|p| p.report.codex_status);
     report::print_stdout(&if runner.json {
-        report::login::json(&auth, &path, &outcome, verdict.as_deref())
+        report::login::json(&auth, &saved, verdict.as_deref())
     } else {
-        report::login::text(&auth, &path, &outcome, verdict.as_deref())
+        report::login::text(&auth, &saved, verdict.as_deref())
     });
     Ok(exit::OK)
 }

@@ -13,12 +13,28 @@ use super::{block_on, exit_code, Runner};
 pub(crate) fn run(args: PushArgs) -> Result<u8, AppError> {
     let plan = args.plan()?;
     let runner = Runner::for_targets(&args.output, &plan.scope);
+    let mut from = None;
     let source = match plan.source {
         Source::FreshLogin(opts) => PushSource::FreshLogin(opts, runner.reporter.clone()),
         Source::File(path) => PushSource::Fixed(Box::new(source::from_file(&path)?)),
         Source::ApiKeyStdin => PushSource::Fixed(Box::new(source::api_key_from_stdin()?)),
         Source::AccessTokenStdin => PushSource::Fixed(Box::new(source::access_token_from_stdin()?)),
-        Source::LocalLogin => PushSource::Fixed(Box::new(source::local_login()?)),
+        Source::LocalLogin => {
+            let local = source::local_login()?;
+            if runner.verbosity != Verbosity::Quiet {
+                if let Some(why) = &local.fell_back {
+                    runner.reporter.note(&format!(
+                        "note: {why}; the local Codex (cli_auth_credentials_store = \"auto\") then reads {}, and so does this push",
+                        local.place
+                    ));
+                }
+                runner
+                    .reporter
+                    .note(&format!("pushing the local login from {}", local.place));
+            }
+            from = Some(local.place);
+            PushSource::Fixed(Box::new(local.auth))
+        }
     };
     let shared_login = match &source {
         PushSource::Fixed(auth) => {
@@ -56,7 +72,7 @@ pub(crate) fn run(args: PushArgs) -> Result<u8, AppError> {
             .await?;
         let all_done = results.iter().all(|r| r.done());
         report::print_stdout(&if runner.json {
-            report::push::json(&results, shared_login.as_ref(), args.dry_run)
+            report::push::json(&results, shared_login.as_ref(), from.as_ref(), args.dry_run)
         } else {
             report::push::table(&results, shared_login.as_ref(), runner.verbosity)
         });

@@ -5,10 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{fan_out, ProgressSink, TargetOutcome};
-use crate::auth::store::CodexConfig;
 use crate::auth::verdict::CodexSeen;
 use crate::auth::{self, AuthFile};
-use crate::secret::SecretBytes;
 use crate::targets::{
     ConnectContext, ErrorClass, FileKind, HomeSource, InspectReport, InspectRequest, Location,
     TargetError, TargetSpec,
@@ -128,48 +126,81 @@ fn decode(report: InspectReport) -> PlaceStatus {
     }
 }
 
-/// This machine's login: `$CODEX_HOME/auth.json`, its config.toml, and Codex's verdict
-/// when `codex` is on PATH (with its version when asked).
+/// This machine's login, read where its Codex reads it (auth.json, or the OS keyring
+/// as config.toml says), with Codex's verdict when `codex` is on PATH (and its version
+/// when asked).
 pub(crate) async fn local(codex_version: bool) -> Result<PlaceStatus, TargetError> {
-    let dir = auth::local::codex_home().ok_or_else(|| {
+    let home = auth::local::LocalHome::resolve().ok_or_else(|| {
         TargetError::new(
             ErrorClass::NoHome,
             "cannot find the home directory",
             Some("set CODEX_HOME"),
         )
     })?;
-    let path = dir.join("auth.json");
-    let meta = std::fs::symlink_metadata(&path).ok();
-    let kind = match &meta {
-        None => FileKind::None,
-        Some(m) if m.file_type().is_symlink() => FileKind::Symlink,
-        Some(m) if m.is_dir() => FileKind::Dir,
-        Some(_) => FileKind::File,
+    let path = home.auth_path();
+    let (content, keyring_account, mut notes) = match auth::local::read_login(&home) {
+        Ok(auth::local::LocalRead::Found {
+            bytes,
+            place,
+            fell_back,
+        }) => {
+            let notes: Vec<String> = fell_back
+                .map(|e| format!("{e}: Codex reads auth.json instead (auto)"))
+                .into_iter()
+                .collect();
+            match place {
+                auth::local::LocalPlace::Keyring { account } => (Some(bytes), Some(account), notes),
+                auth::local::LocalPlace::File(_) => (Some(bytes), None, notes),
+            }
+        }
+        Ok(auth::local::LocalRead::Missing(why)) => (None, None, vec![why]),
+        Err(auth::local::LocalReadError::Keyring(e)) => {
+            return Err(TargetError::new(
+                ErrorClass::Keyring,
+                format!("config.toml sets cli_auth_credentials_store = \"keyring\", and {e}"),
+                Some(e.hint()),
+            ))
+        }
+        Err(e) => return Err(TargetError::new(ErrorClass::Io, e.to_string(), None)),
     };
-    let content = std::fs::read(&path).ok().map(SecretBytes::new);
-    let config = std::fs::read_to_string(dir.join("config.toml"))
-        .map(|t| CodexConfig::parse(&t))
-        .unwrap_or_default();
-    let (codex_status, codex) = local_codex_verdict(&dir, codex_version).await.unzip();
+    let in_file = keyring_account.is_none();
+    let meta = std::fs::symlink_metadata(&path).ok();
+    let kind = match (&meta, &content) {
+        (_, Some(_)) if !in_file => FileKind::File,
+        (None, _) => FileKind::None,
+        (Some(m), _) if m.file_type().is_symlink() => FileKind::Symlink,
+        (Some(m), _) if m.is_dir() => FileKind::Dir,
+        (Some(_), _) => FileKind::File,
+    };
+    if content.is_none() && meta.is_none() {
+        // Nothing to read: a plain "not logged in", which the state says already.
+        notes.retain(|n| !n.ends_with("does not exist"));
+    }
+    let (codex_status, codex) = local_codex_verdict(&home, codex_version).await.unzip();
     Ok(decode(InspectReport {
         location: Location {
-            dir: dir.display().to_string(),
+            dir: home.dir.display().to_string(),
             home_from: if auth::local::codex_home_from_env() {
                 HomeSource::Env
             } else {
                 HomeSource::Default
             },
             user: std::env::var("USER").unwrap_or_default(),
-            store: config.store,
+            store: home.store(),
         },
         kind,
-        file_mode: local_file_mode(&path),
+        file_mode: if in_file {
+            local_file_mode(&path)
+        } else {
+            None
+        },
         codex_status,
         codex,
-        forced: config.forced,
-        notes: Vec::new(),
-        unreadable: kind == FileKind::File && content.is_none(),
+        forced: home.config.forced.clone(),
+        notes,
+        unreadable: false,
         content,
+        keyring_account,
     }))
 }
 
@@ -205,10 +236,12 @@ fn local_codex() -> Option<std::path::PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// `codex login status` for the login in `dir`, run in a scratch home that links to its
-/// auth.json and config.toml (Codex writes helper files into whatever home it runs in).
+/// `codex login status` for the login of `home`, run in a scratch home that links to
+/// its auth.json and config.toml (Codex writes helper files into whatever home it runs
+/// in); a home whose Codex may read the keyring is asked as it is, since the keyring
+/// entry is named after the home's own path.
 async fn local_codex_verdict(
-    dir: &std::path::Path,
+    home: &auth::local::LocalHome,
     codex_version: bool,
 ) -> Option<(String, CodexSeen)> {
     let codex = local_codex()?;
@@ -216,16 +249,21 @@ async fn local_codex_verdict(
         .prefix("codex-auth-status")
         .tempdir()
         .ok()?;
-    for name in ["auth.json", "config.toml"] {
-        let real = dir.join(name);
-        if real.exists() {
-            link_into(&real, scratch.path());
+    let run_in = if home.store().may_ignore_file() {
+        home.dir.clone()
+    } else {
+        for name in ["auth.json", "config.toml"] {
+            let real = home.dir.join(name);
+            if real.exists() {
+                link_into(&real, scratch.path());
+            }
         }
-    }
+        scratch.path().to_path_buf()
+    };
     let run = |args: &'static [&'static str]| {
         tokio::process::Command::new(&codex)
             .args(args)
-            .env("CODEX_HOME", scratch.path())
+            .env("CODEX_HOME", &run_in)
             .stdin(std::process::Stdio::null())
             .kill_on_drop(true)
             .output()

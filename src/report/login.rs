@@ -4,32 +4,39 @@
 use serde::Serialize;
 
 use super::{json_text, login_detail};
-use crate::auth::local::{describe_account, LocalOutcome};
+use crate::auth::local::{describe_account, LocalOutcome, LocalPlace, Saved};
 use crate::auth::{AuthFile, AuthSummary};
 use crate::ops::forward::ForwardReport;
 
-pub(crate) fn text(
-    auth: &AuthFile,
-    path: &std::path::Path,
-    outcome: &LocalOutcome,
-    codex: Option<&str>,
-) -> String {
+pub(crate) fn text(auth: &AuthFile, saved: &Saved, codex: Option<&str>) -> String {
     let who = describe_account(auth);
-    let mut out = match outcome {
-        LocalOutcome::Created => format!("Logged in: {who}; wrote {} (0600)\n", path.display()),
+    let place = &saved.place;
+    let kept = match place {
+        LocalPlace::File(_) => " (0600)",
+        LocalPlace::Keyring { .. } => "",
+    };
+    let mut out = match &saved.outcome {
+        LocalOutcome::Created => format!("Logged in: {who}; saved in {place}{kept}\n"),
         LocalOutcome::Replaced { backup: None } => {
-            format!(
-                "Logged in again: {who}; replaced {} (0600)\n",
-                path.display()
-            )
+            format!("Logged in again: {who}; replaced the login in {place}{kept}\n")
         }
         LocalOutcome::Replaced { backup: Some(b) } => format!(
-            "Logged in: {who}; replaced {} (0600), the previous login is kept in {}\n",
-            path.display(),
+            "Logged in: {who}; replaced the login in {place}{kept}, the previous login is kept in {}\n",
             b.display()
         ),
-        LocalOutcome::Unchanged => format!("Already logged in: {who} ({})\n", path.display()),
+        LocalOutcome::Unchanged => format!("Already logged in: {who} ({place})\n"),
     };
+    if let Some(why) = &saved.fell_back {
+        out.push_str(&format!(
+            "  {why}: saved in the file instead, as Codex does for cli_auth_credentials_store = \"auto\"\n"
+        ));
+    }
+    if let Some(p) = &saved.removed_file {
+        out.push_str(&format!(
+            "  removed {}: Codex keeps this login in the keyring, as it does after its own login\n",
+            p.display()
+        ));
+    }
     if auth.summary.mode == "chatgpt" {
         out.push_str(&format!("  {}\n", login_detail(auth)));
     }
@@ -42,31 +49,43 @@ pub(crate) fn text(
 #[derive(Serialize)]
 struct JsonLogin<'a> {
     command: &'static str,
-    path: String,
+    /// `file` or `keyring`.
+    store: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    keyring_account: Option<&'a str>,
     outcome: &'static str,
     backup: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    removed_file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    keyring_unavailable: Option<String>,
     login: &'a AuthSummary,
     codex_status: Option<&'a str>,
 }
 
-pub(crate) fn json(
-    auth: &AuthFile,
-    path: &std::path::Path,
-    outcome: &LocalOutcome,
-    codex: Option<&str>,
-) -> String {
-    let (name, backup) = match outcome {
+pub(crate) fn json(auth: &AuthFile, saved: &Saved, codex: Option<&str>) -> String {
+    let (name, backup) = match &saved.outcome {
         LocalOutcome::Created => ("created", None),
         LocalOutcome::Replaced { backup } => {
             ("replaced", backup.as_ref().map(|b| b.display().to_string()))
         }
         LocalOutcome::Unchanged => ("unchanged", None),
     };
+    let (path, keyring_account) = match &saved.place {
+        LocalPlace::File(p) => (Some(p.display().to_string()), None),
+        LocalPlace::Keyring { account } => (None, Some(account.as_str())),
+    };
     let doc = JsonLogin {
         command: "login",
-        path: path.display().to_string(),
+        store: saved.place.kind(),
+        path,
+        keyring_account,
         outcome: name,
         backup,
+        removed_file: saved.removed_file.as_ref().map(|p| p.display().to_string()),
+        keyring_unavailable: saved.fell_back.as_ref().map(ToString::to_string),
         login: &auth.summary,
         codex_status: codex,
     };

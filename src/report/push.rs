@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::{json_text, render_table, scrub, Verbosity};
+use crate::auth::local::LocalPlace;
 use crate::auth::{AuthFile, AuthSummary};
 use crate::ops::push::TargetResult;
 use crate::targets::{InstallReport, Outcome, Previous, TargetError};
@@ -31,6 +32,9 @@ struct JsonPush<'a> {
     dry_run: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     login: Option<&'a AuthSummary>,
+    /// Where the pushed login was read, when it was this machine's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    login_from: Option<JsonFrom>,
     targets: Vec<JsonTarget<'a>>,
     summary: JsonSummary,
 }
@@ -45,7 +49,38 @@ fn logins<'a>(
         .chain(results.iter().filter_map(|r| r.auth.as_ref()))
 }
 
-pub(crate) fn json(results: &[TargetResult], shared: Option<&AuthFile>, dry_run: bool) -> String {
+#[derive(Serialize)]
+struct JsonFrom {
+    store: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    keyring_account: Option<String>,
+}
+
+impl JsonFrom {
+    fn of(place: &LocalPlace) -> JsonFrom {
+        match place {
+            LocalPlace::File(p) => JsonFrom {
+                store: "file",
+                path: Some(p.display().to_string()),
+                keyring_account: None,
+            },
+            LocalPlace::Keyring { account } => JsonFrom {
+                store: "keyring",
+                path: None,
+                keyring_account: Some(account.clone()),
+            },
+        }
+    }
+}
+
+pub(crate) fn json(
+    results: &[TargetResult],
+    shared: Option<&AuthFile>,
+    from: Option<&LocalPlace>,
+    dry_run: bool,
+) -> String {
     let targets: Vec<JsonTarget> = results
         .iter()
         .map(|r| JsonTarget {
@@ -61,6 +96,7 @@ pub(crate) fn json(results: &[TargetResult], shared: Option<&AuthFile>, dry_run:
         command: "push",
         dry_run,
         login: shared.map(|a| &a.summary),
+        login_from: from.map(JsonFrom::of),
         summary: JsonSummary {
             total: targets.len(),
             ok,
@@ -74,10 +110,7 @@ pub(crate) fn json(results: &[TargetResult], shared: Option<&AuthFile>, dry_run:
 fn notes(rep: &InstallReport, verbosity: Verbosity) -> String {
     let mut notes = Vec::new();
     if rep.outcome == Outcome::Skipped {
-        notes.push(format!(
-            "credential store is {} there: Codex would not read the file (use --force to push anyway)",
-            rep.credential_store
-        ));
+        // The reason is among the report's notes.
     } else if rep.credential_store != crate::auth::store::CredentialStore::File {
         notes.push(format!("credential store: {}", rep.credential_store));
     }

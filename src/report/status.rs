@@ -56,11 +56,18 @@ pub(crate) fn table(places: &[PlaceResult], verbosity: Verbosity) -> String {
                         detail.push_str(&format!("; judged by {}", super::push::codex_name(c)));
                     }
                 }
+                if let Some(account) = &st.report.keyring_account {
+                    detail.push_str(&format!(
+                        "; kept in the OS keyring ({}, {account})",
+                        crate::auth::os_keyring::SERVICE
+                    ));
+                }
                 for n in &st.report.notes {
                     detail.push_str(&format!("; {n}"));
                 }
                 let store = st.report.location.store;
-                if store.may_ignore_file() {
+                // (A login read from the keyring is the one Codex uses: nothing to warn of.)
+                if store.may_ignore_file() && st.report.keyring_account.is_none() {
                     warnings.push(format!(
                         "note: {} uses the {store} credential store: Codex there {} auth.json",
                         p.display(),
@@ -136,6 +143,8 @@ struct JsonPlace<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     invalid_reason: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    keyring_account: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     file_mode: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     codex_status: Option<&'a str>,
@@ -192,6 +201,7 @@ pub(crate) fn json(places: &[PlaceResult]) -> String {
                         state: Some(state),
                         login,
                         invalid_reason: invalid,
+                        keyring_account: st.report.keyring_account.as_deref(),
                         file_mode: st.report.file_mode.as_deref(),
                         codex_status: st.report.codex_status.as_deref(),
                         codex: st.report.codex.as_ref(),

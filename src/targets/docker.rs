@@ -17,7 +17,7 @@ use super::{
     ConnectContext, ErrorClass, FileKind, HomeFrom, HomeSource, InspectReport, InspectRequest,
     Location, RunOutput, Target, TargetError, TargetSpec,
 };
-use crate::auth::store::CodexConfig;
+use crate::auth::store::{CodexConfig, CredentialStore};
 use crate::docker::passwd::{self, Unresolved};
 use crate::docker::{Container, ContainerState, DockerError, Engine, Entry};
 use crate::error::AppError;
@@ -510,9 +510,18 @@ impl DockerTarget {
             notes: vec![],
             login: None,
         };
-        if store.may_ignore_file() && !req.force {
-            report.outcome = Outcome::Skipped;
-            return Ok(report);
+        // As on running targets (install.sh): keyring and ephemeral are skipped; auto is
+        // written, since no shell runs a D-Bus session here for Codex to reach a keyring on.
+        match store {
+            CredentialStore::Keyring | CredentialStore::Ephemeral if !req.force => {
+                report.outcome = Outcome::Skipped;
+                report.notes.push(install::skip_reason(store));
+                return Ok(report);
+            }
+            CredentialStore::Auto => report.notes.push(format!(
+                "no D-Bus session runs in the container ({why_direct}), so no OS keyring: with cli_auth_credentials_store = \"auto\", Codex reads auth.json"
+            )),
+            _ => {}
         }
 
         let want = req.auth.bytes().expose();

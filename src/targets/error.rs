@@ -57,6 +57,7 @@ error_classes!(
     Tmpfs,
     DockerApi,
     Login,
+    Keyring,
     Internal,
 );
 

@@ -27,11 +27,17 @@ pub(crate) struct InspectReport {
     pub notes: Vec<String>,
     pub content: Option<SecretBytes>,
     pub unreadable: bool,
+    /// The keyring account the login was read from (this machine, keyring-held logins).
+    pub keyring_account: Option<String>,
 }
 
 impl InspectReport {
+    /// Where the login is: the auth.json path, or the keyring entry.
     pub(crate) fn path(&self) -> String {
-        self.location.auth_path()
+        match &self.keyring_account {
+            Some(account) => format!("keyring:{}/{account}", crate::auth::os_keyring::SERVICE),
+            None => self.location.auth_path(),
+        }
     }
 }
 
@@ -76,6 +82,7 @@ pub(crate) async fn run<T: Target + ?Sized>(
         notes: report.notes(),
         content: report.body()?.map(SecretBytes::new),
         unreadable: report.get("unreadable").is_some(),
+        keyring_account: None,
     })
 }
 

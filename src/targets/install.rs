@@ -201,7 +201,22 @@ pub(crate) async fn run<T: Target + ?Sized>(
     if matches!(outcome, Outcome::Installed | Outcome::Unchanged) {
         verify(&report, req, &mut install)?;
     }
+    if outcome == Outcome::Skipped {
+        install
+            .notes
+            .insert(0, skip_reason(install.credential_store));
+    }
     Ok(install)
+}
+
+/// Why a target whose Codex keeps its login elsewhere was skipped.
+pub(crate) fn skip_reason(store: CredentialStore) -> String {
+    match store {
+        CredentialStore::Ephemeral => "skipped: Codex there keeps its login in memory only (cli_auth_credentials_store = \"ephemeral\") and reads no auth.json (--force writes it anyway)",
+        CredentialStore::Auto => "skipped: Codex there can reach an OS keyring (cli_auth_credentials_store = \"auto\"), and a login kept there wins over auth.json (--force writes the file anyway)",
+        _ => "skipped: Codex there reads its login from the OS keyring only (cli_auth_credentials_store = \"keyring\") and would ignore auth.json (--force writes the file anyway)",
+    }
+    .to_string()
 }
 
 /// Check what the script read back after writing: content, modes, owner.

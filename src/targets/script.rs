@@ -399,6 +399,28 @@ impl Report {
                     .to_string(),
             );
         }
+        match (self.get("keyring"), self.get("keyring_by")) {
+            (Some("reachable"), Some("codex")) => notes.push(
+                "Codex there reaches an OS keyring: with cli_auth_credentials_store = \"auto\", a login kept there wins over auth.json".into(),
+            ),
+            (Some("reachable"), _) => notes.push(
+                "a D-Bus session runs there, so Codex may reach an OS keyring: with cli_auth_credentials_store = \"auto\", a login kept there would win over auth.json".into(),
+            ),
+            (Some("unreachable"), by) => {
+                let why = self
+                    .get("keyring_why")
+                    .map(|w| {
+                        let w = w.rsplit("keyring: ").next().unwrap_or(w);
+                        format!(" ({})", w.split(": ").next().unwrap_or(w))
+                    })
+                    .unwrap_or_default();
+                let who = if by == Some("codex") { "Codex there finds" } else { "there is" };
+                notes.push(format!(
+                    "{who} no OS keyring{why}: with cli_auth_credentials_store = \"auto\", Codex reads auth.json"
+                ));
+            }
+            _ => {}
+        }
         for t in self.all("cleaned") {
             notes.push(format!("removed {t}, left by a run that died"));
         }

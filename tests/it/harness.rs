@@ -732,6 +732,42 @@ pub struct DockerPeers {
     env: HashMap<String, String>,
 }
 
+/// The keyring peers (scripts/keyring-peers.sh): an unlocked and a locked GNOME Keyring,
+/// each on a private session bus.
+pub struct KeyringPeers {
+    env: HashMap<String, String>,
+}
+
+pub fn keyring_peers() -> &'static KeyringPeers {
+    static PEERS: OnceLock<KeyringPeers> = OnceLock::new();
+    PEERS.get_or_init(|| {
+        let path = std::env::var("CODEX_AUTH_KEYRING").unwrap_or_else(|_| {
+            panic!("CODEX_AUTH_KEYRING is not set: run the tests with scripts/test.sh, which starts the keyrings")
+        });
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read keyring peers file {path}: {e}"));
+        KeyringPeers {
+            env: text
+                .lines()
+                .filter_map(|l| l.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    })
+}
+
+impl KeyringPeers {
+    pub fn get(&self, key: &str) -> &str {
+        self.env
+            .get(key)
+            .unwrap_or_else(|| panic!("keyring peers file has no {key}"))
+    }
+    /// The session bus of the unlocked keyring.
+    pub fn bus(&self) -> &str {
+        self.get("PEER_KEYRING_BUS")
+    }
+}
+
 pub fn docker_peers() -> &'static DockerPeers {
     static PEERS: OnceLock<DockerPeers> = OnceLock::new();
     PEERS.get_or_init(|| {

@@ -9,6 +9,7 @@ mod faults;
 mod forward;
 mod harness;
 mod issuer;
+mod keyring;
 mod login;
 mod manual;
 mod push_docker;

@@ -387,7 +387,7 @@ fn identical_repush_is_unchanged_and_different_login_is_backed_up() {
 
 #[test]
 fn keyring_configured_host_is_skipped_unless_forced() {
-    for store in ["keyring", "auto"] {
+    for store in ["keyring", "ephemeral"] {
         let mut sb = Sandbox::new();
         let user = RemoteUser::bash();
         user.authorize(&sb);
@@ -401,7 +401,8 @@ fn keyring_configured_host_is_skipped_unless_forced() {
         assert_eq!(out.code, 1, "{out:?}");
         assert!(out.stdout.contains("skipped"), "{out:?}");
         assert!(
-            out.stdout.contains(&format!("credential store is {store}")),
+            out.stdout
+                .contains(&format!("cli_auth_credentials_store = \"{store}\"")),
             "{out:?}"
         );
         assert!(!user.auth_path().exists());
@@ -420,6 +421,21 @@ fn keyring_configured_host_is_skipped_unless_forced() {
         assert_eq!(out.code, 0, "{out:?}");
         assert!(user.auth_path().exists());
     }
+    // auto, with no keyring reachable there (no session bus over ssh, no codex to ask):
+    // Codex falls back to the file, so it is installed.
+    let mut sb = Sandbox::new();
+    let user = RemoteUser::bash();
+    user.authorize(&sb);
+    user.write_owned(
+        ".codex/config.toml",
+        "cli_auth_credentials_store = \"auto\"\n",
+        0o600,
+    );
+    let cfg = sb.alias("s", &user);
+    let (out, _) = sb.push_key("auto", &["--ssh", "s", "-F", cfg.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.contains("there is no OS keyring"), "{out:?}");
+    assert!(user.auth_path().exists());
 }
 
 #[test]

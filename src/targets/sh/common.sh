@@ -27,6 +27,12 @@
 #                     scratch home linked to the real files (Codex writes helper files
 #                     into whatever home it runs in); the client reads the lines
 # codex_running       how many codex processes of this user run here now
+# keyring_reach       whether Codex here can reach an OS keyring ($keyring reachable or
+#                     unreachable, reported with how it was decided): Codex itself, asked
+#                     for a login in the keyring of an empty scratch home, says "Not
+#                     logged in" when it reached one and names the keyring error when
+#                     not; without codex, a D-Bus session bus (the Secret Service lives
+#                     on one) counts as reachable
 nonce= ; passwd_user= ; passwd_home= ; want_version= ; tmp= ;
 say() { printf "%s %s=%s" "$nonce" "$1" "$2"; echo; } ;
 finish() { say end 1 ; exit 0 ; } ;
@@ -112,6 +118,25 @@ find_codex() {
   for l in $($probe "$cmd" </dev/null 2>/dev/null) ; do
     case $l in /*) if [ -x "$l" ]; then codex=$l ; fi ;; esac ;
   done ;
+} ;
+keyring_reach() {
+  keyring=unreachable ;
+  find_codex ;
+  if [ -n "$codex" ]; then
+    t=$(mktemp -d 2>/dev/null) ;
+    if [ -n "$t" ]; then
+      st=$(CODEX_HOME="$t" PATH=${codex%/*}:$PATH "$codex" -c cli_auth_credentials_store=keyring login status 2>&1 < /dev/null) ;
+      rm -rf "$t" ;
+      case $st in *"Not logged in"*) keyring=reachable ;; esac ;
+      if [ "$keyring" = unreachable ]; then
+        printf "%s" "$st" | while IFS= read -r l || [ -n "$l" ] ; do case $l in *keyring*) say keyring_why "$l" ;; esac ; done ;
+      fi ;
+      say keyring_by codex ; say keyring "$keyring" ; return ;
+    fi ;
+  fi ;
+  bus=${XDG_RUNTIME_DIR:-/run/user/$uid}/bus ;
+  if [ -n "$DBUS_SESSION_BUS_ADDRESS" ] || [ -S "$bus" ]; then keyring=reachable ; fi ;
+  say keyring_by bus ; say keyring "$keyring" ;
 } ;
 codex_verdict() {
   find_codex ;

@@ -9,6 +9,7 @@
 read_request codex-auth-inspect-3 ;
 IFS= read -r dir ; IFS= read -r passwd_home ; IFS= read -r passwd_user ; IFS= read -r want_version ;
 locate ;
+if [ "$store" = auto ]; then keyring_reach ; fi ;
 codex_running ;
 codex_verdict ;
 kind=none ;

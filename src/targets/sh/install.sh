@@ -54,9 +54,13 @@ case $want_method in api|chatgpt) if [ -z "$forced_method" ] || [ "$forced_metho
 if [ -n "$forced_ws" ] && [ "$want_method" = chatgpt ] && [ -n "$want_ws" ]; then
   case ",$forced_ws," in *",$want_ws,"*) ;; *) fail forced-workspace "$forced_ws" ;; esac ;
 fi ;
-if [ "$store" = keyring ] || [ "$store" = auto ]; then
-  if [ "$force" = 1 ]; then :; else say outcome skipped ; cat >/dev/null 2>&1 ; finish ; fi ;
-fi ;
+# Codex there would not read the file: keyring (reads only the keyring), ephemeral
+# (keeps logins in memory), auto with a keyring it can reach (an entry there wins).
+# auto without one (the usual case over ssh and in containers) falls back to the file.
+case $store in
+  keyring|ephemeral) if [ "$force" = 1 ]; then :; else say outcome skipped ; cat >/dev/null 2>&1 ; finish ; fi ;;
+  auto) keyring_reach ; if [ "$keyring" = unreachable ] || [ "$force" = 1 ]; then :; else say outcome skipped ; cat >/dev/null 2>&1 ; finish ; fi ;;
+esac ;
 # What is there now (told on dry runs; decided again under the locks).
 look() {
   existing=none ;
