@@ -158,6 +158,27 @@ cmd_install() {
 
     ensure_codex_builds "$INSTALL_LOG" | sed "s/^/$(basename "$0" .sh): /" ||
         die "installing the Codex builds failed (log: $INSTALL_LOG)"
+    ensure_ansible
+}
+
+# Ansible (ansible-core from PyPI), for --inventory: in a venv of its own, so nothing
+# of it lands on the machine's PATH; the tests put its bin directory first on theirs.
+ANSIBLE_VENV=${ANSIBLE_VENV:-/opt/codex-auth-test/ansible-venv}
+ANSIBLE_VERSION=2.17.14
+ensure_ansible() {
+    if [ -x "$ANSIBLE_VENV/bin/ansible-inventory" ] &&
+        "$ANSIBLE_VENV/bin/ansible-inventory" --version 2>/dev/null | grep -q "core $ANSIBLE_VERSION"; then
+        say "ansible-core $ANSIBLE_VERSION: present ($ANSIBLE_VENV)"
+        return
+    fi
+    say "pip install ansible-core==$ANSIBLE_VERSION (venv $ANSIBLE_VENV)"
+    rm -rf "$ANSIBLE_VENV"
+    python3 -m venv "$ANSIBLE_VENV" >>"$INSTALL_LOG" 2>&1 ||
+        die "python3 -m venv failed (log: $INSTALL_LOG)"
+    "$ANSIBLE_VENV/bin/pip" install --quiet "ansible-core==$ANSIBLE_VERSION" >>"$INSTALL_LOG" 2>&1 ||
+        die "pip install ansible-core failed (log: $INSTALL_LOG)"
+    "$ANSIBLE_VENV/bin/ansible-inventory" --version >/dev/null 2>&1 ||
+        die "ansible-inventory does not run after the install (log: $INSTALL_LOG)"
 }
 
 # ---------------------------------------------------------------- down
@@ -497,6 +518,7 @@ PEER_HOST_KEY_PUB=$sd/host_ed25519.pub
 PEER_CODEX_BIN_DIR=$sd/codex-bin
 PEER_CODEX171_BIN_DIR=$sd/codex171-bin
 PEER_CODEX_NPM_PACKAGE=$(codex_npm_package)
+PEER_ANSIBLE_BIN_DIR=$ANSIBLE_VENV/bin
 PEER_NOFWD_GROUP=$NOFWD_GROUP
 PEER_JUMP_NETNS=$NS_JUMP
 EOF

@@ -32,8 +32,10 @@ pub(crate) enum Command {
     Push(PushArgs),
     /// Show what login is installed here and on targets (reads only).
     Status(StatusArgs),
-    /// Log in here (browser, device code or API key) and write $CODEX_HOME/auth.json.
+    /// Log in here (browser, device code or API key) and save it where Codex reads it.
     Login(LoginArgs),
+    /// Take the login off this machine or targets only; --revoke ends its session everywhere.
+    Logout(LogoutArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
     /// Print the manual page (roff), for `man -l -` or a man directory.
@@ -253,6 +255,9 @@ pub(crate) struct TargetArgs {
 /// Validated targets and connection options.
 pub(crate) struct TargetsPlan {
     pub targets: Vec<TargetSpec>,
+    /// `--docker-filter`s, matched against the engine before the run (their containers
+    /// join `targets` then).
+    pub docker_filters: Vec<(String, String)>,
     pub ssh: SshOptions,
     pub docker: DockerContext,
     pub codex_home: Option<String>,
@@ -262,8 +267,19 @@ pub(crate) struct TargetsPlan {
 
 impl TargetArgs {
     pub(crate) fn plan(&self) -> Result<TargetsPlan, AppError> {
-        let mut targets = self.ssh.specs()?;
-        targets.extend(self.docker.specs()?);
+        self.plan_reading_stdin(None)
+    }
+
+    /// As [`TargetArgs::plan`], when `stdin` (a flag's name) already reads stdin: a
+    /// `--ssh @-` then is refused before anything is read.
+    pub(crate) fn plan_reading_stdin(
+        &self,
+        stdin: Option<String>,
+    ) -> Result<TargetsPlan, AppError> {
+        let mut stdin = stdin;
+        let mut targets = self.ssh.specs(&mut stdin)?;
+        targets.extend(self.docker.specs(&mut stdin)?);
+        let docker_filters = crate::targets::docker_filters(&self.docker.docker_filter)?;
         let mut seen = std::collections::HashSet::new();
         for t in &targets {
             if !seen.insert(t.display()) {
@@ -283,6 +299,7 @@ impl TargetArgs {
         }
         Ok(TargetsPlan {
             targets,
+            docker_filters,
             ssh: self.ssh.connect.clone().options()?,
             docker: self.docker.context()?,
             codex_home: self.codex_home.clone(),
@@ -296,9 +313,15 @@ impl TargetArgs {
 pub(crate) struct PushArgs {
     #[command(flatten)]
     pub scope: TargetArgs,
-    /// Push this auth.json instead of the local login.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["api_key_stdin", "access_token_stdin", "login"])]
-    pub from: Option<PathBuf>,
+    /// Push this auth.json, or the login a place holds (ssh:DEST, docker:CONTAINER, local), instead of the local login.
+    #[arg(long, value_name = "FILE|PLACE", conflicts_with_all = ["api_key_stdin", "access_token_stdin", "login"])]
+    pub from: Option<String>,
+    /// With --from PLACE: take the login off the source once the destination verified it (one destination).
+    #[arg(long = "move", requires = "from")]
+    pub move_: bool,
+    /// Install into this machine's Codex home too (file or keyring, as its config.toml says).
+    #[arg(long)]
+    pub local: bool,
     /// A fresh, separate login for each target, installed directly (never stored here).
     #[arg(long, conflicts_with_all = ["api_key_stdin", "access_token_stdin"])]
     pub login: bool,
@@ -327,6 +350,8 @@ pub(crate) struct PushArgs {
 #[derive(Debug)]
 pub(crate) enum Source {
     File(PathBuf),
+    /// The login a place holds (`--from ssh:DEST`, `docker:NAME`, `local`).
+    Place(crate::ops::push::Place),
     ApiKeyStdin,
     AccessTokenStdin,
     /// One login per target (`push --login`).
@@ -338,15 +363,66 @@ pub(crate) enum Source {
 pub(crate) struct PushPlan {
     pub scope: TargetsPlan,
     pub source: Source,
+    /// Install into this machine too (`--local`).
+    pub local: bool,
+    /// Take the login off the source afterwards (`--move`).
+    pub move_source: bool,
+}
+
+/// `--from` as given: a place (`ssh:DEST`, `docker:NAME`, `local`) or a file path.
+fn parse_from(raw: &str) -> Result<Source, AppError> {
+    use crate::ops::push::Place;
+    if raw == "local" {
+        return Ok(Source::Place(Place::Local));
+    }
+    if let Some((kind, rest)) = raw.split_once(':') {
+        // `KIND:REST` names a place; a path with a colon is written ./a:b (and a
+        // one-letter kind is a Windows drive).
+        let word = kind.len() > 1 && kind.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if word {
+            return match kind {
+                "ssh" => Ok(Source::Place(Place::Target(TargetSpec::Ssh(
+                    crate::targets::ssh_destination(rest)?,
+                )))),
+                "docker" => {
+                    let args = DockerTargetArgs {
+                        docker: vec![rest.to_string()],
+                        ..Default::default()
+                    };
+                    let spec = args.specs(&mut None)?.remove(0);
+                    Ok(Source::Place(Place::Target(spec)))
+                }
+                other => Err(AppError::usage(
+                    format!("unknown place kind {other:?} in --from {raw}"),
+                    Some("--from takes ssh:DEST, docker:CONTAINER, local, or a file (a path with a colon: ./name:x)"),
+                )),
+            };
+        }
+    }
+    Ok(Source::File(PathBuf::from(raw)))
 }
 
 impl PushArgs {
     pub(crate) fn plan(&self) -> Result<PushPlan, AppError> {
-        let scope = self.scope.plan()?;
-        if scope.targets.is_empty() {
+        let reader = if self.api_key_stdin {
+            Some("--api-key-stdin".to_string())
+        } else if self.access_token_stdin {
+            Some("--access-token-stdin".to_string())
+        } else {
+            None
+        };
+        let scope = self.scope.plan_reading_stdin(reader)?;
+        if scope.targets.is_empty() && scope.docker_filters.is_empty() && !self.local {
             return Err(AppError::usage(
                 "no targets: name at least one",
-                Some("codex-auth push --ssh user@host, or --docker CONTAINER"),
+                Some("codex-auth push --ssh user@host, or --docker CONTAINER, or --local"),
+            ));
+        }
+        if self.login && self.local {
+            return Err(not_with(
+                "--local",
+                "push --login (a fresh sign-in per target)",
+                "sign in here with `codex-auth login`",
             ));
         }
         if !self.login {
@@ -359,7 +435,7 @@ impl PushArgs {
             }
         }
         let source = if let Some(f) = &self.from {
-            Source::File(f.clone())
+            parse_from(f)?
         } else if self.api_key_stdin {
             Source::ApiKeyStdin
         } else if self.access_token_stdin {
@@ -369,7 +445,41 @@ impl PushArgs {
         } else {
             Source::LocalLogin
         };
-        Ok(PushPlan { scope, source })
+        if let Source::Place(place) = &source {
+            let same = match place.spec() {
+                None => self.local,
+                Some(spec) => scope.targets.iter().any(|t| t.display() == spec.display()),
+            };
+            if same {
+                return Err(AppError::usage(
+                    format!("{} is both the source and a destination", place.display()),
+                    Some(
+                        "name the place to copy from with --from, and other places as destinations",
+                    ),
+                ));
+            }
+        }
+        if self.move_ {
+            if !matches!(source, Source::Place(_)) {
+                return Err(AppError::usage(
+                    "--move takes a login off a place: it needs --from ssh:DEST, docker:CONTAINER or local",
+                    Some("to copy a file, drop --move"),
+                ));
+            }
+            let n = scope.targets.len() + usize::from(self.local);
+            if n > 1 || !scope.docker_filters.is_empty() {
+                return Err(AppError::usage(
+                    format!("--move takes a session to one destination, and {n} are named"),
+                    Some("move to one place; give the others logins of their own (push --login)"),
+                ));
+            }
+        }
+        Ok(PushPlan {
+            scope,
+            source,
+            local: self.local,
+            move_source: self.move_,
+        })
     }
 }
 
@@ -389,9 +499,87 @@ pub(crate) fn lock_wait() -> Result<Duration, AppError> {
 }
 
 #[derive(Args, Debug)]
+pub(crate) struct LogoutArgs {
+    #[command(flatten)]
+    pub scope: TargetArgs,
+    /// This machine too, besides the targets named (alone, a logout is this machine's).
+    #[arg(long)]
+    pub local: bool,
+    /// Also revoke each ChatGPT session removed, at its issuer: every place holding it is signed out.
+    #[arg(long)]
+    pub revoke: bool,
+    /// Keep auth.json.bak (removed with the login by default).
+    #[arg(long)]
+    pub keep_backup: bool,
+    /// Connect and report what would be removed (and revoked); change nothing.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+    #[arg(
+        long,
+        value_name = "URL",
+        help = "Issuer for --revoke when a login does not name its own [env: CODEX_AUTH_ISSUER] [default: https://auth.openai.com]"
+    )]
+    pub issuer: Option<String>,
+    /// OAuth client id for --revoke when a login does not name its own [env: CODEX_AUTH_CLIENT_ID].
+    #[arg(long, value_name = "ID")]
+    pub client_id: Option<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+pub(crate) struct LogoutCliPlan {
+    pub scope: TargetsPlan,
+    pub local: bool,
+    pub revoke: Option<crate::login::Issuer>,
+}
+
+impl LogoutArgs {
+    pub(crate) fn plan(&self) -> Result<LogoutCliPlan, AppError> {
+        let scope = self.scope.plan()?;
+        if !self.revoke {
+            if let Some(flag) = [
+                (self.issuer.is_some(), "--issuer"),
+                (self.client_id.is_some(), "--client-id"),
+            ]
+            .into_iter()
+            .find_map(|(given, flag)| given.then_some(flag))
+            {
+                return Err(not_with(
+                    flag,
+                    "a logout without --revoke",
+                    "add --revoke to end the session at the issuer, or drop the flag",
+                ));
+            }
+        }
+        let revoke = if self.revoke {
+            let flow = LoginFlowArgs {
+                issuer: self.issuer.clone(),
+                client_id: self.client_id.clone(),
+                ..Default::default()
+            };
+            Some(flow.issuer()?)
+        } else {
+            None
+        };
+        let local = self.local || (scope.targets.is_empty() && scope.docker_filters.is_empty());
+        Ok(LogoutCliPlan {
+            scope,
+            local,
+            revoke,
+        })
+    }
+}
+
+#[derive(Args, Debug)]
 pub(crate) struct StatusArgs {
     #[command(flatten)]
     pub scope: TargetArgs,
+    /// Also every place the ledger remembers, marking those that no longer hold what it recorded.
+    #[arg(long)]
+    pub known: bool,
+    /// Drop PLACE from the ledger (as status names it: local, an ssh destination, docker:NAME) and exit.
+    #[arg(long, value_name = "PLACE", conflicts_with = "known")]
+    pub forget: Option<String>,
     #[command(flatten)]
     pub output: OutputArgs,
 }

@@ -10,6 +10,7 @@ mod commands;
 mod docker;
 mod encoding;
 mod error;
+mod ledger;
 mod login;
 mod ops;
 mod prompt;
@@ -41,6 +42,7 @@ where
     let result = match cli.command {
         Command::Push(args) => commands::push::run(args),
         Command::Status(args) => commands::status::run(args),
+        Command::Logout(args) => commands::logout::run(args),
         Command::Login(args) => commands::login::run(args),
         Command::Completions(args) => commands::completions::completions(args),
         Command::Man => commands::completions::man(),

@@ -289,6 +289,95 @@ pub(crate) fn save_login(
     }
 }
 
+/// What a local logout took away.
+#[derive(Debug, Default)]
+pub(crate) struct LocalRemoved {
+    /// Where a login was (or, on a dry run, is): the keyring entry, auth.json.
+    pub places: Vec<LocalPlace>,
+    /// auth.json.bak, removed too (unless kept).
+    pub backup: Option<PathBuf>,
+}
+
+/// Take this machine's login away, wherever its Codex keeps it: auth.json (and
+/// auth.json.bak unless `keep_backup`) under Codex's locks, never through a symlink;
+/// for `keyring` and `auto` the keyring entry too. Only this machine: nothing is
+/// revoked here.
+pub(crate) fn remove_login(
+    home: &LocalHome,
+    keep_backup: bool,
+    dry_run: bool,
+    lock_wait: std::time::Duration,
+) -> Result<LocalRemoved, LocalWriteError> {
+    let mut removed = LocalRemoved::default();
+    let path = home.auth_path();
+    let bak = home.dir.join("auth.json.bak");
+    let io = |p: &Path, e: std::io::Error| LocalWriteError::Io {
+        path: p.display().to_string(),
+        detail: e.to_string(),
+    };
+    let account = home.account();
+    let keyring_too = home.store().may_ignore_file();
+    if dry_run {
+        if keyring_too {
+            match os_keyring::get(&account) {
+                Ok(Some(_)) => removed.places.push(LocalPlace::Keyring { account }),
+                Ok(None) => {}
+                Err(e) if home.store() == CredentialStore::Keyring => {
+                    return Err(LocalWriteError::Keyring(e))
+                }
+                Err(_) => {}
+            }
+        }
+        if std::fs::symlink_metadata(&path).is_ok() {
+            removed.places.push(LocalPlace::File(path));
+        }
+        if !keep_backup && std::fs::symlink_metadata(&bak).is_ok() {
+            removed.backup = Some(bak);
+        }
+        return Ok(removed);
+    }
+    if keyring_too {
+        match os_keyring::delete(&account) {
+            Ok(true) => removed.places.push(LocalPlace::Keyring { account }),
+            Ok(false) => {}
+            // auto without a usable keyring kept nothing there.
+            Err(e) if home.store() == CredentialStore::Keyring => {
+                return Err(LocalWriteError::Keyring(e))
+            }
+            Err(_) => {}
+        }
+    }
+    if !home.dir.is_dir() {
+        return Ok(removed);
+    }
+    let _locks = codex_locks(&home.dir, lock_wait).map_err(|e| match e {
+        LockError::Busy(lock) => LocalWriteError::Busy {
+            path: lock.display().to_string(),
+            secs: lock_wait.as_secs(),
+        },
+        LockError::Io(e) => io(&home.dir, e),
+    })?;
+    // remove_file takes a symlink away itself, never what it points to.
+    match std::fs::symlink_metadata(&path) {
+        Ok(m) if m.is_dir() => {
+            return Err(io(
+                &path,
+                std::io::Error::other("is a directory, not a login"),
+            ))
+        }
+        Ok(_) => {
+            std::fs::remove_file(&path).map_err(|e| io(&path, e))?;
+            removed.places.push(LocalPlace::File(path));
+        }
+        Err(_) => {}
+    }
+    if !keep_backup && std::fs::symlink_metadata(&bak).is_ok_and(|m| !m.is_dir()) {
+        std::fs::remove_file(&bak).map_err(|e| io(&bak, e))?;
+        removed.backup = Some(bak);
+    }
+    Ok(removed)
+}
+
 enum KeyringSave {
     Keyring(KeyringError),
     Local(LocalWriteError),

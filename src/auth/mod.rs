@@ -202,6 +202,33 @@ impl AuthFile {
         Secret::new(text)
     }
 
+    /// The refresh token of a ChatGPT login (what `--revoke` revokes).
+    pub(crate) fn refresh_token(&self) -> Option<Secret> {
+        let doc: Value = serde_json::from_slice(self.bytes.expose()).ok()?;
+        doc.get("tokens")?
+            .get("refresh_token")?
+            .as_str()
+            .filter(|t| !t.is_empty())
+            .map(Secret::new)
+    }
+
+    /// The issuer and client id this login was issued by (`tokens.oauth_provenance`),
+    /// when the file names them.
+    pub(crate) fn provenance(&self) -> (Option<String>, Option<String>) {
+        let doc: Option<Value> = serde_json::from_slice(self.bytes.expose()).ok();
+        let p = doc
+            .as_ref()
+            .and_then(|d| d.get("tokens"))
+            .and_then(|t| t.get("oauth_provenance"));
+        let field = |k: &str| {
+            p.and_then(|p| p.get(k))
+                .and_then(Value::as_str)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
+        (field("issuer"), field("client_id"))
+    }
+
     /// sha256 of the bytes, hex: identifies the content without revealing it.
     pub(crate) fn sha256_hex(&self) -> String {
         sha256_hex(self.bytes.expose())

@@ -131,6 +131,16 @@ pub(crate) fn set(account: &str, value: &Secret) -> Result<(), KeyringError> {
     bounded(move || entry(&account)?.set_password(&value))
 }
 
+/// Remove what is kept for `account`; `false` when there was nothing.
+pub(crate) fn delete(account: &str) -> Result<bool, KeyringError> {
+    let account = account.to_string();
+    bounded(move || match entry(&account)?.delete_credential() {
+        Ok(()) => Ok(true),
+        Err(keyring::Error::NoEntry) => Ok(false),
+        Err(e) => Err(e),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

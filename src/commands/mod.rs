@@ -4,6 +4,7 @@
 
 pub(crate) mod completions;
 pub(crate) mod login;
+pub(crate) mod logout;
 pub(crate) mod push;
 pub(crate) mod status;
 
@@ -78,10 +79,30 @@ pub(crate) fn exit_code(all_done: bool) -> u8 {
 }
 
 /// Run a command's async part on a runtime made for it.
-pub(crate) fn block_on<F: Future<Output = Result<u8, AppError>>>(f: F) -> Result<u8, AppError> {
+pub(crate) fn block_on<T, F: Future<Output = Result<T, AppError>>>(f: F) -> Result<T, AppError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| AppError::failed(format!("cannot start the async runtime: {e}"), None))?;
     runtime.block_on(f)
+}
+
+/// The containers named by `--docker-filter` join the targets, asked of the engine once,
+/// before the run (and its progress display) starts.
+pub(crate) fn resolve_filters(scope: &mut TargetsPlan) -> Result<(), AppError> {
+    if scope.docker_filters.is_empty() {
+        return Ok(());
+    }
+    let quiet = OutputArgs {
+        json: true,
+        ..Default::default()
+    };
+    let ctx = Runner::new(&quiet, vec![]).context(scope);
+    let found = block_on(crate::targets::docker_matching(&scope.docker_filters, &ctx))?;
+    for spec in found {
+        if !scope.targets.iter().any(|t| t.display() == spec.display()) {
+            scope.targets.push(spec);
+        }
+    }
+    Ok(())
 }

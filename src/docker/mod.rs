@@ -270,6 +270,36 @@ impl Engine {
         })
     }
 
+    /// The names of every container matching `filters`, as `docker ps -a --filter`
+    /// matches them (several values of one key: any; several keys: all).
+    pub(crate) async fn matching(
+        &self,
+        filters: &[(String, String)],
+    ) -> Result<Vec<String>, DockerError> {
+        let mut map: std::collections::HashMap<String, Vec<String>> =
+            std::collections::HashMap::new();
+        for (k, v) in filters {
+            map.entry(k.clone()).or_default().push(v.clone());
+        }
+        let opts = ListContainersOptions {
+            all: true,
+            filters: Some(map),
+            ..Default::default()
+        };
+        let list = self
+            .docker
+            .list_containers(Some(opts))
+            .await
+            .map_err(|e| self.unreachable_or(e))?;
+        let mut names: Vec<String> = list
+            .iter()
+            .filter_map(|c| c.names.as_ref()?.first().cloned())
+            .map(|n| n.trim_start_matches('/').to_string())
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
     async fn similar_names(&self, wanted: &str) -> Vec<String> {
         let opts = ListContainersOptions {
             all: true,

@@ -6,7 +6,10 @@
 mod browser;
 mod callback;
 mod device;
+mod revoke;
 mod tokens;
+
+pub(crate) use revoke::revoke_refresh_token;
 
 use std::time::Duration;
 

@@ -3,6 +3,7 @@
 //! Every pipeline over many targets runs them through one bounded [`fan_out`].
 
 pub(crate) mod forward;
+pub(crate) mod logout;
 pub(crate) mod push;
 pub(crate) mod status;
 

@@ -38,13 +38,31 @@ pub(crate) struct PushPlan {
 }
 
 pub(crate) struct TargetResult {
-    pub spec: TargetSpec,
+    /// `None`: this machine (`--local`).
+    pub spec: Option<TargetSpec>,
     pub result: Result<InstallReport, TargetError>,
     /// What was installed there (for scrubbing output and for the per-target summary).
     pub auth: Option<AuthFile>,
 }
 
 impl TargetResult {
+    /// The place as reports and the ledger name it.
+    pub(crate) fn display(&self) -> String {
+        self.spec
+            .as_ref()
+            .map_or_else(|| "local".to_string(), TargetSpec::display)
+    }
+
+    pub(crate) fn label(&self) -> String {
+        self.spec
+            .as_ref()
+            .map_or_else(|| "local".to_string(), TargetSpec::label)
+    }
+
+    pub(crate) fn kind(&self) -> &'static str {
+        self.spec.as_ref().map_or("local", |s| s.kind().as_str())
+    }
+
     /// Whether the target counts as done for the exit code: a skipped target is not.
     pub(crate) fn done(&self) -> bool {
         matches!(&self.result, Ok(rep) if rep.outcome != Outcome::Skipped)
@@ -54,7 +72,7 @@ impl TargetResult {
 impl TargetOutcome for TargetResult {
     fn lost(spec: TargetSpec) -> Self {
         TargetResult {
-            spec,
+            spec: Some(spec),
             result: Err(TargetError::worker_lost()),
             auth: None,
         }
@@ -68,7 +86,7 @@ impl TargetOutcome for TargetResult {
             _ => "nothing was changed there",
         };
         TargetResult {
-            spec,
+            spec: Some(spec),
             result: Err(TargetError::timed_out(stage, after, consequence)),
             auth: None,
         }
@@ -105,7 +123,11 @@ pub(crate) async fn push(
         let (plan, ctx) = (plan.clone(), ctx.clone());
         async move {
             let (result, auth) = push_one(&plan, &spec, &ctx, &progress).await;
-            TargetResult { spec, result, auth }
+            TargetResult {
+                spec: Some(spec),
+                result,
+                auth,
+            }
         }
     })
     .await
@@ -207,4 +229,207 @@ async fn would_log_in(plan: &PushPlan, target: &dyn Target) -> Result<InstallRep
         notes: vec!["a fresh sign-in would be made for this target".into()],
         login: None,
     })
+}
+
+/// A place a login is read from (`--from PLACE`) and, with `--move`, taken off.
+#[derive(Clone, Debug)]
+pub(crate) enum Place {
+    /// This machine's Codex home (file or keyring).
+    Local,
+    Target(TargetSpec),
+}
+
+impl Place {
+    pub(crate) fn display(&self) -> String {
+        match self {
+            Place::Local => "local".into(),
+            Place::Target(t) => t.display(),
+        }
+    }
+
+    pub(crate) fn spec(&self) -> Option<&TargetSpec> {
+        match self {
+            Place::Local => None,
+            Place::Target(t) => Some(t),
+        }
+    }
+}
+
+/// Why a place's login could not be taken.
+pub(crate) enum SourceError {
+    /// The place was read, and holds no usable login (the reason, one line).
+    NoLogin(String),
+    /// The place could not be read.
+    Failed(TargetError),
+}
+
+/// The login a target holds, read as `status` reads it (its Codex home by default).
+pub(crate) async fn read_target(
+    spec: &TargetSpec,
+    ctx: &ConnectContext,
+) -> Result<AuthFile, SourceError> {
+    let target = spec.connect(ctx).await.map_err(SourceError::Failed)?;
+    let seen = target
+        .inspect(&InspectRequest {
+            codex_home: None,
+            codex_version: false,
+        })
+        .await;
+    target.close().await;
+    let seen = seen.map_err(SourceError::Failed)?;
+    if seen.location.store == crate::auth::store::CredentialStore::Keyring {
+        return Err(SourceError::NoLogin(format!(
+            "Codex there keeps its login in the OS keyring (cli_auth_credentials_store = \"keyring\"), which codex-auth cannot read over a connection; {} is not what Codex there uses",
+            seen.path()
+        )));
+    }
+    match &seen.content {
+        Some(bytes) => AuthFile::parse(bytes.expose()).map_err(|e| {
+            SourceError::NoLogin(format!("{} does not hold a Codex login: {e}", seen.path()))
+        }),
+        None => Err(SourceError::NoLogin(format!(
+            "{} holds no login ({} does not exist)",
+            spec.display(),
+            seen.path()
+        ))),
+    }
+}
+
+/// Take the login off the source of a move, now that the destination verified it; its
+/// auth.json.bak (an older login) stays.
+pub(crate) async fn remove_from(
+    place: &Place,
+    ctx: &ConnectContext,
+    lock_wait: Duration,
+) -> Result<(), TargetError> {
+    match place {
+        Place::Local => {
+            let home = crate::auth::local::LocalHome::resolve().ok_or_else(|| {
+                TargetError::new(ErrorClass::NoHome, "cannot find the home directory", None)
+            })?;
+            crate::auth::local::remove_login(&home, true, false, lock_wait)
+                .map(|_| ())
+                .map_err(|e| TargetError::new(ErrorClass::Io, e.to_string(), e.hint().as_deref()))
+        }
+        Place::Target(spec) => {
+            let target = spec.connect(ctx).await?;
+            let r = target
+                .remove(&crate::targets::RemoveRequest {
+                    codex_home: None,
+                    keep_backup: true,
+                    dry_run: false,
+                    lock_wait,
+                    codex_version: false,
+                })
+                .await;
+            target.close().await;
+            r.map(|_| ())
+        }
+    }
+}
+
+/// Install `auth` into this machine's Codex home (`--local`), where its Codex reads it.
+pub(crate) async fn install_local(
+    auth: &AuthFile,
+    force: bool,
+    dry_run: bool,
+    lock_wait: Duration,
+    codex_version: bool,
+) -> TargetResult {
+    use crate::auth::local::{self, LocalOutcome};
+    let result = (|| {
+        let home = local::LocalHome::resolve().ok_or_else(|| {
+            TargetError::new(ErrorClass::NoHome, "cannot find the home directory", None)
+        })?;
+        let user = std::env::var("USER").unwrap_or_default();
+        let home_from = if local::codex_home_from_env() {
+            crate::targets::HomeSource::Env
+        } else {
+            crate::targets::HomeSource::Default
+        };
+        if dry_run {
+            return Ok((
+                InstallReport {
+                    outcome: Outcome::WouldInstall,
+                    path: home.auth_path().display().to_string(),
+                    home_from,
+                    user,
+                    credential_store: home.store(),
+                    previous: crate::targets::Previous::None,
+                    backup: None,
+                    file_mode: None,
+                    dir_mode: None,
+                    verified: false,
+                    codex_status: None,
+                    codex: None,
+                    notes: Vec::new(),
+                    login: None,
+                },
+                false,
+            ));
+        }
+        let saved = local::save_login(&home, auth, force, lock_wait).map_err(|e| {
+            let class = match e {
+                local::LocalWriteError::Keyring(_) => ErrorClass::Keyring,
+                local::LocalWriteError::Busy { .. } => ErrorClass::Busy,
+                _ => ErrorClass::Io,
+            };
+            TargetError::new(class, e.to_string(), e.hint().as_deref())
+        })?;
+        let mut notes = Vec::new();
+        if let Some(why) = &saved.fell_back {
+            notes.push(format!("{why}: saved in the file instead (auto)"));
+        }
+        if let Some(p) = &saved.removed_file {
+            notes.push(format!(
+                "removed {} (the login is in the keyring)",
+                p.display()
+            ));
+        }
+        let (outcome, previous, backup) = match &saved.outcome {
+            LocalOutcome::Created => (Outcome::Installed, crate::targets::Previous::None, None),
+            LocalOutcome::Replaced { backup } => (
+                Outcome::Installed,
+                crate::targets::Previous::Different,
+                backup.as_ref().map(|b| b.display().to_string()),
+            ),
+            LocalOutcome::Unchanged => (Outcome::Unchanged, crate::targets::Previous::Same, None),
+        };
+        Ok((
+            InstallReport {
+                outcome,
+                path: saved.place.to_string(),
+                home_from,
+                user,
+                credential_store: home.store(),
+                previous,
+                backup,
+                file_mode: None,
+                dir_mode: None,
+                verified: true,
+                codex_status: None,
+                codex: None,
+                notes,
+                login: None,
+            },
+            true,
+        ))
+    })();
+    let result = match result {
+        Ok((mut rep, saved)) => {
+            if saved {
+                if let Ok(seen) = super::status::local(codex_version).await {
+                    rep.codex_status = seen.report.codex_status;
+                    rep.codex = seen.report.codex;
+                }
+            }
+            Ok(rep)
+        }
+        Err(e) => Err(e),
+    };
+    TargetResult {
+        spec: None,
+        result,
+        auth: None,
+    }
 }

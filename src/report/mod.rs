@@ -5,6 +5,7 @@
 //! the run before it is shown.
 
 pub(crate) mod login;
+pub(crate) mod logout;
 pub(crate) mod push;
 pub(crate) mod status;
 

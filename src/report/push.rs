@@ -35,6 +35,9 @@ struct JsonPush<'a> {
     /// Where the pushed login was read, when it was this machine's.
     #[serde(skip_serializing_if = "Option::is_none")]
     login_from: Option<JsonFrom>,
+    /// `--move`: whether the source gave its login up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    moved_from: Option<JsonMoved<'a>>,
     targets: Vec<JsonTarget<'a>>,
     summary: JsonSummary,
 }
@@ -47,6 +50,34 @@ fn logins<'a>(
     shared
         .into_iter()
         .chain(results.iter().filter_map(|r| r.auth.as_ref()))
+}
+
+/// The outcome of `--move` at its source.
+pub(crate) type Moved = Result<String, (String, TargetError)>;
+
+#[derive(Serialize)]
+struct JsonMoved<'a> {
+    place: &'a str,
+    removed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a TargetError>,
+}
+
+impl<'a> JsonMoved<'a> {
+    fn of(m: &'a Moved) -> JsonMoved<'a> {
+        match m {
+            Ok(place) => JsonMoved {
+                place,
+                removed: true,
+                error: None,
+            },
+            Err((place, e)) => JsonMoved {
+                place,
+                removed: false,
+                error: Some(e),
+            },
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -79,13 +110,14 @@ pub(crate) fn json(
     results: &[TargetResult],
     shared: Option<&AuthFile>,
     from: Option<&LocalPlace>,
+    moved: Option<&Moved>,
     dry_run: bool,
 ) -> String {
     let targets: Vec<JsonTarget> = results
         .iter()
         .map(|r| JsonTarget {
-            target: r.spec.label(),
-            kind: r.spec.kind().as_str(),
+            target: r.label(),
+            kind: r.kind(),
             ok: r.done(),
             report: r.result.as_ref().ok(),
             error: r.result.as_ref().err(),
@@ -97,6 +129,7 @@ pub(crate) fn json(
         dry_run,
         login: shared.map(|a| &a.summary),
         login_from: from.map(JsonFrom::of),
+        moved_from: moved.map(JsonMoved::of),
         summary: JsonSummary {
             total: targets.len(),
             ok,
@@ -165,6 +198,7 @@ pub(super) fn codex_name(c: &crate::auth::verdict::CodexSeen) -> String {
 pub(crate) fn table(
     results: &[TargetResult],
     shared: Option<&AuthFile>,
+    moved: Option<&Moved>,
     verbosity: Verbosity,
 ) -> String {
     let mut rows: Vec<Vec<String>> = vec![vec![
@@ -180,12 +214,12 @@ pub(crate) fn table(
         }
         rows.push(match &r.result {
             Ok(rep) => vec![
-                r.spec.display(),
+                r.display(),
                 rep.outcome.as_str().to_string(),
                 rep.path.clone(),
                 notes(rep, verbosity),
             ],
-            Err(e) => vec![r.spec.display(), "FAILED".into(), "-".into(), e.line()],
+            Err(e) => vec![r.display(), "FAILED".into(), "-".into(), e.line()],
         });
     }
     if rows.len() == 1 {
@@ -202,6 +236,16 @@ pub(crate) fn table(
             Some((_, c)) => *c += 1,
             None => counts.push((k, 1)),
         }
+    }
+    match moved {
+        Some(Ok(place)) => out.push_str(&format!(
+            "moved: the login was taken off {place} once its destination verified it\n"
+        )),
+        Some(Err((place, e))) => out.push_str(&format!(
+            "NOT moved: {place} keeps its login ({})\n",
+            e.line()
+        )),
+        None => {}
     }
     let parts: Vec<String> = counts.iter().map(|(k, c)| format!("{c} {k}")).collect();
     out.push_str(&format!(

@@ -105,6 +105,9 @@ async fn ssh_g(
             cmd.arg("-i").arg(i);
         }
     }
+    if let Some(i) = &dest.identity {
+        cmd.arg("-i").arg(i);
+    }
     if let Some(p) = dest.port {
         cmd.arg("-p").arg(p.to_string());
     }
@@ -147,7 +150,7 @@ async fn ssh_g(
         .collect()))
 }
 
-fn expand_tilde(p: &str) -> PathBuf {
+pub(crate) fn expand_tilde(p: &str) -> PathBuf {
     if p == "~" {
         return dirs::home_dir().unwrap_or_else(|| PathBuf::from("/"));
     }
@@ -307,6 +310,9 @@ mod fallback {
             if let Some(i) = &opts.identity {
                 pairs.push(("identityfile".into(), i.display().to_string()));
             }
+        }
+        if let Some(i) = &dest.identity {
+            pairs.push(("identityfile".into(), i.display().to_string()));
         }
         let files: Vec<PathBuf> = match &opts.config_file {
             Some(f) => vec![f.clone()],

@@ -3,11 +3,15 @@
 
 use std::fmt;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Destination {
     pub user: Option<String>,
     pub host: String,
     pub port: Option<u16>,
+    /// What the user calls this host when it is not the address (an inventory name).
+    pub name: Option<String>,
+    /// A key for this host alone (an inventory's `ansible_ssh_private_key_file`), as `-i`.
+    pub identity: Option<std::path::PathBuf>,
 }
 
 impl fmt::Display for Destination {
@@ -95,7 +99,12 @@ impl Destination {
         if host.contains(['[', ']', '/']) {
             return Err(err("bad host name"));
         }
-        Ok(Destination { user, host, port })
+        Ok(Destination {
+            user,
+            host,
+            port,
+            ..Default::default()
+        })
     }
 }
 
@@ -112,6 +121,7 @@ mod tests {
             user: user.map(str::to_string),
             host: host.to_string(),
             port,
+            ..Default::default()
         }
     }
 

@@ -19,7 +19,7 @@ use russh::client;
 use russh::keys::PublicKey;
 use tokio::sync::Semaphore;
 
-pub(crate) use config::SshOptions;
+pub(crate) use config::{expand_tilde, SshOptions};
 use config::{HostConfig, StrictHostKeys};
 pub(crate) use dest::Destination;
 pub(crate) use forward::serve_forward;

@@ -12,10 +12,10 @@ use futures_util::future::BoxFuture;
 
 use super::install::{InstallReport, InstallRequest, Outcome, Previous};
 use super::script::Invocation;
-use super::{inspect, install};
+use super::{inspect, install, remove};
 use super::{
     ConnectContext, ErrorClass, FileKind, HomeFrom, HomeSource, InspectReport, InspectRequest,
-    Location, RunOutput, Target, TargetError, TargetSpec,
+    Location, RemoveReport, RemoveRequest, RunOutput, Target, TargetError, TargetSpec,
 };
 use crate::auth::store::{CodexConfig, CredentialStore};
 use crate::docker::passwd::{self, Unresolved};
@@ -32,11 +32,14 @@ pub(crate) struct DockerTargetArgs {
     /// Whose home inside containers (default: the container's configured user, else root).
     #[arg(long, value_name = "USER")]
     pub docker_user: Option<String>,
+    /// Every container matching, as docker ps --filter (repeatable): label=com.docker.compose.project=web, name=api, status=running.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub docker_filter: Vec<String>,
 }
 
 impl DockerTargetArgs {
-    pub(crate) fn specs(&self) -> Result<Vec<TargetSpec>, AppError> {
-        self.docker
+    pub(crate) fn specs(&self, stdin: &mut Option<String>) -> Result<Vec<TargetSpec>, AppError> {
+        super::fleet::expand(&self.docker, "--docker", stdin)?
             .iter()
             .map(|name| {
                 let valid = !name.is_empty()
@@ -100,6 +103,31 @@ impl DockerContext {
             .await
             .clone()
     }
+}
+
+/// The containers matching `--docker-filter`s, as targets; none is a usage error.
+pub(crate) async fn matching(
+    filters: &[(String, String)],
+    ctx: &ConnectContext,
+) -> Result<Vec<TargetSpec>, AppError> {
+    let shown: Vec<String> = filters.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let engine = ctx.docker.engine(ctx).await.map_err(|e| {
+        AppError::failed(
+            format!("--docker-filter {}: {}", shown.join(" "), e.message),
+            e.hint,
+        )
+    })?;
+    let names = engine.matching(filters).await.map_err(|e| {
+        let e = TargetError::from(e);
+        AppError::failed(format!("--docker-filter: {}", e.message), e.hint)
+    })?;
+    if names.is_empty() {
+        return Err(AppError::usage(
+            format!("no container matches --docker-filter {}", shown.join(" ")),
+            Some("check with `docker ps -a --filter KEY=VALUE`"),
+        ));
+    }
+    Ok(names.into_iter().map(TargetSpec::Docker).collect())
 }
 
 pub(super) async fn connect(
@@ -315,6 +343,32 @@ impl Target for DockerTarget {
                 "the container is not running"
             };
             self.install_by_archive(req, why_direct).await
+        })
+    }
+
+    fn remove<'a>(
+        &'a self,
+        req: &'a RemoveRequest<'_>,
+    ) -> BoxFuture<'a, Result<RemoveReport, TargetError>> {
+        Box::pin(async move {
+            let name = &self.container.name;
+            if !self.container.running {
+                return Err(TargetError::new(
+                    ErrorClass::NotRunning,
+                    format!(
+                        "container {name} is not running: the Docker API can add files to a stopped container, not remove them"
+                    ),
+                    Some("start it (`docker start`) and run the logout again, or remove the container"),
+                ));
+            }
+            match remove::run(self, req).await {
+                Err(e) if e.class == ErrorClass::NoShell => Err(TargetError::new(
+                    ErrorClass::NoShell,
+                    format!("container {name} has no shell to remove the login with"),
+                    Some("remove the container, or rebuild it without the login"),
+                )),
+                other => other,
+            }
         })
     }
 

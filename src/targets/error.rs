@@ -54,6 +54,7 @@ error_classes!(
     NoUser,
     NoShell,
     ContainerGone,
+    NotRunning,
     Tmpfs,
     DockerApi,
     Login,

@@ -8,8 +8,10 @@
 mod docker;
 mod docker_over_ssh;
 mod error;
+mod fleet;
 mod inspect;
 mod install;
+mod remove;
 mod script;
 mod ssh;
 
@@ -17,10 +19,12 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 
-pub(crate) use docker::{DockerContext, DockerTargetArgs};
+pub(crate) use docker::{matching as docker_matching, DockerContext, DockerTargetArgs};
 pub(crate) use error::{ErrorClass, TargetError};
+pub(crate) use fleet::filters as docker_filters;
 pub(crate) use inspect::{InspectReport, InspectRequest};
 pub(crate) use install::{InstallReport, InstallRequest, Outcome, Previous};
+pub(crate) use remove::{RemoveOutcome, RemoveReport, RemoveRequest};
 pub(crate) use script::{forward_login_command, login_status_command, FORWARD_LOGIN_NOT_FOUND};
 pub(crate) use ssh::{
     destination as ssh_destination, over_session as ssh_over_session, SshConnectArgs, SshTargetArgs,
@@ -66,8 +70,37 @@ impl TargetSpec {
     /// The target as the user named it.
     pub(crate) fn label(&self) -> String {
         match self {
-            TargetSpec::Ssh(d) => d.to_string(),
+            TargetSpec::Ssh(d) => d.name.clone().unwrap_or_else(|| d.to_string()),
             TargetSpec::Docker(name) => name.clone(),
+        }
+    }
+
+    /// How to reach it again (the ledger keeps this): `ssh:DEST`, `docker:NAME`.
+    pub(crate) fn address(&self) -> String {
+        match self {
+            TargetSpec::Ssh(d) => format!("ssh:{d}"),
+            TargetSpec::Docker(name) => format!("docker:{name}"),
+        }
+    }
+
+    /// The key for this target alone (an inventory's), as a path.
+    pub(crate) fn identity(&self) -> Option<String> {
+        match self {
+            TargetSpec::Ssh(d) => d.identity.as_ref().map(|p| p.display().to_string()),
+            TargetSpec::Docker(_) => None,
+        }
+    }
+
+    /// A place as `--from` and the ledger write it: `ssh:DEST` or `docker:NAME`
+    /// (`None`: not a target's address).
+    pub(crate) fn from_address(address: &str) -> Option<TargetSpec> {
+        let (kind, rest) = address.split_once(':')?;
+        match kind {
+            "ssh" => crate::ssh::Destination::parse(rest)
+                .ok()
+                .map(TargetSpec::Ssh),
+            "docker" if !rest.is_empty() => Some(TargetSpec::Docker(rest.to_string())),
+            _ => None,
         }
     }
 
@@ -214,6 +247,14 @@ pub(crate) trait Target: Send + Sync {
         req: &'a InspectRequest<'_>,
     ) -> BoxFuture<'a, Result<InspectReport, TargetError>> {
         Box::pin(inspect::run(self, req))
+    }
+
+    /// Remove the login (logout), under Codex's locks.
+    fn remove<'a>(
+        &'a self,
+        req: &'a RemoveRequest<'_>,
+    ) -> BoxFuture<'a, Result<RemoveReport, TargetError>> {
+        Box::pin(remove::run(self, req))
     }
 
     /// End the connection politely (the drop would end it too).

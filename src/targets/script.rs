@@ -20,6 +20,8 @@ pub(crate) enum Script {
     Install,
     /// Report what login a target holds, touching nothing.
     Inspect,
+    /// Remove the login (logout), under Codex's locks.
+    Remove,
     /// The host's own `codex login` (`login --forward`); its output streams back as is.
     ForwardLogin,
     /// `codex login status` on a host, as is.
@@ -31,6 +33,7 @@ impl Script {
         match self {
             Script::Install => include_str!("sh/install.sh"),
             Script::Inspect => include_str!("sh/inspect.sh"),
+            Script::Remove => include_str!("sh/remove.sh"),
             Script::ForwardLogin => include_str!("sh/forward_login.sh"),
             Script::LoginStatus => include_str!("sh/login_status.sh"),
         }
@@ -41,6 +44,7 @@ impl Script {
         match self {
             Script::Install => "codex-auth-install-3",
             Script::Inspect => "codex-auth-inspect-3",
+            Script::Remove => "codex-auth-remove-1",
             Script::ForwardLogin | Script::LoginStatus => "",
         }
     }
@@ -49,11 +53,13 @@ impl Script {
     pub(crate) fn line(self) -> &'static str {
         static INSTALL: OnceLock<String> = OnceLock::new();
         static INSPECT: OnceLock<String> = OnceLock::new();
+        static REMOVE: OnceLock<String> = OnceLock::new();
         static FORWARD_LOGIN: OnceLock<String> = OnceLock::new();
         static LOGIN_STATUS: OnceLock<String> = OnceLock::new();
         let cell = match self {
             Script::Install => &INSTALL,
             Script::Inspect => &INSPECT,
+            Script::Remove => &REMOVE,
             Script::ForwardLogin => &FORWARD_LOGIN,
             Script::LoginStatus => &LOGIN_STATUS,
         };
@@ -482,6 +488,7 @@ pub(crate) mod tests {
         for script in [
             Script::Install,
             Script::Inspect,
+            Script::Remove,
             Script::ForwardLogin,
             Script::LoginStatus,
         ] {

@@ -67,16 +67,32 @@ pub(crate) struct SshTargetArgs {
         help = "SSH destination: alias, user@host, host:port, [v6]:port, ssh://user@host:port (repeatable)"
     )]
     pub ssh: Vec<String>,
+    /// Hosts of an Ansible inventory (read with ansible-inventory; ansible_host, ansible_user, ansible_port, ansible_ssh_private_key_file honoured).
+    #[arg(long, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
+    /// Only the inventory hosts matching this Ansible pattern (as ansible --limit).
+    #[arg(long, value_name = "PATTERN", requires = "inventory")]
+    pub limit: Option<String>,
     #[command(flatten)]
     pub connect: SshConnectArgs,
 }
 
 impl SshTargetArgs {
-    pub(crate) fn specs(&self) -> Result<Vec<TargetSpec>, AppError> {
-        self.ssh
+    /// Every ssh target named: `--ssh` values (with `@FILE` lists expanded), then the
+    /// inventory's hosts.
+    pub(crate) fn specs(&self, stdin: &mut Option<String>) -> Result<Vec<TargetSpec>, AppError> {
+        let mut specs: Vec<TargetSpec> = super::fleet::expand(&self.ssh, "--ssh", stdin)?
             .iter()
             .map(|raw| destination(raw).map(TargetSpec::Ssh))
-            .collect()
+            .collect::<Result<_, _>>()?;
+        if let Some(file) = &self.inventory {
+            specs.extend(
+                super::fleet::inventory(file, self.limit.as_deref())?
+                    .into_iter()
+                    .map(TargetSpec::Ssh),
+            );
+        }
+        Ok(specs)
     }
 }
 

@@ -197,7 +197,39 @@ fn usage_errors_are_one_exact_line() {
     let cases: &[(&[&str], &str)] = &[
         (
             &["push"],
-            "codex-auth: no targets: name at least one (hint: codex-auth push --ssh user@host, or --docker CONTAINER)\n",
+            "codex-auth: no targets: name at least one (hint: codex-auth push --ssh user@host, or --docker CONTAINER, or --local)\n",
+        ),
+        (
+            &["push", "--ssh", &dest, "--from", "bogus:x"],
+            "codex-auth: unknown place kind \"bogus\" in --from bogus:x (hint: --from takes ssh:DEST, docker:CONTAINER, local, or a file (a path with a colon: ./name:x))\n",
+        ),
+        (
+            &["push", "--ssh", &dest, "--docker", "other", "--from", "local", "--move"],
+            "codex-auth: --move takes a session to one destination, and 2 are named (hint: move to one place; give the others logins of their own (push --login))\n",
+        ),
+        (
+            &["push", "--ssh", &dest, "--from", "./auth.json", "--move"],
+            "codex-auth: --move takes a login off a place: it needs --from ssh:DEST, docker:CONTAINER or local (hint: to copy a file, drop --move)\n",
+        ),
+        (
+            &["push", "--local", "--from", "local"],
+            "codex-auth: local is both the source and a destination (hint: name the place to copy from with --from, and other places as destinations)\n",
+        ),
+        (
+            &["push", "--ssh", "@-", "--api-key-stdin"],
+            "codex-auth: --ssh @- and --api-key-stdin both read stdin (hint: give one of them a file instead)\n",
+        ),
+        (
+            &["push", "--ssh", &dest, "--docker-filter", "bogus=1"],
+            "codex-auth: bad --docker-filter \"bogus=1\" (hint: KEY=VALUE as docker ps --filter takes it: label=com.docker.compose.project=web, name=api, status=running)\n",
+        ),
+        (
+            &["status", "--inventory", "/nonexistent/inventory.ini"],
+            "codex-auth: inventory /nonexistent/inventory.ini does not exist or is not a file (hint: give an Ansible inventory file (INI or YAML))\n",
+        ),
+        (
+            &["logout", "--ssh", &dest, "--issuer", "https://x"],
+            "codex-auth: --issuer does not apply to a logout without --revoke (hint: add --revoke to end the session at the issuer, or drop the flag)\n",
         ),
         (
             &["push", "--ssh", &dest, "--device-auth"],

@@ -6,6 +6,7 @@ mod bad_input;
 mod codex171;
 mod examples;
 mod faults;
+mod fleet;
 mod forward;
 mod harness;
 mod issuer;

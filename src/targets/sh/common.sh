@@ -27,6 +27,12 @@
 #                     scratch home linked to the real files (Codex writes helper files
 #                     into whatever home it runs in); the client reads the lines
 # codex_running       how many codex processes of this user run here now
+# lock_codex          take Codex's locks on $dir (auth.lock, then auth.json.lock, for
+#                     $lock_wait seconds each; class busy when they stay held), as Codex
+#                     0.171 takes them when it commits a login; unlock_codex drops them
+# clean_stale         remove the temp files of runs that died (.auth.json.PID whose PID
+#                     is gone), reporting each
+# sum_of FILE         $sum: its sha256 (empty without a hash tool)
 # keyring_reach       whether Codex here can reach an OS keyring ($keyring reachable or
 #                     unreachable, reported with how it was decided): Codex itself, asked
 #                     for a login in the keyring of an empty scratch home, says "Not
@@ -168,3 +174,37 @@ codex_running() {
   say codex_running "$n" ;
 } ;
 set -f ;
+# --- writing under Codex's locks (install and remove) ---
+hash_tool= ;
+for h in sha256sum shasum openssl sha256 ; do if command -v $h >/dev/null 2>&1; then hash_tool=$h ; break ; fi ; done ;
+sum_of() { case $hash_tool in sha256sum) sum=$(sha256sum < "$1") ;; shasum) sum=$(shasum -a 256 < "$1") ;; openssl) sum=$(openssl dgst -sha256 -r < "$1") ;; sha256) sum=$(sha256 -q < "$1") ;; *) sum= ;; esac ; sum=${sum%% *} ; } ;
+# shellcheck disable=SC2086
+len_of() { len=$(wc -c < "$1") ; set -- $len ; len=$1 ; } ;
+# shellcheck disable=SC2046
+modes() { set -- $(cd "$dir" && LC_ALL=C ls -lnd . auth.json) ; say dir_mode "$1" ; say dir_uid "$3" ; shift 9 ; say file_mode "$1" ; say file_uid "$3" ; say len "$5" ; } ;
+lock_codex() {
+  if command -v flock >/dev/null 2>&1; then :; else say lock none ; return ; fi ;
+  exec 7>>"$dir/auth.lock" || fail write "open $dir/auth.lock" ;
+  flock -w "$lock_wait" 7 || fail busy "auth.lock $lock_wait" ;
+  exec 8>>"$dir/auth.json.lock" || fail write "open $dir/auth.json.lock" ;
+  flock -w "$lock_wait" 8 || fail busy "auth.json.lock $lock_wait" ;
+  say lock held ;
+} ;
+unlock_codex() { exec 7>&- 8>&- ; } ;
+# A process that exited but was not reaped (a zombie, where nothing reaps) is dead too.
+alive() {
+  kill -0 "$1" 2>/dev/null || return 1 ;
+  if [ -r "/proc/$1/stat" ]; then :; else return 0 ; fi ;
+  st=$(cat "/proc/$1/stat" 2>/dev/null) ; st=${st##*) } ;
+  case $st in Z*|X*) return 1 ;; esac ;
+} ;
+clean_stale() {
+  set +f ;
+  for t in "$dir"/.auth.json.[0-9]* "$dir"/.auth.json.bak.[0-9]* ; do
+    if [ -e "$t" ]; then :; else continue ; fi ;
+    p=${t##*.} ;
+    if [ "$p" -ge 0 ] 2>/dev/null; then :; else continue ; fi ;
+    if [ "$p" = "$$" ] || alive "$p"; then :; else rm -f "$t" && say cleaned "$t" ; fi ;
+  done ;
+  set -f ;
+} ;

@@ -1,0 +1,367 @@
+//! The ledger: where this machine's runs put which login, so that a logout or a fresh
+//! sign-in can name every place a ChatGPT session was copied to. One small JSON file in
+//! the user's state directory (`$XDG_STATE_HOME/codex-auth/ledger.json`, 0600 in a 0700
+//! directory), with no secret in it: per place, the place as the user named it and as
+//! it resolved, the session's fingerprint (the hash `status` compares: a short hash of
+//! the refresh token, or of an API key), the kind of login, when, and which command.
+//!
+//! Updated by push, move, logout and status, under a lock file, written atomically. A
+//! damaged or missing ledger is never fatal: it starts again from what the next runs
+//! see, and the run says so once.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::auth::AuthFile;
+
+/// One place and the login it was last seen or left holding.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Entry {
+    /// `local`, an ssh destination as typed (or its inventory name), or `docker:NAME`.
+    pub place: String,
+    /// How to reach it again: `local`, `ssh:DEST`, `docker:NAME`.
+    pub address: String,
+    /// The key for this host alone, if it has one (from an inventory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+    /// Where that resolved: the login user and the auth.json path (or keyring entry).
+    pub resolved: String,
+    /// The session's fingerprint: equal values are one session.
+    pub fingerprint: String,
+    /// `chatgpt`, `apikey`, ...
+    pub kind: String,
+    /// Unix time of the last update.
+    pub at: i64,
+    /// The command that made the entry: `push`, `move`, `status`, `login`.
+    pub by: String,
+}
+
+#[derive(Default, Serialize, Deserialize)]
+struct Document {
+    version: u32,
+    entries: Vec<Entry>,
+}
+
+/// The fingerprint of a login: its session for ChatGPT logins, else a short hash of
+/// the credential itself (never the credential).
+pub(crate) fn fingerprint(auth: &AuthFile) -> String {
+    auth.session_id
+        .clone()
+        .unwrap_or_else(|| auth.sha256_hex()[..16].to_string())
+}
+
+/// What a ledger update changes.
+pub(crate) enum Change {
+    /// `place` holds `auth` (resolved as given), seen or left by `by`.
+    Holds {
+        place: String,
+        address: String,
+        identity: Option<String>,
+        resolved: String,
+        auth: Box<AuthFile>,
+        by: &'static str,
+    },
+    /// `place` holds nothing any more (logged out, or found empty).
+    Empty { place: String },
+}
+
+pub(crate) struct Ledger {
+    path: PathBuf,
+}
+
+impl Ledger {
+    /// The ledger of this user (`CODEX_AUTH_LEDGER` names another file, for tests and
+    /// for keeping one per project).
+    pub(crate) fn open() -> Option<Ledger> {
+        if let Some(p) = std::env::var_os("CODEX_AUTH_LEDGER").filter(|p| !p.is_empty()) {
+            return Some(Ledger { path: p.into() });
+        }
+        let dir = dirs::state_dir().or_else(dirs::data_local_dir)?;
+        Some(Ledger {
+            path: dir.join("codex-auth").join("ledger.json"),
+        })
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Every entry; a damaged file reads as empty, with a warning to show.
+    pub(crate) fn entries(&self) -> (Vec<Entry>, Option<String>) {
+        match std::fs::read(&self.path) {
+            Err(_) => (Vec::new(), None),
+            Ok(bytes) => match serde_json::from_slice::<Document>(&bytes) {
+                Ok(doc) => (doc.entries, None),
+                Err(e) => (
+                    Vec::new(),
+                    Some(format!(
+                        "warning: the ledger {} is damaged ({e}); it starts again from what this run sees",
+                        self.path.display()
+                    )),
+                ),
+            },
+        }
+    }
+
+    /// Apply `changes` under the ledger's lock. A failure to write is returned as a
+    /// warning to show, never as an error: the ledger only remembers.
+    pub(crate) fn update(&self, changes: Vec<Change>) -> Option<String> {
+        if changes.is_empty() {
+            return None;
+        }
+        let result = (|| -> std::io::Result<()> {
+            let dir = self.path.parent().unwrap_or(Path::new("."));
+            private_dir(dir)?;
+            let _lock = lock(&dir.join("ledger.lock"))?;
+            let (mut entries, _) = self.entries();
+            let now = crate::timestamp::now_unix();
+            for change in changes {
+                match change {
+                    Change::Holds {
+                        place,
+                        address,
+                        identity,
+                        resolved,
+                        auth,
+                        by,
+                    } => {
+                        // A status that finds the same session keeps when and how it
+                        // got there.
+                        let fp = fingerprint(&auth);
+                        if by == "status" {
+                            if let Some(e) = entries
+                                .iter_mut()
+                                .find(|e| e.place == place && e.fingerprint == fp)
+                            {
+                                e.resolved = resolved;
+                                continue;
+                            }
+                        }
+                        entries.retain(|e| e.place != place);
+                        entries.push(Entry {
+                            place,
+                            address,
+                            identity,
+                            resolved,
+                            fingerprint: fingerprint(&auth),
+                            kind: auth.summary.mode.clone(),
+                            at: now,
+                            by: by.to_string(),
+                        });
+                    }
+                    Change::Empty { place } => entries.retain(|e| e.place != place),
+                }
+            }
+            entries.sort_by(|a, b| a.place.cmp(&b.place));
+            let doc = Document {
+                version: 1,
+                entries,
+            };
+            let text = serde_json::to_string_pretty(&doc).map_err(std::io::Error::other)?;
+            write_private(dir, &self.path, text.as_bytes())
+        })();
+        result.err().map(|e| {
+            format!(
+                "warning: cannot update the ledger {}: {e}",
+                self.path.display()
+            )
+        })
+    }
+
+    /// Drop the entry of `place`; whether there was one.
+    pub(crate) fn forget(&self, place: &str) -> Result<bool, String> {
+        let (entries, _) = self.entries();
+        if !entries.iter().any(|e| e.place == place) {
+            return Ok(false);
+        }
+        match self.update(vec![Change::Empty {
+            place: place.to_string(),
+        }]) {
+            None => Ok(true),
+            Some(w) => Err(w),
+        }
+    }
+}
+
+impl Change {
+    /// `spec` (or this machine, for `None`) holds `auth`, at `resolved`.
+    pub(crate) fn holds(
+        spec: Option<&crate::targets::TargetSpec>,
+        resolved: String,
+        auth: &AuthFile,
+        by: &'static str,
+    ) -> Change {
+        let (place, address, identity) = match spec {
+            None => ("local".to_string(), "local".to_string(), None),
+            Some(s) => (s.display(), s.address(), s.identity()),
+        };
+        Change::Holds {
+            place,
+            address,
+            identity,
+            resolved,
+            auth: Box::new(auth.clone()),
+            by,
+        }
+    }
+
+    /// `spec` (or this machine) holds nothing now.
+    pub(crate) fn empty(spec: Option<&crate::targets::TargetSpec>) -> Change {
+        Change::Empty {
+            place: spec.map_or_else(|| "local".to_string(), |s| s.display()),
+        }
+    }
+}
+
+impl Entry {
+    /// The target to check this place again (`None`: this machine, or an address that
+    /// no longer parses).
+    pub(crate) fn target(&self) -> Option<crate::targets::TargetSpec> {
+        let mut spec = crate::targets::TargetSpec::from_address(&self.address)?;
+        if let crate::targets::TargetSpec::Ssh(d) = &mut spec {
+            d.identity = self.identity.as_ref().map(PathBuf::from);
+            if self.place != format!("{d}") {
+                d.name = Some(self.place.clone());
+            }
+        }
+        Some(spec)
+    }
+}
+
+/// Other places the ledger remembers holding `fingerprint`, besides `except`.
+pub(crate) fn holders<'a>(
+    entries: &'a [Entry],
+    fingerprint: &str,
+    except: &[String],
+) -> Vec<&'a Entry> {
+    entries
+        .iter()
+        .filter(|e| e.fingerprint == fingerprint && !except.contains(&e.place))
+        .collect()
+}
+
+/// "devbox (pushed 2026-11-30)".
+pub(crate) fn describe(e: &Entry) -> String {
+    let (y, m, d, ..) = crate::timestamp::civil(e.at);
+    let verb = match e.by.as_str() {
+        "push" => "pushed",
+        "move" => "moved there",
+        "login" => "logged in",
+        _ => "seen",
+    };
+    format!("{} ({verb} {y:04}-{m:02}-{d:02})", e.place)
+}
+
+#[cfg(unix)]
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+#[cfg(not(unix))]
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)
+}
+
+#[cfg(unix)]
+fn lock(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)?;
+    // SAFETY: flock on a descriptor this function owns; released when it is dropped.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(f)
+}
+
+#[cfg(not(unix))]
+fn lock(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+}
+
+fn write_private(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let suffix = crate::encoding::random_b64url(6).map_err(std::io::Error::other)?;
+    let tmp = dir.join(format!(".ledger.json.{suffix}"));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let result = (|| {
+        let mut f = options.open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_per_place_no_secret_and_a_damaged_file_starts_again() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger {
+            path: dir.path().join("state/codex-auth/ledger.json"),
+        };
+        let a = AuthFile::parse(crate::auth::testdata::chatgpt_json("rt-ledger-secret").as_bytes())
+            .unwrap();
+        let hold = |place: &str| Change::Holds {
+            place: place.into(),
+            address: format!("ssh:{place}"),
+            identity: None,
+            resolved: format!("{place}: /home/x/.codex/auth.json"),
+            auth: Box::new(a.clone()),
+            by: "push",
+        };
+        assert!(ledger
+            .update(vec![hold("devbox"), hold("docker:app")])
+            .is_none());
+        let text = std::fs::read_to_string(ledger.path()).unwrap();
+        assert!(!text.contains("rt-ledger-secret"));
+        let mode = std::fs::metadata(ledger.path())
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600);
+        let (entries, warning) = ledger.entries();
+        assert!(warning.is_none());
+        assert_eq!(entries.len(), 2);
+        let others = holders(&entries, &fingerprint(&a), &["devbox".to_string()]);
+        assert_eq!(others.len(), 1);
+        assert!(describe(others[0]).starts_with("docker:app (pushed "));
+        assert_eq!(ledger.forget("devbox"), Ok(true));
+        assert_eq!(ledger.forget("devbox"), Ok(false));
+        std::fs::write(ledger.path(), "{not json").unwrap();
+        let (entries, warning) = ledger.entries();
+        assert!(entries.is_empty());
+        assert!(warning.unwrap().contains("damaged"));
+        assert!(ledger.update(vec![hold("again")]).is_none());
+        assert_eq!(ledger.entries().0.len(), 1);
+    }
+}

@@ -1,0 +1,224 @@
+//! What `logout` shows: one row per place, the sessions revoked (or not), and what could
+//! not be revoked; or one JSON document.
+
+use serde::Serialize;
+
+use super::push::JsonSummary;
+use super::{json_text, render_table, scrub, Verbosity};
+use crate::auth::AuthSummary;
+use crate::ops::logout::{LogoutResults, PlaceLogout};
+use crate::targets::{RemoveOutcome, TargetError};
+
+/// Every login removed, for scrubbing.
+fn logins(results: &LogoutResults) -> impl Iterator<Item = &crate::auth::AuthFile> {
+    results
+        .places
+        .iter()
+        .filter_map(|p| p.result.as_ref().ok().and_then(|o| o.login.as_ref()))
+}
+
+fn kind(p: &PlaceLogout) -> &'static str {
+    p.spec.as_ref().map_or("local", |s| s.kind().as_str())
+}
+
+const NOT_REVOCABLE: &str = "API keys and access tokens are removed, never revoked: revoke an API key at platform.openai.com/api-keys, an access token where it was issued";
+
+pub(crate) fn table(results: &LogoutResults, verbosity: Verbosity) -> String {
+    let mut rows = vec![vec![
+        "PLACE".to_string(),
+        "RESULT".into(),
+        "PATH".into(),
+        "NOTE".into(),
+    ]];
+    for p in &results.places {
+        if verbosity == Verbosity::Quiet && p.result.is_ok() {
+            continue;
+        }
+        rows.push(match &p.result {
+            Ok(o) => {
+                let mut notes = Vec::new();
+                if let Some(l) = &o.login {
+                    notes.push(format!("was {}", crate::auth::local::describe_account(l)));
+                }
+                if let Some(b) = &o.backup {
+                    notes.push(format!("{b} too"));
+                }
+                notes.extend(o.notes.iter().cloned());
+                if let Some(s) = &o.codex_status {
+                    notes.push(format!("codex: {s}"));
+                }
+                vec![
+                    p.display(),
+                    o.outcome.as_str().to_string(),
+                    o.path.clone(),
+                    notes.join("; "),
+                ]
+            }
+            Err(e) => vec![p.display(), "FAILED".into(), "-".into(), e.line()],
+        });
+    }
+    if rows.len() == 1 {
+        rows.clear();
+    }
+    let mut out = render_table(&rows);
+    for r in &results.revocations {
+        let line = match &r.result {
+            None => format!(
+                "would revoke the ChatGPT session of {} at {}",
+                r.account, r.issuer
+            ),
+            Some(Ok(())) => format!(
+                "revoked the ChatGPT session of {} at {}",
+                r.account, r.issuer
+            ),
+            Some(Err(e)) => format!(
+                "FAILED to revoke the ChatGPT session of {} at {}: {e}",
+                r.account, r.issuer
+            ),
+        };
+        out.push_str(&line);
+        if !r.also_signed_out.is_empty() {
+            out.push_str(&format!(
+                " (also signs out: {})",
+                r.also_signed_out.join(", ")
+            ));
+        }
+        out.push('\n');
+    }
+    if !results.not_revocable.is_empty() {
+        out.push_str(&format!(
+            "not revoked: {} ({NOT_REVOCABLE})\n",
+            results.not_revocable.join(", ")
+        ));
+    }
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for p in &results.places {
+        let k = match &p.result {
+            Ok(o) => o.outcome.as_str(),
+            Err(_) => "failed",
+        };
+        match counts.iter_mut().find(|(n, _)| *n == k) {
+            Some((_, c)) => *c += 1,
+            None => counts.push((k, 1)),
+        }
+    }
+    let parts: Vec<String> = counts.iter().map(|(k, c)| format!("{c} {k}")).collect();
+    let n = results.places.len();
+    out.push_str(&format!(
+        "{n} place{}: {}\n",
+        if n == 1 { "" } else { "s" },
+        parts.join(", ")
+    ));
+    scrub(out, logins(results))
+}
+
+#[derive(Serialize)]
+struct JsonPlace<'a> {
+    target: String,
+    kind: &'static str,
+    ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    outcome: Option<RemoveOutcome>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    removed_login: Option<&'a AuthSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    backup: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    codex_status: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    notes: Vec<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a TargetError>,
+}
+
+#[derive(Serialize)]
+struct JsonRevocation<'a> {
+    account: &'a str,
+    issuer: &'a str,
+    removed_from: &'a [String],
+    also_signed_out: &'a [String],
+    /// `revoked`, `failed` or `would-revoke`.
+    result: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct JsonLogout<'a> {
+    command: &'static str,
+    dry_run: bool,
+    places: Vec<JsonPlace<'a>>,
+    revocations: Vec<JsonRevocation<'a>>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    not_revoked: &'a [String],
+    summary: JsonSummary,
+}
+
+pub(crate) fn json(results: &LogoutResults, dry_run: bool) -> String {
+    let places: Vec<JsonPlace> = results
+        .places
+        .iter()
+        .map(|p| match &p.result {
+            Ok(o) => JsonPlace {
+                target: p.spec.as_ref().map_or("local".into(), |s| s.label()),
+                kind: kind(p),
+                ok: true,
+                outcome: Some(o.outcome),
+                path: Some(&o.path),
+                removed_login: o.login.as_ref().map(|l| &l.summary),
+                backup: o.backup.as_deref(),
+                codex_status: o.codex_status.as_deref(),
+                notes: o.notes.iter().map(String::as_str).collect(),
+                error: None,
+            },
+            Err(e) => JsonPlace {
+                target: p.spec.as_ref().map_or("local".into(), |s| s.label()),
+                kind: kind(p),
+                ok: false,
+                outcome: None,
+                path: None,
+                removed_login: None,
+                backup: None,
+                codex_status: None,
+                notes: Vec::new(),
+                error: Some(e),
+            },
+        })
+        .collect();
+    let revocations = results
+        .revocations
+        .iter()
+        .map(|r| JsonRevocation {
+            account: &r.account,
+            issuer: &r.issuer,
+            removed_from: &r.removed_from,
+            also_signed_out: &r.also_signed_out,
+            result: match &r.result {
+                None => "would-revoke",
+                Some(Ok(())) => "revoked",
+                Some(Err(_)) => "failed",
+            },
+            error: r
+                .result
+                .as_ref()
+                .and_then(|x| x.as_ref().err())
+                .map(String::as_str),
+        })
+        .collect();
+    let ok = places.iter().filter(|p| p.ok).count();
+    let doc = JsonLogout {
+        command: "logout",
+        dry_run,
+        summary: JsonSummary {
+            total: places.len(),
+            ok,
+            failed: places.len() - ok,
+        },
+        places,
+        revocations,
+        not_revoked: &results.not_revocable,
+    };
+    scrub(json_text(&doc), logins(results))
+}

@@ -1,0 +1,492 @@
+//! The life of a login across a fleet: logout (here only, or everywhere with
+//! --revoke), moving a session instead of copying it, the ledger of where sessions
+//! went, and addressing many targets (@FILE lists, Docker filters, Ansible inventories).
+
+use crate::harness::{docker_peers, logins, peers, Codex, RemoteUser, Sandbox, TestContainer};
+use crate::issuer::FakeIssuer;
+
+/// A config with an alias per user (`NAME` = the user's name) on the loopback sshd.
+fn fleet_config(sb: &Sandbox, users: &[&RemoteUser]) -> String {
+    sb.pin_host("127.0.0.1", peers().port());
+    let mut text = String::new();
+    for u in users {
+        u.authorize(sb);
+        text.push_str(&format!(
+            "Host {n}\n  HostName 127.0.0.1\n  Port {{port}}\n  User {n}\n  IdentityFile {{key}}\n  UserKnownHostsFile {{known_hosts}}\n  StrictHostKeyChecking yes\n",
+            n = u.name
+        ));
+    }
+    sb.ssh_config(&text).display().to_string()
+}
+
+fn with_docker(sb: &mut Sandbox) {
+    sb.env
+        .push(("DOCKER_HOST".into(), docker_peers().host().to_string()));
+}
+
+#[test]
+fn logout_takes_the_login_off_the_places_named_only() {
+    let mut sb = Sandbox::new();
+    let (a, b) = (RemoteUser::bash(), RemoteUser::bash());
+    a.with_codex(Codex::Npm171);
+    let cfg = fleet_config(&sb, &[&a, &b]);
+    let key = logins::api_key("lo-key");
+    sb.secret(&key);
+    for u in [&a, &b] {
+        u.write_owned(".codex/auth.json", &logins::api_key_json(&key), 0o600);
+    }
+    a.write_owned(".codex/auth.json.bak", &logins::api_key_json(&key), 0o600);
+    // Dry run: says what would go, changes nothing.
+    let out = sb
+        .run(&[
+            "logout",
+            "--ssh",
+            &a.name,
+            "-F",
+            &cfg,
+            "--dry-run",
+            "--json",
+        ])
+        .code(0);
+    assert_eq!(
+        out.json()["places"][0]["outcome"],
+        "would-remove",
+        "{out:?}"
+    );
+    assert!(a.auth_path().exists());
+    // The real thing: a's login and backup go; b keeps its own; Codex on a says so.
+    let out = sb
+        .run(&["logout", "--ssh", &a.name, "-F", &cfg, "--json"])
+        .code(0);
+    let p = &out.json()["places"][0];
+    assert_eq!(p["outcome"], "removed", "{out:?}");
+    assert_eq!(p["removed_login"]["api_key"], "sk-test-***00000");
+    assert!(
+        p["codex_status"]
+            .as_str()
+            .unwrap()
+            .contains("Not logged in"),
+        "{out:?}"
+    );
+    assert!(!a.auth_path().exists());
+    assert!(!a.home.join(".codex/auth.json.bak").exists());
+    assert!(b.auth_path().exists(), "another place was touched");
+    assert_eq!(out.json()["revocations"].as_array().unwrap().len(), 0);
+    // Again: already logged out, exit 0.
+    let out = sb.run(&["logout", "--ssh", &a.name, "-F", &cfg]).code(0);
+    assert!(out.stdout.contains("already logged out"), "{out:?}");
+    // --keep-backup keeps it; a symlink at the path is removed, its target untouched.
+    b.write_owned(".codex/auth.json.bak", "{}", 0o600);
+    b.write_owned("elsewhere.json", "keep me", 0o600);
+    std::fs::remove_file(b.auth_path()).unwrap();
+    std::os::unix::fs::symlink(b.home.join("elsewhere.json"), b.auth_path()).unwrap();
+    sb.run(&["logout", "--ssh", &b.name, "-F", &cfg, "--keep-backup"])
+        .code(0);
+    assert!(std::fs::symlink_metadata(b.auth_path()).is_err());
+    assert_eq!(
+        std::fs::read_to_string(b.home.join("elsewhere.json")).unwrap(),
+        "keep me"
+    );
+    assert!(b.home.join(".codex/auth.json.bak").exists());
+
+    // This machine, by default.
+    let home = sb.home().join("codex-here");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(home.join("auth.json"), logins::api_key_json(&key)).unwrap();
+    sb.env
+        .push(("CODEX_HOME".into(), home.display().to_string()));
+    let out = sb.run(&["logout"]).code(0);
+    assert!(out.stdout.contains("local"), "{out:?}");
+    assert!(!home.join("auth.json").exists());
+
+    // Containers: a running one like a host; a stopped one cannot be changed (exit 1).
+    with_docker(&mut sb);
+    let running = TestContainer::new("BUSYBOX_ROOT", &[], true);
+    sb.push_key("lo-docker", &["--docker", &running.name])
+        .0
+        .code(0);
+    sb.run(&["logout", "--docker", &running.name]).code(0);
+    assert!(running.file("/root/.codex/auth.json").is_none());
+    let stopped = TestContainer::new("BUSYBOX_ROOT", &[], false);
+    sb.push_key("lo-stopped", &["--docker", &stopped.name])
+        .0
+        .code(0);
+    let out = sb
+        .run(&["logout", "--docker", &stopped.name, "--json"])
+        .code(1);
+    assert_eq!(
+        out.json()["places"][0]["error"]["class"],
+        "not-running",
+        "{out:?}"
+    );
+    assert!(stopped.file("/root/.codex/auth.json").is_some());
+}
+
+#[test]
+fn logout_revoke_ends_the_session_once_and_names_every_holder() {
+    let issuer = FakeIssuer::start();
+    let mut sb = Sandbox::new();
+    let (a, b, c) = (RemoteUser::bash(), RemoteUser::bash(), RemoteUser::bash());
+    let cfg = fleet_config(&sb, &[&a, &b, &c]);
+    let (json, refresh) = issuer.login_json();
+    sb.secret(&refresh);
+    let file = sb.write("in/auth.json", &json);
+    let file = file.to_str().unwrap();
+    // One session on three hosts (the ledger remembers them all).
+    let out = sb.run(&[
+        "push", "--ssh", &a.name, "--ssh", &b.name, "--ssh", &c.name, "-F", &cfg, "--from", file,
+        "--share",
+    ]);
+    out.code(0);
+    // A second push of it says where it already is.
+    let out = sb
+        .run(&["push", "--ssh", &a.name, "-F", &cfg, "--from", file])
+        .code(0);
+    assert!(
+        out.stderr.contains(&format!(
+            "this ChatGPT session is also on {} (pushed ",
+            b.name
+        )),
+        "{out:?}"
+    );
+    // Logging out a and b with --revoke: one revocation, naming c (remembered).
+    let out = sb.run(&[
+        "logout", "--ssh", &a.name, "--ssh", &b.name, "-F", &cfg, "--revoke", "--json",
+    ]);
+    let out = out.code(0);
+    let doc = out.json();
+    let revs = doc["revocations"].as_array().unwrap();
+    assert_eq!(revs.len(), 1, "{out:?}");
+    assert_eq!(revs[0]["result"], "revoked");
+    assert_eq!(revs[0]["issuer"], issuer.base);
+    assert!(
+        revs[0]["also_signed_out"].to_string().contains(&c.name),
+        "{out:?}"
+    );
+    assert!(
+        out.stderr
+            .contains(&format!("this also signs out {}", c.name)),
+        "{out:?}"
+    );
+    let bodies = issuer.bodies();
+    let revoke: Vec<serde_json::Value> = bodies
+        .iter()
+        .filter_map(|b| serde_json::from_str::<serde_json::Value>(b).ok())
+        .filter(|v| v["token_type_hint"] == "refresh_token")
+        .collect();
+    assert_eq!(revoke.len(), 1, "{bodies:?}");
+    assert_eq!(revoke[0]["token"], refresh);
+    assert_eq!(revoke[0]["client_id"], crate::issuer::CLIENT_ID);
+    assert!(!a.auth_path().exists() && !b.auth_path().exists());
+    assert!(
+        c.auth_path().exists(),
+        "only the places named lose the file"
+    );
+
+    // API keys are removed, never revoked.
+    let out = sb
+        .push_key("rev-key", &["--ssh", &a.name, "-F", &cfg])
+        .0
+        .code(0);
+    drop(out);
+    let out = sb
+        .run(&["logout", "--ssh", &a.name, "-F", &cfg, "--revoke"])
+        .code(0);
+    assert!(out.stdout.contains("not revoked"), "{out:?}");
+    assert!(
+        out.stdout.contains("platform.openai.com/api-keys"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn a_session_moves_between_containers_hosts_and_this_machine() {
+    let mut sb = Sandbox::new();
+    with_docker(&mut sb);
+    let (json, refresh) = logins::chatgpt_json("move");
+    sb.secret(&refresh);
+    let file = sb.write("in/auth.json", &json);
+    // Container to container: the new one holds it, the old one no longer does.
+    let v1 = TestContainer::new(Codex::Npm171.image(), &[], true);
+    let v2 = TestContainer::new(Codex::Npm171.image(), &[], true);
+    sb.run(&[
+        "push",
+        "--docker",
+        &v1.name,
+        "--from",
+        file.to_str().unwrap(),
+    ])
+    .code(0);
+    let out = sb
+        .run(&[
+            "push",
+            "--docker",
+            &v2.name,
+            "--from",
+            &format!("docker:{}", v1.name),
+            "--move",
+            "--json",
+        ])
+        .code(0);
+    let doc = out.json();
+    assert_eq!(doc["moved_from"]["removed"], true, "{out:?}");
+    assert_eq!(doc["targets"][0]["codex"]["verdict"], "accepted", "{out:?}");
+    assert!(
+        !out.stderr.contains("share one ChatGPT session"),
+        "a move shares nothing: {out:?}"
+    );
+    assert_eq!(v2.file("/root/.codex/auth.json").unwrap().0, json);
+    assert!(v1.file("/root/.codex/auth.json").is_none());
+
+    // Host to host, then host to this machine.
+    let (a, b) = (RemoteUser::bash(), RemoteUser::bash());
+    let cfg = fleet_config(&sb, &[&a, &b]);
+    a.write_owned(".codex/auth.json", &json, 0o600);
+    sb.run(&[
+        "push",
+        "--ssh",
+        &b.name,
+        "-F",
+        &cfg,
+        "--from",
+        &format!("ssh:{}", a.name),
+        "--move",
+    ])
+    .code(0);
+    assert!(!a.auth_path().exists());
+    assert_eq!(std::fs::read_to_string(b.auth_path()).unwrap(), json);
+    let here = sb.home().join("codex-here");
+    sb.env
+        .push(("CODEX_HOME".into(), here.display().to_string()));
+    let out = sb
+        .run(&[
+            "push",
+            "--local",
+            "-F",
+            &cfg,
+            "--from",
+            &format!("ssh:{}", b.name),
+            "--move",
+            "--json",
+        ])
+        .code(0);
+    assert_eq!(out.json()["targets"][0]["target"], "local", "{out:?}");
+    assert_eq!(
+        std::fs::read_to_string(here.join("auth.json")).unwrap(),
+        json
+    );
+    assert!(!b.auth_path().exists());
+
+    // A destination that does not take it: the source keeps its login.
+    let c = RemoteUser::bash();
+    let cfg = fleet_config(&sb, &[&a, &b, &c]);
+    a.write_owned(".codex/auth.json", &json, 0o600);
+    c.write_owned(
+        ".codex/config.toml",
+        "cli_auth_credentials_store = \"keyring\"\n",
+        0o600,
+    );
+    let out = sb
+        .run(&[
+            "push",
+            "--ssh",
+            &c.name,
+            "-F",
+            &cfg,
+            "--from",
+            &format!("ssh:{}", a.name),
+            "--move",
+        ])
+        .code(1);
+    assert!(out.stdout.contains("NOT moved"), "{out:?}");
+    assert!(a.auth_path().exists(), "the source lost its login");
+    // Nothing at the source: exit 2, nothing touched.
+    let out = sb
+        .run(&[
+            "push",
+            "--ssh",
+            &c.name,
+            "-F",
+            &cfg,
+            "--from",
+            &format!("ssh:{}", b.name),
+        ])
+        .code(2);
+    assert!(out.stderr.contains("holds no login"), "{out:?}");
+}
+
+#[test]
+fn the_ledger_remembers_and_status_known_checks_every_place() {
+    let mut sb = Sandbox::new();
+    let (a, b) = (RemoteUser::bash(), RemoteUser::bash());
+    let cfg = fleet_config(&sb, &[&a, &b]);
+    let (json, refresh) = logins::chatgpt_json("ledger");
+    sb.secret(&refresh);
+    let file = sb.write("in/auth.json", &json);
+    sb.run(&[
+        "push",
+        "--ssh",
+        &a.name,
+        "--ssh",
+        &b.name,
+        "-F",
+        &cfg,
+        "--from",
+        file.to_str().unwrap(),
+        "--share",
+    ])
+    .code(0);
+    let ledger = sb.home().join(".local/state/codex-auth/ledger.json");
+    let text = std::fs::read_to_string(&ledger).unwrap();
+    assert!(!text.contains(&refresh), "no secret in the ledger");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&ledger).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // b gets another login behind our back; status --known (no target named) finds out.
+    b.write_owned(
+        ".codex/auth.json",
+        &logins::api_key_json(&logins::api_key("other")),
+        0o600,
+    );
+    let out = sb.run(&["status", "--known", "-F", &cfg, "--json"]).code(0);
+    let places = out.json()["places"].as_array().unwrap().clone();
+    assert_eq!(places.len(), 3, "local and the two remembered: {out:?}");
+    let bp = places
+        .iter()
+        .find(|p| p["target"] == b.name.as_str())
+        .unwrap();
+    assert!(
+        bp["notes"]
+            .to_string()
+            .contains("LEDGER: holds another login"),
+        "{out:?}"
+    );
+    // --forget drops one; a damaged ledger is a warning, never fatal.
+    sb.run(&["status", "--forget", &a.name]).code(0);
+    sb.run(&["status", "--forget", &a.name]).code(2);
+    std::fs::write(&ledger, "{ damaged").unwrap();
+    let out = sb.run(&["status", "--ssh", &b.name, "-F", &cfg]).code(0);
+    assert!(out.stderr.contains("is damaged"), "{out:?}");
+    assert!(std::fs::read_to_string(&ledger).unwrap().contains(&b.name));
+}
+
+#[test]
+fn a_fleet_from_lists_filters_and_an_ansible_inventory() {
+    let mut sb = Sandbox::new();
+    let users: Vec<RemoteUser> = (0..3).map(|_| RemoteUser::bash()).collect();
+    let refs: Vec<&RemoteUser> = users.iter().collect();
+    let cfg = fleet_config(&sb, &refs);
+    // @FILE, comments and blank lines skipped; @- from stdin.
+    let list = sb.write(
+        "hosts.txt",
+        &format!(
+            "# the fleet\n{}\n\n{}  # second\n",
+            users[0].name, users[1].name
+        ),
+    );
+    let (out, key) = sb.push_key(
+        "list",
+        &[
+            "--ssh",
+            &format!("@{}", list.display()),
+            "-F",
+            &cfg,
+            "--json",
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.json()["summary"]["ok"], 2);
+    assert_eq!(
+        std::fs::read_to_string(users[1].auth_path()).unwrap(),
+        logins::api_key_json(&key)
+    );
+    let out = sb
+        .cmd(&["status", "--ssh", "@-", "-F", &cfg, "--json"])
+        .stdin(format!("{}\n", users[2].name))
+        .out();
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.json()["places"].as_array().unwrap().len(), 2);
+    let out = sb.run(&[
+        "status",
+        "--ssh",
+        &format!("@{}", sb.write("empty", "# none\n").display()),
+    ]);
+    assert_eq!(out.code, 2, "{out:?}");
+
+    // An Ansible inventory (INI), with ansible_host/user/port/key per host; --limit.
+    let key_path = sb.key_path();
+    let inventory = sb.write(
+        "inventory.ini",
+        &format!(
+            "[web]\nweb1 ansible_host=127.0.0.1 ansible_port={p} ansible_user={u0} ansible_ssh_private_key_file={k}\nweb2 ansible_host=127.0.0.1 ansible_port={p} ansible_user={u1} ansible_ssh_private_key_file={k}\n[db]\ndb1 ansible_host=127.0.0.1 ansible_port={p} ansible_user={u2} ansible_ssh_private_key_file={k}\n",
+            p = peers().port(),
+            u0 = users[0].name,
+            u1 = users[1].name,
+            u2 = users[2].name,
+            k = key_path.display()
+        ),
+    );
+    let ansible_path = format!(
+        "{}:{}",
+        peers().get("PEER_ANSIBLE_BIN_DIR"),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    sb.env.push(("PATH".into(), ansible_path));
+    let inv = inventory.to_str().unwrap();
+    let kh = format!("UserKnownHostsFile={}", sb.known_hosts().display());
+    let (out, key) = sb.push_key(
+        "inventory",
+        &["--inventory", inv, "--limit", "web", "-o", &kh, "--json"],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let names: Vec<String> = out.json()["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["target"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["web1", "web2"]);
+    assert_eq!(
+        std::fs::read_to_string(users[0].auth_path()).unwrap(),
+        logins::api_key_json(&key)
+    );
+    assert_ne!(
+        std::fs::read_to_string(users[2].auth_path()).ok(),
+        Some(logins::api_key_json(&key)),
+        "db1 is outside the limit"
+    );
+    let empty = sb.write("empty.ini", "# no hosts\n");
+    let out = sb.run(&["status", "--inventory", empty.to_str().unwrap()]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("has no hosts"), "{out:?}");
+    let out = sb.run(&["status", "--inventory", inv, "--limit", "nosuchgroup"]);
+    assert_eq!(out.code, 2, "{out:?}");
+
+    // Every container of a Compose-like project, by label.
+    with_docker(&mut sb);
+    let project = format!("cxaproj{}", std::process::id());
+    let label = format!("com.docker.compose.project={project}");
+    let c1 = TestContainer::new("BUSYBOX_ROOT", &["--label", &label], true);
+    let c2 = TestContainer::new("BUSYBOX_ROOT", &["--label", &label], true);
+    let _other = TestContainer::new("BUSYBOX_ROOT", &[], true);
+    let (out, _) = sb.push_key(
+        "filter",
+        &["--docker-filter", &format!("label={label}"), "--json"],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let mut got: Vec<String> = out.json()["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["target"].as_str().unwrap().to_string())
+        .collect();
+    got.sort();
+    let mut want = vec![c1.name.clone(), c2.name.clone()];
+    want.sort();
+    assert_eq!(got, want);
+    let out = sb.run(&["status", "--docker-filter", "label=no.such.label=1"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("no container matches"), "{out:?}");
+}
