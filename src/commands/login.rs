@@ -15,6 +15,7 @@ pub(crate) fn run(args: LoginArgs) -> Result<u8, AppError> {
     let runner = Runner::new(&args.output, vec![]);
     match plan {
         LoginPlan::Forward(forward) => block_on(run_forward(forward, &runner)),
+        LoginPlan::ForwardDevice(plan) => block_on(run_forward_device(plan, &runner)),
         LoginPlan::ApiKey => {
             let home = where_to_save()?;
             let auth = source::api_key_from_stdin()?;
@@ -94,4 +95,22 @@ async fn run_forward(
     }
     report::print_stdout(&report::login::forward(&rep, runner.json));
     Ok(super::exit_code(rep.exit_status == Some(0)))
+}
+
+/// Several hosts' own device-code logins at once; exit 0 when every one succeeded.
+async fn run_forward_device(
+    plan: crate::ops::forward::DevicePlan,
+    runner: &Runner,
+) -> Result<u8, AppError> {
+    let outcomes = runner
+        .until_interrupted(crate::ops::forward::forward_device_logins(
+            plan,
+            runner.reporter.clone(),
+            runner.reporter.clone(),
+        ))
+        .await?;
+    report::print_stdout(&report::login::forward_device(&outcomes, runner.json));
+    Ok(super::exit_code(outcomes.iter().all(
+        |o| matches!(&o.result, Ok(r) if r.exit_status == Some(0)),
+    )))
 }

@@ -37,7 +37,14 @@ pub(crate) fn run(args: PushArgs) -> Result<u8, AppError> {
         let mut from = None;
         let mut source_place = None;
         let source = match std::mem::replace(&mut plan.source, Source::LocalLogin) {
-            Source::FreshLogin(opts) => PushSource::FreshLogin(opts, runner.reporter.clone()),
+            Source::FreshLogin(opts) => {
+                if !opts.device && destinations > 1 && runner.verbosity != Verbosity::Quiet {
+                    runner.reporter.note(
+                        "note: browser sign-ins take turns, one target at a time (Codex's callback port is fixed); with --device-auth every target gets its code at once",
+                    );
+                }
+                PushSource::FreshLogin(opts, runner.reporter.clone())
+            }
             Source::File(path) => PushSource::Fixed(Box::new(source::from_file(&path)?)),
             Source::ApiKeyStdin => PushSource::Fixed(Box::new(source::api_key_from_stdin()?)),
             Source::AccessTokenStdin => {

@@ -37,6 +37,8 @@ pub(crate) trait ForwardUi: Send + Sync {
     fn forwarded(&self, port: u16, request_line: &str);
     /// Something to know before going on.
     fn warn(&self, line: &str);
+    /// The device code a host's `codex login --device-auth` shows, and where to enter it.
+    fn host_device_code(&self, host: &str, url: &str, code: &str);
 }
 
 #[derive(Debug)]
@@ -64,6 +66,8 @@ pub(crate) enum ForwardError {
     Interrupted,
     #[error("the connection to {host} was lost during the login")]
     Lost { host: String },
+    #[error("the remote `codex login --device-auth` failed (exit {0}): {1}")]
+    DeviceFailed(u32, String),
 }
 
 impl ForwardError {
@@ -339,9 +343,191 @@ async fn drain_until_exit(proc: &mut crate::ssh::RemoteProcess) {
     }
 }
 
+/// `login --forward HOST... --device-auth`: every host's own `codex login
+/// --device-auth`, all at once, each on its own connection. No tunnel: Codex there asks
+/// the issuer for its code and polls it itself, so this works where the server forbids
+/// forwarding. Each host's code is shown here as soon as Codex prints it.
+pub(crate) struct DevicePlan {
+    pub dests: Vec<Destination>,
+    pub ssh: crate::ssh::SshOptions,
+    /// The issuer for Codex's hidden `--experimental_issuer` (tests only).
+    pub issuer: Option<String>,
+}
+
+pub(crate) struct DeviceOutcome {
+    pub host: String,
+    pub result: Result<ForwardReport, ForwardError>,
+}
+
+pub(crate) async fn forward_device_logins(
+    plan: DevicePlan,
+    prompter: Arc<dyn Prompter>,
+    ui: Arc<dyn ForwardUi>,
+) -> Vec<DeviceOutcome> {
+    let runs = plan.dests.iter().map(|dest| {
+        let (prompter, ui, ssh, issuer) = (
+            prompter.clone(),
+            ui.clone(),
+            plan.ssh.clone(),
+            plan.issuer.clone(),
+        );
+        async move {
+            let host = dest.name.clone().unwrap_or_else(|| dest.to_string());
+            let result =
+                device_login(dest, &ssh, issuer.as_deref(), prompter, ui.as_ref(), &host).await;
+            DeviceOutcome { host, result }
+        }
+    });
+    futures_util::future::join_all(runs).await
+}
+
+async fn device_login(
+    dest: &Destination,
+    ssh: &crate::ssh::SshOptions,
+    issuer: Option<&str>,
+    prompter: Arc<dyn Prompter>,
+    ui: &dyn ForwardUi,
+    host: &str,
+) -> Result<ForwardReport, ForwardError> {
+    let session = Arc::new(Session::connect(dest, ssh, prompter).await?);
+    warn_if_shared(&session, host, ui).await;
+    let mut proc = session
+        .spawn(&crate::targets::forward_device_login_command())
+        .await?;
+    proc.write_stdin(format!("{}\n", issuer.unwrap_or("")).as_bytes())
+        .await?;
+    let mut seen = String::new();
+    let mut shown = false;
+    let exit = loop {
+        match proc.next().await {
+            ProcessEvent::Stdout(b) | ProcessEvent::Stderr(b) => {
+                seen.push_str(&strip_ansi(&String::from_utf8_lossy(&b)));
+                if !shown {
+                    if let Some((url, code)) = find_device_prompt(&seen) {
+                        ui.host_device_code(host, &url, &code);
+                        shown = true;
+                    }
+                }
+            }
+            ProcessEvent::Exit(FORWARD_LOGIN_NOT_FOUND) => {
+                return Err(ForwardError::CodexMissing {
+                    host: host.to_string(),
+                })
+            }
+            ProcessEvent::Exit(code) => break code,
+            ProcessEvent::Closed => {
+                return Err(ForwardError::Lost {
+                    host: host.to_string(),
+                })
+            }
+        }
+    };
+    proc.close_stdin().await;
+    if exit != 0 {
+        let last = seen
+            .lines()
+            .rev()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or("")
+            .to_string();
+        return Err(ForwardError::DeviceFailed(exit, last));
+    }
+    let codex_status = match session.exec(&login_status_command(), b"").await {
+        Ok(out) => Some(
+            crate::auth::verdict::judge(
+                out.exit_status.map(i64::from),
+                String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .chain(String::from_utf8_lossy(&out.stderr).lines()),
+            )
+            .1,
+        )
+        .filter(|v| !v.is_empty()),
+        Err(_) => None,
+    };
+    if let Ok(s) = Arc::try_unwrap(session) {
+        s.close().await;
+    }
+    Ok(ForwardReport {
+        exit_status: Some(exit),
+        codex_status,
+        port: None,
+    })
+}
+
+/// Text without its ANSI colour sequences (Codex colours its prompt even into a pipe).
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // ESC [ ... final byte in @..~
+            if chars.clone().next() == Some('[') {
+                chars.next();
+                for d in chars.by_ref() {
+                    if ('@'..='~').contains(&d) {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The verification URL and the one-time code in `codex login --device-auth`'s prompt:
+/// the URL ends in `/codex/device`, the code is the first line after it that looks like
+/// `XXXX-XXXX`.
+fn find_device_prompt(text: &str) -> Option<(String, String)> {
+    let mut lines = text.lines().map(str::trim);
+    let url = lines
+        .by_ref()
+        .flat_map(str::split_whitespace)
+        .find(|w| w.starts_with("http") && w.contains("/codex/device"))?
+        .to_string();
+    let code = text
+        .lines()
+        .map(str::trim)
+        .skip_while(|l| !l.contains("/codex/device"))
+        .skip(1)
+        .flat_map(str::split_whitespace)
+        .find(|w| {
+            let (a, b) = w.split_once('-').unwrap_or(("", ""));
+            !a.is_empty()
+                && !b.is_empty()
+                && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && w.chars()
+                    .any(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
+                && w.len() <= 20
+        })?
+        .to_string();
+    Some((url, code))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_device_prompt_of_codex_0_171_is_read_through_its_colours() {
+        let printed = "\nWelcome to Codex [v\u{1b}[90m0.171.0\u{1b}[0m]\n\nFollow these steps to sign in with ChatGPT using device code authorization:\n\n1. Open this link in your browser and sign in to your account\n   \u{1b}[94mhttp://127.0.0.1:18765/codex/device\u{1b}[0m\n\n2. Enter this one-time code \u{1b}[90m(expires in 15 minutes)\u{1b}[0m\n   \u{1b}[94mABCD-1234\u{1b}[0m\n";
+        let clean = strip_ansi(printed);
+        assert_eq!(
+            find_device_prompt(&clean),
+            Some((
+                "http://127.0.0.1:18765/codex/device".to_string(),
+                "ABCD-1234".to_string()
+            ))
+        );
+        // Not yet printed in full: nothing.
+        assert_eq!(
+            find_device_prompt(&clean[..clean.find("2. Enter").unwrap()]),
+            None
+        );
+    }
 
     #[test]
     fn url_from_codex_output() {

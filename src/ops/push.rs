@@ -106,8 +106,11 @@ pub(crate) async fn push(
     ctx: ConnectContext,
     sink: Arc<dyn ProgressSink>,
 ) -> Vec<TargetResult> {
-    // Fresh logins are interactive: one target at a time.
-    let jobs = match plan.source {
+    // Browser sign-ins take turns: Codex's callback port is fixed. Device codes do not
+    // need one, so every target asks for its own at once, and each is installed as soon
+    // as its code is approved.
+    let jobs = match &plan.source {
+        PushSource::FreshLogin(opts, _) if opts.device => plan.jobs,
         PushSource::FreshLogin(..) => 1,
         PushSource::Fixed(_) => plan.jobs,
     };

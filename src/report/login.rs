@@ -126,3 +126,63 @@ pub(crate) fn forward(rep: &ForwardReport, json: bool) -> String {
         )
     }
 }
+
+#[derive(Serialize)]
+struct JsonDeviceHost<'a> {
+    host: &'a str,
+    ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    codex_status: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+/// The end of `login --forward ... --device-auth`: one line per host.
+pub(crate) fn forward_device(
+    outcomes: &[crate::ops::forward::DeviceOutcome],
+    json: bool,
+) -> String {
+    if json {
+        let hosts: Vec<JsonDeviceHost> = outcomes
+            .iter()
+            .map(|o| match &o.result {
+                Ok(r) => JsonDeviceHost {
+                    host: &o.host,
+                    ok: r.exit_status == Some(0),
+                    codex_status: r.codex_status.as_deref(),
+                    error: None,
+                },
+                Err(e) => JsonDeviceHost {
+                    host: &o.host,
+                    ok: false,
+                    codex_status: None,
+                    error: Some(match e.hint() {
+                        Some(h) => format!("{e} (hint: {h})"),
+                        None => e.to_string(),
+                    }),
+                },
+            })
+            .collect();
+        return json_text(&serde_json::json!({
+            "command": "login",
+            "forward": true,
+            "device_auth": true,
+            "hosts": hosts,
+        }));
+    }
+    let mut out = String::new();
+    for o in outcomes {
+        out.push_str(&match &o.result {
+            Ok(r) => format!(
+                "{}: logged in; codex there says: {}\n",
+                o.host,
+                r.codex_status.as_deref().unwrap_or("unknown")
+            ),
+            Err(e) => match e.hint() {
+                Some(h) => format!("{}: FAILED: {e} (hint: {h})\n", o.host),
+                None => format!("{}: FAILED: {e}\n", o.host),
+            },
+        });
+    }
+    out
+}

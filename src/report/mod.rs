@@ -35,6 +35,8 @@ pub(crate) struct Reporter {
     tty: bool,
     lock: Mutex<()>,
     started: std::time::Instant,
+    /// The device-code URL was shown (it is shown once for many targets).
+    device_url_shown: std::sync::atomic::AtomicBool,
 }
 
 impl Reporter {
@@ -65,6 +67,7 @@ impl Reporter {
             tty: prompt::tty_available(),
             lock: Mutex::new(()),
             started: std::time::Instant::now(),
+            device_url_shown: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -181,14 +184,30 @@ impl crate::login::LoginUi for Reporter {
     }
 
     fn device_code(&self, for_target: Option<&str>, url: &str, code: &str) {
-        let whom = for_target.map_or(String::new(), |t| format!(" for {t}"));
-        self.note(&format!(
-            "Sign in to ChatGPT{whom}: on any device, open\n\n  {url}\n\nand enter the code  {code}  (valid for 15 minutes).\n"
-        ));
+        let Some(target) = for_target else {
+            self.note(&format!(
+                "Sign in to ChatGPT: on any device, open\n\n  {url}\n\nand enter the code  {code}  (valid for 15 minutes).\n"
+            ));
+            return;
+        };
+        // Many targets ask at once: the URL once, then one line per target.
+        let first = !self
+            .device_url_shown
+            .swap(true, std::sync::atomic::Ordering::SeqCst);
+        if first {
+            self.note(&format!(
+                "Sign in to ChatGPT once per target: on any device, open\n\n  {url}\n\nand enter each code (valid for 15 minutes; each target gets its login as soon as its code is approved):"
+            ));
+        }
+        self.note(&format!("  {code}  {target}"));
     }
 }
 
 impl crate::ops::forward::ForwardUi for Reporter {
+    fn host_device_code(&self, host: &str, url: &str, code: &str) {
+        crate::login::LoginUi::device_code(self, Some(host), url, code);
+    }
+
     fn remote_output(&self, text: &str) {
         let _g = self.lock.lock();
         let mut err = std::io::stderr();

@@ -107,7 +107,7 @@ impl SshError {
             SshError::Auth { .. } => "check the user name and that your key is in the host's authorized_keys (-i KEY, ssh-agent)".into(),
             SshError::Disconnected { .. } => "the server closed the connection; check its logs (MaxStartups, AllowUsers)".into(),
             SshError::ForwardingRefused { .. } => {
-                "the server's sshd_config sets AllowTcpForwarding no (or a Match block does); ask its admin, or use `codex-auth push`".into()
+                "the server's sshd_config sets AllowTcpForwarding no (or a Match block does); `login --forward HOST --device-auth` needs no tunnel, or use `codex-auth push`".into()
             }
             SshError::Protocol { .. } | SshError::RemotePortClosed { .. } => return None,
         })
@@ -211,6 +211,17 @@ impl RemoteProcess {
                 None => return ProcessEvent::Closed,
             }
         }
+    }
+
+    /// Send `data` to the command's stdin.
+    pub(crate) async fn write_stdin(&self, data: &[u8]) -> Result<(), SshError> {
+        self.channel
+            .data(data)
+            .await
+            .map_err(|e| SshError::Disconnected {
+                addr: "the host".into(),
+                detail: e.to_string(),
+            })
     }
 
     /// End of input: the command sees EOF on stdin.

@@ -25,7 +25,10 @@ pub(crate) use fleet::filters as docker_filters;
 pub(crate) use inspect::{InspectReport, InspectRequest};
 pub(crate) use install::{InstallReport, InstallRequest, Outcome, Previous};
 pub(crate) use remove::{RemoveOutcome, RemoveReport, RemoveRequest};
-pub(crate) use script::{forward_login_command, login_status_command, FORWARD_LOGIN_NOT_FOUND};
+pub(crate) use script::{
+    forward_device_login_command, forward_login_command, login_status_command,
+    FORWARD_LOGIN_NOT_FOUND,
+};
 pub(crate) use ssh::{
     destination as ssh_destination, over_session as ssh_over_session, SshConnectArgs, SshTargetArgs,
 };

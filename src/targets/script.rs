@@ -26,6 +26,8 @@ pub(crate) enum Script {
     ForwardLogin,
     /// `codex login status` on a host, as is.
     LoginStatus,
+    /// The host's own `codex login --device-auth` (`login --forward --device-auth`).
+    ForwardDeviceLogin,
 }
 
 impl Script {
@@ -36,6 +38,7 @@ impl Script {
             Script::Remove => include_str!("sh/remove.sh"),
             Script::ForwardLogin => include_str!("sh/forward_login.sh"),
             Script::LoginStatus => include_str!("sh/login_status.sh"),
+            Script::ForwardDeviceLogin => include_str!("sh/forward_device.sh"),
         }
     }
 
@@ -45,7 +48,7 @@ impl Script {
             Script::Install => "codex-auth-install-3",
             Script::Inspect => "codex-auth-inspect-3",
             Script::Remove => "codex-auth-remove-1",
-            Script::ForwardLogin | Script::LoginStatus => "",
+            Script::ForwardLogin | Script::LoginStatus | Script::ForwardDeviceLogin => "",
         }
     }
 
@@ -56,12 +59,14 @@ impl Script {
         static REMOVE: OnceLock<String> = OnceLock::new();
         static FORWARD_LOGIN: OnceLock<String> = OnceLock::new();
         static LOGIN_STATUS: OnceLock<String> = OnceLock::new();
+        static FORWARD_DEVICE: OnceLock<String> = OnceLock::new();
         let cell = match self {
             Script::Install => &INSTALL,
             Script::Inspect => &INSPECT,
             Script::Remove => &REMOVE,
             Script::ForwardLogin => &FORWARD_LOGIN,
             Script::LoginStatus => &LOGIN_STATUS,
+            Script::ForwardDeviceLogin => &FORWARD_DEVICE,
         };
         cell.get_or_init(|| join(&format!("{COMMON}\n{}", self.source())))
     }
@@ -132,6 +137,12 @@ pub(crate) fn forward_login_command() -> String {
 /// command line.
 pub(crate) fn login_status_command() -> String {
     sh_c(Script::LoginStatus.line())
+}
+
+/// The host's own `codex login --device-auth`, as a login-shell command line; its first
+/// line of stdin is the issuer for Codex's `--experimental_issuer`, or empty.
+pub(crate) fn forward_device_login_command() -> String {
+    sh_c(Script::ForwardDeviceLogin.line())
 }
 
 /// Exit status of the forwarded login when codex is not installed there.
@@ -491,6 +502,7 @@ pub(crate) mod tests {
             Script::Remove,
             Script::ForwardLogin,
             Script::LoginStatus,
+            Script::ForwardDeviceLogin,
         ] {
             assert_portable(script.line());
         }

@@ -490,3 +490,65 @@ fn a_fleet_from_lists_filters_and_an_ansible_inventory() {
     assert_eq!(out.code, 2, "{out:?}");
     assert!(out.stderr.contains("no container matches"), "{out:?}");
 }
+
+#[test]
+fn many_device_sign_ins_at_once_each_installed_as_its_code_is_approved() {
+    let issuer = crate::issuer::FakeIssuer::start();
+    // Pending until all three codes were asked for: a one-at-a-time push would wait
+    // for ever on the first; then approved newest first.
+    issuer.device_mode(crate::issuer::DeviceMode::ApproveReversed { after: 3 });
+    let sb = Sandbox::new();
+    let users: Vec<RemoteUser> = (0..3).map(|_| RemoteUser::bash()).collect();
+    for u in &users {
+        u.with_codex(Codex::Npm171);
+    }
+    let refs: Vec<&RemoteUser> = users.iter().collect();
+    let cfg = fleet_config(&sb, &refs);
+    let mut args: Vec<String> = vec!["push".into()];
+    for u in &users {
+        args.extend(["--ssh".into(), u.name.clone()]);
+    }
+    args.extend([
+        "-F".into(),
+        cfg.clone(),
+        "--login".into(),
+        "--device-auth".into(),
+        "--json".into(),
+    ]);
+    args.extend(issuer.args());
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = sb.cmd(&argv).spawn();
+    let out = sb.wait(run, &issuer.issued()).code(0);
+    let doc = out.json();
+    for (t, u) in doc["targets"].as_array().unwrap().iter().zip(&users) {
+        assert_eq!(t["target"], u.name.as_str(), "{out:?}");
+        assert_eq!(t["outcome"], "installed", "{out:?}");
+        assert_eq!(t["codex"]["verdict"], "accepted", "{out:?}");
+    }
+    // One URL, one line per target with its own code.
+    assert_eq!(out.stderr.matches("/codex/device").count(), 1, "{out:?}");
+    for u in &users {
+        assert!(
+            out.stderr
+                .lines()
+                .any(|l| l.contains("ABCD-") && l.trim_end().ends_with(&u.name)),
+            "{}: {out:?}",
+            u.name
+        );
+    }
+    // Approved out of order (newest first), and three separate sessions.
+    let approved: Vec<usize> = issuer
+        .approved()
+        .iter()
+        .map(|id| id.trim_start_matches("dev-").parse().unwrap())
+        .collect();
+    assert_eq!(approved.len(), 3);
+    let mut sorted = approved.clone();
+    sorted.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(approved, sorted, "approved newest first");
+    let files: std::collections::HashSet<String> = users
+        .iter()
+        .map(|u| std::fs::read_to_string(u.auth_path()).unwrap())
+        .collect();
+    assert_eq!(files.len(), 3, "one session per target");
+}

@@ -289,3 +289,67 @@ fn forward_through_a_proxyjump_host() {
     assert!(out.stderr.contains("GET /cancel"), "{out:?}");
     wait_no_codex(&user);
 }
+
+#[test]
+fn device_logins_on_several_hosts_at_once_even_where_forwarding_is_off() {
+    assert!(peers().netns(), "network namespaces are needed");
+    // The hosts' own Codex reaches this issuer over the veth of their namespace.
+    let issuer = crate::issuer::FakeIssuer::start_on("10.77.1.1");
+    issuer.device_mode(crate::issuer::DeviceMode::ApproveReversed { after: 2 });
+    let sb = Sandbox::new();
+    let (a, b) = (RemoteUser::bash(), RemoteUser::bash());
+    for u in [&a, &b] {
+        u.authorize(&sb).with_codex(Codex::Npm171);
+    }
+    // b's sshd forbids forwarding: no tunnel is needed for a device login.
+    let status = Command::new("usermod")
+        .args(["-aG", peers().get("PEER_NOFWD_GROUP"), &b.name])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    sb.pin_host(peers().get("PEER_JUMP_HOST"), 22);
+    let cfg = sb.ssh_config(&format!(
+        "Host h1\n  HostName {j}\n  User {a}\nHost h2\n  HostName {j}\n  User {b}\nHost *\n  IdentityFile {{key}}\n  UserKnownHostsFile {{known_hosts}}\n  StrictHostKeyChecking yes\n",
+        j = peers().get("PEER_JUMP_HOST"),
+        a = a.name,
+        b = b.name
+    ));
+    let cfg = cfg.to_str().unwrap();
+    let run = sb.spawn(&[
+        "login",
+        "--forward",
+        "h1",
+        "--forward",
+        "h2",
+        "--device-auth",
+        "--issuer",
+        &issuer.base,
+        "-F",
+        cfg,
+        "--json",
+    ]);
+    let out = sb.wait(run, &issuer.issued()).code(0);
+    let doc = out.json();
+    for h in doc["hosts"].as_array().unwrap() {
+        assert_eq!(h["ok"], true, "{out:?}");
+        assert_eq!(h["codex_status"], "Logged in using ChatGPT", "{out:?}");
+    }
+    assert_eq!(out.stderr.matches("/codex/device").count(), 1, "{out:?}");
+    for host in ["h1", "h2"] {
+        assert!(
+            out.stderr
+                .lines()
+                .any(|l| l.contains("ABCD-") && l.trim_end().ends_with(host)),
+            "{host}: {out:?}"
+        );
+    }
+    assert_eq!(issuer.approved().len(), 2);
+    for u in [&a, &b] {
+        let (rc, said) = Codex::Npm171.status(&u.home.join(".codex"));
+        assert_eq!(rc, 0, "{said}");
+    }
+    // The browser flow stays one host at a time.
+    let out = sb.run(&["login", "--forward", "h1", "--forward", "h2", "-F", cfg]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("--device-auth"), "{out:?}");
+}

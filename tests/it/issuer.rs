@@ -11,6 +11,9 @@ use std::sync::{Arc, Mutex};
 use crate::harness::logins;
 
 pub const CLIENT_ID: &str = "app_test_client";
+/// The client id the real Codex sends when it is not told another (device logins run by
+/// a host's own Codex use it).
+pub const CODEX_CLIENT_ID: &str = "app_EMoamEEZ73f0CkXaXp7hrann";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DeviceMode {
@@ -20,6 +23,10 @@ pub enum DeviceMode {
     Disabled,
     /// Polls fail with an expired code.
     Expired,
+    /// Codes stay pending until `after` have been asked for; then they are approved in
+    /// the reverse order of their issue (the newest first), as people entering several
+    /// codes on their phones would, out of order.
+    ApproveReversed { after: usize },
 }
 
 struct Grant {
@@ -45,6 +52,9 @@ struct State {
     refresh_delay: std::time::Duration,
     grants: HashMap<String, Grant>,
     devices: HashMap<String, Device>,
+    /// Device codes in the order they were issued, and those approved, in order.
+    device_order: Vec<String>,
+    approved: Vec<String>,
     /// Refresh tokens it issued and has not seen used or revoked, with their account.
     refresh_tokens: HashMap<String, usize>,
     issued: Vec<String>,
@@ -109,8 +119,13 @@ fn enc(s: &str) -> String {
 
 impl FakeIssuer {
     pub fn start() -> FakeIssuer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        FakeIssuer::start_on("127.0.0.1")
+    }
+
+    /// An issuer listening on `ip` (a veth address, for a host in a network namespace).
+    pub fn start_on(ip: &str) -> FakeIssuer {
+        let listener = TcpListener::bind((ip, 0)).unwrap();
+        let base = format!("http://{ip}:{}", listener.local_addr().unwrap().port());
         let state = Arc::new(Mutex::new(State {
             deny: None,
             device: DeviceMode::Approve { pending: 1 },
@@ -119,6 +134,8 @@ impl FakeIssuer {
             refresh_delay: std::time::Duration::ZERO,
             grants: HashMap::new(),
             devices: HashMap::new(),
+            device_order: Vec::new(),
+            approved: Vec::new(),
             refresh_tokens: HashMap::new(),
             issued: Vec::new(),
             next: 0,
@@ -153,6 +170,10 @@ impl FakeIssuer {
         self.state.lock().unwrap().refresh_delay = delay;
     }
     /// The bodies of the refresh and revoke requests it got, in order.
+    /// The device codes approved, in the order of approval (`dev-N`).
+    pub fn approved(&self) -> Vec<String> {
+        self.state.lock().unwrap().approved.clone()
+    }
     pub fn bodies(&self) -> Vec<String> {
         self.state.lock().unwrap().bodies.clone()
     }
@@ -358,8 +379,7 @@ fn route(
             let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
             let token = v["refresh_token"].as_str().unwrap_or("").to_string();
             // 0.147 always sends Codex's own client id (it does not read the provenance).
-            let client_ok =
-                v["client_id"] == CLIENT_ID || v["client_id"] == "app_EMoamEEZ73f0CkXaXp7hrann";
+            let client_ok = v["client_id"] == CLIENT_ID || v["client_id"] == CODEX_CLIENT_ID;
             if v["grant_type"] != "refresh_token" || !client_ok {
                 return json_reply(
                     "400 Bad Request",
@@ -387,7 +407,10 @@ fn route(
                 Some("authorization_code") => {
                     let code = f.get("code").cloned().unwrap_or_default();
                     let verifier = f.get("code_verifier").cloned().unwrap_or_default();
-                    let ok_client = f.get("client_id").map(String::as_str) == Some(CLIENT_ID);
+                    let ok_client = matches!(
+                        f.get("client_id").map(String::as_str),
+                        Some(CLIENT_ID) | Some(CODEX_CLIENT_ID)
+                    );
                     let Some(g) = s.grants.get_mut(&code) else {
                         return json_reply(
                             "400 Bad Request",
@@ -437,7 +460,7 @@ fn route(
         }
         ("POST", "/api/accounts/deviceauth/usercode") => {
             let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
-            if v["client_id"] != CLIENT_ID {
+            if v["client_id"] != CLIENT_ID && v["client_id"] != CODEX_CLIENT_ID {
                 return json_reply(
                     "400 Bad Request",
                     serde_json::json!({"error": "bad client"}),
@@ -454,6 +477,7 @@ fn route(
                 _ => usize::MAX,
             };
             let account = s.next;
+            s.device_order.push(id.clone());
             s.devices.insert(
                 id.clone(),
                 Device {
@@ -489,15 +513,34 @@ fn route(
                     serde_json::json!({"error": "expired_token"}),
                 );
             }
-            if d.polls > 0 {
-                d.polls -= 1;
+            let pending = match s.device {
+                DeviceMode::ApproveReversed { after } => {
+                    // Every code issued after this one must have been approved first.
+                    let pos = s.device_order.iter().position(|x| *x == id).unwrap_or(0);
+                    s.device_order.len() < after
+                        || s.device_order[pos + 1..]
+                            .iter()
+                            .any(|later| !s.approved.contains(later))
+                }
+                _ => {
+                    let d = s.devices.get_mut(&id).unwrap();
+                    if d.polls > 0 {
+                        d.polls -= 1;
+                        true
+                    } else {
+                        false
+                    }
+                }
+            };
+            if pending {
                 return json_reply(
                     "403 Forbidden",
                     serde_json::json!({"error": "authorization_pending"}),
                 );
             }
+            let d = s.devices.remove(&id).unwrap();
+            s.approved.push(id.clone());
             let account = d.account;
-            s.devices.remove(&id);
             let verifier =
                 b64(format!("device-verifier-{account}-0123456789abcdef0123456789").as_bytes());
             let challenge = sha256_b64(&verifier);

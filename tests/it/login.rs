@@ -357,11 +357,16 @@ fn push_login_gives_each_target_its_own_session() {
     let child = sb.spawn(&argv);
     let out = sb.wait(child, &issuer.issued());
     assert_eq!(out.code, 0, "{out:?}");
-    assert!(
-        out.stderr.contains("for a:"),
-        "the prompt names the target: {out:?}"
-    );
-    assert!(out.stderr.contains("for b:"), "{out:?}");
+    // Both codes at once: the URL once, then one line per target with its own code.
+    for t in ["a", "b"] {
+        assert!(
+            out.stderr
+                .lines()
+                .any(|l| l.contains("ABCD-") && l.trim_end().ends_with(&format!(" {t}"))),
+            "the prompt names the target {t}: {out:?}"
+        );
+    }
+    assert_eq!(out.stderr.matches("/codex/device").count(), 1, "{out:?}");
     let doc = out.json();
     assert_eq!(doc["targets"][0]["codex_status"], "Logged in using ChatGPT");
     let ra: serde_json::Value =
