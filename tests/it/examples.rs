@@ -198,3 +198,96 @@ fn compose_app_gets_a_session_of_its_own() {
     // The session went straight into the container: nothing was written here.
     assert!(!sb.home().join("local-codex/auth.json").exists());
 }
+
+#[test]
+fn ansible_rollout_signs_in_every_web_host_at_once_and_moves_a_session() {
+    let issuer = FakeIssuer::start();
+    issuer.device_mode(DeviceMode::ApproveReversed { after: 2 });
+    let mut sb = Sandbox::new();
+    let (web1, web2, db) = (RemoteUser::bash(), RemoteUser::bash(), RemoteUser::bash());
+    for u in [&web1, &web2, &db] {
+        u.authorize(&sb).with_codex(crate::harness::Codex::Npm171);
+    }
+    sb.pin_host("127.0.0.1", peers().port());
+    let dir = example(&sb, "ansible");
+    let port = peers().port().to_string();
+    let key = sb.key_path().display().to_string();
+    rewrite(
+        &dir.join("inventory.ini"),
+        &[
+            (
+                "ansible_host=10.0.3.11 ansible_user=deploy",
+                &format!(
+                    "ansible_host=127.0.0.1 ansible_port={port} ansible_user={}",
+                    web1.name
+                ),
+            ),
+            (
+                "ansible_host=10.0.3.12 ansible_user=deploy",
+                &format!(
+                    "ansible_host=127.0.0.1 ansible_port={port} ansible_user={}",
+                    web2.name
+                ),
+            ),
+            (
+                "ansible_host=10.0.3.21 ansible_user=dba ansible_port=2222",
+                &format!(
+                    "ansible_host=127.0.0.1 ansible_user={} ansible_port={port}",
+                    db.name
+                ),
+            ),
+            ("~/.ssh/deploy_ed25519", &key),
+        ],
+    );
+    // The app container being replaced holds a ChatGPT session; its successor nothing.
+    let old = crate::harness::TestContainer::new(crate::harness::Codex::Npm171.image(), &[], true);
+    let new = crate::harness::TestContainer::new(crate::harness::Codex::Npm171.image(), &[], true);
+    sb.env
+        .push(("DOCKER_HOST".into(), docker_peers().host().to_string()));
+    let (json, refresh) = issuer.login_json();
+    sb.secret(&refresh);
+    let file = sb.write("in/auth.json", &json);
+    sb.run(&[
+        "push",
+        "--docker",
+        &old.name,
+        "--from",
+        file.to_str().unwrap(),
+    ])
+    .code(0);
+    let path = format!(
+        "{}:{}",
+        peers().get("PEER_ANSIBLE_BIN_DIR"),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    for (k, v) in [
+        ("PATH", path),
+        ("OLD", old.name.clone()),
+        ("NEW", new.name.clone()),
+        ("LOGIN_FLAGS", issuer.args().join(" ")),
+        (
+            "SSH_FLAGS",
+            format!("-o UserKnownHostsFile={}", sb.known_hosts().display()),
+        ),
+    ] {
+        sb.env.push((k.into(), v));
+    }
+    let script = dir.join("rollout.sh");
+    let run = sb.program("bash", &[script.to_str().unwrap()]).spawn();
+    let out = sb.wait(run, &issuer.issued()).code(0);
+    assert!(out.stdout.contains("2 targets: 2 installed"), "{out:?}");
+    let sessions: std::collections::HashSet<String> = [&web1, &web2]
+        .iter()
+        .map(|u| std::fs::read_to_string(u.auth_path()).unwrap())
+        .collect();
+    assert_eq!(sessions.len(), 2, "one session per host");
+    assert!(!db.auth_path().exists(), "db is outside --limit web");
+    assert_eq!(new.file("/root/.codex/auth.json").unwrap().0, json);
+    assert!(
+        old.file("/root/.codex/auth.json").is_none(),
+        "moved, not copied"
+    );
+    for host in ["web-1", "web-2"] {
+        assert!(out.stdout.contains(host), "{host}: {out:?}");
+    }
+}
