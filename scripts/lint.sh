@@ -21,11 +21,12 @@ echo "lint: cargo doc (warnings denied)"
 RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps --document-private-items
 echo "lint: shellcheck"
 shellcheck scripts/*.sh docker/test-images/rootfs.sh
-# Every target script runs after common.sh, as one script.
+# Every target script runs after common.sh, as one script. common.sh is a library: a
+# script that calls only some of its functions leaves the others unreachable (SC2317).
 for script in src/targets/sh/*.sh; do
     case $script in
         */common.sh) ;;
-        *) cat src/targets/sh/common.sh "$script" | shellcheck -s sh - ;;
+        *) cat src/targets/sh/common.sh "$script" | shellcheck -s sh -e SC2317 - ;;
     esac
 done
 echo "lint: clean"

@@ -39,7 +39,7 @@
 #                     logged in" when it reached one and names the keyring error when
 #                     not; without codex, a D-Bus session bus (the Secret Service lives
 #                     on one) counts as reachable
-nonce= ; passwd_user= ; passwd_home= ; want_version= ; tmp= ;
+nonce= ; passwd_user= ; passwd_home= ; want_version= ; tmp= ; lock_wait=10 ;
 say() { printf "%s %s=%s" "$nonce" "$1" "$2"; echo; } ;
 finish() { say end 1 ; exit 0 ; } ;
 fail() { if [ -n "$tmp" ]; then rm -f "$tmp" ; fi ; say error "$1"; say detail "$2"; say end 1 ; cat >/dev/null 2>&1; exit 3; } ;
