@@ -99,6 +99,10 @@ impl Destination {
         if host.contains(['[', ']', '/']) {
             return Err(err("bad host name"));
         }
+        // ssh would read a leading '-' as an option (`ssh://-oProxyCommand=...`).
+        if host.starts_with('-') || user.as_deref().is_some_and(|u| u.starts_with('-')) {
+            return Err(err("starts with '-'"));
+        }
         Ok(Destination {
             user,
             host,
@@ -167,6 +171,9 @@ mod tests {
             "h;rm",
             "][::1",
             "a/b",
+            "ssh://-",
+            "ssh://-oProxyCommand=x@h",
+            "ssh://u@-h",
         ] {
             assert!(Destination::parse(bad).is_err(), "{bad}");
         }
