@@ -282,20 +282,7 @@ pub(crate) async fn forward_login(
         return Err(ForwardError::Lost { host });
     };
     proc.close_stdin().await;
-    let codex_status = match session.exec(&login_status_command(), b"").await {
-        Ok(out) => Some(
-            crate::auth::verdict::judge(
-                out.exit_status.map(i64::from),
-                String::from_utf8_lossy(&out.stdout).lines(),
-            )
-            .1,
-        )
-        .filter(|v| !v.is_empty()),
-        Err(_) => None,
-    };
-    if let Ok(s) = Arc::try_unwrap(session) {
-        s.close().await;
-    }
+    let codex_status = host_codex_status(session).await;
     Ok(ForwardReport {
         exit_status: Some(exit_status),
         codex_status,
@@ -433,7 +420,18 @@ async fn device_login(
             .to_string();
         return Err(ForwardError::DeviceFailed(exit, last));
     }
-    let codex_status = match session.exec(&login_status_command(), b"").await {
+    let codex_status = host_codex_status(session).await;
+    Ok(ForwardReport {
+        exit_status: Some(exit),
+        codex_status,
+        port: None,
+    })
+}
+
+/// What the host's `codex login status` says now (it prints on stderr), then the end of
+/// the connection.
+async fn host_codex_status(session: Arc<Session>) -> Option<String> {
+    let status = match session.exec(&login_status_command(), b"").await {
         Ok(out) => Some(
             crate::auth::verdict::judge(
                 out.exit_status.map(i64::from),
@@ -449,11 +447,7 @@ async fn device_login(
     if let Ok(s) = Arc::try_unwrap(session) {
         s.close().await;
     }
-    Ok(ForwardReport {
-        exit_status: Some(exit),
-        codex_status,
-        port: None,
-    })
+    status
 }
 
 /// Text without its ANSI colour sequences (Codex colours its prompt even into a pipe).

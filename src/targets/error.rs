@@ -146,6 +146,20 @@ impl TargetError {
         )
     }
 
+    /// A script run that could not start (its request goes on stdin once it runs):
+    /// a lost connection or engine then says that nothing was changed.
+    pub(crate) fn not_started(mut self, what: &str) -> Self {
+        if matches!(
+            self.class,
+            ErrorClass::Disconnected | ErrorClass::DockerUnreachable
+        ) {
+            self.message.push_str(&format!(
+                ", while starting the {what}: nothing was changed there"
+            ));
+        }
+        self
+    }
+
     /// A worker that stopped without a result (a bug, or cancellation).
     pub(crate) fn worker_lost() -> Self {
         TargetError::new(

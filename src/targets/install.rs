@@ -130,16 +130,10 @@ pub(crate) async fn run<T: Target + ?Sized>(
     let invocation = invocation(req, &target.home_from())?;
     // The request goes on stdin once the command runs: a run that could not start
     // sent nothing.
-    let out = target.run(&invocation).await.map_err(|mut e| {
-        if matches!(
-            e.class,
-            ErrorClass::Disconnected | ErrorClass::DockerUnreachable
-        ) {
-            e.message
-                .push_str(", while starting the install: nothing was changed there");
-        }
-        e
-    })?;
+    let out = target
+        .run(&invocation)
+        .await
+        .map_err(|e| e.not_started("install"))?;
     let report = invocation.parse(out);
     if let Some((class, detail)) = report.error() {
         if class == "write" {

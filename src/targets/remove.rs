@@ -82,16 +82,10 @@ pub(crate) async fn run<T: Target + ?Sized>(
         ],
         b"",
     )?;
-    let out = target.run(&invocation).await.map_err(|mut e| {
-        if matches!(
-            e.class,
-            ErrorClass::Disconnected | ErrorClass::DockerUnreachable
-        ) {
-            e.message
-                .push_str(", while starting the removal: nothing was changed there");
-        }
-        e
-    })?;
+    let out = target
+        .run(&invocation)
+        .await
+        .map_err(|e| e.not_started("removal"))?;
     let report = invocation.parse(out);
     if let Some((class, detail)) = report.error() {
         if class == "write" {
