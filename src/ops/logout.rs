@@ -11,8 +11,7 @@ use crate::auth::local::{self, LocalHome, LocalPlace, LocalRead};
 use crate::auth::AuthFile;
 use crate::login::Issuer;
 use crate::targets::{
-    ConnectContext, ErrorClass, InspectRequest, RemoveOutcome, RemoveRequest, TargetError,
-    TargetSpec,
+    ConnectContext, ErrorClass, RemoveOutcome, RemoveRequest, TargetError, TargetSpec,
 };
 
 pub(crate) struct LogoutPlan {
@@ -149,18 +148,6 @@ pub(crate) async fn logout(
                         }
                         e
                     })?;
-                    progress.stage("reading");
-                    let seen = target
-                        .inspect(&InspectRequest {
-                            codex_home: plan.codex_home.as_deref(),
-                            codex_version: false,
-                        })
-                        .await;
-                    let login = seen
-                        .as_ref()
-                        .ok()
-                        .and_then(|r| r.content.as_ref())
-                        .and_then(|c| AuthFile::parse(c.expose()).ok());
                     progress.stage("removing");
                     let removed = target
                         .remove(&RemoveRequest {
@@ -173,6 +160,11 @@ pub(crate) async fn logout(
                         .await;
                     target.close().await;
                     let rep = removed?;
+                    // What the script took away (it sends it back), exactly that.
+                    let login = rep
+                        .removed
+                        .as_ref()
+                        .and_then(|c| AuthFile::parse(c.expose()).ok());
                     let mut notes = rep.notes;
                     if rep.credential_store.may_ignore_file()
                         && rep.outcome != RemoveOutcome::WouldRemove

@@ -139,7 +139,7 @@ pub(crate) fn inventory(file: &Path, limit: Option<&str>) -> Result<Vec<Destinat
     }
     let doc: Value = serde_json::from_slice(&out.stdout)
         .map_err(|e| AppError::usage(format!("ansible-inventory printed no JSON: {e}"), None))?;
-    let hosts = hosts_of(&doc, limit.is_some());
+    let hosts = hosts_of(&doc);
     if hosts.is_empty() {
         return Err(AppError::usage(
             match limit {
@@ -158,7 +158,7 @@ pub(crate) fn inventory(file: &Path, limit: Option<&str>) -> Result<Vec<Destinat
 
 /// The host names in `ansible-inventory --list` output, in inventory order, each once:
 /// the hosts of every group reachable from `all` (with a limit, only those left).
-fn hosts_of(doc: &Value, _limited: bool) -> Vec<String> {
+fn hosts_of(doc: &Value) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut stack = vec!["all".to_string()];
     let mut seen_groups = std::collections::HashSet::new();
@@ -271,7 +271,7 @@ mod tests {
             "db": {"hosts": ["db1", "web1"]},
             "ungrouped": {}
         });
-        assert_eq!(hosts_of(&doc, false), ["web1", "db1"]);
+        assert_eq!(hosts_of(&doc), ["web1", "db1"]);
         let vars = doc.pointer("/_meta/hostvars");
         let web = destination("web1", vars.and_then(|v| v.get("web1"))).unwrap();
         assert_eq!(web.host, "10.0.0.5");

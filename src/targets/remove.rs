@@ -51,6 +51,9 @@ pub(crate) struct RemoveReport {
     /// auth.json.bak removed too (or would be, on a dry run).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backup: Option<String>,
+    /// The login that was removed (on a dry run: that would be). Never serialized.
+    #[serde(skip)]
+    pub removed: Option<crate::secret::SecretBytes>,
     /// What Codex there says now.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub codex_status: Option<String>,
@@ -113,6 +116,14 @@ pub(crate) async fn run<T: Target + ?Sized>(
     let location = report.location();
     let (codex_status, codex) = report.codex().unzip();
     let mut notes = report.notes();
+    // Cut off while the login was sent: it is gone there all the same, but unknown here.
+    let removed = match report.body() {
+        Ok(b) => b.map(crate::secret::SecretBytes::new),
+        Err(_) => {
+            notes.push("the removed login was not received whole (the connection ended)".into());
+            None
+        }
+    };
     if let Some(lost) = &report.lost {
         notes.push(format!(
             "{}, after the removal (Codex there was not asked)",
@@ -126,6 +137,7 @@ pub(crate) async fn run<T: Target + ?Sized>(
         user: location.user,
         credential_store: location.store,
         backup: report.get("backup").map(str::to_string),
+        removed,
         codex_status,
         codex,
         notes,

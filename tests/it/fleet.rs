@@ -53,6 +53,11 @@ fn logout_takes_the_login_off_the_places_named_only() {
         "would-remove",
         "{out:?}"
     );
+    assert_eq!(
+        out.json()["places"][0]["removed_login"]["api_key"],
+        "sk-test-***00000",
+        "the dry run says what would go: {out:?}"
+    );
     assert!(a.auth_path().exists());
     // The real thing: a's login and backup go; b keeps its own; Codex on a says so.
     let out = sb
@@ -70,6 +75,13 @@ fn logout_takes_the_login_off_the_places_named_only() {
     );
     assert!(!a.auth_path().exists());
     assert!(!a.home.join(".codex/auth.json.bak").exists());
+    // The login set aside to send it back is gone too.
+    let left: Vec<String> = std::fs::read_dir(a.home.join(".codex"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".auth"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
     assert!(b.auth_path().exists(), "another place was touched");
     assert_eq!(out.json()["revocations"].as_array().unwrap().len(), 0);
     // Again: already logged out, exit 0.
