@@ -118,6 +118,21 @@ impl LoginFlowArgs {
     }
 
     pub(crate) fn options(&self) -> Result<LoginOptions, AppError> {
+        if self.device_auth {
+            if let Some(flag) = [
+                (self.timeout.is_some(), "--timeout"),
+                (self.no_browser, "--no-browser"),
+            ]
+            .into_iter()
+            .find_map(|(given, flag)| given.then_some(flag))
+            {
+                return Err(not_with(
+                    flag,
+                    "--device-auth (no browser is started, and the issuer's code expiry bounds the wait)",
+                    "drop it",
+                ));
+            }
+        }
         Ok(LoginOptions {
             issuer: self.issuer()?,
             device: self.device_auth,
@@ -231,6 +246,13 @@ impl LoginArgs {
                     "drop it, or configure the issuer in the host's Codex",
                 ));
             }
+            if self.no_run && self.output.json {
+                return Err(not_with(
+                    "--json",
+                    "login --forward --no-run (only the tunnel is held; there is nothing to report)",
+                    "drop --json",
+                ));
+            }
             return Ok(LoginPlan::Forward(crate::ops::forward::ForwardPlan {
                 dest: crate::targets::ssh_destination(raw)?,
                 ssh: self.ssh.clone().options()?,
@@ -294,12 +316,12 @@ pub(crate) struct TargetArgs {
     /// The target's CODEX_HOME (default: its $CODEX_HOME, else ~/.codex of the login user).
     #[arg(long, value_name = "PATH")]
     pub codex_home: Option<String>,
-    /// Targets handled at once.
-    #[arg(short = 'j', long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
-    pub jobs: u16,
-    /// Seconds one target may take before it is given up (waits for Codex's locks and a sign-in come on top).
-    #[arg(long, value_name = "SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
-    pub target_timeout: u64,
+    /// Targets handled at once [default: 16].
+    #[arg(short = 'j', long, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: Option<u16>,
+    /// Seconds one target may take before it is given up (waits for Codex's locks and a sign-in come on top) [default: 300].
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub target_timeout: Option<u64>,
 }
 
 /// Validated targets and connection options.
@@ -353,9 +375,58 @@ impl TargetArgs {
             ssh: self.ssh.connect.clone().options()?,
             docker: self.docker.context()?,
             codex_home: self.codex_home.clone(),
-            jobs: usize::from(self.jobs),
-            target_timeout: Duration::from_secs(self.target_timeout),
+            jobs: usize::from(self.jobs.unwrap_or(16)),
+            target_timeout: Duration::from_secs(self.target_timeout.unwrap_or(300)),
         })
+    }
+
+    /// The first flag given that only means something for targets (`--codex-home`,
+    /// `-j`, `--target-timeout`, and ssh's `-F`/`-o`/`-i` unless `ssh_elsewhere`: an
+    /// ssh source still uses them).
+    fn target_only_flag(&self, ssh_elsewhere: bool) -> Option<&'static str> {
+        [
+            (self.codex_home.is_some(), "--codex-home"),
+            (self.jobs.is_some(), "-j"),
+            (self.target_timeout.is_some(), "--target-timeout"),
+        ]
+        .into_iter()
+        .find_map(|(given, flag)| given.then_some(flag))
+        .or_else(|| (!ssh_elsewhere).then(|| self.ssh.connect.given()).flatten())
+    }
+
+    /// A run on this machine alone takes none of the target-only flags: each is refused
+    /// (exit 2) rather than silently ignored.
+    pub(crate) fn refuse_target_flags_without_targets(
+        &self,
+        plan: &TargetsPlan,
+        ssh_elsewhere: bool,
+        mode: &str,
+    ) -> Result<(), AppError> {
+        if !plan.targets.is_empty() || !plan.docker_filters.is_empty() {
+            return Ok(());
+        }
+        match self.target_only_flag(ssh_elsewhere) {
+            Some(flag) => Err(not_with(
+                flag,
+                mode,
+                "it applies to --ssh and --docker targets; drop it, or name a target",
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// The first target or target flag given at all.
+    pub(crate) fn given(&self) -> Option<&'static str> {
+        [
+            (!self.ssh.ssh.is_empty(), "--ssh"),
+            (self.ssh.inventory.is_some(), "--inventory"),
+            (!self.docker.docker.is_empty(), "--docker"),
+            (!self.docker.docker_filter.is_empty(), "--docker-filter"),
+            (self.docker.docker_user.is_some(), "--docker-user"),
+        ]
+        .into_iter()
+        .find_map(|(given, flag)| given.then_some(flag))
+        .or_else(|| self.target_only_flag(false))
     }
 }
 
@@ -475,6 +546,17 @@ impl PushArgs {
                 "sign in here with `codex-auth login`",
             ));
         }
+        if self.share && (self.login || self.move_) {
+            return Err(not_with(
+                "--share",
+                if self.login {
+                    "push --login (every target gets a session of its own)"
+                } else {
+                    "push --move (the session moves, it is not shared)"
+                },
+                "drop --share",
+            ));
+        }
         if !self.login {
             if let Some(flag) = self.flow.given() {
                 return Err(not_with(
@@ -495,6 +577,13 @@ impl PushArgs {
         } else {
             Source::LocalLogin
         };
+        let ssh_source =
+            matches!(&source, Source::Place(p) if matches!(p.spec(), Some(TargetSpec::Ssh(_))));
+        self.scope.refuse_target_flags_without_targets(
+            &scope,
+            ssh_source,
+            "a push to this machine only (--local)",
+        )?;
         if let Source::Place(place) = &source {
             let same = match place.spec() {
                 None => self.local,
@@ -586,6 +675,11 @@ pub(crate) struct LogoutCliPlan {
 impl LogoutArgs {
     pub(crate) fn plan(&self) -> Result<LogoutCliPlan, AppError> {
         let scope = self.scope.plan()?;
+        self.scope.refuse_target_flags_without_targets(
+            &scope,
+            false,
+            "a logout of this machine only",
+        )?;
         if !self.revoke {
             if let Some(flag) = [
                 (self.issuer.is_some(), "--issuer"),
@@ -632,6 +726,38 @@ pub(crate) struct StatusArgs {
     pub forget: Option<String>,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+impl StatusArgs {
+    /// The places to read: the targets named (the ledger's join them with `--known`).
+    /// `--forget` edits the ledger and reads nothing, so it takes no other flag.
+    pub(crate) fn plan(&self) -> Result<TargetsPlan, AppError> {
+        if self.forget.is_some() {
+            let output = [
+                (self.output.json, "--json"),
+                (self.output.verbose > 0, "-v"),
+                (self.output.quiet, "-q"),
+            ]
+            .into_iter()
+            .find_map(|(given, flag)| given.then_some(flag));
+            if let Some(flag) = self.scope.given().or(output) {
+                return Err(not_with(
+                    flag,
+                    "status --forget (it only drops a place from the ledger)",
+                    "run --forget on its own",
+                ));
+            }
+        }
+        let scope = self.scope.plan()?;
+        if !self.known {
+            self.scope.refuse_target_flags_without_targets(
+                &scope,
+                false,
+                "a status of this machine only",
+            )?;
+        }
+        Ok(scope)
+    }
 }
 
 #[cfg(test)]
@@ -725,5 +851,111 @@ mod tests {
             login(&["--forward", "h", "-F", "cfg"]),
             Ok(LoginPlan::Forward(_))
         ));
+    }
+
+    fn status(args: &[&str]) -> Result<TargetsPlan, String> {
+        let mut argv = vec!["codex-auth", "status"];
+        argv.extend_from_slice(args);
+        let cli = Cli::try_parse_from(argv).map_err(|e| e.kind().to_string())?;
+        match cli.command {
+            Command::Status(s) => s.plan().map_err(|e| e.message),
+            _ => unreachable!("parsed as status"),
+        }
+    }
+
+    fn logout(args: &[&str]) -> Result<LogoutCliPlan, String> {
+        let mut argv = vec!["codex-auth", "logout"];
+        argv.extend_from_slice(args);
+        let cli = Cli::try_parse_from(argv).map_err(|e| e.kind().to_string())?;
+        match cli.command {
+            Command::Logout(l) => l.plan().map_err(|e| e.message),
+            _ => unreachable!("parsed as logout"),
+        }
+    }
+
+    #[test]
+    fn browser_flags_are_refused_with_device_codes() {
+        for args in [
+            &["--device-auth", "--timeout", "5"][..],
+            &["--device-auth", "--no-browser"][..],
+        ] {
+            let e = err(login(args));
+            assert!(e.ends_with("does not apply to --device-auth (no browser is started, and the issuer's code expiry bounds the wait)"), "{e}");
+            let mut push_args = vec!["--ssh", "a", "--login"];
+            push_args.extend_from_slice(args);
+            assert_eq!(err(push(&push_args)), e);
+        }
+        assert!(login(&["--timeout", "5", "--no-browser"]).is_ok());
+        assert_eq!(
+            err(login(&["--forward", "h", "--no-run", "--json"])),
+            "--json does not apply to login --forward --no-run (only the tunnel is held; there is nothing to report)"
+        );
+    }
+
+    #[test]
+    fn share_is_refused_where_no_session_is_shared() {
+        assert_eq!(
+            err(push(&["--ssh", "a", "--ssh", "b", "--login", "--share"])),
+            "--share does not apply to push --login (every target gets a session of its own)"
+        );
+        assert_eq!(
+            err(push(&[
+                "--ssh", "a", "--from", "docker:c", "--move", "--share"
+            ])),
+            "--share does not apply to push --move (the session moves, it is not shared)"
+        );
+        assert!(push(&["--ssh", "a", "--ssh", "b", "--share"]).is_ok());
+    }
+
+    #[test]
+    fn target_flags_are_refused_when_only_this_machine_is_named() {
+        for flag in [
+            &["--codex-home", "/x"][..],
+            &["-j", "4"][..],
+            &["--target-timeout", "9"][..],
+            &["-F", "cfg"][..],
+            &["-i", "key"][..],
+        ] {
+            let name = flag[0];
+            let mut args = vec!["--local"];
+            args.extend_from_slice(flag);
+            assert_eq!(
+                err(push(&args)),
+                format!("{name} does not apply to a push to this machine only (--local)")
+            );
+            assert_eq!(
+                err(logout(flag)),
+                format!("{name} does not apply to a logout of this machine only")
+            );
+            assert_eq!(
+                err(status(flag)),
+                format!("{name} does not apply to a status of this machine only")
+            );
+            let mut with_target = vec!["--ssh", "a"];
+            with_target.extend_from_slice(flag);
+            assert!(status(&with_target).is_ok(), "{flag:?}");
+        }
+        // An ssh source still connects with -F.
+        assert!(push(&["--local", "--from", "ssh:h", "-F", "cfg"]).is_ok());
+        assert!(status(&["--known", "-j", "4"]).is_ok());
+        assert!(push(&["--docker-filter", "name=x", "--docker-user", "app"]).is_ok());
+    }
+
+    #[test]
+    fn forget_takes_no_other_flag() {
+        for (flag, args) in [
+            ("--ssh", &["--ssh", "a"][..]),
+            ("--json", &["--json"][..]),
+            ("-j", &["-j", "2"][..]),
+            ("-v", &["-v"][..]),
+        ] {
+            let mut argv = vec!["--forget", "local"];
+            argv.extend_from_slice(args);
+            assert_eq!(
+                err(status(&argv)),
+                format!("{flag} does not apply to status --forget (it only drops a place from the ledger)")
+            );
+        }
+        assert!(status(&["--forget", "local"]).is_ok());
     }
 }

@@ -3,7 +3,8 @@
 //! one version's wording: the exit status decides, the first meaningful line is shown.
 //! Seen: 0.147 "Logged in using an API key - sk-…", 0.171 "API key configured - sk-…",
 //! both "Logged in using ChatGPT", "Logged in using personal access token",
-//! "Not logged in" (exit 1) and "Error checking login status: …" (exit 1).
+//! "Logged in using workload identity", "Not logged in" (exit 1, and exit 0 for a login
+//! a forced workspace refuses) and "Error checking login status: …" (exit 1).
 
 /// Codex's verdict on the login it finds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -41,8 +42,10 @@ pub(crate) fn judge<'a>(
         .unwrap_or("")
         .to_string();
     let verdict = match exit {
-        Some(0) => Verdict::Accepted,
+        // Codex has been seen to say "Not logged in" with exit 0 (a login its forced
+        // workspace refuses): the words win over the status there.
         _ if line.contains("Not logged in") => Verdict::NotLoggedIn,
+        Some(0) => Verdict::Accepted,
         None if line.starts_with("Logged in") || line.starts_with("API key configured") => {
             Verdict::Accepted
         }
@@ -77,6 +80,8 @@ mod tests {
                 "Logged in using ChatGPT",
             ),
             (Some(1), "Not logged in\n", Verdict::NotLoggedIn, "Not logged in"),
+            (Some(0), "Not logged in\n", Verdict::NotLoggedIn, "Not logged in"),
+            (Some(0), "Logged in using workload identity\n", Verdict::Accepted, "Logged in using workload identity"),
             (
                 Some(1),
                 "Error checking login status: failed to request personal access token metadata\n",

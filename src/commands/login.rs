@@ -12,18 +12,28 @@ use super::{block_on, Runner};
 
 pub(crate) fn run(args: LoginArgs) -> Result<u8, AppError> {
     let plan = args.plan()?;
-    let runner = Runner::new(&args.output, vec![]);
+    // Several hosts' device logins are a fan-out: one progress line per host.
+    let labels = match &plan {
+        LoginPlan::ForwardDevice(p) => p
+            .dests
+            .iter()
+            .map(|d| crate::targets::TargetSpec::Ssh(d.clone()).display())
+            .collect(),
+        _ => vec![],
+    };
+    let runner = Runner::new(&args.output, labels);
     match plan {
+        // A forwarded login takes Ctrl-C itself: it cancels the host's `codex login`.
         LoginPlan::Forward(forward) => block_on(run_forward(forward, &runner)),
-        LoginPlan::ForwardDevice(plan) => block_on(run_forward_device(plan, &runner)),
+        LoginPlan::ForwardDevice(plan) => runner.block_on(run_forward_device(plan, &runner)),
         LoginPlan::ApiKey => {
             let home = where_to_save()?;
             let auth = source::api_key_from_stdin()?;
-            block_on(save(&home, auth, &args, &runner))
+            runner.block_on(save(&home, auth, &args, &runner))
         }
         LoginPlan::SignIn(opts) => {
             let home = where_to_save()?;
-            block_on(async {
+            runner.block_on(async {
                 let auth = runner
                     .until_interrupted(crate::login::login(&opts, runner.reporter.as_ref(), None))
                     .await??;
@@ -79,9 +89,7 @@ async fn run_forward(
     runner: &Runner,
 ) -> Result<u8, AppError> {
     let no_run = plan.no_run;
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+    let interrupt = runner.interrupt();
     let rep = crate::ops::forward::forward_login(
         plan,
         runner.reporter.clone(),
@@ -105,6 +113,7 @@ async fn run_forward_device(
     let outcomes = runner
         .until_interrupted(crate::ops::forward::forward_device_logins(
             plan,
+            runner.reporter.clone(),
             runner.reporter.clone(),
             runner.reporter.clone(),
         ))

@@ -8,7 +8,7 @@ use crate::ops::logout::{LogoutPlan, LogoutResults};
 use crate::report;
 use crate::targets::RemoveOutcome;
 
-use super::{block_on, exit_code, resolve_filters, Runner};
+use super::{exit_code, resolve_filters, Runner};
 
 pub(crate) fn run(args: LogoutArgs) -> Result<u8, AppError> {
     let mut plan = args.plan()?;
@@ -34,7 +34,7 @@ pub(crate) fn run(args: LogoutArgs) -> Result<u8, AppError> {
     let sink = runner.reporter.clone();
     let reporter = runner.reporter.clone();
     let announce = move |line: &str| reporter.note(line);
-    block_on(async {
+    runner.block_on(async {
         let results = runner
             .until_interrupted(crate::ops::logout::logout(pipeline, ctx, sink, &announce))
             .await?;

@@ -54,6 +54,23 @@ impl Runner {
         }
     }
 
+    /// Run a command's whole body on a new runtime, ended by Ctrl-C (exit 130) wherever
+    /// it is: no path of a command is left to the default signal action.
+    pub(crate) fn block_on<T>(
+        &self,
+        body: impl Future<Output = Result<T, AppError>>,
+    ) -> Result<T, AppError> {
+        block_on(async { self.until_interrupted(body).await? })
+    }
+
+    /// Ctrl-C, for a pipeline that ends its remote side itself when interrupted (a
+    /// forwarded login cancels the host's `codex login`) instead of being dropped.
+    pub(crate) fn interrupt(&self) -> impl Future<Output = ()> {
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+
     /// Run `work` until it finishes or Ctrl-C arrives (exit 130); the progress display
     /// is cleared either way.
     pub(crate) async fn until_interrupted<T>(

@@ -12,7 +12,7 @@ use crate::ops::push::{Place, PushPlan, PushSource, SourceError, TargetResult};
 use crate::report::{self, Verbosity};
 use crate::targets::Outcome;
 
-use super::{block_on, exit_code, resolve_filters, Runner};
+use super::{exit_code, resolve_filters, Runner};
 
 pub(crate) fn run(args: PushArgs) -> Result<u8, AppError> {
     let mut plan = args.plan()?;
@@ -25,7 +25,7 @@ pub(crate) fn run(args: PushArgs) -> Result<u8, AppError> {
     let runner = Runner::new(&args.output, labels);
     let ctx = runner.context(&plan.scope);
     let destinations = plan.scope.targets.len() + usize::from(plan.local);
-    block_on(async {
+    runner.block_on(async {
         let mut from = None;
         let mut source_place = None;
         let source = match std::mem::replace(&mut plan.source, Source::LocalLogin) {

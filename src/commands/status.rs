@@ -8,13 +8,13 @@ use crate::ledger::{self, Change, Ledger};
 use crate::ops::status::{LoginState, PlaceResult, StatusPlan};
 use crate::report;
 
-use super::{block_on, exit_code, resolve_filters, Runner};
+use super::{exit_code, resolve_filters, Runner};
 
 pub(crate) fn run(args: StatusArgs) -> Result<u8, AppError> {
+    let mut scope = args.plan()?;
     if let Some(place) = &args.forget {
         return forget(place);
     }
-    let mut scope = args.scope.plan()?;
     resolve_filters(&mut scope)?;
     let ledger = Ledger::open();
     let (known, damaged) = ledger.as_ref().map(Ledger::entries).unwrap_or_default();
@@ -39,7 +39,7 @@ pub(crate) fn run(args: StatusArgs) -> Result<u8, AppError> {
         target_timeout: scope.target_timeout,
     };
     let sink = runner.reporter.clone();
-    block_on(async {
+    runner.block_on(async {
         let mut places = runner
             .until_interrupted(crate::ops::status::status(plan, ctx, sink))
             .await?;

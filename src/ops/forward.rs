@@ -16,7 +16,8 @@ use crate::login::{redirect_port, REDIRECT_PORTS};
 use crate::prompt::Prompter;
 use crate::ssh::{serve_forward, Destination, ProcessEvent, Session, SshError, SshOptions};
 use crate::targets::{
-    forward_login_command, login_status_command, InspectRequest, FORWARD_LOGIN_NOT_FOUND,
+    forward_login_command, login_status_command, InspectRequest, TargetSpec,
+    FORWARD_LOGIN_NOT_FOUND,
 };
 
 pub(crate) struct ForwardPlan {
@@ -68,6 +69,9 @@ pub(crate) enum ForwardError {
     Lost { host: String },
     #[error("the remote `codex login --device-auth` failed (exit {0}): {1}")]
     DeviceFailed(u32, String),
+    /// The run gave the host up: its worker stopped, or its deadline passed.
+    #[error("{0}")]
+    GivenUp(String),
 }
 
 impl ForwardError {
@@ -201,7 +205,8 @@ pub(crate) async fn forward_login(
         });
     }
 
-    warn_if_shared(&session, &host, ui.as_ref()).await;
+    let run = [TargetSpec::Ssh(plan.dest.clone()).display()];
+    warn_if_shared(&session, &host, &run, ui.as_ref()).await;
     let mut proc = session.spawn(&forward_login_command()).await?;
     tokio::pin!(interrupt);
     let mut seen = String::new();
@@ -290,10 +295,12 @@ pub(crate) async fn forward_login(
     })
 }
 
-/// A new `codex login` on the host first revokes the ChatGPT session it holds there; if
-/// this machine holds the same session, that signs this machine out too. Say so before
-/// it happens (best effort: a host that cannot be read is not a reason to stop).
-async fn warn_if_shared(session: &Arc<Session>, host: &str, ui: &dyn ForwardUi) {
+/// A new `codex login` on the host first revokes the ChatGPT session it holds there;
+/// every other place holding the same session is signed out with it. Say so before it
+/// happens, naming the places this run knows: this machine (read now) and the places
+/// the ledger remembers, except the hosts of this run (each gets a login of its own).
+/// Best effort: a host that cannot be read is not a reason to stop.
+async fn warn_if_shared(session: &Arc<Session>, host: &str, run: &[String], ui: &dyn ForwardUi) {
     let target = crate::targets::ssh_over_session(session.clone());
     let seen = target
         .inspect(&InspectRequest {
@@ -306,7 +313,7 @@ async fn warn_if_shared(session: &Arc<Session>, host: &str, ui: &dyn ForwardUi) 
         .ok()
         .and_then(|r| r.content)
         .and_then(|c| AuthFile::parse(c.expose()).ok())
-        .and_then(|a| a.session_id)
+        .filter(|a| a.session_id.is_some())
     else {
         return;
     };
@@ -314,9 +321,27 @@ async fn warn_if_shared(session: &Arc<Session>, host: &str, ui: &dyn ForwardUi) 
         .await
         .ok()
         .and_then(|p| p.login().and_then(|a| a.session_id.clone()));
-    if here.as_deref() == Some(there.as_str()) {
+    let mut others = Vec::new();
+    if here.is_some() && here == there.session_id {
+        others.push("this machine".to_string());
+    }
+    if let Some(ledger) = crate::ledger::Ledger::open() {
+        let (entries, _) = ledger.entries();
+        // This machine was read just now: the ledger's word on it may be old.
+        let mut except = run.to_vec();
+        except.push("local".into());
+        let fingerprint = crate::ledger::fingerprint(&there);
+        others.extend(
+            crate::ledger::holders(&entries, &fingerprint, &except)
+                .into_iter()
+                .map(crate::ledger::describe),
+        );
+    }
+    if !others.is_empty() {
         ui.warn(&format!(
-            "codex-auth: warning: {host} holds the same ChatGPT session as this machine; the new `codex login` there revokes it first, which signs this machine out too (log in here again afterwards)"
+            "codex-auth: warning: {host} holds the same ChatGPT session as {}; the new `codex login` there revokes it first, which signs {} out too (log in there again afterwards)",
+            others.join(", "),
+            if others.len() == 1 { "it" } else { "them" }
         ));
     }
 }
@@ -346,38 +371,94 @@ pub(crate) struct DeviceOutcome {
     pub result: Result<ForwardReport, ForwardError>,
 }
 
+impl crate::ops::TargetOutcome for DeviceOutcome {
+    fn lost(spec: TargetSpec) -> Self {
+        DeviceOutcome {
+            host: spec.display(),
+            result: Err(ForwardError::GivenUp(
+                "the worker for this host stopped".into(),
+            )),
+        }
+    }
+    fn timed_out(spec: TargetSpec, stage: &'static str, after: Duration) -> Self {
+        DeviceOutcome {
+            host: spec.display(),
+            result: Err(ForwardError::GivenUp(format!(
+                "given up after {} s while {stage}",
+                after.as_secs()
+            ))),
+        }
+    }
+    fn summary(&self) -> (bool, String) {
+        match &self.result {
+            Ok(r) if r.exit_status == Some(0) => (true, "logged in".into()),
+            Ok(_) => (false, "not logged in".into()),
+            Err(e) => (false, e.to_string()),
+        }
+    }
+}
+
+/// How long one host's device-code login may take: Codex's code expires after 15
+/// minutes; connecting and the checks around it get the rest.
+const DEVICE_LOGIN_DEADLINE: Duration = Duration::from_secs(20 * 60);
+
 pub(crate) async fn forward_device_logins(
     plan: DevicePlan,
     prompter: Arc<dyn Prompter>,
     ui: Arc<dyn ForwardUi>,
+    sink: Arc<dyn crate::ops::ProgressSink>,
 ) -> Vec<DeviceOutcome> {
-    let runs = plan.dests.iter().map(|dest| {
-        let (prompter, ui, ssh, issuer) = (
-            prompter.clone(),
-            ui.clone(),
-            plan.ssh.clone(),
-            plan.issuer.clone(),
-        );
-        async move {
-            let host = dest.name.clone().unwrap_or_else(|| dest.to_string());
-            let result =
-                device_login(dest, &ssh, issuer.as_deref(), prompter, ui.as_ref(), &host).await;
-            DeviceOutcome { host, result }
-        }
+    let specs: Vec<TargetSpec> = plan.dests.iter().cloned().map(TargetSpec::Ssh).collect();
+    let shared = Arc::new(DeviceRun {
+        run: specs.iter().map(TargetSpec::display).collect(),
+        ssh: plan.ssh,
+        issuer: plan.issuer,
+        prompter,
+        ui,
     });
-    futures_util::future::join_all(runs).await
+    // Every host at once: each code must be on screen while the others wait.
+    let jobs = specs.len().max(1);
+    crate::ops::fan_out(
+        &specs,
+        jobs,
+        DEVICE_LOGIN_DEADLINE,
+        sink,
+        move |spec, progress| {
+            let shared = shared.clone();
+            async move {
+                let host = spec.display();
+                let result = match &spec {
+                    TargetSpec::Ssh(dest) => device_login(dest, &shared, &host, &progress).await,
+                    _ => Err(ForwardError::GivenUp("not an ssh host".into())),
+                };
+                DeviceOutcome { host, result }
+            }
+        },
+    )
+    .await
+}
+
+/// What every host's device login in one run shares.
+struct DeviceRun {
+    /// Every host of the run, as places are named.
+    run: Vec<String>,
+    ssh: SshOptions,
+    issuer: Option<String>,
+    prompter: Arc<dyn Prompter>,
+    ui: Arc<dyn ForwardUi>,
 }
 
 async fn device_login(
     dest: &Destination,
-    ssh: &crate::ssh::SshOptions,
-    issuer: Option<&str>,
-    prompter: Arc<dyn Prompter>,
-    ui: &dyn ForwardUi,
+    shared: &DeviceRun,
     host: &str,
+    progress: &crate::ops::Progress,
 ) -> Result<ForwardReport, ForwardError> {
-    let session = Arc::new(Session::connect(dest, ssh, prompter).await?);
-    warn_if_shared(&session, host, ui).await;
+    let (issuer, ui) = (shared.issuer.as_deref(), shared.ui.as_ref());
+    progress.stage("connecting");
+    let session = Arc::new(Session::connect(dest, &shared.ssh, shared.prompter.clone()).await?);
+    warn_if_shared(&session, host, &shared.run, ui).await;
+    progress.stage("waiting for sign-in");
     let mut proc = session
         .spawn(&crate::targets::forward_device_login_command())
         .await?;

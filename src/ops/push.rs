@@ -194,7 +194,12 @@ async fn install(
         codex_version: plan.codex_version,
         lock_wait: plan.lock_wait,
     };
-    target.install(&req).await
+    // An error may quote what the target printed; it is shown in progress lines too,
+    // before any renderer sees it, so it leaves here without this login's secrets.
+    target.install(&req).await.map_err(|mut e| {
+        e.message = auth.scrub(&e.message);
+        e
+    })
 }
 
 /// Dry run of `push --login`: where the login would go; no sign-in happens.

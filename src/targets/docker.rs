@@ -67,7 +67,7 @@ impl DockerTargetArgs {
                     Some("use a user name or uid[:gid] of the image"),
                 ));
             }
-            if self.docker.is_empty() {
+            if self.docker.is_empty() && self.docker_filter.is_empty() {
                 return Err(AppError::usage(
                     "--docker-user only applies to --docker targets",
                     Some("name a container with --docker, or drop --docker-user"),
@@ -627,7 +627,7 @@ impl DockerTarget {
                 Outcome::Installed
             };
             report.notes.push(format!(
-                "written directly through the Docker API ({why_direct}), not by rename"
+                "written directly through the Docker API ({why_direct}), not by rename and without Codex's locks (auth.lock, auth.json.lock): nothing there can run flock"
             ));
         }
 

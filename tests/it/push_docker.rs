@@ -90,6 +90,13 @@ fn shell_less_container_is_written_through_the_archive_api() {
         t["notes"][0].as_str().unwrap().contains("no shell"),
         "{out:?}"
     );
+    assert!(
+        t["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("without Codex's locks"),
+        "{out:?}"
+    );
     let (content, mode, uid) = c.file("/home/app/.codex/auth.json").unwrap();
     assert_eq!(content, logins::api_key_json(&key));
     assert_eq!((mode, uid), (0o600, 1000));
