@@ -77,6 +77,34 @@ fn codex_is_found_where_its_users_install_it() {
         Codex::Npm171.api_key_line("sk-test-***00000")
     );
     assert_eq!(t["codex"]["version"], Codex::Npm171.version());
+    // A second nvm version, older but later in name order: the newest by number wins,
+    // unless nvm's default alias names another.
+    user.with_codex_in(".nvm/versions/node/v9.11.2/bin", Codex::Pypi147);
+    let t = push_key_json(&mut sb, &user, "nvm2");
+    assert_eq!(t["codex"]["version"], Codex::Npm171.version(), "{t}");
+    user.write_owned(".nvm/alias/default", "9\n", 0o644);
+    let t = push_key_json(&mut sb, &user, "nvm3");
+    assert_eq!(
+        t["codex"]["path"],
+        format!(
+            "{}/.nvm/versions/node/v9.11.2/bin/codex",
+            user.home.display()
+        ),
+        "{t}"
+    );
+    assert_eq!(t["codex"]["version"], Codex::Pypi147.version());
+    // npm's user prefix, as ~/.npmrc sets it.
+    let mut sb = Sandbox::new();
+    let user = RemoteUser::bash();
+    user.authorize(&sb)
+        .with_codex_in(".npm-packages/bin", Codex::Pypi147);
+    user.write_owned(".npmrc", "fund=false\nprefix = ~/.npm-packages\n", 0o644);
+    let t = push_key_json(&mut sb, &user, "npmrc");
+    assert_eq!(
+        t["codex"]["path"],
+        format!("{}/.npm-packages/bin/codex", user.home.display()),
+        "{t}"
+    );
     // Nowhere: no verdict, and no pretending.
     let mut sb = Sandbox::new();
     let user = RemoteUser::bash();
@@ -236,6 +264,24 @@ fn forced_settings_are_checked_before_anything_is_written() {
                 .into(),
             true,
             None,
+        ),
+        // Comments inside a list over several lines, one with a `]` in it.
+        (
+            format!("forced_chatgpt_workspace_id = [\n  \"x\", # a ] in a comment\n  \"{workspace}\",\n]\n"),
+            true,
+            None,
+        ),
+        // A workspace named only in a comment is not allowed.
+        (
+            format!("forced_chatgpt_workspace_id = [\"other\"] # {workspace}\n"),
+            true,
+            Some("forced-workspace"),
+        ),
+        // A quoted key is the same key.
+        (
+            "\"forced_login_method\" = \"api\"\n".into(),
+            true,
+            Some("forced-login"),
         ),
     ];
     for codex in Codex::BOTH {
@@ -406,9 +452,31 @@ impl Drop for LockHolder {
 
 #[test]
 fn install_takes_codex_s_locks_waits_for_a_holder_and_gives_up_when_it_stays() {
+    check_lock_protocol(false);
+}
+
+/// BusyBox's flock (Alpine's, for one) has no `-w`: the wait is polled there, with the
+/// same outcomes. Its flock is stood in for by one that refuses `-w` as BusyBox does.
+#[test]
+fn locks_are_waited_for_with_a_flock_that_has_no_timeout_option() {
+    check_lock_protocol(true);
+}
+
+fn check_lock_protocol(busybox_flock: bool) {
     let mut sb = Sandbox::new();
     let user = RemoteUser::bash();
     user.authorize(&sb);
+    if busybox_flock {
+        user.write_owned(
+            "bb/flock",
+            "#!/bin/sh\nfor a in \"$@\"; do case $a in -w|-w*) echo \"flock: unrecognized option: w\" >&2; echo \"Usage: flock [-sxun] FD | { FILE [-c] PROG ARGS }\" >&2; exit 1;; esac; done\nexec /usr/bin/flock \"$@\"\n",
+            0o755,
+        );
+        user.set_environment(&[(
+            "PATH",
+            &format!("{}/bb:/usr/local/bin:/usr/bin:/bin", user.home.display()),
+        )]);
+    }
     let old = logins::api_key("lock-old");
     sb.secret(&old);
     user.write_owned(".codex/auth.json", &logins::api_key_json(&old), 0o600);
@@ -722,11 +790,28 @@ fn forward_warns_before_the_hosts_codex_revokes_a_shared_session() {
         sb.home().join("local-codex").display().to_string(),
     ));
     sb.pin_host(peers().get("PEER_JUMP_HOST"), 22);
+    sb.pin_host("127.0.0.1", peers().port());
+    // A second place with the same session, which the ledger remembers.
+    let other = RemoteUser::bash();
+    other.authorize(&sb);
     let cfg = sb.ssh_config(&format!(
-        "Host host\n  HostName {}\n  User {}\n  IdentityFile {{key}}\n  UserKnownHostsFile {{known_hosts}}\n  StrictHostKeyChecking yes\n",
+        "Host host\n  HostName {}\n  User {}\n  IdentityFile {{key}}\n  UserKnownHostsFile {{known_hosts}}\n  StrictHostKeyChecking yes\nHost other\n  HostName 127.0.0.1\n  Port {}\n  User {}\n  IdentityFile {{key}}\n  UserKnownHostsFile {{known_hosts}}\n  StrictHostKeyChecking yes\n",
         peers().get("PEER_JUMP_HOST"),
-        user.name
+        user.name,
+        peers().port(),
+        other.name
     ));
+    let from = sb.write("in/auth.json", &chatgpt);
+    sb.run(&[
+        "push",
+        "--ssh",
+        "other",
+        "-F",
+        cfg.to_str().unwrap(),
+        "--from",
+        from.to_str().unwrap(),
+    ])
+    .code(0);
     let record = sb.recording_browser();
     let run = sb.spawn(&["login", "--forward", "host", "-F", cfg.to_str().unwrap()]);
     // The host's codex (nvm's, found without ~/.ssh/environment) printed its URL.
@@ -741,7 +826,7 @@ fn forward_warns_before_the_hosts_codex_revokes_a_shared_session() {
     let out = sb.wait(run, &[]).code(1);
     assert!(
         out.stderr
-            .contains("holds the same ChatGPT session as this machine"),
+            .contains("host holds the same ChatGPT session as this machine, other (pushed "),
         "{out:?}"
     );
 }

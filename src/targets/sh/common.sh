@@ -80,16 +80,21 @@ clean_value() {
   v=${1%%#*} ; r= ;
   while [ -n "$v" ]; do c=${v%"${v#?}"} ; v=${v#?} ; case $c in [[:alnum:]]|-|_|.|,) r=$r$c ;; esac ; done ;
 } ;
+# Only the top-level keys codex-auth needs, before the first table; comments are cut
+# from every line (the values read hold no #), also inside a list over several lines.
 read_config() {
   store="file" ; forced_method= ; forced_ws= ; key= ; val= ; open= ;
   if [ -f "$dir/config.toml" ] && [ -r "$dir/config.toml" ]; then
     # read without IFS= strips leading and trailing blanks
     while read -r line || [ -n "$line" ]; do
+      line=${line%%#*} ;
       if [ -n "$open" ]; then
         val="$val$line" ; case $line in *]*) open= ; clean_value "$val" ; forced_ws=$r ;; esac ; continue ;
       fi ;
-      case $line in "["*) break ;; "#"*|"") continue ;; esac ;
-      first_word "${line%%=*}" ; key=$w ; val=${line#*=} ;
+      case $line in "["*) break ;; "") continue ;; esac ;
+      first_word "${line%%=*}" ; val=${line#*=} ;
+      # A quoted key ("forced_login_method" = ...) is the same key.
+      case $w in [[:alnum:]_-]*) key=$w ;; *) clean_value "$w" ; key=$r ;; esac ;
       case $key in
         cli_auth_credentials_store) clean_value "$val" ; store=$r ;;
         forced_login_method) clean_value "$val" ; forced_method=$r ;;
@@ -102,17 +107,52 @@ read_config() {
   if [ -n "$forced_method" ]; then say forced_login_method "$forced_method" ; fi ;
   if [ -n "$forced_ws" ]; then say forced_workspace "$forced_ws" ; fi ;
 } ;
+# nvm_codex: codex in nvm's default version (its alias/default: 20, v20.1, 20.1.0), else
+# in the newest version that has one; versions compared as numbers, so v20 beats v9.
+nvm_codex() {
+  nvm_d=${NVM_DIR:-$HOME/.nvm} ; want_= ;
+  if [ -r "$nvm_d/alias/default" ]; then read -r want_ < "$nvm_d/alias/default" ; want_=${want_#v} ; fi ;
+  set +f ;
+  for pass_ in ${want_:+1} 2 ; do
+    best_=-1 ;
+    for c in "$nvm_d/versions/node"/v*/bin ; do
+      v_=${c%/bin} ; v_=${v_##*/v} ;
+      # (no arithmetic on what would fail it: leading zeros, letters, huge numbers)
+      case $v_ in ""|*[[:alpha:]_-]*|*..*|.*|*.|0[0-9]*|*.0[0-9]*|*[0-9][0-9][0-9][0-9][0-9][0-9]*) continue ;; esac ;
+      if [ "$pass_" = 1 ]; then case $v_ in "$want_"|"$want_".*) ;; *) continue ;; esac ; fi ;
+      if [ -x "$c/codex" ] && [ -f "$c/codex" ]; then
+        a_=${v_%%.*} ; r_=${v_#"$a_"} ; r_=${r_#.} ; b_=${r_%%.*} ; r_=${r_#"$b_"} ; r_=${r_#.} ; c_=${r_%%.*} ;
+        n_=$(( ${a_:-0} * 1000000 + ${b_:-0} * 1000 + ${c_:-0} )) ;
+        if [ "$n_" -gt "$best_" ]; then best_=$n_ ; codex=$c/codex ; fi ;
+      fi ;
+    done ;
+    if [ -n "$codex" ]; then break ; fi ;
+  done ;
+  set -f ;
+} ;
+# find_codex: codex as its user would run it: on PATH, else in the per-user install
+# places (pip/pipx/uv, ~/bin, npm's prefix from NPM_CONFIG_PREFIX or ~/.npmrc, volta,
+# bun, nvm), else system places, else where the login shell finds it.
 find_codex() {
   codex=$(command -v codex 2>/dev/null) ;
   case $codex in /*) return ;; esac ;
-  codex= ;
-  set +f ;
-  for c in "$HOME/.local/bin" "$HOME/bin" "$HOME/.npm-global/bin" "$HOME/.volta/bin" "$HOME/.bun/bin" "$HOME/.nvm/versions/node"/*/bin /usr/local/bin /opt/homebrew/bin ; do
-    case $c in */.nvm/versions/node/*) ;; *) if [ -n "$codex" ]; then break ; fi ;; esac ;
-    if [ -x "$c/codex" ] && [ -f "$c/codex" ]; then codex=$c/codex ; fi ;
+  codex= ; npm_p=${NPM_CONFIG_PREFIX:-${npm_config_prefix:-}} ;
+  if [ -z "$npm_p" ] && [ -f "$HOME/.npmrc" ] && [ -r "$HOME/.npmrc" ]; then
+    while read -r l_ || [ -n "$l_" ]; do
+      first_word "${l_%%=*}" ;
+      case $w:$l_ in prefix:*=*) first_word "${l_#*=}" ; npm_p=$w ;; esac ;
+    done < "$HOME/.npmrc" ;
+  fi ;
+  # shellcheck disable=SC2088
+  case $npm_p in "~/"*) npm_p=$HOME/${npm_p#"~/"} ;; "~") npm_p=$HOME ;; esac ;
+  for c in "$HOME/.local/bin" "$HOME/bin" ${npm_p:+"$npm_p/bin"} "$HOME/.npm-global/bin" "$HOME/.volta/bin" "$HOME/.bun/bin" ; do
+    if [ -x "$c/codex" ] && [ -f "$c/codex" ]; then codex=$c/codex ; return ; fi ;
   done ;
-  set -f ;
+  nvm_codex ;
   if [ -n "$codex" ]; then return ; fi ;
+  for c in /usr/local/bin /opt/homebrew/bin ; do
+    if [ -x "$c/codex" ] && [ -f "$c/codex" ]; then codex=$c/codex ; return ; fi ;
+  done ;
   sh_=${pw_shell:-$SHELL} ;
   if command -v timeout >/dev/null 2>&1; then t_="timeout 5" ; else t_= ; fi ;
   # csh takes -l only alone: it is asked to read its login file itself.
@@ -182,12 +222,28 @@ sum_of() { case $hash_tool in sha256sum) sum=$(sha256sum < "$1") ;; shasum) sum=
 len_of() { len=$(wc -c < "$1") ; set -- $len ; len=$1 ; } ;
 # shellcheck disable=SC2046
 modes() { set -- $(cd "$dir" && LC_ALL=C ls -lnd . auth.json) ; say dir_mode "$1" ; say dir_uid "$3" ; shift 9 ; say file_mode "$1" ; say file_uid "$3" ; say len "$5" ; } ;
+# take_lock FD: an exclusive flock on FD within lock_wait seconds. Free at once is the
+# usual case; else flock -w waits, and where flock has no -w (busybox) it is polled.
+take_lock() {
+  if flock -n "$1" 2>/dev/null; then return 0 ; fi ;
+  if [ -z "$poll_lock" ]; then
+    lk_=$(flock -w "$lock_wait" "$1" 2>&1) && return 0 ;
+    case $lk_ in *ption*|*sage*) poll_lock=1 ;; *) return 1 ;; esac ;
+  fi ;
+  i_=0 ;
+  while [ "$i_" -lt $((lock_wait * 10)) ]; do
+    if sleep 0.1 2>/dev/null; then i_=$((i_ + 1)) ; else sleep 1 ; i_=$((i_ + 10)) ; fi ;
+    if flock -n "$1" 2>/dev/null; then return 0 ; fi ;
+  done ;
+  return 1 ;
+} ;
 lock_codex() {
   if command -v flock >/dev/null 2>&1; then :; else say lock none ; return ; fi ;
+  poll_lock= ;
   exec 7>>"$dir/auth.lock" || fail write "open $dir/auth.lock" ;
-  flock -w "$lock_wait" 7 || fail busy "auth.lock $lock_wait" ;
+  take_lock 7 || fail busy "auth.lock $lock_wait" ;
   exec 8>>"$dir/auth.json.lock" || fail write "open $dir/auth.json.lock" ;
-  flock -w "$lock_wait" 8 || fail busy "auth.json.lock $lock_wait" ;
+  take_lock 8 || fail busy "auth.json.lock $lock_wait" ;
   say lock held ;
 } ;
 unlock_codex() { exec 7>&- 8>&- ; } ;
