@@ -291,3 +291,115 @@ fn ansible_rollout_signs_in_every_web_host_at_once_and_moves_a_session() {
         assert!(out.stdout.contains(host), "{host}: {out:?}");
     }
 }
+
+/// The refresh token of the login in `home`.
+fn refresh_token(home: &Path) -> String {
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(home.join("auth.json")).unwrap()).unwrap();
+    v["tokens"]["refresh_token"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn ci_job_stream_keeps_its_refreshed_login_from_run_to_run() {
+    let issuer = FakeIssuer::start();
+    // Every access token is due for a refresh: each run's Codex refreshes for real.
+    // The stored login is due for a refresh; each refreshed one is due 4 s later.
+    issuer.access_tokens_expire_in(60);
+    issuer.refreshed_tokens_expire_in(303);
+    let due = || std::thread::sleep(std::time::Duration::from_secs(4));
+    let mut sb = Sandbox::new();
+    let dir = example(&sb, "ci");
+    let workflow = std::fs::read_to_string(dir.join("workflow.yml")).unwrap();
+    for line in [
+        "cancel-in-progress: false",
+        "run: examples/ci/job.sh codex exec",
+    ] {
+        assert!(workflow.contains(line), "workflow.yml lost {line:?}");
+    }
+    let store = sb.home().join("ci-login");
+    let (json, first) = issuer.login_json();
+    sb.secret(&first);
+    sb.write("ci-login/auth.json", &json);
+    for (k, v) in [
+        ("CODEX_HOME", store.display().to_string()),
+        ("DOCKER_HOST", docker_peers().host().to_string()),
+        (
+            "JOB_IMAGE",
+            docker_peers()
+                .image(crate::harness::Codex::Npm171.image())
+                .to_string(),
+        ),
+        // The job's Codex reaches the test issuer on this machine's loopback, nothing else.
+        ("DOCKER_RUN_FLAGS", "--network host".to_string()),
+    ] {
+        sb.env.push((k.into(), v));
+    }
+    let script = dir.join("job.sh").display().to_string();
+    // The job: `codex doctor` refreshes a session that is due, then fails its network
+    // checks (exit 1); `fail` keeps that failure, else the job ends well.
+    let job = |sb: &Sandbox, fail: bool| {
+        let run = format!(
+            "HTTPS_PROXY=http://127.0.0.1:9 NO_PROXY=127.0.0.1 codex doctor --json >/dev/null{}",
+            if fail { "" } else { "; exit 0" }
+        );
+        sb.program("bash", &[&script, "sh", "-c", &run]).spawn()
+    };
+    let refreshes = |issuer: &FakeIssuer| {
+        issuer
+            .log()
+            .iter()
+            .filter(|l| *l == "POST /oauth/token")
+            .count()
+    };
+    // Run 1: the job refreshes, then fails; the store still gets the new session back.
+    let run = job(&sb, true);
+    let out = sb.wait(run, &issuer.issued()).code(1);
+    assert!(
+        out.stdout
+            .contains("moved: the login was taken off docker:codex-job-"),
+        "{out:?}"
+    );
+    let after_first = refreshes(&issuer);
+    assert!(after_first >= 1);
+    let second = refresh_token(&store);
+    assert_ne!(second, first, "the refreshed login was not kept");
+    assert!(issuer.is_live(&second));
+    // Run 2 starts from it: its refresh is honoured (a spent token would be refused).
+    due();
+    let run = job(&sb, false);
+    sb.wait(run, &issuer.issued()).code(0);
+    let after_second = refreshes(&issuer);
+    assert!(after_second > after_first, "run 2 did not refresh");
+    let third = refresh_token(&store);
+    assert_ne!(third, second);
+    assert!(issuer.is_live(&third));
+    // Two runs at once take turns on the store: the second starts from what the first
+    // left (not yet due), never from the session the first spent.
+    due();
+    let (a, b) = (job(&sb, false), job(&sb, false));
+    sb.wait(a, &issuer.issued()).code(0);
+    sb.wait(b, &issuer.issued()).code(0);
+    assert!(refreshes(&issuer) > after_second);
+    let last = refresh_token(&store);
+    assert!(issuer.is_live(&last), "the store holds a spent session");
+    // No refresh token was ever presented twice.
+    let presented: Vec<String> = issuer
+        .bodies()
+        .iter()
+        .filter_map(|b| serde_json::from_str::<serde_json::Value>(b).ok())
+        .filter_map(|v| v["refresh_token"].as_str().map(str::to_string))
+        .collect();
+    let distinct: std::collections::HashSet<&String> = presented.iter().collect();
+    assert_eq!(presented.len(), refreshes(&issuer));
+    assert_eq!(
+        distinct.len(),
+        presented.len(),
+        "a spent session was used again"
+    );
+    // Every job container is gone, and with it every copy.
+    let left = crate::harness::docker_cli(
+        docker_peers().host(),
+        &["ps", "-aq", "--filter", "name=codex-job-"],
+    );
+    assert!(left.trim().is_empty(), "containers left: {left}");
+}

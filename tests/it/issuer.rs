@@ -48,6 +48,8 @@ struct State {
     api_key_exchange: bool,
     /// Seconds from now to the `exp` of the access tokens it issues.
     access_lifetime: u64,
+    /// Seconds refreshed access tokens live (else: far in the future).
+    refreshed_lifetime: Option<u64>,
     /// How long a refresh answer is held back (so a test can act meanwhile).
     refresh_delay: std::time::Duration,
     grants: HashMap<String, Grant>,
@@ -131,6 +133,7 @@ impl FakeIssuer {
             device: DeviceMode::Approve { pending: 1 },
             api_key_exchange: true,
             access_lifetime: 4_000_000_000,
+            refreshed_lifetime: None,
             refresh_delay: std::time::Duration::ZERO,
             grants: HashMap::new(),
             devices: HashMap::new(),
@@ -164,6 +167,12 @@ impl FakeIssuer {
     /// Issue access tokens that expire `secs` from now (Codex refreshes within 5 minutes).
     pub fn access_tokens_expire_in(&self, secs: u64) {
         self.state.lock().unwrap().access_lifetime = secs;
+    }
+    /// Refreshed access tokens live `secs`. Codex 0.171 refreshes a token with less
+    /// than 300 s left (measured: 290 s refreshes, 310 s does not), so 303 s is not due
+    /// at once, and is a few seconds later: no refresh loop, and the next use refreshes.
+    pub fn refreshed_tokens_expire_in(&self, secs: u64) {
+        self.state.lock().unwrap().refreshed_lifetime = Some(secs);
     }
     /// Hold every refresh answer back for this long.
     pub fn delay_refresh(&self, delay: std::time::Duration) {
@@ -204,6 +213,14 @@ impl FakeIssuer {
     /// Every token and key it issued (tests check none of them is ever printed).
     pub fn issued(&self) -> Vec<String> {
         self.state.lock().unwrap().issued.clone()
+    }
+    /// Whether `refresh` would still be honoured (issued, and not yet used or revoked).
+    pub fn is_live(&self, refresh: &str) -> bool {
+        self.state
+            .lock()
+            .unwrap()
+            .refresh_tokens
+            .contains_key(refresh)
     }
     pub fn log(&self) -> Vec<String> {
         self.state.lock().unwrap().log.clone()
@@ -289,7 +306,9 @@ fn tokens_for_(s: &mut State, account: usize, refreshed: bool) -> serde_json::Va
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let exp = if refreshed || s.access_lifetime >= 1_000_000_000 {
+    let exp = if let (true, Some(secs)) = (refreshed, s.refreshed_lifetime) {
+        now + secs
+    } else if refreshed || s.access_lifetime >= 1_000_000_000 {
         4_000_000_000
     } else if s.access_lifetime >= 1_000_000_000 {
         s.access_lifetime
