@@ -1,6 +1,7 @@
 //! What Codex itself says of a login: `codex login status`, read the same way for every
 //! place (this machine, hosts, containers) and every Codex version, without depending on
-//! one version's wording: the exit status decides, the first meaningful line is shown.
+//! one version's wording; the first meaningful line is shown.
+//! The exit status decides, except where the words are plain ("Not logged in", "Error …").
 //! Seen: 0.147 "Logged in using an API key - sk-…", 0.171 "API key configured - sk-…",
 //! both "Logged in using ChatGPT", "Logged in using personal access token",
 //! "Logged in using workload identity", "Not logged in" (exit 1, and exit 0 for a login
@@ -45,6 +46,7 @@ pub(crate) fn judge<'a>(
         // Codex has been seen to say "Not logged in" with exit 0 (a login its forced
         // workspace refuses): the words win over the status there.
         _ if line.contains("Not logged in") => Verdict::NotLoggedIn,
+        _ if line.starts_with("Error") => Verdict::Error,
         Some(0) => Verdict::Accepted,
         None if line.starts_with("Logged in") || line.starts_with("API key configured") => {
             Verdict::Accepted
@@ -81,6 +83,7 @@ mod tests {
             ),
             (Some(1), "Not logged in\n", Verdict::NotLoggedIn, "Not logged in"),
             (Some(0), "Not logged in\n", Verdict::NotLoggedIn, "Not logged in"),
+            (Some(0), "Error checking login status: x\n", Verdict::Error, "Error checking login status: x"),
             (Some(0), "Logged in using workload identity\n", Verdict::Accepted, "Logged in using workload identity"),
             (
                 Some(1),
