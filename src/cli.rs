@@ -11,8 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::error::AppError;
 use crate::login::{Issuer, LoginOptions, DEFAULT_CLIENT_ID, DEFAULT_ISSUER};
 use crate::report::Verbosity;
-use crate::ssh::SshOptions;
-use crate::targets::{DockerContext, DockerTargetArgs, SshConnectArgs, SshTargetArgs, TargetSpec};
+use crate::targets::{Kind, KindArgs, KindContexts, SshConnectArgs, TargetSpec};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -310,9 +309,7 @@ impl OutputArgs {
 #[derive(Args, Debug, Clone, Default)]
 pub(crate) struct TargetArgs {
     #[command(flatten)]
-    pub ssh: SshTargetArgs,
-    #[command(flatten)]
-    pub docker: DockerTargetArgs,
+    pub kinds: KindArgs,
     /// The target's CODEX_HOME (default: its $CODEX_HOME, else ~/.codex of the login user).
     #[arg(long, value_name = "PATH")]
     pub codex_home: Option<String>,
@@ -327,14 +324,19 @@ pub(crate) struct TargetArgs {
 /// Validated targets and connection options.
 pub(crate) struct TargetsPlan {
     pub targets: Vec<TargetSpec>,
-    /// `--docker-filter`s, matched against the engine before the run (their containers
-    /// join `targets` then).
-    pub docker_filters: Vec<(String, String)>,
-    pub ssh: SshOptions,
-    pub docker: DockerContext,
+    /// Each kind's context; some also name targets found when the run starts
+    /// (`--docker-filter`), which join `targets` then.
+    pub kinds: KindContexts,
     pub codex_home: Option<String>,
     pub jobs: usize,
     pub target_timeout: Duration,
+}
+
+impl TargetsPlan {
+    /// Whether any target is named, or will be found when the run starts.
+    pub(crate) fn names_targets(&self) -> bool {
+        !self.targets.is_empty() || self.kinds.finds_more()
+    }
 }
 
 impl TargetArgs {
@@ -349,9 +351,7 @@ impl TargetArgs {
         stdin: Option<String>,
     ) -> Result<TargetsPlan, AppError> {
         let mut stdin = stdin;
-        let mut targets = self.ssh.specs(&mut stdin)?;
-        targets.extend(self.docker.specs(&mut stdin)?);
-        let docker_filters = crate::targets::docker_filters(&self.docker.docker_filter)?;
+        let targets = self.kinds.specs(&mut stdin)?;
         let mut seen = std::collections::HashSet::new();
         for t in &targets {
             if !seen.insert(t.display()) {
@@ -371,9 +371,7 @@ impl TargetArgs {
         }
         Ok(TargetsPlan {
             targets,
-            docker_filters,
-            ssh: self.ssh.connect.clone().options()?,
-            docker: self.docker.context()?,
+            kinds: self.kinds.contexts()?,
             codex_home: self.codex_home.clone(),
             jobs: usize::from(self.jobs.unwrap_or(16)),
             target_timeout: Duration::from_secs(self.target_timeout.unwrap_or(300)),
@@ -381,9 +379,9 @@ impl TargetArgs {
     }
 
     /// The first flag given that only means something for targets (`--codex-home`,
-    /// `-j`, `--target-timeout`, and ssh's `-F`/`-o`/`-i` unless `ssh_elsewhere`: an
-    /// ssh source still uses them).
-    fn target_only_flag(&self, ssh_elsewhere: bool) -> Option<&'static str> {
+    /// `-j`, `--target-timeout`, and how each kind is reached, like ssh's `-F`/`-o`/`-i`,
+    /// except for the kind `source` is of: a source of that kind still uses them).
+    fn target_only_flag(&self, source: Option<Kind>) -> Option<&'static str> {
         [
             (self.codex_home.is_some(), "--codex-home"),
             (self.jobs.is_some(), "-j"),
@@ -391,7 +389,7 @@ impl TargetArgs {
         ]
         .into_iter()
         .find_map(|(given, flag)| given.then_some(flag))
-        .or_else(|| (!ssh_elsewhere).then(|| self.ssh.connect.given()).flatten())
+        .or_else(|| self.kinds.option_flag(source))
     }
 
     /// A run on this machine alone takes none of the target-only flags: each is refused
@@ -399,34 +397,36 @@ impl TargetArgs {
     pub(crate) fn refuse_target_flags_without_targets(
         &self,
         plan: &TargetsPlan,
-        ssh_elsewhere: bool,
+        source: Option<Kind>,
         mode: &str,
     ) -> Result<(), AppError> {
-        if !plan.targets.is_empty() || !plan.docker_filters.is_empty() {
+        if plan.names_targets() {
             return Ok(());
         }
-        match self.target_only_flag(ssh_elsewhere) {
-            Some(flag) => Err(not_with(
-                flag,
-                mode,
-                "it applies to --ssh and --docker targets; drop it, or name a target",
-            )),
+        match self.target_only_flag(source) {
+            Some(flag) => {
+                let kinds: Vec<&str> = crate::targets::kind_examples()
+                    .iter()
+                    .filter_map(|e| e.split(' ').next())
+                    .collect();
+                Err(not_with(
+                    flag,
+                    mode,
+                    &format!(
+                        "it applies to {} targets; drop it, or name a target",
+                        kinds.join(" and ")
+                    ),
+                ))
+            }
             None => Ok(()),
         }
     }
 
     /// The first target or target flag given at all.
     pub(crate) fn given(&self) -> Option<&'static str> {
-        [
-            (!self.ssh.ssh.is_empty(), "--ssh"),
-            (self.ssh.inventory.is_some(), "--inventory"),
-            (!self.docker.docker.is_empty(), "--docker"),
-            (!self.docker.docker_filter.is_empty(), "--docker-filter"),
-            (self.docker.docker_user.is_some(), "--docker-user"),
-        ]
-        .into_iter()
-        .find_map(|(given, flag)| given.then_some(flag))
-        .or_else(|| self.target_only_flag(false))
+        self.kinds
+            .naming_flag()
+            .or_else(|| self.target_only_flag(None))
     }
 }
 
@@ -490,33 +490,30 @@ pub(crate) struct PushPlan {
     pub move_source: bool,
 }
 
-/// `--from` as given: a place (`ssh:DEST`, `docker:NAME`, `local`) or a file path.
+/// `--from` as given: a place (`KIND:ADDRESS`, like `ssh:DEST` or `docker:NAME`, or
+/// `local`) or a file path.
 fn parse_from(raw: &str) -> Result<Source, AppError> {
     use crate::ops::push::Place;
     if raw == "local" {
         return Ok(Source::Place(Place::Local));
     }
-    if let Some((kind, rest)) = raw.split_once(':') {
+    if let Some((kind, _)) = raw.split_once(':') {
         // `KIND:REST` names a place; a path with a colon is written ./a:b (and a
         // one-letter kind is a Windows drive).
         let word = kind.len() > 1 && kind.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
         if word {
-            return match kind {
-                "ssh" => Ok(Source::Place(Place::Target(TargetSpec::Ssh(
-                    crate::targets::ssh_destination(rest)?,
-                )))),
-                "docker" => {
-                    let args = DockerTargetArgs {
-                        docker: vec![rest.to_string()],
-                        ..Default::default()
-                    };
-                    let spec = args.specs(&mut None)?.remove(0);
-                    Ok(Source::Place(Place::Target(spec)))
+            return match TargetSpec::parse_address(raw)? {
+                Some(spec) => Ok(Source::Place(Place::Target(spec))),
+                None => {
+                    let places = crate::targets::kind_addresses();
+                    Err(AppError::usage(
+                        format!("unknown place kind {kind:?} in --from {raw}"),
+                        Some(&format!(
+                            "--from takes {}, local, or a file (a path with a colon: ./name:x)",
+                            places.join(", ")
+                        )),
+                    ))
                 }
-                other => Err(AppError::usage(
-                    format!("unknown place kind {other:?} in --from {raw}"),
-                    Some("--from takes ssh:DEST, docker:CONTAINER, local, or a file (a path with a colon: ./name:x)"),
-                )),
             };
         }
     }
@@ -533,10 +530,12 @@ impl PushArgs {
             None
         };
         let scope = self.scope.plan_reading_stdin(reader)?;
-        if scope.targets.is_empty() && scope.docker_filters.is_empty() && !self.local {
+        if !scope.names_targets() && !self.local {
+            let mut ways = crate::targets::kind_examples();
+            ways.push("--local");
             return Err(AppError::usage(
                 "no targets: name at least one",
-                Some("codex-auth push --ssh user@host, or --docker CONTAINER, or --local"),
+                Some(&format!("codex-auth push {}", ways.join(", or "))),
             ));
         }
         if self.login && self.local {
@@ -577,11 +576,13 @@ impl PushArgs {
         } else {
             Source::LocalLogin
         };
-        let ssh_source =
-            matches!(&source, Source::Place(p) if matches!(p.spec(), Some(TargetSpec::Ssh(_))));
+        let source_kind = match &source {
+            Source::Place(p) => p.spec().map(TargetSpec::kind),
+            _ => None,
+        };
         self.scope.refuse_target_flags_without_targets(
             &scope,
-            ssh_source,
+            source_kind,
             "a push to this machine only (--local)",
         )?;
         if let Source::Place(place) = &source {
@@ -606,7 +607,7 @@ impl PushArgs {
                 ));
             }
             let n = scope.targets.len() + usize::from(self.local);
-            if n > 1 || !scope.docker_filters.is_empty() {
+            if n > 1 || scope.kinds.finds_more() {
                 return Err(AppError::usage(
                     format!("--move takes a session to one destination, and {n} are named"),
                     Some("move to one place; give the others logins of their own (push --login)"),
@@ -677,7 +678,7 @@ impl LogoutArgs {
         let scope = self.scope.plan()?;
         self.scope.refuse_target_flags_without_targets(
             &scope,
-            false,
+            None,
             "a logout of this machine only",
         )?;
         if !self.revoke {
@@ -705,7 +706,7 @@ impl LogoutArgs {
         } else {
             None
         };
-        let local = self.local || (scope.targets.is_empty() && scope.docker_filters.is_empty());
+        let local = self.local || !scope.names_targets();
         Ok(LogoutCliPlan {
             scope,
             local,
@@ -752,7 +753,7 @@ impl StatusArgs {
         if !self.known {
             self.scope.refuse_target_flags_without_targets(
                 &scope,
-                false,
+                None,
                 "a status of this machine only",
             )?;
         }

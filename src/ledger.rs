@@ -219,14 +219,7 @@ impl Entry {
     /// The target to check this place again (`None`: this machine, or an address that
     /// no longer parses).
     pub(crate) fn target(&self) -> Option<crate::targets::TargetSpec> {
-        let mut spec = crate::targets::TargetSpec::from_address(&self.address)?;
-        if let crate::targets::TargetSpec::Ssh(d) = &mut spec {
-            d.identity = self.identity.as_ref().map(PathBuf::from);
-            if self.place != format!("{d}") {
-                d.name = Some(self.place.clone());
-            }
-        }
-        Some(spec)
+        crate::targets::TargetSpec::remembered(&self.address, &self.place, self.identity.as_deref())
     }
 }
 

@@ -48,8 +48,7 @@ impl Runner {
     /// How connections of this run reach their targets and ask their questions.
     pub(crate) fn context(&self, scope: &TargetsPlan) -> ConnectContext {
         ConnectContext {
-            ssh: scope.ssh.clone(),
-            docker: scope.docker.clone(),
+            kinds: scope.kinds.clone(),
             prompter: self.reporter.clone(),
         }
     }
@@ -104,10 +103,11 @@ pub(crate) fn block_on<T, F: Future<Output = Result<T, AppError>>>(f: F) -> Resu
     runtime.block_on(f)
 }
 
-/// The containers named by `--docker-filter` join the targets, asked of the engine once,
-/// before the run (and its progress display) starts.
+/// The targets some kinds find when the run starts (the containers `--docker-filter`
+/// names, asked of the engine once) join the targets, before the run (and its progress
+/// display) starts.
 pub(crate) fn resolve_filters(scope: &mut TargetsPlan) -> Result<(), AppError> {
-    if scope.docker_filters.is_empty() {
+    if !scope.kinds.finds_more() {
         return Ok(());
     }
     let quiet = OutputArgs {
@@ -115,7 +115,7 @@ pub(crate) fn resolve_filters(scope: &mut TargetsPlan) -> Result<(), AppError> {
         ..Default::default()
     };
     let ctx = Runner::new(&quiet, vec![]).context(scope);
-    let found = block_on(crate::targets::docker_matching(&scope.docker_filters, &ctx))?;
+    let found = block_on(scope.kinds.find(&ctx))?;
     for spec in found {
         if !scope.targets.iter().any(|t| t.display() == spec.display()) {
             scope.targets.push(spec);

@@ -15,7 +15,7 @@ use super::script::Invocation;
 use super::{inspect, install, remove};
 use super::{
     ConnectContext, ErrorClass, FileKind, HomeFrom, HomeSource, InspectReport, InspectRequest,
-    Location, RemoveReport, RemoveRequest, RunOutput, Target, TargetError, TargetSpec,
+    Location, RemoveReport, RemoveRequest, RunOutput, Target, TargetError, TargetKind,
 };
 use crate::auth::store::{CodexConfig, CredentialStore};
 use crate::docker::passwd::{self, Unresolved};
@@ -37,29 +37,93 @@ pub(crate) struct DockerTargetArgs {
     pub docker_filter: Vec<String>,
 }
 
-impl DockerTargetArgs {
-    pub(crate) fn specs(&self, stdin: &mut Option<String>) -> Result<Vec<TargetSpec>, AppError> {
-        super::fleet::expand(&self.docker, "--docker", stdin)?
+/// A container name or id as `docker ps` shows it.
+fn container_name(name: &str) -> Result<String, AppError> {
+    let valid = !name.is_empty()
+        && !name.starts_with('-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+    if valid {
+        Ok(name.to_string())
+    } else {
+        Err(AppError::usage(
+            format!("bad container name {name:?}"),
+            Some("give a container name or id as `docker ps` shows it"),
+        ))
+    }
+}
+
+/// Containers, as a kind of target.
+pub(crate) struct DockerKind;
+
+impl TargetKind for DockerKind {
+    const NAME: &'static str = "docker";
+    const EXAMPLE: &'static str = "--docker CONTAINER";
+    const ADDRESS: &'static str = "CONTAINER";
+    /// A container name or id.
+    type Spec = String;
+    type Args = DockerTargetArgs;
+    type Context = DockerContext;
+
+    fn specs(args: &DockerTargetArgs, stdin: &mut Option<String>) -> Result<Vec<String>, AppError> {
+        super::fleet::expand(&args.docker, "--docker", stdin)?
             .iter()
-            .map(|name| {
-                let valid = !name.is_empty()
-                    && !name.starts_with('-')
-                    && name
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
-                if valid {
-                    Ok(TargetSpec::Docker(name.clone()))
-                } else {
-                    Err(AppError::usage(
-                        format!("bad container name {name:?}"),
-                        Some("give a container name or id as `docker ps` shows it"),
-                    ))
-                }
-            })
+            .map(|name| container_name(name))
             .collect()
     }
 
-    pub(crate) fn context(&self) -> Result<DockerContext, AppError> {
+    fn context(args: &DockerTargetArgs) -> Result<DockerContext, AppError> {
+        args.context()
+    }
+
+    fn naming_flag(args: &DockerTargetArgs) -> Option<&'static str> {
+        if !args.docker.is_empty() {
+            Some("--docker")
+        } else if !args.docker_filter.is_empty() {
+            Some("--docker-filter")
+        } else {
+            None
+        }
+    }
+
+    fn option_flag(args: &DockerTargetArgs) -> Option<&'static str> {
+        args.docker_user.is_some().then_some("--docker-user")
+    }
+
+    fn finds_more(context: &DockerContext) -> bool {
+        !context.filters.is_empty()
+    }
+
+    fn find<'a>(
+        context: &'a DockerContext,
+        ctx: &'a ConnectContext,
+    ) -> BoxFuture<'a, Result<Vec<String>, AppError>> {
+        Box::pin(matching(&context.filters, ctx))
+    }
+
+    fn label(name: &String) -> String {
+        name.clone()
+    }
+
+    fn address(name: &String) -> String {
+        name.clone()
+    }
+
+    fn parse(rest: &str) -> Result<String, AppError> {
+        container_name(rest)
+    }
+
+    fn connect<'a>(
+        name: &'a String,
+        ctx: &'a ConnectContext,
+    ) -> BoxFuture<'a, Result<Box<dyn Target>, TargetError>> {
+        Box::pin(connect(name, ctx))
+    }
+}
+
+impl DockerTargetArgs {
+    fn context(&self) -> Result<DockerContext, AppError> {
         if let Some(u) = &self.docker_user {
             if u.is_empty() || u.chars().any(|c| c.is_whitespace() || c.is_control()) {
                 return Err(AppError::usage(
@@ -76,16 +140,19 @@ impl DockerTargetArgs {
         }
         Ok(DockerContext {
             user: self.docker_user.clone(),
+            filters: super::fleet::filters(&self.docker_filter)?,
             engine: Arc::new(tokio::sync::OnceCell::new()),
         })
     }
 }
 
-/// What every container target of a run shares: `--docker-user`, and one engine
+/// What every container target of a run shares: `--docker-user`, the
+/// `--docker-filter`s (their containers join the run when it starts), and one engine
 /// connection, made when the first container target needs it.
 #[derive(Clone, Default)]
 pub(crate) struct DockerContext {
     user: Option<String>,
+    filters: Vec<(String, String)>,
     engine: Arc<tokio::sync::OnceCell<Result<Engine, TargetError>>>,
 }
 
@@ -95,8 +162,12 @@ impl DockerContext {
             .get_or_init(|| async {
                 let host = crate::docker::resolve_host();
                 if host.starts_with("ssh://") {
-                    return super::docker_over_ssh::connect(&host, &ctx.ssh, ctx.prompter.clone())
-                        .await;
+                    return super::docker_over_ssh::connect(
+                        &host,
+                        &ctx.kinds.ssh,
+                        ctx.prompter.clone(),
+                    )
+                    .await;
                 }
                 Engine::connect_to(host).await.map_err(TargetError::from)
             })
@@ -106,12 +177,12 @@ impl DockerContext {
 }
 
 /// The containers matching `--docker-filter`s, as targets; none is a usage error.
-pub(crate) async fn matching(
+async fn matching(
     filters: &[(String, String)],
     ctx: &ConnectContext,
-) -> Result<Vec<TargetSpec>, AppError> {
+) -> Result<Vec<String>, AppError> {
     let shown: Vec<String> = filters.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let engine = ctx.docker.engine(ctx).await.map_err(|e| {
+    let engine = ctx.kinds.docker.engine(ctx).await.map_err(|e| {
         AppError::failed(
             format!("--docker-filter {}: {}", shown.join(" "), e.message),
             e.hint,
@@ -127,19 +198,17 @@ pub(crate) async fn matching(
             Some("check with `docker ps -a --filter KEY=VALUE`"),
         ));
     }
-    Ok(names.into_iter().map(TargetSpec::Docker).collect())
+    Ok(names)
 }
 
-pub(super) async fn connect(
-    name: &str,
-    ctx: &ConnectContext,
-) -> Result<Box<dyn Target>, TargetError> {
-    let mut engine = ctx.docker.engine(ctx).await?;
+async fn connect(name: &str, ctx: &ConnectContext) -> Result<Box<dyn Target>, TargetError> {
+    let docker = &ctx.kinds.docker;
+    let mut engine = docker.engine(ctx).await?;
     let container = engine.container(name).await?;
     Ok(Box::new(DockerTarget {
         engine,
         container,
-        user: ctx.docker.user.clone(),
+        user: docker.user.clone(),
     }))
 }
 

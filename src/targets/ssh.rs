@@ -9,7 +9,7 @@ use clap::Args;
 use futures_util::future::BoxFuture;
 
 use super::script::{sh_c, Invocation};
-use super::{ConnectContext, RunOutput, Target, TargetError, TargetSpec};
+use super::{ConnectContext, RunOutput, Target, TargetError, TargetKind};
 use crate::error::AppError;
 use crate::ssh::{Destination, Session, SshOptions};
 
@@ -80,17 +80,13 @@ pub(crate) struct SshTargetArgs {
 impl SshTargetArgs {
     /// Every ssh target named: `--ssh` values (with `@FILE` lists expanded), then the
     /// inventory's hosts.
-    pub(crate) fn specs(&self, stdin: &mut Option<String>) -> Result<Vec<TargetSpec>, AppError> {
-        let mut specs: Vec<TargetSpec> = super::fleet::expand(&self.ssh, "--ssh", stdin)?
+    fn specs(&self, stdin: &mut Option<String>) -> Result<Vec<Destination>, AppError> {
+        let mut specs: Vec<Destination> = super::fleet::expand(&self.ssh, "--ssh", stdin)?
             .iter()
-            .map(|raw| destination(raw).map(TargetSpec::Ssh))
+            .map(|raw| destination(raw))
             .collect::<Result<_, _>>()?;
         if let Some(file) = &self.inventory {
-            specs.extend(
-                super::fleet::inventory(file, self.limit.as_deref())?
-                    .into_iter()
-                    .map(TargetSpec::Ssh),
-            );
+            specs.extend(super::fleet::inventory(file, self.limit.as_deref())?);
         }
         Ok(specs)
     }
@@ -110,14 +106,76 @@ struct SshTarget {
     session: Arc<Session>,
 }
 
-pub(super) async fn connect(
-    dest: &Destination,
-    ctx: &ConnectContext,
-) -> Result<Box<dyn Target>, TargetError> {
-    let session = Session::connect(dest, &ctx.ssh, ctx.prompter.clone()).await?;
-    Ok(Box::new(SshTarget {
-        session: Arc::new(session),
-    }))
+/// SSH hosts, as a kind of target.
+pub(crate) struct SshKind;
+
+impl TargetKind for SshKind {
+    const NAME: &'static str = "ssh";
+    const EXAMPLE: &'static str = "--ssh user@host";
+    const ADDRESS: &'static str = "DEST";
+    type Spec = Destination;
+    type Args = SshTargetArgs;
+    type Context = SshOptions;
+
+    fn specs(
+        args: &SshTargetArgs,
+        stdin: &mut Option<String>,
+    ) -> Result<Vec<Destination>, AppError> {
+        args.specs(stdin)
+    }
+
+    fn context(args: &SshTargetArgs) -> Result<SshOptions, AppError> {
+        args.connect.clone().options()
+    }
+
+    fn naming_flag(args: &SshTargetArgs) -> Option<&'static str> {
+        if !args.ssh.is_empty() {
+            Some("--ssh")
+        } else if args.inventory.is_some() {
+            Some("--inventory")
+        } else {
+            None
+        }
+    }
+
+    fn option_flag(args: &SshTargetArgs) -> Option<&'static str> {
+        args.connect.given()
+    }
+
+    fn label(dest: &Destination) -> String {
+        dest.name.clone().unwrap_or_else(|| dest.to_string())
+    }
+
+    fn address(dest: &Destination) -> String {
+        dest.to_string()
+    }
+
+    fn parse(rest: &str) -> Result<Destination, AppError> {
+        destination(rest)
+    }
+
+    fn identity(dest: &Destination) -> Option<String> {
+        dest.identity.as_ref().map(|p| p.display().to_string())
+    }
+
+    fn remembered(dest: &mut Destination, place: &str, identity: Option<&str>) {
+        dest.identity = identity.map(PathBuf::from);
+        if place != dest.to_string() {
+            dest.name = Some(place.to_string());
+        }
+    }
+
+    fn connect<'a>(
+        dest: &'a Destination,
+        ctx: &'a ConnectContext,
+    ) -> BoxFuture<'a, Result<Box<dyn Target>, TargetError>> {
+        Box::pin(async move {
+            let session = Session::connect(dest, &ctx.kinds.ssh, ctx.prompter.clone()).await?;
+            Ok(Box::new(SshTarget {
+                session: Arc::new(session),
+            }) as Box<dyn Target>)
+        })
+    }
 }
 
 /// A target over a connection made for something else (`login --forward` looks at
