@@ -37,8 +37,15 @@ pub(crate) enum Command {
     Logout(LogoutArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
-    /// Print the manual page (roff), for `man -l -` or a man directory.
-    Man,
+    /// Print the manual page (roff), for `man -l -` or a man directory; with COMMAND, that command's page (every flag).
+    Man(ManArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ManArgs {
+    /// A command: its own page, codex-auth-COMMAND(1), with all its flags.
+    #[arg(value_parser = ["push", "status", "login", "logout", "completions", "man"])]
+    pub command: Option<String>,
 }
 
 #[derive(Args, Debug)]

@@ -45,7 +45,7 @@ where
         Command::Logout(args) => commands::logout::run(args),
         Command::Login(args) => commands::login::run(args),
         Command::Completions(args) => commands::completions::completions(args),
-        Command::Man => commands::completions::man(),
+        Command::Man(args) => commands::completions::man(args),
     };
     result.unwrap_or_else(|e| {
         report::print_error(&e);

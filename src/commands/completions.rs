@@ -3,7 +3,7 @@
 
 use clap::CommandFactory;
 
-use crate::cli::{Cli, CompletionsArgs};
+use crate::cli::{Cli, CompletionsArgs, ManArgs};
 use crate::error::{exit, AppError};
 
 const BIN: &str = "codex-auth";
@@ -24,9 +24,22 @@ pub(crate) fn completions(args: CompletionsArgs) -> Result<u8, AppError> {
     Ok(exit::OK)
 }
 
-pub(crate) fn man() -> Result<u8, AppError> {
+/// The page of codex-auth, or of one of its commands as `codex-auth-COMMAND(1)` (the
+/// name the main page's COMMANDS section gives it), with every flag of that command.
+pub(crate) fn man(args: ManArgs) -> Result<u8, AppError> {
+    let main = Cli::command();
+    let page = match &args.command {
+        None => main,
+        Some(name) => main
+            .find_subcommand(name)
+            .cloned()
+            .ok_or_else(|| AppError::usage(format!("no command {name:?}"), None))?
+            // clap takes a 'static name (without its `string` feature); this runs once.
+            .name(&*Box::leak(format!("{BIN}-{name}").into_boxed_str()))
+            .bin_name(format!("{BIN} {name}")),
+    };
     let mut out = Vec::new();
-    clap_mangen::Man::new(Cli::command())
+    clap_mangen::Man::new(page)
         .render(&mut out)
         .map_err(|e| AppError::failed(format!("cannot render the man page: {e}"), None))?;
     crate::report::print_stdout(&String::from_utf8_lossy(&out));

@@ -71,6 +71,40 @@ fn man_page_renders_with_man() {
         assert!(text.contains(sub), "{sub} missing:\n{text}");
     }
     assert!(text.contains("Exit codes: 0 all targets done"), "{text}");
+    // Each command's own page has every flag of it.
+    for (sub, flags) in [
+        (
+            "push",
+            &[
+                "--ssh",
+                "--docker-filter",
+                "--access-token-stdin",
+                "--target-timeout",
+                "--move",
+            ][..],
+        ),
+        ("logout", &["--revoke", "--keep-backup"][..]),
+        ("status", &["--known", "--forget"][..]),
+        ("login", &["--forward", "--device-auth", "--no-run"][..]),
+    ] {
+        let out = sb.run(&["man", sub]).code(0);
+        let page = sb.write(&format!("codex-auth-{sub}.1"), &out.stdout);
+        let got = std::process::Command::new("man")
+            .arg("-l")
+            .arg(&page)
+            .env("MANPAGER", "cat")
+            .env("MANWIDTH", "100")
+            .env("LANG", "C.UTF-8")
+            .output()
+            .unwrap();
+        assert!(got.status.success(), "{got:?}");
+        let text = String::from_utf8_lossy(&got.stdout);
+        assert!(text.contains(&format!("codex-auth-{sub}")), "{text}");
+        for flag in flags {
+            assert!(text.contains(flag), "{sub}: {flag} missing:\n{text}");
+        }
+    }
+    sb.run(&["man", "bogus"]).code(2);
 }
 
 #[test]
