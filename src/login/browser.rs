@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use sha2::Digest;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::callback::{self, Event, Page};
@@ -99,17 +98,8 @@ async fn bind_callback() -> Result<(TcpListener, u16), LoginError> {
 /// `GET /cancel` to whatever holds the port; true when it answered like a login server.
 async fn send_cancel(port: u16) -> bool {
     let attempt = async {
-        let mut s = TcpStream::connect(("127.0.0.1", port)).await.ok()?;
-        s.write_all(
-            format!("GET /cancel HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n\r\n")
-                .as_bytes(),
-        )
-        .await
-        .ok()?;
-        let mut buf = vec![0u8; 512];
-        let n = s.read(&mut buf).await.ok()?;
-        let head = String::from_utf8_lossy(&buf[..n]).to_string();
-        Some(head.starts_with("HTTP/1.") && head.contains(" 200"))
+        let s = TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+        Some(callback::ask_to_cancel(s, port).await)
     };
     tokio::time::timeout(Duration::from_secs(2), attempt)
         .await

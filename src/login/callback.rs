@@ -170,6 +170,27 @@ pub(crate) fn query_params(query: &str) -> HashMap<String, String> {
     params
 }
 
+/// Ask the login server on the other end of `stream` (a local socket, or a tunnel to a
+/// host's) to stop: `GET /cancel`, as Codex's own login does to a stale one. True when
+/// it answered like a login server.
+pub(crate) async fn ask_to_cancel<S>(mut stream: S, port: u16) -> bool
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let request =
+        format!("GET /cancel HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).await.is_err() {
+        return false;
+    }
+    let mut buf = vec![0u8; 512];
+    let Ok(n) = stream.read(&mut buf).await else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&buf[..n]);
+    head.starts_with("HTTP/1.") && head.contains(" 200")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

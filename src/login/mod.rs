@@ -9,6 +9,7 @@ mod device;
 mod revoke;
 mod tokens;
 
+pub(crate) use callback::ask_to_cancel;
 pub(crate) use revoke::revoke_refresh_token;
 
 use std::time::Duration;

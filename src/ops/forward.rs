@@ -8,7 +8,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use crate::auth::AuthFile;
@@ -105,16 +104,8 @@ fn find_url(text: &str) -> Option<String> {
 /// Ask the host's login server to stop, through the tunnel.
 async fn send_cancel(session: &Session, port: u16) {
     let attempt = async {
-        let mut s = session.direct_tcpip("127.0.0.1", port).await.ok()?;
-        s.write_all(
-            format!("GET /cancel HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n\r\n")
-                .as_bytes(),
-        )
-        .await
-        .ok()?;
-        let mut buf = [0u8; 256];
-        let _ = s.read(&mut buf).await;
-        Some(())
+        let s = session.direct_tcpip("127.0.0.1", port).await.ok()?;
+        Some(crate::login::ask_to_cancel(s, port).await)
     };
     let _ = tokio::time::timeout(Duration::from_secs(3), attempt).await;
 }
