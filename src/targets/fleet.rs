@@ -281,8 +281,22 @@ mod tests {
         assert_eq!(web.identity.as_deref(), Some(Path::new("/k/web")));
         let db = destination("db1", vars.and_then(|v| v.get("db1"))).unwrap();
         assert_eq!((db.host.as_str(), db.name.as_deref()), ("db1", None));
-        assert!(destination("x", Some(&serde_json::json!({"ansible_port": "0"}))).is_err());
-        assert!(destination("x", Some(&serde_json::json!({"ansible_host": "a b"}))).is_err());
+        let message = |r: Result<Destination, AppError>| match r {
+            Ok(d) => panic!("accepted {d}"),
+            Err(e) => e.message,
+        };
+        assert_eq!(
+            message(destination(
+                "x",
+                Some(&serde_json::json!({"ansible_port": "0"}))
+            )),
+            "inventory host x: bad ansible_port"
+        );
+        let bad_host = message(destination(
+            "x",
+            Some(&serde_json::json!({"ansible_host": "a b"})),
+        ));
+        assert!(bad_host.starts_with("inventory host x: "), "{bad_host}");
     }
 
     #[test]
@@ -299,8 +313,22 @@ mod tests {
         .unwrap();
         assert_eq!(got, ["a", "web1", "db1"]);
         std::fs::write(&f, "# nothing\n").unwrap();
-        assert!(expand(&[format!("@{}", f.display())], "--ssh", &mut taken).is_err());
-        assert!(filters(&["label=a=b".into(), "name=x".into()]).is_ok());
-        assert!(filters(&["bogus=1".into()]).is_err());
+        let empty = expand(&[format!("@{}", f.display())], "--ssh", &mut taken);
+        assert!(
+            matches!(&empty, Err(e) if e.message.ends_with("lists nothing")),
+            "{:?}",
+            empty.map_err(|e| e.message)
+        );
+        assert_eq!(
+            filters(&["label=a=b".into(), "name=x".into()]).map_err(|e| e.message),
+            Ok(vec![
+                ("label".to_string(), "a=b".to_string()),
+                ("name".to_string(), "x".to_string())
+            ])
+        );
+        assert_eq!(
+            filters(&["bogus=1".into()]).map_err(|e| e.message),
+            Err("bad --docker-filter \"bogus=1\"".to_string())
+        );
     }
 }
