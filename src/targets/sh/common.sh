@@ -134,9 +134,14 @@ nvm_codex() {
 # places (pip/pipx/uv, ~/bin, npm's prefix from NPM_CONFIG_PREFIX or ~/.npmrc, volta,
 # bun, nvm), else system places, else where the login shell finds it.
 find_codex() {
-  codex=$(command -v codex 2>/dev/null) ;
-  case $codex in /*) return ;; esac ;
-  codex= ; npm_p=${NPM_CONFIG_PREFIX:-${npm_config_prefix:-}} ;
+  # On PATH, as `command -v` finds it, with builtins only (no subshell to start).
+  codex= ; o_=$IFS ; IFS=: ;
+  for c in $PATH ; do
+    if [ -f "${c:-.}/codex" ] && [ -x "${c:-.}/codex" ]; then codex=${c:-.}/codex ; break ; fi ;
+  done ;
+  IFS=$o_ ;
+  case $codex in /*) return ;; "") ;; *) codex=$(pwd)/$codex ; return ;; esac ;
+  npm_p=${NPM_CONFIG_PREFIX:-${npm_config_prefix:-}} ;
   if [ -z "$npm_p" ] && [ -f "$HOME/.npmrc" ] && [ -r "$HOME/.npmrc" ]; then
     while read -r l_ || [ -n "$l_" ]; do
       first_word "${l_%%=*}" ;
@@ -156,6 +161,11 @@ find_codex() {
   sh_=${pw_shell:-$SHELL} ;
   if command -v timeout >/dev/null 2>&1; then t_="timeout 5" ; else t_= ; fi ;
   # csh takes -l only alone: it is asked to read its login file itself.
+  # A POSIX login shell with no profile to read has our PATH, searched above: no probe.
+  case $sh_ in
+    */sh|*/ksh|*/dash|*/ash) [ -e /etc/profile ] || [ -e "$HOME/.profile" ] || return ;;
+    */bash) [ -e /etc/profile ] || [ -e "$HOME/.profile" ] || [ -e "$HOME/.bash_profile" ] || [ -e "$HOME/.bash_login" ] || return ;;
+  esac ;
   case $sh_ in
     */csh|*/tcsh) probe="$t_ $sh_ -c" ; cmd="if ( -r ~/.login ) source ~/.login >& /dev/null ; which codex" ;;
     */sh|*/bash|*/zsh|*/ksh|*/dash|*/ash|*/fish) probe="$t_ $sh_ -l -c" ; cmd="command -v codex" ;;
