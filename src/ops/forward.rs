@@ -330,9 +330,10 @@ async fn warn_if_shared(session: &Arc<Session>, host: &str, run: &[String], ui: 
     }
     if !others.is_empty() {
         ui.warn(&format!(
-            "codex-auth: warning: {host} holds the same ChatGPT session as {}; the new `codex login` there revokes it first, which signs {} out too (log in there again afterwards)",
+            "codex-auth: warning: {host} holds the same ChatGPT session as {}; the new `codex login` there revokes it first, which signs {} out too ({} a new login afterwards)",
             others.join(", "),
-            if others.len() == 1 { "it" } else { "them" }
+            if others.len() == 1 { "it" } else { "them" },
+            if others.len() == 1 { "it needs" } else { "each needs" }
         ));
     }
 }

@@ -95,7 +95,7 @@ pub(crate) trait TargetKind {
 }
 
 /// The kinds of target, each `Variant(field: marker)`: the variant of [`Kind`] and
-/// [`TargetSpec`], the field of [`KindArgs`] and [`ConnectContext`] that hold its flags
+/// [`TargetSpec`], the field of [`KindArgs`] and [`KindContexts`] that hold its flags
 /// and context, and the marker type that implements [`TargetKind`]. Everything that
 /// dispatches on kinds is written here, once, from this list.
 macro_rules! target_kinds {
@@ -421,5 +421,36 @@ pub(crate) trait Target: Send + Sync {
     /// End the connection politely (the drop would end it too).
     fn close(self: Box<Self>) -> BoxFuture<'static, ()> {
         Box::pin(async {})
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_reads_back_its_own_addresses() {
+        for address in [
+            "ssh:deploy@build-1:2222",
+            "ssh:[::1]:22",
+            "docker:web_1.app",
+        ] {
+            let spec = TargetSpec::parse_address(address)
+                .map_err(|e| e.message)
+                .unwrap()
+                .unwrap();
+            assert_eq!(spec.address(), address);
+            assert!(address.starts_with(spec.kind().as_str()));
+        }
+        assert!(TargetSpec::parse_address("k8s:pod").unwrap().is_none());
+        assert!(TargetSpec::parse_address("docker:-rm").is_err());
+        assert_eq!(kind_addresses(), ["ssh:DEST", "docker:CONTAINER"]);
+        let spec = TargetSpec::remembered("ssh:u@h", "build-1", Some("/k")).unwrap();
+        assert_eq!(
+            (spec.display(), spec.identity()),
+            ("build-1".to_string(), Some("/k".to_string()))
+        );
+        let spec = TargetSpec::remembered("docker:c1", "docker:c1", None).unwrap();
+        assert_eq!(spec.display(), "docker:c1");
     }
 }
