@@ -4,6 +4,7 @@
 //! they are sent (a caller may want to know which request went through).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -39,12 +40,20 @@ async fn pipe(
     on_connection: &(dyn Fn(&[u8]) + Send + Sync),
 ) {
     let _ = local.set_nodelay(true);
-    let mut first = vec![0u8; 8192];
-    let n = local.read(&mut first).await.unwrap_or(0);
-    if n == 0 {
+    // The request line may come in pieces (a client writing "GET " apart from the rest):
+    // it is read whole, within a bound, before it is reported and passed on.
+    let mut first = Vec::with_capacity(1024);
+    let mut buf = [0u8; 4096];
+    while !first.contains(&b'\n') && first.len() < 8192 {
+        let read = tokio::time::timeout(Duration::from_secs(2), local.read(&mut buf)).await;
+        match read {
+            Ok(Ok(n)) if n > 0 => first.extend_from_slice(&buf[..n]),
+            _ => break,
+        }
+    }
+    if first.is_empty() {
         return;
     }
-    first.truncate(n);
     on_connection(&first);
     let Ok(mut remote) = session.direct_tcpip("127.0.0.1", port).await else {
         return;

@@ -266,12 +266,26 @@ fn no_run_holds_the_tunnel_and_prints_no_query_strings() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert_eq!(body, "hello from the host");
+    // A request line written in pieces is still reported whole.
+    {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect("127.0.0.1:1455").unwrap();
+        s.set_nodelay(true).unwrap();
+        s.write_all(b"GET ").unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        s.write_all(b"/success HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut reply = String::new();
+        let _ = s.read_to_string(&mut reply);
+        assert!(reply.ends_with("hello from the host"), "{reply}");
+    }
     child.signal(libc::SIGINT);
     let out = sb.wait(child, &["SECRETCODE".to_string()]);
     let _ = server.kill();
     let _ = server.wait();
     assert_eq!(out.code, 0, "{out:?}");
     assert!(out.stderr.contains("GET /auth/callback"), "{out:?}");
+    assert!(out.stderr.contains("1455 -> host: GET /success"), "{out:?}");
 }
 
 #[test]
