@@ -116,6 +116,44 @@ fn codex_is_found_where_its_users_install_it() {
     );
 }
 
+/// The login shell's PATH is kept beside the login by an install, so the next run does
+/// not start the login shell again; it is asked again when a start-up file changes, and
+/// a codex installed later into a directory on that PATH is found without asking.
+#[test]
+fn the_login_shell_s_path_is_kept_and_follows_its_start_up_files() {
+    let mut sb = Sandbox::new();
+    let user = RemoteUser::bash();
+    user.authorize(&sb);
+    user.write_owned(".profile", "PATH=\"$HOME/tools/b/bin:$PATH\"\n", 0o644);
+    // No codex yet: no verdict, and the PATH the login shell has is kept.
+    let t = push_key_json(&mut sb, &user, "kept1");
+    assert!(t.get("codex").is_none(), "{t}");
+    let kept = std::fs::read_to_string(user.home.join(".codex/.codex-auth-login-path")).unwrap();
+    assert!(
+        kept.starts_with("/bin/bash\n") && kept.contains("/tools/b/bin:"),
+        "{kept}"
+    );
+    // Installed later into a directory on that PATH: found, from what was kept.
+    user.with_codex_in("tools/b/bin", Codex::Pypi147);
+    let t = push_key_json(&mut sb, &user, "kept2");
+    assert_eq!(
+        t["codex"]["path"],
+        format!("{}/tools/b/bin/codex", user.home.display()),
+        "{t}"
+    );
+    // The profile changes (a second later, so its time is newer): asked again.
+    std::thread::sleep(Duration::from_millis(1100));
+    user.with_codex_in("tools/c/bin", Codex::Npm171);
+    user.write_owned(".profile", "PATH=\"$HOME/tools/c/bin:$PATH\"\n", 0o644);
+    let t = push_key_json(&mut sb, &user, "kept3");
+    assert_eq!(
+        t["codex"]["path"],
+        format!("{}/tools/c/bin/codex", user.home.display()),
+        "{t}"
+    );
+    assert_eq!(t["codex"]["version"], Codex::Npm171.version());
+}
+
 /// An agent identity as Codex 0.171 writes it (the JWT with the claims it reads).
 fn agent_identity_json() -> (String, String) {
     let jwt = logins::jwt(&serde_json::json!({

@@ -130,9 +130,29 @@ nvm_codex() {
   done ;
   set -f ;
 } ;
+# login_files_older FILE: FILE is newer than every start-up file a login shell reads
+# (of any shell: sh, bash, zsh, csh, fish; directories too, for files added to them).
+login_files_older() {
+  for f_ in /etc/profile /etc/profile.d /etc/bash.bashrc /etc/zsh /etc/zshenv /etc/zprofile /etc/zlogin /etc/csh.login /etc/csh.cshrc /etc/fish "$HOME/.profile" "$HOME/.bash_profile" "$HOME/.bash_login" "$HOME/.bashrc" "$HOME/.zshenv" "$HOME/.zprofile" "$HOME/.zlogin" "$HOME/.zshrc" "$HOME/.login" "$HOME/.cshrc" "$HOME/.tcshrc" "$HOME/.config/fish" "$HOME/.config/fish/config.fish" "$HOME/.config/fish/conf.d" ; do
+    # -nt is not POSIX, but dash, bash, ksh, zsh and busybox sh all have it; where a
+    # shell lacks it the test fails, and the login shell is asked again.
+    # shellcheck disable=SC3013
+    if [ -e "$f_" ]; then [ "$1" -nt "$f_" ] || return 1 ; fi ;
+  done ;
+} ;
+# keep_login_path: an install keeps the PATH its probe found (not secret) beside the
+# login, so the next run on this target need not start the login shell again.
+keep_login_path() {
+  if [ -n "$probed_path" ] && [ -d "$dir" ]; then
+    # Whole or not at all (runs side by side write it too): a temp file, renamed.
+    { printf "%s" "$sh_" ; echo ; printf "%s" "$probed_path" ; echo ; } > "$dir/.codex-auth-login-path.$$" 2>/dev/null &&
+      mv -f "$dir/.codex-auth-login-path.$$" "$dir/.codex-auth-login-path" 2>/dev/null ;
+    rm -f "$dir/.codex-auth-login-path.$$" 2>/dev/null ;
+  fi ;
+} ;
 # find_codex: codex as its user would run it: on PATH, else in the per-user install
 # places (pip/pipx/uv, ~/bin, npm's prefix from NPM_CONFIG_PREFIX or ~/.npmrc, volta,
-# bun, nvm), else system places, else where the login shell finds it.
+# bun, nvm), else system places, else on the login shell's PATH.
 find_codex() {
   # On PATH, as `command -v` finds it, with builtins only (no subshell to start).
   codex= ; o_=$IFS ; IFS=: ;
@@ -159,21 +179,37 @@ find_codex() {
     if [ -x "$c/codex" ] && [ -f "$c/codex" ]; then codex=$c/codex ; return ; fi ;
   done ;
   sh_=${pw_shell:-$SHELL} ;
-  if command -v timeout >/dev/null 2>&1; then t_="timeout 5" ; else t_= ; fi ;
-  # csh takes -l only alone: it is asked to read its login file itself.
   # A POSIX login shell with no profile to read has our PATH, searched above: no probe.
   case $sh_ in
     */sh|*/ksh|*/dash|*/ash) [ -e /etc/profile ] || [ -e "$HOME/.profile" ] || return ;;
     */bash) [ -e /etc/profile ] || [ -e "$HOME/.profile" ] || [ -e "$HOME/.bash_profile" ] || [ -e "$HOME/.bash_login" ] || return ;;
   esac ;
-  case $sh_ in
-    */csh|*/tcsh) probe="$t_ $sh_ -c" ; cmd="if ( -r ~/.login ) source ~/.login >& /dev/null ; which codex" ;;
-    */sh|*/bash|*/zsh|*/ksh|*/dash|*/ash|*/fish) probe="$t_ $sh_ -l -c" ; cmd="command -v codex" ;;
-    *) return ;;
-  esac ;
-  for l in $($probe "$cmd" </dev/null 2>/dev/null) ; do
-    case $l in /*) if [ -x "$l" ]; then codex=$l ; fi ;; esac ;
+  # The login shell's PATH: as an install kept it beside the login, while none of the
+  # shell's start-up files changed since; else asked of the login shell itself.
+  lp_= ; c_sh_= ; lpf_=$dir/.codex-auth-login-path ;
+  if [ -n "$dir" ] && [ -f "$lpf_" ] && login_files_older "$lpf_" ; then
+    { read -r c_sh_ && read -r lp_ ; } < "$lpf_" 2>/dev/null ;
+    if [ "$c_sh_" = "$sh_" ]; then :; else lp_= ; fi ;
+  fi ;
+  if [ -z "$lp_" ]; then
+    if command -v timeout >/dev/null 2>&1; then t_="timeout 5" ; else t_= ; fi ;
+    # csh takes -l only alone: it is asked to read its login file itself.
+    case $sh_ in
+      */csh|*/tcsh) probe="$t_ $sh_ -c" ; cmd="if ( -r ~/.login ) source ~/.login >& /dev/null ; printenv PATH" ;;
+      */sh|*/bash|*/zsh|*/ksh|*/dash|*/ash|*/fish) probe="$t_ $sh_ -l -c" ; cmd="printenv PATH" ;;
+      *) return ;;
+    esac ;
+    # (what a noisy start-up file prints first is passed over: the PATH is the last line)
+    for l in $($probe "$cmd" </dev/null 2>/dev/null) ; do
+      case $l in /*) lp_=$l ;; esac ;
+    done ;
+    probed_path=$lp_ ;
+  fi ;
+  o_=$IFS ; IFS=: ;
+  for c in $lp_ ; do
+    case $c in /*) if [ -f "$c/codex" ] && [ -x "$c/codex" ]; then codex=$c/codex ; break ; fi ;; esac ;
   done ;
+  IFS=$o_ ;
 } ;
 keyring_reach() {
   keyring=unreachable ;

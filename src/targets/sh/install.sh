@@ -84,4 +84,5 @@ modes ;
 unlock_codex ;
 codex_running ;
 codex_verdict ;
+keep_login_path ;
 finish ;
