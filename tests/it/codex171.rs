@@ -116,7 +116,7 @@ fn codex_is_found_where_its_users_install_it() {
     );
 }
 
-/// The login shell's PATH is kept beside the login by an install, so the next run does
+/// The login shell's PATH is kept in the user's cache by an install, so the next run does
 /// not start the login shell again; it is asked again when a start-up file changes, and
 /// a codex installed later into a directory on that PATH is found without asking.
 #[test]
@@ -128,7 +128,7 @@ fn the_login_shell_s_path_is_kept_and_follows_its_start_up_files() {
     // No codex yet: no verdict, and the PATH the login shell has is kept.
     let t = push_key_json(&mut sb, &user, "kept1");
     assert!(t.get("codex").is_none(), "{t}");
-    let kept = std::fs::read_to_string(user.home.join(".codex/.codex-auth-login-path")).unwrap();
+    let kept = std::fs::read_to_string(user.home.join(".cache/codex-auth/login-path")).unwrap();
     assert!(
         kept.starts_with("/bin/bash\n") && kept.contains("/tools/b/bin:"),
         "{kept}"

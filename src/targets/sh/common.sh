@@ -39,7 +39,7 @@
 #                     logged in" when it reached one and names the keyring error when
 #                     not; without codex, a D-Bus session bus (the Secret Service lives
 #                     on one) counts as reachable
-nonce= ; passwd_user= ; passwd_home= ; want_version= ; tmp= ; lock_wait=10 ;
+nonce= ; passwd_user= ; passwd_home= ; want_version= ; tmp= ; lock_wait=10 ; found_= ; probed_path= ; lpf_= ;
 say() { printf "%s %s=%s" "$nonce" "$1" "$2"; echo; } ;
 finish() { say end 1 ; exit 0 ; } ;
 fail() { if [ -n "$tmp" ]; then rm -f "$tmp" ; fi ; say error "$1"; say detail "$2"; say end 1 ; cat >/dev/null 2>&1; exit 3; } ;
@@ -140,20 +140,23 @@ login_files_older() {
     if [ -e "$f_" ]; then [ "$1" -nt "$f_" ] || return 1 ; fi ;
   done ;
 } ;
-# keep_login_path: an install keeps the PATH its probe found (not secret) beside the
-# login, so the next run on this target need not start the login shell again.
+# keep_login_path: an install keeps the PATH its probe found (not secret) in the user's
+# cache directory, so the next run on this target need not start the login shell again.
 keep_login_path() {
-  if [ -n "$probed_path" ] && [ -d "$dir" ]; then
+  if [ -n "$probed_path" ] && [ -n "$lpf_" ] && mkdir -p "${lpf_%/*}" 2>/dev/null; then
     # Whole or not at all (runs side by side write it too): a temp file, renamed.
-    { printf "%s" "$sh_" ; echo ; printf "%s" "$probed_path" ; echo ; } > "$dir/.codex-auth-login-path.$$" 2>/dev/null &&
-      mv -f "$dir/.codex-auth-login-path.$$" "$dir/.codex-auth-login-path" 2>/dev/null ;
-    rm -f "$dir/.codex-auth-login-path.$$" 2>/dev/null ;
+    { printf "%s" "$sh_" ; echo ; printf "%s" "$probed_path" ; echo ; } > "$lpf_.$$" 2>/dev/null &&
+      mv -f "$lpf_.$$" "$lpf_" 2>/dev/null ;
+    rm -f "$lpf_.$$" 2>/dev/null ;
   fi ;
 } ;
 # find_codex: codex as its user would run it: on PATH, else in the per-user install
 # places (pip/pipx/uv, ~/bin, npm's prefix from NPM_CONFIG_PREFIX or ~/.npmrc, volta,
 # bun, nvm), else system places, else on the login shell's PATH.
 find_codex() {
+  # Once a run (the keyring check and the verdict both ask).
+  if [ -n "$found_" ]; then return ; fi ;
+  found_=1 ;
   # On PATH, as `command -v` finds it, with builtins only (no subshell to start).
   codex= ; o_=$IFS ; IFS=: ;
   for c in $PATH ; do
@@ -184,10 +187,11 @@ find_codex() {
     */sh|*/ksh|*/dash|*/ash) [ -e /etc/profile ] || [ -e "$HOME/.profile" ] || return ;;
     */bash) [ -e /etc/profile ] || [ -e "$HOME/.profile" ] || [ -e "$HOME/.bash_profile" ] || [ -e "$HOME/.bash_login" ] || return ;;
   esac ;
-  # The login shell's PATH: as an install kept it beside the login, while none of the
-  # shell's start-up files changed since; else asked of the login shell itself.
-  lp_= ; c_sh_= ; lpf_=$dir/.codex-auth-login-path ;
-  if [ -n "$dir" ] && [ -f "$lpf_" ] && login_files_older "$lpf_" ; then
+  # The login shell's PATH: as an install kept it, while none of the shell's start-up
+  # files changed since; else asked of the login shell itself.
+  lp_= ; c_sh_= ; lpf_= ;
+  case ${XDG_CACHE_HOME:-$HOME/.cache} in /?*) lpf_=${XDG_CACHE_HOME:-$HOME/.cache}/codex-auth/login-path ;; esac ;
+  if [ -n "$lpf_" ] && [ -f "$lpf_" ] && login_files_older "$lpf_" ; then
     { read -r c_sh_ && read -r lp_ ; } < "$lpf_" 2>/dev/null ;
     if [ "$c_sh_" = "$sh_" ]; then :; else lp_= ; fi ;
   fi ;
