@@ -382,16 +382,7 @@ fn forced_settings_are_checked_before_anything_is_written() {
         0o600,
     );
     let cfg = sb.alias("s", &user);
-    let out = sb
-        .run(&[
-            "status",
-            "--ssh",
-            "s",
-            "-F",
-            cfg.to_str().unwrap(),
-            "--json",
-        ])
-        .code(0);
+    let out = sb.status_json("s", &cfg).code(0);
     let p = &out.json()["places"][1];
     assert_eq!(p["codex"]["verdict"], "not-logged-in", "{out:?}");
     assert!(p["refused"]
@@ -415,16 +406,7 @@ fn forced_settings_in_containers_running_or_stopped() {
     let cfg = sb.write("cfg/.codex/config.toml", "forced_login_method = \"api\"\n");
     for start in [true, false] {
         let c = TestContainer::new("BUSYBOX_ROOT", &[], false);
-        let status = Command::new("docker")
-            .args([
-                "cp",
-                cfg.parent().unwrap().to_str().unwrap(),
-                &format!("{}:/root/", c.name),
-            ])
-            .env("DOCKER_HOST", docker_peers().host())
-            .status()
-            .unwrap();
-        assert!(status.success());
+        c.copy_in(cfg.parent().unwrap(), "/root/");
         if start {
             c.start();
         }
@@ -678,16 +660,7 @@ fn a_push_racing_a_real_refresh_is_reported_truly() {
         for s in issuer.issued() {
             sb.secret(&s);
         }
-        let out = sb
-            .run(&[
-                "status",
-                "--ssh",
-                "s",
-                "-F",
-                cfg.to_str().unwrap(),
-                "--json",
-            ])
-            .code(0);
+        let out = sb.status_json("s", &cfg).code(0);
         let p = &out.json()["places"][1];
         match codex {
             // 0.171 re-reads the file under its lock, sees another login, leaves it.

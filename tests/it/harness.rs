@@ -644,6 +644,18 @@ impl Sandbox {
         out
     }
 
+    /// `codex-auth status --ssh ALIAS -F CONFIG --json`: this machine, then that host.
+    pub fn status_json(&self, alias: &str, config: &Path) -> Out {
+        self.run(&[
+            "status",
+            "--ssh",
+            alias,
+            "-F",
+            config.to_str().unwrap(),
+            "--json",
+        ])
+    }
+
     /// `codex-auth push ARGS --api-key-stdin` with a fresh test key, registered as a
     /// secret; returns the output and the key.
     pub fn push_key(&mut self, tag: &str, args: &[&str]) -> (Out, String) {
@@ -857,6 +869,18 @@ impl TestContainer {
         let mut args = vec!["exec", self.name.as_str()];
         args.extend_from_slice(cmd);
         docker_cli(&self.host, &args)
+    }
+
+    /// `docker cp LOCAL CONTAINER:DEST` (works without a shell and on stopped containers).
+    pub fn copy_in(&self, local: &Path, dest: &str) {
+        docker_cli(
+            &self.host,
+            &[
+                "cp",
+                local.to_str().unwrap(),
+                &format!("{}:{dest}", self.name),
+            ],
+        );
     }
 
     /// Content, mode and uid of a file, read through `docker cp` (works without a shell

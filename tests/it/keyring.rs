@@ -488,14 +488,7 @@ fn targets_that_keep_logins_elsewhere_are_skipped_or_installed_as_codex_there_re
     ));
     let c = TestContainer::new("BUSYBOX_ROOT", &["-e", "CODEX_HOME=/srv/codex"], false);
     let cfg_dir = sb.write("cfg/config.toml", "cli_auth_credentials_store = \"auto\"\n");
-    crate::harness::docker_cli(
-        crate::harness::docker_peers().host(),
-        &[
-            "cp",
-            cfg_dir.parent().unwrap().to_str().unwrap(),
-            &format!("{}:/srv/codex", c.name),
-        ],
-    );
+    c.copy_in(cfg_dir.parent().unwrap(), "/srv/codex");
     let (out, _) = sb.push_key("kr-stopped", &["--docker", &c.name, "--json"]);
     assert_eq!(out.code, 0, "{out:?}");
     assert!(

@@ -289,16 +289,7 @@ fn keyring_store_in_a_container_is_skipped_unless_forced() {
         "cfg/.codex/config.toml",
         "cli_auth_credentials_store = \"keyring\"\n",
     );
-    let status = std::process::Command::new("docker")
-        .args([
-            "cp",
-            dir.parent().unwrap().to_str().unwrap(),
-            &format!("{}:/root/", c.name),
-        ])
-        .env("DOCKER_HOST", docker_peers().host())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    c.copy_in(dir.parent().unwrap(), "/root/");
     let (out, _) = sb.push_key("dkr", &["--docker", &c.name, "--json"]);
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(out.json()["targets"][0]["outcome"], "skipped");

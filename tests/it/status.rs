@@ -14,15 +14,6 @@ fn chatgpt(sb: &mut Sandbox, tag: &str) -> String {
     json
 }
 
-fn copy_into(c: &TestContainer, dir: &str, file: &std::path::Path) {
-    let status = std::process::Command::new("docker")
-        .args(["cp", file.to_str().unwrap(), &format!("{}:{dir}", c.name)])
-        .env("DOCKER_HOST", &c.host)
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
 #[test]
 fn status_everywhere_with_shared_sessions_and_keyring_store() {
     let mut sb = Sandbox::new();
@@ -68,14 +59,13 @@ fn status_everywhere_with_shared_sessions_and_keyring_store() {
     // docker: a running container with the shared session, a shell-less one with a key.
     let running = TestContainer::new("BUSYBOX_ROOT", &[], true);
     running.exec(&["mkdir", "-p", "/root/.codex"]);
-    copy_into(
-        &running,
-        "/root/.codex/auth.json",
+    running.copy_in(
         &sb.home().join("local-codex/auth.json"),
+        "/root/.codex/auth.json",
     );
     let noshell = TestContainer::new("NOSHELL", &[], true);
     let keyfile = sb.write("k/.codex/auth.json", &logins::api_key_json(&key));
-    copy_into(&noshell, "/root/", keyfile.parent().unwrap());
+    noshell.copy_in(keyfile.parent().unwrap(), "/root/");
 
     let args = [
         "status",
@@ -169,14 +159,7 @@ fn status_reports_an_invalid_file() {
     user.authorize(&sb);
     user.write_owned(".codex/auth.json", "{\"auth_mode\": \"bogus\"}", 0o600);
     let cfg = sb.alias("s", &user);
-    let out = sb.run(&[
-        "status",
-        "--ssh",
-        "s",
-        "-F",
-        cfg.to_str().unwrap(),
-        "--json",
-    ]);
+    let out = sb.status_json("s", &cfg);
     assert_eq!(out.code, 0, "{out:?}");
     let p = &out.json()["places"][1];
     assert_eq!(p["state"], "invalid");
@@ -196,14 +179,7 @@ fn status_with_codex_on_the_host_leaves_its_home_untouched() {
         sb.secret(&key);
         user.write_owned(".codex/auth.json", &logins::api_key_json(&key), 0o600);
         let cfg = sb.alias("s", &user);
-        let out = sb.run(&[
-            "status",
-            "--ssh",
-            "s",
-            "-F",
-            cfg.to_str().unwrap(),
-            "--json",
-        ]);
+        let out = sb.status_json("s", &cfg);
         assert_eq!(out.code, 0, "{out:?}");
         let p = &out.json()["places"][1];
         assert_eq!(
