@@ -137,9 +137,7 @@ pub(crate) async fn run<T: Target + ?Sized>(
     let report = invocation.parse(out);
     if let Some((class, detail)) = report.error() {
         if class == "write" {
-            // A command failed; its own message, captured into the report, says why.
-            let (class, detail) = classify_write(&format!("cannot {detail}"));
-            return Err(TargetError::new(class, detail, class.default_hint()));
+            return Err(write_failure(detail));
         }
         return Err(report.failure().unwrap_or_else(TargetError::worker_lost));
     }
@@ -272,6 +270,13 @@ fn lost_while_installing(mut lost: TargetError, report: &Report) -> TargetError 
     };
     lost.message = format!("{}, {state}", lost.message);
     lost
+}
+
+/// A write the script reported failed (`write DETAIL`, from install or remove): the
+/// command's own message, captured into the report, says why.
+pub(super) fn write_failure(detail: &str) -> TargetError {
+    let (class, detail) = classify_write(&format!("cannot {detail}"));
+    TargetError::new(class, detail, class.default_hint())
 }
 
 /// Name a failed write by what the command said (`cannot write X: cat: ...: No space

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::script::{Invocation, Script};
-use super::{ErrorClass, HomeFrom, HomeSource, Target, TargetError};
+use super::{HomeFrom, HomeSource, Target, TargetError};
 use crate::auth::store::CredentialStore;
 use crate::auth::verdict::CodexSeen;
 
@@ -92,11 +92,7 @@ pub(crate) async fn run<T: Target + ?Sized>(
     let report = invocation.parse(out);
     if let Some((class, detail)) = report.error() {
         if class == "write" {
-            return Err(TargetError::new(
-                ErrorClass::Io,
-                format!("cannot {detail}"),
-                Some("check the file system there (permissions, read-only)"),
-            ));
+            return Err(super::install::write_failure(detail));
         }
         return Err(report.failure().unwrap_or_else(TargetError::worker_lost));
     }

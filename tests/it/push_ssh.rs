@@ -857,6 +857,18 @@ fn full_and_read_only_file_systems_are_clear_errors_and_keep_the_old_login() {
         std::fs::read_to_string(user.auth_path()).unwrap(),
         logins::api_key_json(&old)
     );
+    // A logout there cannot take the login off either, and says why as a push does.
+    let out = sb.run(&["logout", "--ssh", "s", "-F", cfg, "--json"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(
+        out.json()["places"][0]["error"]["class"],
+        "read-only",
+        "{out:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(user.auth_path()).unwrap(),
+        logins::api_key_json(&old)
+    );
 }
 
 #[test]

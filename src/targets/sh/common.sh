@@ -290,9 +290,11 @@ take_lock() {
 lock_codex() {
   if command -v flock >/dev/null 2>&1; then :; else say lock none ; return ; fi ;
   poll_lock= ;
-  exec 7>>"$dir/auth.lock" || fail write "open $dir/auth.lock" ;
+  # `command` keeps a failed redirection from ending the shell (exec is special); the
+  # reason is then read from a second try in a subshell.
+  command exec 7>>"$dir/auth.lock" || { e=$( : 2>&1 >>"$dir/auth.lock" ) ; fail write "open $dir/auth.lock: $e" ; } ;
   take_lock 7 || fail busy "auth.lock $lock_wait" ;
-  exec 8>>"$dir/auth.json.lock" || fail write "open $dir/auth.json.lock" ;
+  command exec 8>>"$dir/auth.json.lock" || { e=$( : 2>&1 >>"$dir/auth.json.lock" ) ; fail write "open $dir/auth.json.lock: $e" ; } ;
   take_lock 8 || fail busy "auth.json.lock $lock_wait" ;
   say lock held ;
 } ;
