@@ -8,9 +8,9 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/packages.sh
 source scripts/packages.sh
 
-if ! command -v shellcheck >/dev/null 2>&1; then
-    [ "$(id -u)" = 0 ] || { echo "lint: shellcheck is missing (apt-get install shellcheck)" >&2; exit 1; }
-    apt_ensure /tmp/codex-auth-lint-install.log shellcheck
+if ! command -v shellcheck >/dev/null 2>&1 || ! command -v busybox >/dev/null 2>&1; then
+    [ "$(id -u)" = 0 ] || { echo "lint: shellcheck or busybox is missing (apt-get install shellcheck busybox-static)" >&2; exit 1; }
+    apt_ensure /tmp/codex-auth-lint-install.log shellcheck busybox-static
 fi
 
 echo "lint: cargo fmt --check"
@@ -23,10 +23,17 @@ echo "lint: shellcheck"
 shellcheck scripts/*.sh docker/test-images/rootfs.sh examples/*/*.sh
 # Every target script runs after common.sh, as one script. common.sh is a library: a
 # script that calls only some of its functions leaves the others unreachable (SC2317).
-for script in src/targets/sh/*.sh; do
+# Each is parsed by the shells targets have too (their joined one-line forms are checked
+# by the unit tests).
+shipped=src/targets/script/sh
+for script in "$shipped"/*.sh; do
     case $script in
-        */common.sh) ;;
-        *) cat src/targets/sh/common.sh "$script" | shellcheck -s sh -e SC2317 - ;;
+        */common.sh) continue ;;
     esac
+    cat "$shipped/common.sh" "$script" | shellcheck -s sh -e SC2317 -
+    for parser in sh dash "busybox ash"; do
+        # shellcheck disable=SC2086
+        cat "$shipped/common.sh" "$script" | $parser -n || { echo "lint: $parser -n $script" >&2; exit 1; }
+    done
 done
 echo "lint: clean"

@@ -4,7 +4,7 @@
 //! top-level keys count, as for Codex.
 
 /// The credential store a Codex home selects.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum CredentialStore {
     #[default]

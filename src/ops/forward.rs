@@ -14,10 +14,7 @@ use crate::auth::AuthFile;
 use crate::login::{redirect_port, REDIRECT_PORTS};
 use crate::prompt::Prompter;
 use crate::ssh::{serve_forward, Destination, ProcessEvent, Session, SshError, SshOptions};
-use crate::targets::{
-    forward_login_command, login_status_command, InspectRequest, TargetSpec,
-    FORWARD_LOGIN_NOT_FOUND,
-};
+use crate::targets::{InspectRequest, Script, TargetSpec, CODEX_NOT_FOUND};
 
 pub(crate) struct ForwardPlan {
     pub dest: Destination,
@@ -198,7 +195,10 @@ pub(crate) async fn forward_login(
 
     let run = [TargetSpec::Ssh(plan.dest.clone()).display()];
     warn_if_shared(&session, &host, &run, ui.as_ref()).await;
-    let mut proc = session.spawn(&forward_login_command()).await?;
+    let command = Script::ForwardLogin
+        .command()
+        .map_err(|e| ForwardError::GivenUp(e.message))?;
+    let mut proc = session.spawn(&command).await?;
     tokio::pin!(interrupt);
     let mut seen = String::new();
     // 1. Until the URL shows up.
@@ -220,9 +220,7 @@ pub(crate) async fn forward_login(
                     break url;
                 }
             }
-            ProcessEvent::Exit(FORWARD_LOGIN_NOT_FOUND) => {
-                return Err(ForwardError::CodexMissing { host })
-            }
+            ProcessEvent::Exit(CODEX_NOT_FOUND) => return Err(ForwardError::CodexMissing { host }),
             ProcessEvent::Exit(code) => {
                 let last = seen
                     .lines()
@@ -451,11 +449,13 @@ async fn device_login(
     let session = Arc::new(Session::connect(dest, &shared.ssh, shared.prompter.clone()).await?);
     warn_if_shared(&session, host, &shared.run, ui).await;
     progress.stage("waiting for sign-in");
-    let mut proc = session
-        .spawn(&crate::targets::forward_device_login_command())
-        .await?;
-    proc.write_stdin(format!("{}\n", issuer.unwrap_or("")).as_bytes())
-        .await?;
+    let request = crate::targets::forward_device_invocation(issuer)
+        .map_err(|e| ForwardError::GivenUp(e.message))?;
+    let command = request
+        .command()
+        .map_err(|e| ForwardError::GivenUp(e.message))?;
+    let mut proc = session.spawn(&command).await?;
+    proc.write_stdin(request.stdin()).await?;
     let mut seen = String::new();
     let mut shown = false;
     let exit = loop {
@@ -469,7 +469,7 @@ async fn device_login(
                     }
                 }
             }
-            ProcessEvent::Exit(FORWARD_LOGIN_NOT_FOUND) => {
+            ProcessEvent::Exit(CODEX_NOT_FOUND) => {
                 return Err(ForwardError::CodexMissing {
                     host: host.to_string(),
                 })
@@ -504,7 +504,10 @@ async fn device_login(
 /// What the host's `codex login status` says now (it prints on stderr), then the end of
 /// the connection.
 async fn host_codex_status(session: Arc<Session>) -> Option<String> {
-    let status = match session.exec(&login_status_command(), b"").await {
+    let Ok(command) = Script::LoginStatus.command() else {
+        return None;
+    };
+    let status = match session.exec(&command, b"").await {
         Ok(out) => Some(
             crate::auth::verdict::judge(
                 out.exit_status.map(i64::from),

@@ -156,6 +156,7 @@ pub(crate) async fn logout(
                             dry_run: plan.dry_run,
                             lock_wait: plan.lock_wait,
                             codex_version: plan.codex_version,
+                            expect: None,
                         })
                         .await;
                     target.close().await;

@@ -193,6 +193,7 @@ async fn install(
         dry_run: plan.dry_run,
         codex_version: plan.codex_version,
         lock_wait: plan.lock_wait,
+        expect: None,
     };
     // An error may quote what the target printed; it is shown in progress lines too,
     // before any renderer sees it, so it leaves here without this login's secrets.
@@ -328,6 +329,7 @@ pub(crate) async fn remove_from(
                     dry_run: false,
                     lock_wait,
                     codex_version: false,
+                    expect: None,
                 })
                 .await;
             target.close().await;

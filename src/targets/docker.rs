@@ -11,11 +11,10 @@ use clap::Args;
 use futures_util::future::BoxFuture;
 
 use super::install::{InstallReport, InstallRequest, Outcome, Previous};
-use super::script::Invocation;
-use super::{inspect, install, remove};
+use super::script::{self, HomeFrom, Invocation, RunOutput, Shell};
 use super::{
-    ConnectContext, ErrorClass, FileKind, HomeFrom, HomeSource, InspectReport, InspectRequest,
-    Location, RemoveReport, RemoveRequest, RunOutput, Target, TargetError, TargetKind,
+    ConnectContext, ErrorClass, FileKind, HomeSource, InspectReport, InspectRequest, Location,
+    RemoveReport, RemoveRequest, Target, TargetError, TargetKind,
 };
 use crate::auth::store::{CodexConfig, CredentialStore};
 use crate::docker::passwd::{self, Unresolved};
@@ -289,7 +288,7 @@ impl DockerTarget {
     }
 }
 
-impl Target for DockerTarget {
+impl Shell for DockerTarget {
     fn run<'a>(
         &'a self,
         invocation: &'a Invocation,
@@ -298,7 +297,7 @@ impl Target for DockerTarget {
             let cmd = vec![
                 "sh".to_string(),
                 "-c".to_string(),
-                invocation.line().to_string(),
+                invocation.line()?.to_string(),
             ];
             let out = self
                 .engine
@@ -389,14 +388,18 @@ impl Target for DockerTarget {
     fn home_from(&self) -> HomeFrom {
         HomeFrom::Passwd(self.exec_user())
     }
+}
 
+/// A running container with a shell gets the script, through docker exec; a stopped or
+/// shell-less one the archive API.
+impl Target for DockerTarget {
     fn install<'a>(
         &'a self,
         req: &'a InstallRequest<'_>,
     ) -> BoxFuture<'a, Result<InstallReport, TargetError>> {
         Box::pin(async move {
             let why_direct = if self.container.running {
-                match install::run(self, req).await {
+                match script::install(self, req).await {
                     Err(e) if e.class == ErrorClass::NoShell => "the container has no shell",
                     Ok(mut report) => {
                         if let Some(m) = self.container.tmpfs_under(&report.path) {
@@ -430,7 +433,7 @@ impl Target for DockerTarget {
                     Some("start it (`docker start`) and run the logout again, or remove the container"),
                 ));
             }
-            match remove::run(self, req).await {
+            match script::remove(self, req).await {
                 Err(e) if e.class == ErrorClass::NoShell => Err(TargetError::new(
                     ErrorClass::NoShell,
                     format!("container {name} has no shell to remove the login with"),
@@ -447,7 +450,7 @@ impl Target for DockerTarget {
     ) -> BoxFuture<'a, Result<InspectReport, TargetError>> {
         Box::pin(async move {
             if self.container.running {
-                match inspect::run(self, req).await {
+                match script::inspect(self, req).await {
                     Err(e) if e.class == ErrorClass::NoShell => {}
                     other => return other,
                 }
@@ -638,7 +641,7 @@ impl DockerTarget {
         match store {
             CredentialStore::Keyring | CredentialStore::Ephemeral if !req.force => {
                 report.outcome = Outcome::Skipped;
-                report.notes.push(install::skip_reason(store));
+                report.notes.push(super::install::skip_reason(store));
                 return Ok(report);
             }
             CredentialStore::Auto => report.notes.push(format!(

@@ -46,6 +46,7 @@ error_classes!(
     Busy,
     ForcedLogin,
     ForcedWorkspace,
+    Changed,
     Verify,
     Io,
     Remote,
@@ -72,23 +73,6 @@ impl ErrorClass {
             .unwrap_or_default()
     }
 
-    /// The class a target script reports (`error=CLASS`), if it is one it may report.
-    pub(crate) fn from_script(word: &str) -> Option<ErrorClass> {
-        Some(match word {
-            "no-home" => ErrorClass::NoHome,
-            "permission-denied" => ErrorClass::PermissionDenied,
-            "disk-full" => ErrorClass::DiskFull,
-            "read-only" => ErrorClass::ReadOnly,
-            "torn" => ErrorClass::Torn,
-            "not-a-file" => ErrorClass::NotAFile,
-            "protocol" => ErrorClass::Protocol,
-            "busy" => ErrorClass::Busy,
-            "forced-login" => ErrorClass::ForcedLogin,
-            "forced-workspace" => ErrorClass::ForcedWorkspace,
-            _ => return None,
-        })
-    }
-
     /// What to do about a failure of this class, when the class alone says it.
     pub(crate) fn default_hint(self) -> Option<&'static str> {
         Some(match self {
@@ -109,6 +93,9 @@ impl ErrorClass {
             }
             ErrorClass::ForcedLogin | ErrorClass::ForcedWorkspace => {
                 "Codex there would refuse this login: push one the setting allows, or change the setting"
+            }
+            ErrorClass::Changed => {
+                "something else wrote there since it was read (a Codex there refreshing?); run again"
             }
             _ => return None,
         })

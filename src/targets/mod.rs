@@ -9,6 +9,7 @@
 mod docker;
 mod docker_over_ssh;
 mod error;
+mod expect;
 mod fleet;
 mod inspect;
 mod install;
@@ -21,13 +22,11 @@ use std::sync::Arc;
 use futures_util::future::BoxFuture;
 
 pub(crate) use error::{ErrorClass, TargetError};
+pub(crate) use expect::{Expect, Fingerprint};
 pub(crate) use inspect::{InspectReport, InspectRequest};
 pub(crate) use install::{InstallReport, InstallRequest, Outcome, Previous};
 pub(crate) use remove::{RemoveOutcome, RemoveReport, RemoveRequest};
-pub(crate) use script::{
-    forward_device_login_command, forward_login_command, login_status_command,
-    FORWARD_LOGIN_NOT_FOUND,
-};
+pub(crate) use script::{forward_device_invocation, Script, CODEX_NOT_FOUND};
 pub(crate) use ssh::{
     destination as ssh_destination, over_session as ssh_over_session, SshConnectArgs,
 };
@@ -297,23 +296,14 @@ pub(crate) struct ConnectContext {
 
 /// Where the Codex home of a target came from: `--codex-home`, `$CODEX_HOME` there, or
 /// `~/.codex` of the login user.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum HomeSource {
     Flag,
     Env,
     #[default]
+    #[serde(other)]
     Default,
-}
-
-impl HomeSource {
-    fn from_word(word: &str) -> HomeSource {
-        match word {
-            "flag" => HomeSource::Flag,
-            "env" => HomeSource::Env,
-            _ => HomeSource::Default,
-        }
-    }
 }
 
 /// Where a target's login lives and whose it is, as the target itself reported it.
@@ -334,7 +324,7 @@ impl Location {
 }
 
 /// What is at the auth.json path of a target.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum FileKind {
     #[default]
@@ -342,81 +332,31 @@ pub(crate) enum FileKind {
     File,
     Symlink,
     Dir,
+    #[serde(other)]
     Other,
 }
 
-impl FileKind {
-    fn from_word(word: &str) -> FileKind {
-        match word {
-            "file" => FileKind::File,
-            "symlink" => FileKind::Symlink,
-            "dir" => FileKind::Dir,
-            "none" => FileKind::None,
-            _ => FileKind::Other,
-        }
-    }
-}
-
-/// Output of a command run on a target.
-pub(crate) struct RunOutput {
-    pub stdout: Vec<u8>,
-    pub stderr: Vec<u8>,
-    pub exit_status: Option<u32>,
-    /// All of stdin was handed over (whether it arrived, a lost target cannot tell).
-    pub delivered: bool,
-    /// The target went away (its connection, its container) before the script's
-    /// report ended; what it printed until then is above.
-    pub lost: Option<TargetError>,
-}
-
-/// How the scripts find the login user's home when no Codex home is given.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum HomeFrom {
-    /// `$HOME`, as the login session sets it (ssh).
-    Environment,
-    /// The /etc/passwd entry of this user (name or uid, as Docker takes it) whom the
-    /// command runs as (docker exec, whose HOME may be the image's).
-    Passwd(String),
-}
-
-/// The one interface every kind implements. `run` runs one script invocation as the
-/// target user, its request and payload on stdin (the only way secrets travel), in one
-/// round trip; install and inspect are written once on top of it, and kinds that
-/// cannot always run a shell override them.
+/// The one interface every place implements, whatever its transport: install, inspect
+/// and remove a login, each with its report. `ops` is written against it alone.
 pub(crate) trait Target: Send + Sync {
-    fn run<'a>(
-        &'a self,
-        invocation: &'a script::Invocation,
-    ) -> BoxFuture<'a, Result<RunOutput, TargetError>>;
-
-    /// How the scripts find the home directory on this kind.
-    fn home_from(&self) -> HomeFrom {
-        HomeFrom::Environment
-    }
-
-    /// Install auth.json atomically and verify it.
+    /// Install a login atomically under Codex's locks (where the place has them), with
+    /// the request's precondition checked there, and verify it.
     fn install<'a>(
         &'a self,
         req: &'a InstallRequest<'_>,
-    ) -> BoxFuture<'a, Result<InstallReport, TargetError>> {
-        Box::pin(install::run(self, req))
-    }
+    ) -> BoxFuture<'a, Result<InstallReport, TargetError>>;
 
     /// Read what login is installed, writing nothing.
     fn inspect<'a>(
         &'a self,
         req: &'a InspectRequest<'_>,
-    ) -> BoxFuture<'a, Result<InspectReport, TargetError>> {
-        Box::pin(inspect::run(self, req))
-    }
+    ) -> BoxFuture<'a, Result<InspectReport, TargetError>>;
 
-    /// Remove the login (logout), under Codex's locks.
+    /// Remove the login (logout), under Codex's locks, with the request's precondition.
     fn remove<'a>(
         &'a self,
         req: &'a RemoveRequest<'_>,
-    ) -> BoxFuture<'a, Result<RemoveReport, TargetError>> {
-        Box::pin(remove::run(self, req))
-    }
+    ) -> BoxFuture<'a, Result<RemoveReport, TargetError>>;
 
     /// End the connection politely (the drop would end it too).
     fn close(self: Box<Self>) -> BoxFuture<'static, ()> {

@@ -1,11 +1,9 @@
-//! Taking a login off a shell-capable target (`logout`): the request for
-//! `sh/remove.sh`, and its report. The file goes under Codex's own locks, as an install
-//! writes it; a symlink at the path is removed, never followed.
+//! Taking a login off a place (`logout`, the source of a `--move`): what is asked
+//! ([`RemoveRequest`]) and what every kind of place answers ([`RemoveReport`]).
 
 use serde::Serialize;
 
-use super::script::{Invocation, Script};
-use super::{HomeFrom, HomeSource, Target, TargetError};
+use super::{Expect, HomeSource};
 use crate::auth::store::CredentialStore;
 use crate::auth::verdict::CodexSeen;
 
@@ -19,10 +17,12 @@ pub(crate) struct RemoveRequest<'a> {
     pub lock_wait: std::time::Duration,
     /// Report which Codex version judged (`-v`, `--json`).
     pub codex_version: bool,
+    /// What the place must still hold (compare-and-swap); `None`: anything.
+    pub expect: Option<Expect>,
 }
 
 /// What a removal did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub(crate) enum RemoveOutcome {
     Removed,
@@ -61,81 +61,4 @@ pub(crate) struct RemoveReport {
     pub codex: Option<CodexSeen>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
-}
-
-pub(crate) async fn run<T: Target + ?Sized>(
-    target: &T,
-    req: &RemoveRequest<'_>,
-) -> Result<RemoveReport, TargetError> {
-    let (passwd_home, passwd_user) = match target.home_from() {
-        HomeFrom::Environment => ("0", String::new()),
-        HomeFrom::Passwd(user) => ("1", user),
-    };
-    let lock_wait = req.lock_wait.as_secs().max(1).to_string();
-    let invocation = Invocation::new(
-        Script::Remove,
-        &[
-            req.codex_home.unwrap_or(""),
-            passwd_home,
-            &passwd_user,
-            if req.keep_backup { "1" } else { "0" },
-            if req.dry_run { "1" } else { "0" },
-            &lock_wait,
-            if req.codex_version { "1" } else { "0" },
-        ],
-        b"",
-    )?;
-    let out = target
-        .run(&invocation)
-        .await
-        .map_err(|e| e.not_started("removal"))?;
-    let report = invocation.parse(out);
-    if let Some((class, detail)) = report.error() {
-        if class == "write" {
-            return Err(super::install::write_failure(detail));
-        }
-        return Err(report.failure().unwrap_or_else(TargetError::worker_lost));
-    }
-    let outcome = match report.get("outcome") {
-        Some("removed") => RemoveOutcome::Removed,
-        Some("absent") => RemoveOutcome::Absent,
-        Some("would-remove") => RemoveOutcome::WouldRemove,
-        _ => {
-            if let Some(mut lost) = report.lost.clone() {
-                lost.message
-                    .push_str(", while removing: the login may be there or gone (`codex-auth status` shows which)");
-                return Err(lost);
-            }
-            return Err(report.unfinished("remove", "the target needs a POSIX sh with rm"));
-        }
-    };
-    let location = report.location();
-    let (codex_status, codex) = report.codex().unzip();
-    let mut notes = report.notes();
-    // Cut off while the login was sent: it is gone there all the same, but unknown here.
-    let removed = match report.body() {
-        Ok(b) => b.map(crate::secret::SecretBytes::new),
-        Err(_) => {
-            notes.push("the removed login was not received whole (the connection ended)".into());
-            None
-        }
-    };
-    if let Some(lost) = &report.lost {
-        notes.push(format!(
-            "{}, after the removal (Codex there was not asked)",
-            lost.message
-        ));
-    }
-    Ok(RemoveReport {
-        outcome,
-        path: location.auth_path(),
-        home_from: location.home_from,
-        user: location.user,
-        credential_store: location.store,
-        backup: report.get("backup").map(str::to_string),
-        removed,
-        codex_status,
-        codex,
-        notes,
-    })
 }

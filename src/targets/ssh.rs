@@ -8,8 +8,11 @@ use std::sync::Arc;
 use clap::Args;
 use futures_util::future::BoxFuture;
 
-use super::script::{sh_c, Invocation};
-use super::{ConnectContext, RunOutput, Target, TargetError, TargetKind};
+use super::script::{self, Invocation, RunOutput, Shell};
+use super::{
+    ConnectContext, InspectReport, InspectRequest, InstallReport, InstallRequest, RemoveReport,
+    RemoveRequest, Target, TargetError, TargetKind,
+};
 use crate::error::AppError;
 use crate::ssh::{Destination, Session, SshOptions};
 
@@ -184,7 +187,7 @@ pub(crate) fn over_session(session: Arc<Session>) -> Box<dyn Target> {
     Box::new(SshTarget { session })
 }
 
-impl Target for SshTarget {
+impl Shell for SshTarget {
     fn run<'a>(
         &'a self,
         invocation: &'a Invocation,
@@ -192,7 +195,7 @@ impl Target for SshTarget {
         Box::pin(async move {
             let out = self
                 .session
-                .exec(&sh_c(invocation.line()), invocation.stdin())
+                .exec(&invocation.command()?, invocation.stdin())
                 .await?;
             Ok(RunOutput {
                 stdout: out.stdout,
@@ -202,6 +205,30 @@ impl Target for SshTarget {
                 lost: out.lost.map(TargetError::from),
             })
         })
+    }
+}
+
+/// Every step runs the script through the login shell, on the one connection.
+impl Target for SshTarget {
+    fn install<'a>(
+        &'a self,
+        req: &'a InstallRequest<'_>,
+    ) -> BoxFuture<'a, Result<InstallReport, TargetError>> {
+        Box::pin(script::install(self, req))
+    }
+
+    fn inspect<'a>(
+        &'a self,
+        req: &'a InspectRequest<'_>,
+    ) -> BoxFuture<'a, Result<InspectReport, TargetError>> {
+        Box::pin(script::inspect(self, req))
+    }
+
+    fn remove<'a>(
+        &'a self,
+        req: &'a RemoveRequest<'_>,
+    ) -> BoxFuture<'a, Result<RemoveReport, TargetError>> {
+        Box::pin(script::remove(self, req))
     }
 
     fn close(self: Box<Self>) -> BoxFuture<'static, ()> {
