@@ -1,6 +1,6 @@
 //! The one error type at the top: a one-line message, a hint, and the documented exit
-//! code. Typed errors from the lower layers convert into it (each with its hint); the
-//! report layer prints it once.
+//! code. It depends on nothing: each module with a typed error of its own converts it
+//! into this one, beside its definition, with its hint; the report layer prints it once.
 
 use std::fmt;
 
@@ -62,36 +62,3 @@ impl fmt::Display for AppError {
 }
 
 impl std::error::Error for AppError {}
-
-impl From<crate::auth::source::SourceError> for AppError {
-    fn from(e: crate::auth::source::SourceError) -> Self {
-        AppError::usage(e.to_string(), e.hint())
-    }
-}
-
-impl From<crate::login::LoginError> for AppError {
-    fn from(e: crate::login::LoginError) -> Self {
-        AppError::failed(e.to_string(), e.hint().map(str::to_string))
-    }
-}
-
-impl From<crate::ops::forward::ForwardError> for AppError {
-    fn from(e: crate::ops::forward::ForwardError) -> Self {
-        match e {
-            crate::ops::forward::ForwardError::Interrupted => AppError::interrupted(),
-            e => AppError::failed(e.to_string(), e.hint()),
-        }
-    }
-}
-
-impl From<crate::auth::local::LocalWriteError> for AppError {
-    fn from(e: crate::auth::local::LocalWriteError) -> Self {
-        let hint = e.hint();
-        match e {
-            crate::auth::local::LocalWriteError::OtherAccount { .. } => {
-                AppError::failed(format!("not saved: {e}"), hint)
-            }
-            other => AppError::failed(other.to_string(), hint),
-        }
-    }
-}

@@ -2,7 +2,7 @@
 //! sign-in can name every place a ChatGPT session was copied to. One small JSON file in
 //! the user's state directory (`$XDG_STATE_HOME/codex-auth/ledger.json`, 0600 in a 0700
 //! directory), with no secret in it: per place, the place as the user named it and as
-//! it resolved, the session's fingerprint (the hash `status` compares: a short hash of
+//! it resolved, the session key (the hash `status` compares: a short hash of
 //! the refresh token, or of an API key), the kind of login, when, and which command.
 //!
 //! Updated by push, move, logout and status, under a lock file, written atomically. A
@@ -19,7 +19,8 @@ use crate::auth::AuthFile;
 /// One place and the login it was last seen or left holding.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Entry {
-    /// `local`, an ssh destination as typed (or its inventory name), or `docker:NAME`.
+    /// The place as reports name it: `local`, an ssh destination as typed (or its
+    /// inventory name), or `docker:NAME`.
     pub place: String,
     /// How to reach it again: `local`, `ssh:DEST`, `docker:NAME`.
     pub address: String,
@@ -28,8 +29,9 @@ pub(crate) struct Entry {
     pub identity: Option<String>,
     /// Where that resolved: the login user and the auth.json path (or keyring entry).
     pub resolved: String,
-    /// The session's fingerprint: equal values are one session.
-    pub fingerprint: String,
+    /// The session's key (see [`session_key`]): equal values are one session.
+    #[serde(rename = "fingerprint")]
+    pub session: String,
     /// `chatgpt`, `apikey`, ...
     pub kind: String,
     /// Unix time of the last update.
@@ -44,9 +46,9 @@ struct Document {
     entries: Vec<Entry>,
 }
 
-/// The fingerprint of a login: its session for ChatGPT logins, else a short hash of
-/// the credential itself (never the credential).
-pub(crate) fn fingerprint(auth: &AuthFile) -> String {
+/// Which session a login is: its session id for ChatGPT logins, else a short hash of
+/// the credential itself (never the credential). Equal keys: one session.
+pub(crate) fn session_key(auth: &AuthFile) -> String {
     auth.session_id
         .clone()
         .unwrap_or_else(|| auth.sha256_hex()[..16].to_string())
@@ -129,11 +131,11 @@ impl Ledger {
                     } => {
                         // A status that finds the same session keeps when and how it
                         // got there.
-                        let fp = fingerprint(&auth);
+                        let fp = session_key(&auth);
                         if by == "status" {
                             if let Some(e) = entries
                                 .iter_mut()
-                                .find(|e| e.place == place && e.fingerprint == fp)
+                                .find(|e| e.place == place && e.session == fp)
                             {
                                 e.resolved = resolved;
                                 continue;
@@ -145,7 +147,7 @@ impl Ledger {
                             address,
                             identity,
                             resolved,
-                            fingerprint: fingerprint(&auth),
+                            session: session_key(&auth),
                             kind: auth.summary.mode.clone(),
                             at: now,
                             by: by.to_string(),
@@ -186,52 +188,47 @@ impl Ledger {
 }
 
 impl Change {
-    /// `spec` (or this machine, for `None`) holds `auth`, at `resolved`.
+    /// `spec` holds `auth`, at `resolved`.
     pub(crate) fn holds(
-        spec: Option<&crate::targets::TargetSpec>,
+        spec: &crate::targets::TargetSpec,
         resolved: String,
         auth: &AuthFile,
         by: &'static str,
     ) -> Change {
-        let (place, address, identity) = match spec {
-            None => ("local".to_string(), "local".to_string(), None),
-            Some(s) => (s.display(), s.address(), s.identity()),
-        };
         Change::Holds {
-            place,
-            address,
-            identity,
+            place: spec.display(),
+            address: spec.address(),
+            identity: spec.identity(),
             resolved,
             auth: Box::new(auth.clone()),
             by,
         }
     }
 
-    /// `spec` (or this machine) holds nothing now.
-    pub(crate) fn empty(spec: Option<&crate::targets::TargetSpec>) -> Change {
+    /// `spec` holds nothing now.
+    pub(crate) fn empty(spec: &crate::targets::TargetSpec) -> Change {
         Change::Empty {
-            place: spec.map_or_else(|| "local".to_string(), |s| s.display()),
+            place: spec.display(),
         }
     }
 }
 
 impl Entry {
-    /// The target to check this place again (`None`: this machine, or an address that
-    /// no longer parses).
+    /// The place, to check it again (`None`: an address that no longer parses).
     pub(crate) fn target(&self) -> Option<crate::targets::TargetSpec> {
         crate::targets::TargetSpec::remembered(&self.address, &self.place, self.identity.as_deref())
     }
 }
 
-/// Other places the ledger remembers holding `fingerprint`, besides `except`.
+/// Other places the ledger remembers holding the session `session`, besides `except`.
 pub(crate) fn holders<'a>(
     entries: &'a [Entry],
-    fingerprint: &str,
+    session: &str,
     except: &[String],
 ) -> Vec<&'a Entry> {
     entries
         .iter()
-        .filter(|e| e.fingerprint == fingerprint && !except.contains(&e.place))
+        .filter(|e| e.session == session && !except.contains(&e.place))
         .collect()
 }
 
@@ -345,7 +342,7 @@ mod tests {
         let (entries, warning) = ledger.entries();
         assert!(warning.is_none());
         assert_eq!(entries.len(), 2);
-        let others = holders(&entries, &fingerprint(&a), &["devbox".to_string()]);
+        let others = holders(&entries, &session_key(&a), &["devbox".to_string()]);
         assert_eq!(others.len(), 1);
         assert!(describe(others[0]).starts_with("docker:app (pushed "));
         assert_eq!(ledger.forget("devbox"), Ok(true));

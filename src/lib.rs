@@ -24,9 +24,7 @@ mod timestamp;
 
 use std::ffi::OsString;
 
-use clap::Parser;
-
-use cli::{Cli, Command};
+use cli::Command;
 
 /// Run codex-auth with `args` (the program name first) and return its exit code; every
 /// error has been printed, once, by then.
@@ -35,17 +33,18 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
-        Ok(cli) => cli,
+    let parsed = match cli::parse(args) {
+        Ok(parsed) => parsed,
         Err(e) => return report::print_clap(&e),
     };
-    let result = match cli.command {
-        Command::Push(args) => commands::push::run(args),
-        Command::Status(args) => commands::status::run(args),
-        Command::Logout(args) => commands::logout::run(args),
-        Command::Login(args) => commands::login::run(args),
-        Command::Completions(args) => commands::completions::completions(args),
-        Command::Man(args) => commands::completions::man(args),
+    let given = &parsed.given;
+    let result = match parsed.command {
+        Command::Push(args) => commands::push::run(args, given),
+        Command::Status(args) => commands::status::run(args, given),
+        Command::Logout(args) => commands::logout::run(args, given),
+        Command::Login(args) => commands::login::run(args, given),
+        Command::Completions(args) => commands::completions::completions(&args),
+        Command::Man(args) => commands::completions::man(&args),
     };
     result.unwrap_or_else(|e| {
         report::print_error(&e);

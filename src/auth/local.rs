@@ -7,38 +7,43 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use super::expect::Expect;
+use super::home::{self, HomeInputs, HomeSource};
 use super::os_keyring::{self, KeyringError};
 use super::store::{CodexConfig, CredentialStore};
 use super::AuthFile;
 use crate::secret::SecretBytes;
 
-/// `$CODEX_HOME` if set and non-empty, else `~/.codex`.
-pub(crate) fn codex_home() -> Option<PathBuf> {
-    match std::env::var_os("CODEX_HOME") {
-        Some(v) if !v.is_empty() => Some(PathBuf::from(v)),
-        _ => dirs::home_dir().map(|h| h.join(".codex")),
-    }
-}
-
-/// Whether the local Codex home comes from `$CODEX_HOME`.
-pub(crate) fn codex_home_from_env() -> bool {
-    std::env::var_os("CODEX_HOME").is_some_and(|v| !v.is_empty())
-}
-
 /// This machine's Codex home and what its config.toml decides.
 pub(crate) struct LocalHome {
     pub dir: PathBuf,
+    /// Whether it is `$CODEX_HOME` or `~/.codex`.
+    pub from: HomeSource,
     pub config: CodexConfig,
 }
 
 impl LocalHome {
-    /// The Codex home and its config.toml (absent or unreadable: Codex's defaults).
+    /// The Codex home (`$CODEX_HOME`, else `~/.codex`, as [`home::resolve`] decides it)
+    /// and its config.toml (absent or unreadable: Codex's defaults). `None`: there is no
+    /// home directory to put it in.
     pub(crate) fn resolve() -> Option<LocalHome> {
-        let dir = codex_home()?;
+        let env = std::env::var("CODEX_HOME").ok();
+        let user_home = dirs::home_dir().map(|h| h.to_string_lossy().into_owned());
+        let start_dir = std::env::current_dir()
+            .map(|d| d.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| "/".into());
+        let (dir, from) = home::resolve(&HomeInputs {
+            flag: None,
+            env: env.as_deref(),
+            user_home: user_home.as_deref(),
+            start_dir: &start_dir,
+        })
+        .ok()?;
+        let dir = PathBuf::from(dir);
         let config = std::fs::read_to_string(dir.join("config.toml"))
             .map(|t| CodexConfig::parse(&t))
             .unwrap_or_default();
-        Some(LocalHome { dir, config })
+        Some(LocalHome { dir, from, config })
     }
 
     pub(crate) fn store(&self) -> CredentialStore {
@@ -191,6 +196,8 @@ pub(crate) enum LocalWriteError {
     Io { path: String, detail: String },
     #[error("{path} stayed locked for {secs} s: a Codex here is committing a refresh")]
     Busy { path: String, secs: u64 },
+    #[error("{path} is not what this run read ({now}); nothing was written")]
+    Changed { path: String, now: &'static str },
     #[error("not saved: config.toml sets cli_auth_credentials_store = \"ephemeral\", so Codex here keeps no login on disk or in a keyring")]
     Ephemeral,
     #[error("not saved: config.toml sets cli_auth_credentials_store = \"keyring\", and {0}")]
@@ -216,7 +223,30 @@ impl LocalWriteError {
     }
 }
 
-/// Where a new local login went, and how.
+impl From<LocalWriteError> for crate::error::AppError {
+    fn from(e: LocalWriteError) -> Self {
+        let hint = e.hint();
+        let message = match e {
+            LocalWriteError::OtherAccount { .. } => format!("not saved: {e}"),
+            other => other.to_string(),
+        };
+        crate::error::AppError::failed(message, hint)
+    }
+}
+
+/// How a write of this machine's login goes.
+pub(crate) struct WriteOptions<'a> {
+    /// Replace a login of another account (a file login is kept as auth.json.bak).
+    pub force: bool,
+    /// How long to wait for each of Codex's locks.
+    pub lock_wait: std::time::Duration,
+    /// What must still be there when the write happens (compare-and-swap).
+    pub expect: Option<&'a Expect>,
+    /// Decide everything the write would do, and write nothing.
+    pub dry_run: bool,
+}
+
+/// Where a new local login went, and how (on a dry run: would go).
 #[derive(Debug)]
 pub(crate) struct Saved {
     pub place: LocalPlace,
@@ -228,31 +258,76 @@ pub(crate) struct Saved {
     pub fell_back: Option<KeyringError>,
 }
 
+/// Codex's locks on this home, for a write that is really made (a dry run takes none).
+fn locks_for_write(
+    home: &LocalHome,
+    opts: &WriteOptions<'_>,
+) -> Result<Option<Vec<std::fs::File>>, LocalWriteError> {
+    if opts.dry_run {
+        return Ok(None);
+    }
+    private_dir(&home.dir).map_err(|e| LocalWriteError::Io {
+        path: home.dir.display().to_string(),
+        detail: e.to_string(),
+    })?;
+    codex_locks(&home.dir, opts.lock_wait).map(Some)
+}
+
+/// What the login read now is, for the precondition: `None` when there is none.
+fn current_bytes(current: &LocalRead) -> Option<&[u8]> {
+    match current {
+        LocalRead::Found { bytes, .. } => Some(bytes.expose()),
+        LocalRead::Missing(_) => None,
+    }
+}
+
+/// The precondition, against the login read under the locks.
+fn check_expected(
+    home: &LocalHome,
+    current: &LocalRead,
+    expect: Option<&Expect>,
+) -> Result<(), LocalWriteError> {
+    let Some(expect) = expect else { return Ok(()) };
+    let now = current_bytes(current);
+    if expect.met_by(now) {
+        return Ok(());
+    }
+    let path = match current {
+        LocalRead::Found { place, .. } => place.to_string(),
+        LocalRead::Missing(_) => home.auth_path().display().to_string(),
+    };
+    Err(LocalWriteError::Changed {
+        path,
+        now: match (expect, now) {
+            (Expect::Nothing, _) => "a login is there now",
+            (Expect::Holds(_), None) => "there is no login there any more",
+            (Expect::Holds(_), Some(_)) => "it holds another login now",
+        },
+    })
+}
+
 /// Save a new login where this machine's Codex will read it: the file (`file`), the OS
 /// keyring (`keyring`; a stale auth.json is then removed, as Codex does), the keyring
-/// and else the file (`auto`, as Codex does it). A login of another account there is
+/// and else the file (`auto`, as Codex does it). Under Codex's locks, the login there
+/// now is read, the precondition checked against it, and a login of another account
 /// only replaced with `force`.
 pub(crate) fn save_login(
     home: &LocalHome,
     new: &AuthFile,
-    force: bool,
-    lock_wait: std::time::Duration,
+    opts: &WriteOptions<'_>,
 ) -> Result<Saved, LocalWriteError> {
     let store = home.store();
     if store == CredentialStore::Ephemeral {
         return Err(LocalWriteError::Ephemeral);
     }
-    // The login Codex uses now, wherever it is kept: the guard looks at that one.
+    let _locks = locks_for_write(home, opts)?;
+    // The login Codex uses now, wherever it is kept: the precondition and the guard look
+    // at that one.
     let current = read_login(home).map_err(LocalWriteError::Current)?;
-    let (current_bytes, current_place) = match &current {
-        LocalRead::Found { bytes, place, .. } => {
-            (Some(bytes.expose().to_vec()), Some(place.clone()))
-        }
-        LocalRead::Missing(_) => (None, None),
-    };
-    if let (Some(bytes), Some(place)) = (&current_bytes, &current_place) {
-        if let Ok(old) = AuthFile::parse(bytes) {
-            if !old.same_account(new) && !force {
+    check_expected(home, &current, opts.expect)?;
+    if let LocalRead::Found { bytes, place, .. } = &current {
+        if let Ok(old) = AuthFile::parse(bytes.expose()) {
+            if !old.same_account(new) && !opts.force {
                 return Err(LocalWriteError::OtherAccount {
                     path: place.to_string(),
                     now: describe_account(&old),
@@ -261,7 +336,7 @@ pub(crate) fn save_login(
         }
     }
     let to_file = |fell_back: Option<KeyringError>| -> Result<Saved, LocalWriteError> {
-        let (path, outcome) = write_login_in(&home.dir, new, force, lock_wait)?;
+        let (path, outcome) = write_file(&home.dir, new, opts)?;
         Ok(Saved {
             place: LocalPlace::File(path),
             outcome,
@@ -272,41 +347,38 @@ pub(crate) fn save_login(
     match store {
         CredentialStore::File | CredentialStore::Ephemeral => to_file(None),
         CredentialStore::Keyring => {
-            save_to_keyring(home, new, &current_place, current_bytes, lock_wait).map_err(
-                |e| match e {
-                    KeyringSave::Keyring(e) => LocalWriteError::Keyring(e),
-                    KeyringSave::Local(e) => e,
-                },
-            )
+            save_to_keyring(home, new, &current, opts.dry_run).map_err(|e| match e {
+                KeyringSave::Keyring(e) => LocalWriteError::Keyring(e),
+                KeyringSave::Local(e) => e,
+            })
         }
-        CredentialStore::Auto => {
-            match save_to_keyring(home, new, &current_place, current_bytes, lock_wait) {
-                Ok(saved) => Ok(saved),
-                Err(KeyringSave::Keyring(e)) => to_file(Some(e)),
-                Err(KeyringSave::Local(e)) => Err(e),
-            }
-        }
+        CredentialStore::Auto => match save_to_keyring(home, new, &current, opts.dry_run) {
+            Ok(saved) => Ok(saved),
+            Err(KeyringSave::Keyring(e)) => to_file(Some(e)),
+            Err(KeyringSave::Local(e)) => Err(e),
+        },
     }
 }
 
-/// What a local logout took away.
+/// What a local logout took away (on a dry run: would take).
 #[derive(Debug, Default)]
 pub(crate) struct LocalRemoved {
-    /// Where a login was (or, on a dry run, is): the keyring entry, auth.json.
+    /// Where a login was: the keyring entry, auth.json.
     pub places: Vec<LocalPlace>,
     /// auth.json.bak, removed too (unless kept).
     pub backup: Option<PathBuf>,
+    /// The login Codex used, as it was kept (read just before it was removed).
+    pub login: Option<SecretBytes>,
 }
 
 /// Take this machine's login away, wherever its Codex keeps it: auth.json (and
 /// auth.json.bak unless `keep_backup`) under Codex's locks, never through a symlink;
 /// for `keyring` and `auto` the keyring entry too. Only this machine: nothing is
-/// revoked here.
+/// revoked here. `opts.force` means nothing here.
 pub(crate) fn remove_login(
     home: &LocalHome,
     keep_backup: bool,
-    dry_run: bool,
-    lock_wait: std::time::Duration,
+    opts: &WriteOptions<'_>,
 ) -> Result<LocalRemoved, LocalWriteError> {
     let mut removed = LocalRemoved::default();
     let path = home.auth_path();
@@ -315,29 +387,26 @@ pub(crate) fn remove_login(
         path: p.display().to_string(),
         detail: e.to_string(),
     };
+    // (A home that does not exist holds nothing to lock: it is not made for a logout.)
+    let _locks = if home.dir.is_dir() {
+        locks_for_write(home, opts)?
+    } else {
+        None
+    };
+    let current = read_login(home).map_err(LocalWriteError::Current)?;
+    check_expected(home, &current, opts.expect)?;
+    if let LocalRead::Found { bytes, .. } = &current {
+        removed.login = Some(SecretBytes::new(bytes.expose().to_vec()));
+    }
     let account = home.account();
     let keyring_too = home.store().may_ignore_file();
-    if dry_run {
-        if keyring_too {
-            match os_keyring::get(&account) {
-                Ok(Some(_)) => removed.places.push(LocalPlace::Keyring { account }),
-                Ok(None) => {}
-                Err(e) if home.store() == CredentialStore::Keyring => {
-                    return Err(LocalWriteError::Keyring(e))
-                }
-                Err(_) => {}
-            }
-        }
-        if std::fs::symlink_metadata(&path).is_ok() {
-            removed.places.push(LocalPlace::File(path));
-        }
-        if !keep_backup && std::fs::symlink_metadata(&bak).is_ok() {
-            removed.backup = Some(bak);
-        }
-        return Ok(removed);
-    }
     if keyring_too {
-        match os_keyring::delete(&account) {
+        let result = if opts.dry_run {
+            os_keyring::get(&account).map(|v| v.is_some())
+        } else {
+            os_keyring::delete(&account)
+        };
+        match result {
             Ok(true) => removed.places.push(LocalPlace::Keyring { account }),
             Ok(false) => {}
             // auto without a usable keyring kept nothing there.
@@ -347,16 +416,6 @@ pub(crate) fn remove_login(
             Err(_) => {}
         }
     }
-    if !home.dir.is_dir() {
-        return Ok(removed);
-    }
-    let _locks = codex_locks(&home.dir, lock_wait).map_err(|e| match e {
-        LockError::Busy(lock) => LocalWriteError::Busy {
-            path: lock.display().to_string(),
-            secs: lock_wait.as_secs(),
-        },
-        LockError::Io(e) => io(&home.dir, e),
-    })?;
     // remove_file takes a symlink away itself, never what it points to.
     match std::fs::symlink_metadata(&path) {
         Ok(m) if m.is_dir() => {
@@ -366,13 +425,17 @@ pub(crate) fn remove_login(
             ))
         }
         Ok(_) => {
-            std::fs::remove_file(&path).map_err(|e| io(&path, e))?;
+            if !opts.dry_run {
+                std::fs::remove_file(&path).map_err(|e| io(&path, e))?;
+            }
             removed.places.push(LocalPlace::File(path));
         }
         Err(_) => {}
     }
     if !keep_backup && std::fs::symlink_metadata(&bak).is_ok_and(|m| !m.is_dir()) {
-        std::fs::remove_file(&bak).map_err(|e| io(&bak, e))?;
+        if !opts.dry_run {
+            std::fs::remove_file(&bak).map_err(|e| io(&bak, e))?;
+        }
         removed.backup = Some(bak);
     }
     Ok(removed)
@@ -383,14 +446,13 @@ enum KeyringSave {
     Local(LocalWriteError),
 }
 
-/// The keyring half of [`save_login`]: under Codex's locks, the compact JSON into the
-/// keyring, then the stale auth.json out.
+/// The keyring half of [`save_login`] (its caller holds Codex's locks): the compact
+/// JSON into the keyring, then the stale auth.json out.
 fn save_to_keyring(
     home: &LocalHome,
     new: &AuthFile,
-    current_place: &Option<LocalPlace>,
-    current_bytes: Option<Vec<u8>>,
-    lock_wait: std::time::Duration,
+    current: &LocalRead,
+    dry_run: bool,
 ) -> Result<Saved, KeyringSave> {
     let path = home.auth_path();
     let io = |e: std::io::Error| {
@@ -399,27 +461,29 @@ fn save_to_keyring(
             detail: e.to_string(),
         })
     };
-    private_dir(&home.dir).map_err(io)?;
-    let _locks = codex_locks(&home.dir, lock_wait).map_err(|e| match e {
-        LockError::Busy(lock) => KeyringSave::Local(LocalWriteError::Busy {
-            path: lock.display().to_string(),
-            secs: lock_wait.as_secs(),
-        }),
-        LockError::Io(e) => io(e),
-    })?;
     let account = home.account();
     let compact = new.compact_json();
-    let in_keyring = matches!(current_place, Some(LocalPlace::Keyring { .. }));
+    let in_keyring = matches!(
+        current,
+        LocalRead::Found {
+            place: LocalPlace::Keyring { .. },
+            ..
+        }
+    );
     let same = in_keyring
-        && current_bytes
-            .as_deref()
+        && current_bytes(current)
             .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
             .zip(serde_json::from_str::<serde_json::Value>(compact.expose()).ok())
             .is_some_and(|(a, b)| a == b);
     let outcome = if same {
         LocalOutcome::Unchanged
     } else {
-        os_keyring::set(&account, &compact).map_err(KeyringSave::Keyring)?;
+        if dry_run {
+            // The keyring must be usable for the save to go there (auto falls back).
+            os_keyring::get(&account).map_err(KeyringSave::Keyring)?;
+        } else {
+            os_keyring::set(&account, &compact).map_err(KeyringSave::Keyring)?;
+        }
         if in_keyring {
             LocalOutcome::Replaced { backup: None }
         } else {
@@ -430,7 +494,9 @@ fn save_to_keyring(
     // a stale copy of some login, and the one an `auto` Codex falls back to.
     let removed_file = match std::fs::symlink_metadata(&path) {
         Ok(_) => {
-            std::fs::remove_file(&path).map_err(io)?;
+            if !dry_run {
+                std::fs::remove_file(&path).map_err(io)?;
+            }
             Some(path)
         }
         Err(_) => None,
@@ -454,28 +520,20 @@ pub(crate) fn describe_account(a: &AuthFile) -> String {
     }
 }
 
-/// Write `DIR/auth.json` as on targets: directory 0700, file 0600, temp file in the same
-/// directory then rename (a symlink at the path is replaced, not followed). A login of
-/// another account is only replaced with `force` (and then kept as .bak).
-pub(crate) fn write_login_in(
+/// Write `DIR/auth.json` (its caller holds Codex's locks): directory 0700, file 0600,
+/// temp file in the same directory then rename (a symlink at the path is replaced, not
+/// followed). A login of another account is only replaced with `force`, and kept as
+/// auth.json.bak.
+fn write_file(
     dir: &Path,
     new: &AuthFile,
-    force: bool,
-    lock_wait: std::time::Duration,
+    opts: &WriteOptions<'_>,
 ) -> Result<(PathBuf, LocalOutcome), LocalWriteError> {
     let path = dir.join("auth.json");
     let io = |e: std::io::Error| LocalWriteError::Io {
         path: path.display().to_string(),
         detail: e.to_string(),
     };
-    private_dir(dir).map_err(io)?;
-    let _locks = codex_locks(dir, lock_wait).map_err(|e| match e {
-        LockError::Busy(lock) => LocalWriteError::Busy {
-            path: lock.display().to_string(),
-            secs: lock_wait.as_secs(),
-        },
-        LockError::Io(e) => io(e),
-    })?;
     let existing = match std::fs::symlink_metadata(&path) {
         Ok(m) if m.file_type().is_file() => std::fs::read(&path).ok(),
         _ => None,
@@ -487,19 +545,23 @@ pub(crate) fn write_login_in(
         }
         if let Ok(old_auth) = AuthFile::parse(old) {
             if !old_auth.same_account(new) {
-                if !force {
+                if !opts.force {
                     return Err(LocalWriteError::OtherAccount {
                         path: path.display().to_string(),
                         now: describe_account(&old_auth),
                     });
                 }
                 let bak = dir.join("auth.json.bak");
-                replace_atomically(dir, &bak, old).map_err(io)?;
+                if !opts.dry_run {
+                    replace_atomically(dir, &bak, old).map_err(io)?;
+                }
                 backup = Some(bak);
             }
         }
     }
-    replace_atomically(dir, &path, new.bytes().expose()).map_err(io)?;
+    if !opts.dry_run {
+        replace_atomically(dir, &path, new.bytes().expose()).map_err(io)?;
+    }
     let outcome = if existing.is_some() {
         LocalOutcome::Replaced { backup }
     } else {
@@ -508,16 +570,14 @@ pub(crate) fn write_login_in(
     Ok((path, outcome))
 }
 
-enum LockError {
-    Busy(PathBuf),
-    Io(std::io::Error),
-}
-
 /// Codex's own locks on a Codex home, taken as Codex 0.171 takes them around its commit
 /// (`auth.lock`, then `auth.json.lock`) and held until dropped, so a refresh Codex
 /// commits meanwhile and this write never interleave.
 #[cfg(unix)]
-fn codex_locks(dir: &Path, wait: std::time::Duration) -> Result<Vec<std::fs::File>, LockError> {
+fn codex_locks(
+    dir: &Path,
+    wait: std::time::Duration,
+) -> Result<Vec<std::fs::File>, LocalWriteError> {
     use std::os::fd::AsRawFd;
     use std::os::unix::fs::OpenOptionsExt;
     let mut held = Vec::new();
@@ -528,7 +588,10 @@ fn codex_locks(dir: &Path, wait: std::time::Duration) -> Result<Vec<std::fs::Fil
             .append(true)
             .mode(0o600)
             .open(&path)
-            .map_err(LockError::Io)?;
+            .map_err(|e| LocalWriteError::Io {
+                path: path.display().to_string(),
+                detail: e.to_string(),
+            })?;
         let deadline = std::time::Instant::now() + wait;
         loop {
             // SAFETY: flock on a file descriptor this function owns.
@@ -537,10 +600,16 @@ fn codex_locks(dir: &Path, wait: std::time::Duration) -> Result<Vec<std::fs::Fil
             }
             let err = std::io::Error::last_os_error();
             if err.kind() != std::io::ErrorKind::WouldBlock {
-                return Err(LockError::Io(err));
+                return Err(LocalWriteError::Io {
+                    path: path.display().to_string(),
+                    detail: err.to_string(),
+                });
             }
             if std::time::Instant::now() > deadline {
-                return Err(LockError::Busy(path));
+                return Err(LocalWriteError::Busy {
+                    path: path.display().to_string(),
+                    secs: wait.as_secs(),
+                });
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
@@ -551,7 +620,10 @@ fn codex_locks(dir: &Path, wait: std::time::Duration) -> Result<Vec<std::fs::Fil
 
 /// Codex takes no file locks on Windows.
 #[cfg(not(unix))]
-fn codex_locks(_dir: &Path, _wait: std::time::Duration) -> Result<Vec<std::fs::File>, LockError> {
+fn codex_locks(
+    _dir: &Path,
+    _wait: std::time::Duration,
+) -> Result<Vec<std::fs::File>, LocalWriteError> {
     Ok(Vec::new())
 }
 
@@ -613,32 +685,63 @@ fn replace_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
+    use crate::auth::expect::Fingerprint;
 
     const WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+    fn opts(force: bool) -> WriteOptions<'static> {
+        WriteOptions {
+            force,
+            lock_wait: WAIT,
+            expect: None,
+            dry_run: false,
+        }
+    }
+
+    fn file_home(dir: &Path) -> LocalHome {
+        LocalHome {
+            dir: dir.to_path_buf(),
+            from: HomeSource::Env,
+            config: CodexConfig::default(),
+        }
+    }
 
     #[test]
     fn local_write_is_private_atomic_and_guards_other_accounts() {
         use std::os::unix::fs::PermissionsExt;
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("codex");
+        let home = file_home(&dir);
+        let path = home.auth_path();
         let a = AuthFile::from_api_key("sk-test-local-a-000000000000000").unwrap();
         let b = AuthFile::from_api_key("sk-test-local-b-000000000000000").unwrap();
-        let (path, out) = write_login_in(&dir, &a, false, WAIT).unwrap();
-        assert_eq!(out, LocalOutcome::Created);
+        let dry = WriteOptions {
+            dry_run: true,
+            ..opts(false)
+        };
+        assert_eq!(
+            save_login(&home, &a, &dry).unwrap().outcome,
+            LocalOutcome::Created
+        );
+        assert!(!dir.exists(), "a dry run writes nothing");
+        assert_eq!(
+            save_login(&home, &a, &opts(false)).unwrap().outcome,
+            LocalOutcome::Created
+        );
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&path), 0o600);
         assert_eq!(mode(&dir), 0o700);
         assert_eq!(
-            write_login_in(&dir, &a, false, WAIT).unwrap().1,
+            save_login(&home, &a, &opts(false)).unwrap().outcome,
             LocalOutcome::Unchanged
         );
-        let err = write_login_in(&dir, &b, false, WAIT).unwrap_err();
+        let err = save_login(&home, &b, &opts(false)).unwrap_err();
         assert!(
             err.to_string().contains("API key sk-test-***00000"),
             "{err}"
         );
         assert_eq!(std::fs::read(&path).unwrap(), a.bytes().expose());
-        let (_, out) = write_login_in(&dir, &b, true, WAIT).unwrap();
+        let out = save_login(&home, &b, &opts(true)).unwrap().outcome;
         assert!(matches!(out, LocalOutcome::Replaced { backup: Some(_) }));
         assert_eq!(
             std::fs::read(dir.join("auth.json.bak")).unwrap(),
@@ -651,11 +754,11 @@ mod tests {
         let started = std::time::Instant::now();
         let waiter = std::thread::spawn({
             let (dir, a) = (dir.clone(), a.clone());
-            move || write_login_in(&dir, &a, true, WAIT)
+            move || save_login(&file_home(&dir), &a, &opts(true)).map(|s| s.outcome)
         });
         std::thread::sleep(std::time::Duration::from_millis(300));
         drop(holder);
-        let (_, out) = waiter.join().unwrap().unwrap();
+        let out = waiter.join().unwrap().unwrap();
         assert!(matches!(out, LocalOutcome::Replaced { .. }));
         assert!(started.elapsed() >= std::time::Duration::from_millis(300));
         // A symlink at the path is replaced, its target untouched.
@@ -663,11 +766,50 @@ mod tests {
         std::fs::write(&victim, "keep").unwrap();
         std::fs::remove_file(&path).unwrap();
         std::os::unix::fs::symlink(&victim, &path).unwrap();
-        write_login_in(&dir, &a, false, WAIT).unwrap();
+        save_login(&home, &a, &opts(false)).unwrap();
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
         assert!(std::fs::symlink_metadata(&path)
             .unwrap()
             .file_type()
             .is_file());
+    }
+
+    #[test]
+    fn the_precondition_is_checked_under_the_locks_for_a_save_and_a_removal() {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = file_home(&tmp.path().join("codex"));
+        let a = AuthFile::from_api_key("sk-test-local-a-000000000000000").unwrap();
+        let b = AuthFile::from_api_key("sk-test-local-b-000000000000000").unwrap();
+        let holds = |auth: &AuthFile| Expect::Holds(Fingerprint::of(auth.bytes().expose()));
+        fn with(expect: &Expect) -> WriteOptions<'_> {
+            WriteOptions {
+                expect: Some(expect),
+                ..opts(true)
+            }
+        }
+        save_login(&home, &a, &with(&Expect::Nothing)).unwrap();
+        let e = save_login(&home, &b, &with(&Expect::Nothing)).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                LocalWriteError::Changed {
+                    now: "a login is there now",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let e = save_login(&home, &b, &with(&holds(&b))).unwrap_err();
+        assert!(e
+            .to_string()
+            .ends_with("(it holds another login now); nothing was written"));
+        save_login(&home, &b, &with(&holds(&a))).unwrap();
+        assert_eq!(std::fs::read(home.auth_path()).unwrap(), b.bytes().expose());
+        let e = remove_login(&home, false, &with(&holds(&a))).unwrap_err();
+        assert!(matches!(e, LocalWriteError::Changed { .. }));
+        assert!(home.auth_path().exists());
+        let removed = remove_login(&home, false, &with(&holds(&b))).unwrap();
+        assert_eq!(removed.login.unwrap().expose(), b.bytes().expose());
+        assert!(!home.auth_path().exists());
     }
 }

@@ -1,11 +1,14 @@
 //! The auth.json model: parse and validate what Codex reads, serialize what Codex writes,
 //! decode JWT claims for display, and keep every token behind [`Secret`] so it cannot print.
-//! No network I/O here; this machine's Codex home is [`local`], where a pushed login comes
-//! from [`source`], the configured credential store [`store`], Codex's own verdict [`verdict`].
+//! No network I/O here; this machine's Codex home and its login is [`local`] (found by
+//! the one resolver of Codex homes, [`home`]), the configured credential store
+//! [`store`], Codex's own verdict [`verdict`], a write's compare-and-swap
+//! precondition [`expect`].
 
+pub(crate) mod expect;
+pub(crate) mod home;
 pub(crate) mod local;
 pub(crate) mod os_keyring;
-pub(crate) mod source;
 pub(crate) mod store;
 pub(crate) mod verdict;
 

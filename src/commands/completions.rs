@@ -8,7 +8,7 @@ use crate::error::{exit, AppError};
 
 const BIN: &str = "codex-auth";
 
-pub(crate) fn completions(args: CompletionsArgs) -> Result<u8, AppError> {
+pub(crate) fn completions(args: &CompletionsArgs) -> Result<u8, AppError> {
     let mut cmd = Cli::command();
     let mut out = Vec::new();
     clap_complete::generate(args.shell, &mut cmd, BIN, &mut out);
@@ -26,7 +26,7 @@ pub(crate) fn completions(args: CompletionsArgs) -> Result<u8, AppError> {
 
 /// The page of codex-auth, or of one of its commands as `codex-auth-COMMAND(1)` (the
 /// name the main page's COMMANDS section gives it), with every flag of that command.
-pub(crate) fn man(args: ManArgs) -> Result<u8, AppError> {
+pub(crate) fn man(args: &ManArgs) -> Result<u8, AppError> {
     let main = Cli::command();
     let page = match &args.command {
         None => main,
@@ -34,8 +34,7 @@ pub(crate) fn man(args: ManArgs) -> Result<u8, AppError> {
             .find_subcommand(name)
             .cloned()
             .ok_or_else(|| AppError::usage(format!("no command {name:?}"), None))?
-            // clap takes a 'static name (without its `string` feature); this runs once.
-            .name(&*Box::leak(format!("{BIN}-{name}").into_boxed_str()))
+            .name(format!("{BIN}-{name}"))
             .bin_name(format!("{BIN} {name}")),
     };
     let mut out = Vec::new();

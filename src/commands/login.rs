@@ -1,125 +1,51 @@
-//! `codex-auth login`: sign in here (browser or device code) or take an API key, write
-//! the local login, and ask the local Codex about it; or, with `--forward`, run the
-//! host's own `codex login` with its callback tunnelled here.
+//! `codex-auth login`: sign in here and save the login where Codex reads it, or run the
+//! login on ssh hosts with `--forward` (see `ops::login`); report.
 
-use crate::auth::store::CredentialStore;
-use crate::auth::{local, os_keyring, source};
-use crate::cli::{LoginArgs, LoginPlan};
+use crate::cli::{Given, LoginArgs};
 use crate::error::{exit, AppError};
+use crate::ops::login::LoginOptions;
 use crate::report;
+use crate::targets::{ForwardError, KindContexts};
 
-use super::{block_on, Runner};
+use super::{block_on, exit_code, Runner};
 
-pub(crate) fn run(args: LoginArgs) -> Result<u8, AppError> {
-    let plan = args.plan()?;
-    // Several hosts' device logins are a fan-out: one progress line per host.
-    let labels = match &plan {
-        LoginPlan::ForwardDevice(p) => p
-            .dests
-            .iter()
-            .map(|d| crate::targets::TargetSpec::Ssh(d.clone()).display())
-            .collect(),
-        _ => vec![],
-    };
-    let runner = Runner::new(&args.output, labels);
-    match plan {
+pub(crate) fn run(args: LoginArgs, given: &Given) -> Result<u8, AppError> {
+    let opts = args.options(given)?;
+    let runner = Runner::new(&args.output);
+    let run = runner.run(KindContexts::default());
+    match opts {
+        LoginOptions::Here(here) => runner.block_on(async {
+            let saved = crate::ops::login::here(here, &run, runner.reporter.as_ref()).await?;
+            runner.reporter.finish();
+            report::login::print(&saved, &runner.output);
+            Ok(exit::OK)
+        }),
         // A forwarded login takes Ctrl-C itself: it cancels the host's `codex login`.
-        LoginPlan::Forward(forward) => block_on(run_forward(forward, &runner)),
-        LoginPlan::ForwardDevice(plan) => runner.block_on(run_forward_device(plan, &runner)),
-        LoginPlan::ApiKey => {
-            let home = where_to_save()?;
-            let auth = source::api_key_from_stdin()?;
-            runner.block_on(save(&home, auth, &args, &runner))
-        }
-        LoginPlan::SignIn(opts) => {
-            let home = where_to_save()?;
-            runner.block_on(async {
-                let auth = runner
-                    .until_interrupted(crate::login::login(&opts, runner.reporter.as_ref(), None))
-                    .await??;
-                save(&home, auth, &args, &runner).await
-            })
-        }
+        LoginOptions::Forward(forward) => block_on(async {
+            let no_run = forward.no_run;
+            let interrupt = runner.interrupt();
+            let ui = runner.reporter.clone();
+            let rep = crate::ops::login::forward(forward, &run, ui, interrupt)
+                .await
+                .map_err(|e| match e {
+                    ForwardError::Interrupted => AppError::interrupted(),
+                    ForwardError::Failed(e) => AppError::failed(e.message, e.hint),
+                })?;
+            if no_run {
+                runner.reporter.note("tunnel closed");
+                return Ok(exit::OK);
+            }
+            report::login::print_forward(&rep, &runner.output);
+            Ok(exit_code(rep.exit_status == Some(0)))
+        }),
+        LoginOptions::ForwardDevice(devices) => runner.block_on(async {
+            let ui = runner.reporter.clone();
+            let outcomes = crate::ops::login::forward_devices(devices, &run, ui).await;
+            runner.reporter.finish();
+            report::login::print_devices(&outcomes, &runner.output);
+            Ok(exit_code(outcomes.iter().all(
+                |o| matches!(&o.result, Ok(r) if r.exit_status == Some(0)),
+            )))
+        }),
     }
-}
-
-/// The local Codex home, checked before anyone signs in: a store that can keep no
-/// login (`ephemeral`), or a `keyring` store whose keyring cannot be used, is refused
-/// now (exit 2), with nothing touched, rather than after the sign-in.
-fn where_to_save() -> Result<local::LocalHome, AppError> {
-    let home = local::LocalHome::resolve().ok_or_else(|| {
-        AppError::usage(
-            "cannot find the home directory for the local login",
-            Some("set CODEX_HOME"),
-        )
-    })?;
-    let refuse = |e: local::LocalWriteError| AppError::usage(e.to_string(), e.hint().as_deref());
-    match home.store() {
-        CredentialStore::Ephemeral => Err(refuse(local::LocalWriteError::Ephemeral)),
-        CredentialStore::Keyring => match os_keyring::get(&home.account()) {
-            Ok(_) => Ok(home),
-            Err(e) => Err(refuse(local::LocalWriteError::Keyring(e))),
-        },
-        _ => Ok(home),
-    }
-}
-
-/// Save the new login where the local Codex reads it, and report what Codex says.
-async fn save(
-    home: &local::LocalHome,
-    auth: crate::auth::AuthFile,
-    args: &LoginArgs,
-    runner: &Runner,
-) -> Result<u8, AppError> {
-    let saved = local::save_login(home, &auth, args.force, crate::cli::lock_wait()?)?;
-    let verdict = crate::ops::status::local(runner.wants_codex_version())
-        .await
-        .ok()
-        .and_then(|p| p.report.codex_status);
-    report::print_stdout(&if runner.json {
-        report::login::json(&auth, &saved, verdict.as_deref())
-    } else {
-        report::login::text(&auth, &saved, verdict.as_deref())
-    });
-    Ok(exit::OK)
-}
-
-async fn run_forward(
-    plan: crate::ops::forward::ForwardPlan,
-    runner: &Runner,
-) -> Result<u8, AppError> {
-    let no_run = plan.no_run;
-    let interrupt = runner.interrupt();
-    let rep = crate::ops::forward::forward_login(
-        plan,
-        runner.reporter.clone(),
-        runner.reporter.clone(),
-        interrupt,
-    )
-    .await?;
-    if no_run {
-        runner.reporter.note("tunnel closed");
-        return Ok(exit::OK);
-    }
-    report::print_stdout(&report::login::forward(&rep, runner.json));
-    Ok(super::exit_code(rep.exit_status == Some(0)))
-}
-
-/// Several hosts' own device-code logins at once; exit 0 when every one succeeded.
-async fn run_forward_device(
-    plan: crate::ops::forward::DevicePlan,
-    runner: &Runner,
-) -> Result<u8, AppError> {
-    let outcomes = runner
-        .until_interrupted(crate::ops::forward::forward_device_logins(
-            plan,
-            runner.reporter.clone(),
-            runner.reporter.clone(),
-            runner.reporter.clone(),
-        ))
-        .await?;
-    report::print_stdout(&report::login::forward_device(&outcomes, runner.json));
-    Ok(super::exit_code(outcomes.iter().all(
-        |o| matches!(&o.result, Ok(r) if r.exit_status == Some(0)),
-    )))
 }

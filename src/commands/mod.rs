@@ -1,6 +1,7 @@
-//! One file per command: its plan (from `cli`) goes through its pipeline (in `ops`) to
-//! its report, run by the one [`Runner`], which owns the reporter, the connection
-//! context, the Ctrl-C race and the exit code.
+//! One file per command: its options (from `cli`, checked before anything is read) go
+//! through its pipeline (`ops::<command>::run`) to one report call, and the ledger
+//! changes the pipeline returns are applied. The one [`Runner`] owns the reporter, the
+//! connection context, the Ctrl-C race and the exit code.
 
 pub(crate) mod completions;
 pub(crate) mod login;
@@ -11,45 +12,45 @@ pub(crate) mod status;
 use std::future::Future;
 use std::sync::Arc;
 
-use crate::cli::{OutputArgs, TargetsPlan};
+use crate::cli::OutputArgs;
 use crate::error::{exit, AppError};
-use crate::report::{Reporter, Verbosity};
-use crate::targets::ConnectContext;
+use crate::ledger::{Change, Ledger};
+use crate::ops::Run;
+use crate::report::Reporter;
+use crate::targets::{ConnectContext, KindContexts};
 
 /// What every command run shares: how it reports, and how it ends.
 pub(crate) struct Runner {
     pub reporter: Arc<Reporter>,
-    pub json: bool,
-    pub verbosity: Verbosity,
+    pub output: OutputArgs,
 }
 
 impl Runner {
-    /// A runner whose progress shows one line per label (no labels: no progress).
-    pub(crate) fn new(output: &OutputArgs, labels: Vec<String>) -> Runner {
-        let verbosity = output.verbosity();
+    pub(crate) fn new(output: &OutputArgs) -> Runner {
         Runner {
-            reporter: Arc::new(Reporter::new(labels, verbosity, output.json)),
-            json: output.json,
-            verbosity,
+            reporter: Arc::new(Reporter::new(output.verbosity(), output.json)),
+            output: output.clone(),
         }
     }
 
-    /// Whether reports say which Codex version judged (`-v`, `--json`): it costs one
-    /// more process at each place.
-    pub(crate) fn wants_codex_version(&self) -> bool {
-        self.json || self.verbosity == Verbosity::Verbose
+    /// What the pipelines of this run share: connections made with `kinds` (from the
+    /// flags), questions and progress through the reporter.
+    pub(crate) fn run(&self, kinds: KindContexts) -> Run {
+        Run {
+            ctx: ConnectContext {
+                kinds,
+                prompter: self.reporter.clone(),
+            },
+            sink: self.reporter.clone(),
+        }
     }
 
-    /// A runner with one progress line per target of `scope`.
-    pub(crate) fn for_targets(output: &OutputArgs, scope: &TargetsPlan) -> Runner {
-        Runner::new(output, scope.targets.iter().map(|t| t.display()).collect())
-    }
-
-    /// How connections of this run reach their targets and ask their questions.
-    pub(crate) fn context(&self, scope: &TargetsPlan) -> ConnectContext {
-        ConnectContext {
-            kinds: scope.kinds.clone(),
-            prompter: self.reporter.clone(),
+    /// Apply what the ledger learned; a failure to write it is a warning, never an error
+    /// (the ledger only remembers).
+    pub(crate) fn remember(&self, changes: Vec<Change>) {
+        let Some(ledger) = Ledger::open() else { return };
+        if let Some(w) = ledger.update(changes) {
+            self.reporter.warn(&w);
         }
     }
 
@@ -85,7 +86,7 @@ impl Runner {
     }
 }
 
-/// Exit 0 when every target is done, else 1.
+/// Exit 0 when every place is done, else 1.
 pub(crate) fn exit_code(all_done: bool) -> u8 {
     if all_done {
         exit::OK
@@ -101,25 +102,4 @@ pub(crate) fn block_on<T, F: Future<Output = Result<T, AppError>>>(f: F) -> Resu
         .build()
         .map_err(|e| AppError::failed(format!("cannot start the async runtime: {e}"), None))?;
     runtime.block_on(f)
-}
-
-/// The targets some kinds find when the run starts (the containers `--docker-filter`
-/// names, asked of the engine once) join the targets, before the run (and its progress
-/// display) starts.
-pub(crate) fn resolve_filters(scope: &mut TargetsPlan) -> Result<(), AppError> {
-    if !scope.kinds.finds_more() {
-        return Ok(());
-    }
-    let quiet = OutputArgs {
-        json: true,
-        ..Default::default()
-    };
-    let ctx = Runner::new(&quiet, vec![]).context(scope);
-    let found = block_on(scope.kinds.find(&ctx))?;
-    for spec in found {
-        if !scope.targets.iter().any(|t| t.display() == spec.display()) {
-            scope.targets.push(spec);
-        }
-    }
-    Ok(())
 }

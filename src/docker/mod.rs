@@ -69,6 +69,8 @@ pub(crate) struct Container {
     pub tmpfs_mounts: Vec<String>,
     /// When it last started (the engine's timestamp): tells a restart apart.
     pub started_at: Option<String>,
+    /// Where its commands start (`WORKDIR`, `--workdir`; `/` when unset).
+    pub working_dir: String,
 }
 
 impl Container {
@@ -267,6 +269,10 @@ impl Engine {
             env: config.and_then(|c| c.env.clone()).unwrap_or_default(),
             tmpfs_mounts,
             started_at: state.and_then(|s| s.started_at.clone()),
+            working_dir: config
+                .and_then(|c| c.working_dir.clone())
+                .filter(|d| d.starts_with('/'))
+                .unwrap_or_else(|| "/".into()),
         })
     }
 
@@ -553,6 +559,7 @@ mod tests {
             env: vec!["CODEX_HOME=/srv/codex".into(), "A=b=c".into()],
             tmpfs_mounts: vec!["/home".into(), "/home/app".into()],
             started_at: None,
+            working_dir: "/".into(),
         };
         assert_eq!(c.tmpfs_under("/home/app/.codex"), Some("/home/app"));
         assert_eq!(c.tmpfs_under("/homework"), None);

@@ -9,7 +9,7 @@ use sha2::Digest;
 use tokio::net::{TcpListener, TcpStream};
 
 use super::callback::{self, Event, Page};
-use super::{http_client, tokens, LoginError, LoginOptions, LoginUi, REDIRECT_PORTS};
+use super::{http_client, tokens, Flow, LoginError, LoginUi, REDIRECT_PORTS};
 use crate::auth::AuthFile;
 use crate::encoding::{b64url, random_b64url};
 
@@ -41,12 +41,7 @@ fn enc(s: &str) -> String {
     out
 }
 
-pub(super) fn authorize_url(
-    opts: &LoginOptions,
-    redirect_uri: &str,
-    pkce: &Pkce,
-    state: &str,
-) -> String {
+pub(super) fn authorize_url(opts: &Flow, redirect_uri: &str, pkce: &Pkce, state: &str) -> String {
     let params = [
         ("response_type", "code"),
         ("client_id", opts.issuer.client_id.as_str()),
@@ -109,7 +104,7 @@ async fn send_cancel(port: u16) -> bool {
 }
 
 pub(super) async fn run(
-    opts: &LoginOptions,
+    opts: &Flow,
     ui: &dyn LoginUi,
     for_target: Option<&str>,
 ) -> Result<AuthFile, LoginError> {
@@ -193,7 +188,7 @@ mod tests {
 
     #[test]
     fn authorize_url_has_codex_parameters() {
-        let opts = LoginOptions {
+        let opts = Flow {
             issuer: super::super::Issuer::default(),
             device: false,
             no_browser: true,

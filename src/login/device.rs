@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::{http_client, tokens, LoginError, LoginOptions, LoginUi};
+use super::{http_client, tokens, Flow, LoginError, LoginUi};
 use crate::auth::AuthFile;
 
 const DEVICE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
@@ -21,7 +21,7 @@ fn interval_of(v: &Value) -> Duration {
 }
 
 pub(super) async fn run(
-    opts: &LoginOptions,
+    opts: &Flow,
     ui: &dyn LoginUi,
     for_target: Option<&str>,
 ) -> Result<AuthFile, LoginError> {

@@ -39,9 +39,9 @@ impl Default for Issuer {
     }
 }
 
-/// How to log in.
+/// How to sign in: the issuer, browser or device code, and how long to wait.
 #[derive(Clone, Debug)]
-pub(crate) struct LoginOptions {
+pub(crate) struct Flow {
     pub issuer: Issuer,
     pub device: bool,
     /// Print the URL only; do not start a browser.
@@ -82,6 +82,12 @@ pub(crate) enum LoginError {
     Random(#[from] RandomUnavailable),
 }
 
+impl From<LoginError> for crate::error::AppError {
+    fn from(e: LoginError) -> Self {
+        crate::error::AppError::failed(e.to_string(), e.hint().map(str::to_string))
+    }
+}
+
 impl LoginError {
     pub(crate) fn hint(&self) -> Option<&'static str> {
         Some(match self {
@@ -99,7 +105,7 @@ impl LoginError {
 
 /// Run the login the options ask for and return the new credentials.
 pub(crate) async fn login(
-    opts: &LoginOptions,
+    opts: &Flow,
     ui: &dyn LoginUi,
     for_target: Option<&str>,
 ) -> Result<AuthFile, LoginError> {

@@ -3,21 +3,20 @@
 //! at its issuer, once per session, after naming every other place known to hold it
 //! (those are signed out too). API keys and access tokens are removed, never revoked.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use super::{fan_out, ProgressSink, TargetOutcome};
-use crate::auth::local::{self, LocalHome, LocalPlace, LocalRead};
+use super::{fan_out, Run, TargetOutcome};
 use crate::auth::AuthFile;
+use crate::error::AppError;
+use crate::ledger::Change;
 use crate::login::Issuer;
-use crate::targets::{
-    ConnectContext, ErrorClass, RemoveOutcome, RemoveRequest, TargetError, TargetSpec,
-};
+use crate::targets::{RemoveOutcome, RemoveRequest, Selection, TargetError, TargetSpec};
 
-pub(crate) struct LogoutPlan {
-    pub targets: Vec<TargetSpec>,
-    /// This machine too (the default when no target is named).
-    pub local: bool,
+/// A validated logout (from `cli`).
+pub(crate) struct LogoutOptions {
+    /// The places, this machine first when it is one of them (the default when no
+    /// target is named).
+    pub places: Selection,
     pub codex_home: Option<String>,
     pub keep_backup: bool,
     pub dry_run: bool,
@@ -43,24 +42,14 @@ pub(crate) struct LoggedOut {
 }
 
 pub(crate) struct PlaceLogout {
-    /// `None` for this machine.
-    pub spec: Option<TargetSpec>,
+    pub spec: TargetSpec,
     pub result: Result<LoggedOut, TargetError>,
-}
-
-impl PlaceLogout {
-    /// The place as the ledger and the reports name it.
-    pub(crate) fn display(&self) -> String {
-        self.spec
-            .as_ref()
-            .map_or_else(|| "local".to_string(), TargetSpec::display)
-    }
 }
 
 impl TargetOutcome for PlaceLogout {
     fn lost(spec: TargetSpec) -> Self {
         PlaceLogout {
-            spec: Some(spec),
+            spec,
             result: Err(TargetError::worker_lost()),
         }
     }
@@ -71,7 +60,7 @@ impl TargetOutcome for PlaceLogout {
             _ => "nothing was changed there",
         };
         PlaceLogout {
-            spec: Some(spec),
+            spec,
             result: Err(TargetError::timed_out(stage, after, consequence)),
         }
     }
@@ -103,6 +92,9 @@ pub(crate) struct LogoutResults {
     pub revocations: Vec<Revocation>,
     /// Logins removed that cannot be revoked here (API keys, access tokens).
     pub not_revocable: Vec<String>,
+    pub dry_run: bool,
+    /// What the ledger learns: the places logged out hold nothing now.
+    pub ledger: Vec<Change>,
 }
 
 impl LogoutResults {
@@ -115,53 +107,40 @@ impl LogoutResults {
     }
 }
 
-/// Log out every place of the plan, then revoke what `--revoke` asks for. `announce`
-/// is told, before each revocation, which places it signs out.
-pub(crate) async fn logout(
-    plan: LogoutPlan,
-    ctx: ConnectContext,
-    sink: Arc<dyn ProgressSink>,
-    announce: &(dyn Fn(&str) + Send + Sync),
-) -> LogoutResults {
-    let plan = Arc::new(plan);
-    let mut places = Vec::new();
-    if plan.local {
-        places.push(PlaceLogout {
-            spec: None,
-            result: logout_local(&plan),
-        });
-    }
-    let p = plan.clone();
-    let remote = fan_out(
-        &plan.targets,
-        plan.jobs,
-        plan.target_timeout + plan.lock_wait,
-        sink,
+/// Log out every place, then revoke what `--revoke` asks for; before each revocation,
+/// the places it signs out are named (as a warning: it always shows).
+pub(crate) async fn run(opts: LogoutOptions, run: &Run) -> Result<LogoutResults, AppError> {
+    let places = opts.places.resolve(&run.ctx).await?;
+    let opts = std::sync::Arc::new(opts);
+    let (o, ctx) = (opts.clone(), run.ctx.clone());
+    let places = fan_out(
+        &places,
+        opts.jobs,
+        opts.target_timeout + opts.lock_wait,
+        run.sink.clone(),
         move |spec, progress| {
-            let (plan, ctx) = (p.clone(), ctx.clone());
+            let (opts, ctx) = (o.clone(), ctx.clone());
             async move {
                 progress.stage("connecting");
                 let result = async {
-                    let target = spec.connect(&ctx).await.map_err(|mut e| {
-                        if e.class == ErrorClass::Disconnected {
-                            e.message.push_str(": nothing was changed there");
-                        }
-                        e
-                    })?;
+                    let target = spec
+                        .connect(&ctx)
+                        .await
+                        .map_err(super::push::nothing_changed)?;
                     progress.stage("removing");
                     let removed = target
                         .remove(&RemoveRequest {
-                            codex_home: plan.codex_home.as_deref(),
-                            keep_backup: plan.keep_backup,
-                            dry_run: plan.dry_run,
-                            lock_wait: plan.lock_wait,
-                            codex_version: plan.codex_version,
+                            codex_home: opts.codex_home.as_deref(),
+                            keep_backup: opts.keep_backup,
+                            dry_run: opts.dry_run,
+                            lock_wait: opts.lock_wait,
+                            codex_version: opts.codex_version,
                             expect: None,
                         })
                         .await;
                     target.close().await;
                     let rep = removed?;
-                    // What the script took away (it sends it back), exactly that.
+                    // What the place took away (a script sends it back), exactly that.
                     let login = rep
                         .removed
                         .as_ref()
@@ -189,113 +168,56 @@ pub(crate) async fn logout(
                     })
                 }
                 .await;
-                PlaceLogout {
-                    spec: Some(spec),
-                    result,
-                }
+                PlaceLogout { spec, result }
             }
         },
     )
     .await;
-    places.extend(remote);
-    let (revocations, not_revocable) = match &plan.revoke {
-        Some(fallback) => revoke(&plan, fallback, &places, announce).await,
+    let (revocations, not_revocable) = match &opts.revoke {
+        Some(fallback) => revoke(&opts, fallback, &places, run).await,
         None => (Vec::new(), Vec::new()),
     };
-    LogoutResults {
+    let ledger = if opts.dry_run {
+        Vec::new()
+    } else {
+        places
+            .iter()
+            .filter(|p| {
+                matches!(&p.result, Ok(o) if matches!(o.outcome, RemoveOutcome::Removed | RemoveOutcome::Absent))
+            })
+            .map(|p| Change::empty(&p.spec))
+            .collect()
+    };
+    Ok(LogoutResults {
         places,
         revocations,
         not_revocable,
-    }
-}
-
-fn logout_local(plan: &LogoutPlan) -> Result<LoggedOut, TargetError> {
-    let home = LocalHome::resolve().ok_or_else(|| {
-        TargetError::new(
-            ErrorClass::NoHome,
-            "cannot find the home directory",
-            Some("set CODEX_HOME"),
-        )
-    })?;
-    let keyring_error = |e: crate::auth::os_keyring::KeyringError| {
-        TargetError::new(
-            ErrorClass::Keyring,
-            format!("config.toml sets cli_auth_credentials_store = \"keyring\", and {e}"),
-            Some(e.hint()),
-        )
-    };
-    let login = match local::read_login(&home) {
-        Ok(LocalRead::Found { bytes, place, .. }) => match place {
-            LocalPlace::Keyring { .. } => {
-                AuthFile::from_keyring_value(&String::from_utf8_lossy(bytes.expose())).ok()
-            }
-            LocalPlace::File(_) => AuthFile::parse(bytes.expose()).ok(),
-        },
-        Ok(LocalRead::Missing(_)) => None,
-        Err(local::LocalReadError::Keyring(e)) => return Err(keyring_error(e)),
-        Err(e) => return Err(TargetError::new(ErrorClass::Io, e.to_string(), None)),
-    };
-    let removed = local::remove_login(&home, plan.keep_backup, plan.dry_run, plan.lock_wait)
-        .map_err(|e| match e {
-            local::LocalWriteError::Keyring(k) => keyring_error(k),
-            local::LocalWriteError::Busy { .. } => {
-                TargetError::new(ErrorClass::Busy, e.to_string(), None)
-            }
-            other => TargetError::new(ErrorClass::Io, other.to_string(), None),
-        })?;
-    let outcome = match (removed.places.is_empty(), plan.dry_run) {
-        (true, _) => RemoveOutcome::Absent,
-        (false, true) => RemoveOutcome::WouldRemove,
-        (false, false) => RemoveOutcome::Removed,
-    };
-    let path = removed
-        .places
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(" and ");
-    let mut notes = Vec::new();
-    if home.store() == crate::auth::store::CredentialStore::Ephemeral {
-        notes.push(
-            "Codex here keeps its login in memory only (ephemeral): nothing is stored to remove"
-                .into(),
-        );
-    }
-    Ok(LoggedOut {
-        outcome,
-        path: if path.is_empty() {
-            home.auth_path().display().to_string()
-        } else {
-            path
-        },
-        login: login.filter(|_| outcome != RemoveOutcome::Absent),
-        backup: removed.backup.map(|b| b.display().to_string()),
-        codex_status: None,
-        notes,
+        dry_run: opts.dry_run,
+        ledger,
     })
 }
 
 /// Revoke every ChatGPT session removed in this run, once each.
 async fn revoke(
-    plan: &LogoutPlan,
+    opts: &LogoutOptions,
     fallback: &Issuer,
     places: &[PlaceLogout],
-    announce: &(dyn Fn(&str) + Send + Sync),
+    run: &Run,
 ) -> (Vec<Revocation>, Vec<String>) {
     let mut revocations: Vec<(String, AuthFile, Vec<String>)> = Vec::new();
     let mut not_revocable = Vec::new();
-    let run_places: Vec<String> = places.iter().map(PlaceLogout::display).collect();
+    let run_places: Vec<String> = places.iter().map(|p| p.spec.display()).collect();
     for p in places {
         let Ok(out) = &p.result else { continue };
         let Some(login) = &out.login else { continue };
         match &login.session_id {
             Some(session) => match revocations.iter_mut().find(|(s, ..)| s == session) {
-                Some((_, _, from)) => from.push(p.display()),
-                None => revocations.push((session.clone(), login.clone(), vec![p.display()])),
+                Some((_, _, from)) => from.push(p.spec.display()),
+                None => revocations.push((session.clone(), login.clone(), vec![p.spec.display()])),
             },
             None => not_revocable.push(format!(
                 "{}: {}",
-                p.display(),
+                p.spec.display(),
                 crate::auth::local::describe_account(login)
             )),
         }
@@ -304,10 +226,11 @@ async fn revoke(
         .map(|l| l.entries().0)
         .unwrap_or_default();
     // This machine's own login, when it is not part of the logout: it may be a copy.
-    let local_copy = if plan.local {
+    let here = TargetSpec::this_machine();
+    let local_copy = if run_places.contains(&here.display()) {
         None
     } else {
-        crate::auth::source::local_login().ok().map(|l| l.auth)
+        crate::targets::this_machines_login()
     };
     let mut out = Vec::new();
     for (session, login, removed_from) in revocations {
@@ -316,7 +239,7 @@ async fn revoke(
             .as_ref()
             .is_some_and(|l| l.session_id.as_deref() == Some(&session))
         {
-            also.push("local (this machine's own login)".into());
+            also.push(format!("{} (this machine's own login)", here.display()));
         }
         for p in places {
             if let Ok(o) = &p.result {
@@ -324,8 +247,8 @@ async fn revoke(
                     .login
                     .as_ref()
                     .is_some_and(|l| l.session_id.as_deref() == Some(&session));
-                if same && !removed_from.contains(&p.display()) {
-                    also.push(p.display());
+                if same && !removed_from.contains(&p.spec.display()) {
+                    also.push(p.spec.display());
                 }
             }
         }
@@ -348,16 +271,16 @@ async fn revoke(
         } else {
             format!("this also signs out {}", also.join(", "))
         };
-        announce(&format!(
+        run.sink.warn(&format!(
             "{} the ChatGPT session of {account} at {}: {signs_out}",
-            if plan.dry_run {
+            if opts.dry_run {
                 "would revoke"
             } else {
                 "revoking"
             },
             issuer.base
         ));
-        let result = if plan.dry_run {
+        let result = if opts.dry_run {
             None
         } else {
             let r = match login.refresh_token() {

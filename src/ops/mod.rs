@@ -1,10 +1,15 @@
-//! The pipelines (push, status, forward), written once against `targets` and never
-//! naming a transport. They return results and emit progress events; they never print.
-//! Every pipeline over many targets runs them through one bounded [`fan_out`].
+//! The pipelines (push, status, logout, login, the move of a session), written once
+//! against `targets` and never naming a transport. Each takes its command's options,
+//! resolves its places (the one step that reads lists, inventories and engines), runs,
+//! and returns its results and the ledger changes they teach; they emit progress and
+//! notes, and never print. Every pipeline over many places runs them through one
+//! bounded [`fan_out`].
 
-pub(crate) mod forward;
+pub(crate) mod handover;
+pub(crate) mod login;
 pub(crate) mod logout;
 pub(crate) mod push;
+pub(crate) mod source;
 pub(crate) mod status;
 
 use std::future::Future;
@@ -14,14 +19,45 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::targets::TargetSpec;
+use crate::targets::{ConnectContext, TargetSpec};
 
-/// Where a pipeline reports progress. `report` implements it.
+/// Where a pipeline reports progress and says what a person should know. `report`
+/// implements it.
 pub(crate) trait ProgressSink: Send + Sync {
-    /// Target `index` entered a stage ("connecting", "installing", ...).
+    /// The places of a fan-out, by the names progress shows them by, before it starts.
+    fn begin(&self, places: &[String]);
+    /// Place `index` entered a stage ("connecting", "installing", ...).
     fn stage(&self, index: usize, stage: &'static str);
-    /// Target `index` finished; `ok` tells success, `summary` is one short line.
+    /// Place `index` finished; `ok` tells success, `summary` is one short line.
     fn finished(&self, index: usize, ok: bool, summary: &str);
+    /// Something worth knowing (left out with `-q`).
+    fn note(&self, line: &str);
+    /// Something that must be seen (a warning, always shown).
+    fn warn(&self, line: &str);
+}
+
+/// What every pipeline of a run shares: how connections reach their places and ask
+/// their questions, and where progress and notes go.
+#[derive(Clone)]
+pub(crate) struct Run {
+    pub ctx: ConnectContext,
+    pub sink: Arc<dyn ProgressSink>,
+}
+
+/// A sink that shows nothing: progress for a run of this machine alone, which needs no
+/// display (its result is the whole report).
+struct Silent(Arc<dyn ProgressSink>);
+
+impl ProgressSink for Silent {
+    fn begin(&self, _: &[String]) {}
+    fn stage(&self, _: usize, _: &'static str) {}
+    fn finished(&self, _: usize, _: bool, _: &str) {}
+    fn note(&self, line: &str) {
+        self.0.note(line)
+    }
+    fn warn(&self, line: &str) {
+        self.0.warn(line)
+    }
 }
 
 /// One target's progress, handed to its worker.
@@ -56,11 +92,12 @@ pub(crate) trait TargetOutcome: Send + 'static {
     fn summary(&self) -> (bool, String);
 }
 
-/// Run `work` for every target on a pool of at most `jobs` at once; results come back
-/// in the order the targets were given, and a worker that panics or is cancelled
-/// becomes that target's failure without disturbing the others. A worker still going
+/// Run `work` for every place on a pool of at most `jobs` at once; results come back
+/// in the order the places were given, and a worker that panics or is cancelled
+/// becomes that place's failure without disturbing the others. A worker still going
 /// `deadline` after it started is stopped (its connection dropped with it) and reported
-/// as timed out: one stuck target never holds up the run.
+/// as timed out: one stuck place never holds up the run. Progress shows one line per
+/// place, unless this machine is the only one.
 pub(crate) async fn fan_out<R, F, Fut>(
     targets: &[TargetSpec],
     jobs: usize,
@@ -73,6 +110,12 @@ where
     F: Fn(TargetSpec, Progress) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = R> + Send + 'static,
 {
+    let sink: Arc<dyn ProgressSink> = if targets.iter().any(|t| t.kind().remote()) {
+        sink
+    } else {
+        Arc::new(Silent(sink))
+    };
+    sink.begin(&targets.iter().map(TargetSpec::display).collect::<Vec<_>>());
     let work = Arc::new(work);
     let pool = Arc::new(Semaphore::new(jobs.max(1)));
     let mut set = JoinSet::new();
@@ -121,6 +164,9 @@ mod tests {
     #[derive(Default)]
     struct Record(Mutex<Vec<(usize, bool, String)>>);
     impl ProgressSink for Record {
+        fn begin(&self, _: &[String]) {}
+        fn note(&self, _: &str) {}
+        fn warn(&self, _: &str) {}
         fn stage(&self, _: usize, _: &'static str) {}
         fn finished(&self, index: usize, ok: bool, summary: &str) {
             self.0

@@ -1,69 +1,88 @@
-//! `push`: install a login on many targets concurrently, one connection per target, a
-//! bounded pool, and a failure at one target never stopping the others. With
-//! `--login`, each target gets its own fresh login, one after another (a person signs
-//! in for each), installed directly: those tokens are never written on this machine.
+//! `push`: install a login on many places concurrently (this machine too with
+//! `--local`), one connection per place, a bounded pool, and a failure at one place
+//! never stopping the others. It reads its source first (files and stdin before any
+//! place), resolves its places, refuses to spread one ChatGPT session unless asked, and
+//! returns what the ledger learns. With `--login`, each target gets its own fresh login,
+//! installed directly: those tokens are never written on this machine. With `--move`,
+//! the session is handed over ([`super::handover`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{fan_out, Progress, ProgressSink, TargetOutcome};
+use super::source::{self, PlaceLogin, Source};
+use super::{fan_out, Progress, Run, TargetOutcome};
 use crate::auth::AuthFile;
-use crate::login::{LoginOptions, LoginUi};
+use crate::error::AppError;
+use crate::ledger::{self, Change, Ledger};
+use crate::login::{Flow, LoginUi};
 use crate::targets::{
-    ConnectContext, ErrorClass, FileKind, InspectRequest, InstallReport, InstallRequest, Outcome,
-    Target, TargetError, TargetSpec,
+    ErrorClass, FileKind, InspectRequest, InstallReport, InstallRequest, Outcome, Previous,
+    Selection, Target, TargetError, TargetSpec,
 };
 
-pub(crate) enum PushSource {
-    /// One validated login for every target.
-    Fixed(Box<AuthFile>),
-    /// A separate login per target.
-    FreshLogin(LoginOptions, Arc<dyn LoginUi>),
-}
-
-pub(crate) struct PushPlan {
-    pub targets: Vec<TargetSpec>,
-    pub source: PushSource,
+/// A validated push (from `cli`): everything decided, nothing read yet.
+pub(crate) struct PushOptions {
+    pub places: Selection,
+    pub source: Source,
+    /// `--codex-home`, for the targets.
     pub codex_home: Option<String>,
     pub force: bool,
     pub dry_run: bool,
+    /// Allow one ChatGPT session on several places.
+    pub share: bool,
+    /// Take the login off its source once the destination verified it (`--move`).
+    pub move_source: bool,
     pub jobs: usize,
-    /// Report which Codex version judged each target (`-v`, `--json`).
+    /// Report which Codex version judged each place (`-v`, `--json`).
     pub codex_version: bool,
-    /// How long to wait for Codex's locks on each target.
+    /// How long to wait for Codex's locks at each place.
     pub lock_wait: Duration,
-    /// How long one target may take (`--target-timeout`), besides waiting for the
-    /// locks and for a sign-in.
+    /// How long one place may take (`--target-timeout`), besides waiting for the locks
+    /// and for a sign-in.
     pub target_timeout: Duration,
 }
 
+/// Where the pushed login was read, when it was this machine's (`login_from`).
+pub(crate) struct LoginFrom {
+    /// `file` or `keyring`.
+    pub store: &'static str,
+    pub path: Option<String>,
+    pub keyring_account: Option<String>,
+}
+
+/// The outcome of `--move` at its source: its name, or its name and why it kept its
+/// login.
+pub(crate) type Moved = Result<String, (String, TargetError)>;
+
+/// What a push did.
+pub(crate) struct PushResults {
+    pub results: Vec<TargetResult>,
+    /// The one login pushed to every place (none with `--login`).
+    pub login: Option<AuthFile>,
+    pub from: Option<LoginFrom>,
+    pub moved: Option<Moved>,
+    pub dry_run: bool,
+    /// What the ledger learns (empty on a dry run).
+    pub ledger: Vec<Change>,
+}
+
+impl PushResults {
+    /// Every place done, and the move (if any) made.
+    pub(crate) fn all_done(&self) -> bool {
+        self.results.iter().all(TargetResult::done) && !matches!(self.moved, Some(Err(_)))
+    }
+}
+
 pub(crate) struct TargetResult {
-    /// `None`: this machine (`--local`).
-    pub spec: Option<TargetSpec>,
+    pub spec: TargetSpec,
     pub result: Result<InstallReport, TargetError>,
-    /// What was installed there (for scrubbing output and for the per-target summary).
+    /// What was installed there when it was made for it (`--login`), for scrubbing
+    /// output and for the per-target summary.
     pub auth: Option<AuthFile>,
 }
 
 impl TargetResult {
-    /// The place as reports and the ledger name it.
-    pub(crate) fn display(&self) -> String {
-        self.spec
-            .as_ref()
-            .map_or_else(|| "local".to_string(), TargetSpec::display)
-    }
-
-    pub(crate) fn label(&self) -> String {
-        self.spec
-            .as_ref()
-            .map_or_else(|| "local".to_string(), TargetSpec::label)
-    }
-
-    pub(crate) fn kind(&self) -> &'static str {
-        self.spec.as_ref().map_or("local", |s| s.kind().as_str())
-    }
-
-    /// Whether the target counts as done for the exit code: a skipped target is not.
+    /// Whether the place counts as done for the exit code: a skipped place is not.
     pub(crate) fn done(&self) -> bool {
         matches!(&self.result, Ok(rep) if rep.outcome != Outcome::Skipped)
     }
@@ -72,7 +91,7 @@ impl TargetResult {
 impl TargetOutcome for TargetResult {
     fn lost(spec: TargetSpec) -> Self {
         TargetResult {
-            spec: Some(spec),
+            spec,
             result: Err(TargetError::worker_lost()),
             auth: None,
         }
@@ -86,7 +105,7 @@ impl TargetOutcome for TargetResult {
             _ => "nothing was changed there",
         };
         TargetResult {
-            spec: Some(spec),
+            spec,
             result: Err(TargetError::timed_out(stage, after, consequence)),
             auth: None,
         }
@@ -100,68 +119,227 @@ impl TargetOutcome for TargetResult {
     }
 }
 
-/// Run the push on every target; results come back in the order the targets were given.
-pub(crate) async fn push(
-    plan: PushPlan,
-    ctx: ConnectContext,
-    sink: Arc<dyn ProgressSink>,
+/// The source, once what is read before any place is asked has been read.
+enum Pending {
+    Ready(Box<AuthFile>),
+    Place(TargetSpec),
+    Fresh(Flow),
+}
+
+/// How the login of a push is had: one for every place, or one per target.
+enum Login {
+    Fixed(Box<AuthFile>),
+    Fresh(Flow, Arc<dyn LoginUi>),
+}
+
+/// Run the push: source, places, guard, installs (or the move), and what the ledger
+/// learns. Results come back in the order the places were given.
+pub(crate) async fn run(
+    opts: PushOptions,
+    run: &Run,
+    ui: Arc<dyn LoginUi>,
+) -> Result<PushResults, AppError> {
+    // Files and stdin first: a bad one costs no connection.
+    let pending = match &opts.source {
+        Source::File(path) => Pending::Ready(Box::new(source::from_file(path)?)),
+        Source::ApiKeyStdin => Pending::Ready(Box::new(source::api_key_from_stdin()?)),
+        Source::AccessTokenStdin => Pending::Ready(Box::new(source::access_token_from_stdin()?)),
+        Source::Place(spec) => Pending::Place(spec.clone()),
+        Source::FreshLogin(flow) => Pending::Fresh(flow.clone()),
+    };
+    let places = opts.places.resolve(&run.ctx).await?;
+    if let Pending::Place(from) = &pending {
+        if places.iter().any(|p| p.display() == from.display()) {
+            return Err(AppError::usage(
+                format!("{} is both the source and a destination", from.display()),
+                Some("name the place to copy from with --from, and other places as destinations"),
+            ));
+        }
+        if opts.move_source {
+            return super::handover::run(from, &places, &opts, run).await;
+        }
+    }
+    let mut from = None;
+    let login = match pending {
+        Pending::Ready(auth) => Login::Fixed(auth),
+        Pending::Fresh(flow) => {
+            if !flow.device && places.len() > 1 {
+                run.sink.note(
+                    "note: browser sign-ins take turns, one target at a time (Codex's callback port is fixed); with --device-auth every target gets its code at once",
+                );
+            }
+            Login::Fresh(flow, ui)
+        }
+        Pending::Place(spec) => {
+            let read = source::read_place(&spec, &run.ctx).await?;
+            say_where_read(&spec, &read, run);
+            if !spec.kind().remote() {
+                from = Some(login_from(&read));
+            }
+            Login::Fixed(Box::new(read.auth))
+        }
+    };
+    let shared = match &login {
+        Login::Fixed(auth) => {
+            say_where_else(auth, &places, &[], run);
+            guard_shared_session(auth, places.len(), opts.share)?;
+            if auth.is_rotating_session() && !opts.dry_run {
+                let what = if places.len() > 1 {
+                    "these targets and every other holder of this auth.json now share one ChatGPT session"
+                } else {
+                    "this target and every other holder of this auth.json (this machine, if it is your local login) now share one ChatGPT session"
+                };
+                run.sink.note(&format!(
+                    "warning: {what}; a token refresh on one signs the others out"
+                ));
+            }
+            Some(auth.as_ref().clone())
+        }
+        Login::Fresh(..) => None,
+    };
+    let results = install_all(&opts, &places, login, run).await;
+    let ledger = if opts.dry_run {
+        Vec::new()
+    } else {
+        remember(&results, shared.as_ref(), "push")
+    };
+    Ok(PushResults {
+        results,
+        login: shared,
+        from,
+        moved: None,
+        dry_run: opts.dry_run,
+        ledger,
+    })
+}
+
+/// Where this machine's login was read, for `--json`.
+pub(crate) fn login_from(read: &PlaceLogin) -> LoginFrom {
+    match &read.seen.keyring_account {
+        Some(account) => LoginFrom {
+            store: "keyring",
+            path: None,
+            keyring_account: Some(account.clone()),
+        },
+        None => LoginFrom {
+            store: "file",
+            path: Some(read.seen.location.auth_path()),
+            keyring_account: None,
+        },
+    }
+}
+
+/// Say where the pushed login was read (and anything its place said about it).
+pub(crate) fn say_where_read(spec: &TargetSpec, read: &PlaceLogin, run: &Run) {
+    for n in &read.seen.notes {
+        run.sink.note(&format!("note: {n}"));
+    }
+    if spec.kind().remote() {
+        run.sink
+            .note(&format!("pushing the login from {}", spec.display()));
+    } else {
+        run.sink
+            .note(&format!("pushing the local login from {}", read.kept_in()));
+    }
+}
+
+/// Install on every place; results in the order given.
+async fn install_all(
+    opts: &PushOptions,
+    places: &[TargetSpec],
+    login: Login,
+    run: &Run,
 ) -> Vec<TargetResult> {
     // Browser sign-ins take turns: Codex's callback port is fixed. Device codes do not
     // need one, so every target asks for its own at once, and each is installed as soon
     // as its code is approved.
-    let jobs = match &plan.source {
-        PushSource::FreshLogin(opts, _) if opts.device => plan.jobs,
-        PushSource::FreshLogin(..) => 1,
-        PushSource::Fixed(_) => plan.jobs,
+    let (jobs, sign_in) = match &login {
+        Login::Fresh(flow, _) if flow.device => (opts.jobs, flow.timeout),
+        Login::Fresh(flow, _) => (1, flow.timeout),
+        Login::Fixed(_) => (opts.jobs, Duration::ZERO),
     };
-    let deadline = plan.target_timeout
-        + plan.lock_wait
-        + match &plan.source {
-            PushSource::FreshLogin(opts, _) => opts.timeout,
-            PushSource::Fixed(_) => Duration::ZERO,
-        };
-    let targets = plan.targets.clone();
-    let plan = Arc::new(plan);
-    fan_out(&targets, jobs, deadline, sink, move |spec, progress| {
-        let (plan, ctx) = (plan.clone(), ctx.clone());
-        async move {
-            let (result, auth) = push_one(&plan, &spec, &ctx, &progress).await;
-            TargetResult {
-                spec: Some(spec),
-                result,
-                auth,
+    let deadline = opts.target_timeout + opts.lock_wait + sign_in;
+    let shared = Arc::new((
+        login,
+        opts.codex_home.clone(),
+        Plan {
+            force: opts.force,
+            dry_run: opts.dry_run,
+            codex_version: opts.codex_version,
+            lock_wait: opts.lock_wait,
+        },
+        run.ctx.clone(),
+    ));
+    fan_out(
+        places,
+        jobs,
+        deadline,
+        run.sink.clone(),
+        move |spec, progress| {
+            let shared = shared.clone();
+            async move {
+                let (login, codex_home, plan, ctx) = shared.as_ref();
+                let (result, auth) = async {
+                    progress.stage("connecting");
+                    let target = match spec.connect(ctx).await {
+                        Ok(t) => t,
+                        Err(e) => return (Err(nothing_changed(e)), None),
+                    };
+                    let done = push_one(
+                        plan,
+                        codex_home.as_deref(),
+                        login,
+                        &spec,
+                        target.as_ref(),
+                        &progress,
+                    )
+                    .await;
+                    target.close().await;
+                    done
+                }
+                .await;
+                TargetResult { spec, result, auth }
             }
-        }
-    })
+        },
+    )
     .await
 }
 
+/// What every install of one push shares.
+pub(super) struct Plan {
+    pub force: bool,
+    pub dry_run: bool,
+    pub codex_version: bool,
+    pub lock_wait: Duration,
+}
+
+/// A connection lost while it was made changed nothing.
+pub(super) fn nothing_changed(mut e: TargetError) -> TargetError {
+    if e.class == ErrorClass::Disconnected {
+        e.message.push_str(": nothing was changed there");
+    }
+    e
+}
+
 async fn push_one(
-    plan: &PushPlan,
+    plan: &Plan,
+    codex_home: Option<&str>,
+    login: &Login,
     spec: &TargetSpec,
-    ctx: &ConnectContext,
+    target: &dyn Target,
     progress: &Progress,
 ) -> (Result<InstallReport, TargetError>, Option<AuthFile>) {
-    progress.stage("connecting");
-    let target = match spec.connect(ctx).await {
-        Ok(t) => t,
-        Err(mut e) => {
-            if e.class == ErrorClass::Disconnected {
-                e.message.push_str(": nothing was changed there");
-            }
-            return (Err(e), None);
-        }
-    };
-    let (result, auth) = match &plan.source {
-        PushSource::Fixed(auth) => (install(plan, target.as_ref(), auth, progress).await, None),
-        PushSource::FreshLogin(_, _) if plan.dry_run => {
-            (would_log_in(plan, target.as_ref()).await, None)
-        }
-        PushSource::FreshLogin(opts, ui) => {
+    match login {
+        Login::Fixed(auth) => (
+            install(plan, codex_home, target, auth, None, progress).await,
+            None,
+        ),
+        Login::Fresh(..) if plan.dry_run => (would_log_in(plan, codex_home, target).await, None),
+        Login::Fresh(flow, ui) => {
             progress.stage("waiting for sign-in");
-            match crate::login::login(opts, ui.as_ref(), Some(&spec.display())).await {
+            match crate::login::login(flow, ui.as_ref(), Some(&spec.display())).await {
                 Ok(auth) => {
-                    let mut r = install(plan, target.as_ref(), &auth, progress).await;
+                    let mut r = install(plan, codex_home, target, &auth, None, progress).await;
                     if let Ok(rep) = &mut r {
                         rep.login = Some(auth.summary.clone());
                     }
@@ -170,15 +348,16 @@ async fn push_one(
                 Err(e) => (Err(e.into()), None),
             }
         }
-    };
-    target.close().await;
-    (result, auth)
+    }
 }
 
-async fn install(
-    plan: &PushPlan,
+/// Install `auth` at `target`, with `expect` as its precondition.
+pub(super) async fn install(
+    plan: &Plan,
+    codex_home: Option<&str>,
     target: &dyn Target,
     auth: &AuthFile,
+    expect: Option<crate::targets::Expect>,
     progress: &Progress,
 ) -> Result<InstallReport, TargetError> {
     progress.stage(if plan.dry_run {
@@ -188,12 +367,12 @@ async fn install(
     });
     let req = InstallRequest {
         auth,
-        codex_home: plan.codex_home.as_deref(),
+        codex_home,
         force: plan.force,
         dry_run: plan.dry_run,
         codex_version: plan.codex_version,
         lock_wait: plan.lock_wait,
-        expect: None,
+        expect,
     };
     // An error may quote what the target printed; it is shown in progress lines too,
     // before any renderer sees it, so it leaves here without this login's secrets.
@@ -204,242 +383,97 @@ async fn install(
 }
 
 /// Dry run of `push --login`: where the login would go; no sign-in happens.
-async fn would_log_in(plan: &PushPlan, target: &dyn Target) -> Result<InstallReport, TargetError> {
+async fn would_log_in(
+    plan: &Plan,
+    codex_home: Option<&str>,
+    target: &dyn Target,
+) -> Result<InstallReport, TargetError> {
     let seen = target
         .inspect(&InspectRequest {
-            codex_home: plan.codex_home.as_deref(),
+            codex_home,
             codex_version: plan.codex_version,
         })
         .await?;
     let skipped = seen.location.store.may_ignore_file() && !plan.force;
-    Ok(InstallReport {
-        outcome: if skipped {
-            Outcome::Skipped
-        } else {
-            Outcome::WouldInstall
-        },
-        path: seen.path(),
-        home_from: seen.location.home_from,
-        user: seen.location.user.clone(),
-        credential_store: seen.location.store,
-        previous: match seen.kind {
-            FileKind::None => crate::targets::Previous::None,
-            FileKind::File => crate::targets::Previous::Different,
-            FileKind::Symlink => crate::targets::Previous::Symlink,
-            FileKind::Dir => crate::targets::Previous::Dir,
-            FileKind::Other => crate::targets::Previous::Other,
-        },
-        backup: None,
-        file_mode: seen.file_mode,
-        dir_mode: None,
-        verified: false,
-        codex_status: seen.codex_status,
-        codex: seen.codex,
-        notes: vec!["a fresh sign-in would be made for this target".into()],
-        login: None,
-    })
-}
-
-/// A place a login is read from (`--from PLACE`) and, with `--move`, taken off.
-#[derive(Clone, Debug)]
-pub(crate) enum Place {
-    /// This machine's Codex home (file or keyring).
-    Local,
-    Target(TargetSpec),
-}
-
-impl Place {
-    pub(crate) fn display(&self) -> String {
-        match self {
-            Place::Local => "local".into(),
-            Place::Target(t) => t.display(),
-        }
-    }
-
-    pub(crate) fn spec(&self) -> Option<&TargetSpec> {
-        match self {
-            Place::Local => None,
-            Place::Target(t) => Some(t),
-        }
-    }
-}
-
-/// Why a place's login could not be taken.
-pub(crate) enum SourceError {
-    /// The place was read, and holds no usable login (the reason, one line).
-    NoLogin(String),
-    /// The place could not be read.
-    Failed(TargetError),
-}
-
-/// The login a target holds, read as `status` reads it (its Codex home by default).
-pub(crate) async fn read_target(
-    spec: &TargetSpec,
-    ctx: &ConnectContext,
-) -> Result<AuthFile, SourceError> {
-    let target = spec.connect(ctx).await.map_err(SourceError::Failed)?;
-    let seen = target
-        .inspect(&InspectRequest {
-            codex_home: None,
-            codex_version: false,
-        })
-        .await;
-    target.close().await;
-    let seen = seen.map_err(SourceError::Failed)?;
-    if seen.location.store == crate::auth::store::CredentialStore::Keyring {
-        return Err(SourceError::NoLogin(format!(
-            "Codex there keeps its login in the OS keyring (cli_auth_credentials_store = \"keyring\"), which codex-auth cannot read over a connection; {} is not what Codex there uses",
-            seen.path()
-        )));
-    }
-    match &seen.content {
-        Some(bytes) => AuthFile::parse(bytes.expose()).map_err(|e| {
-            SourceError::NoLogin(format!("{} does not hold a Codex login: {e}", seen.path()))
-        }),
-        None => Err(SourceError::NoLogin(format!(
-            "{} holds no login ({} does not exist)",
-            spec.display(),
-            seen.path()
-        ))),
-    }
-}
-
-/// Take the login off the source of a move, now that the destination verified it; its
-/// auth.json.bak (an older login) stays.
-pub(crate) async fn remove_from(
-    place: &Place,
-    ctx: &ConnectContext,
-    lock_wait: Duration,
-) -> Result<(), TargetError> {
-    match place {
-        Place::Local => {
-            let home = crate::auth::local::LocalHome::resolve().ok_or_else(|| {
-                TargetError::new(ErrorClass::NoHome, "cannot find the home directory", None)
-            })?;
-            crate::auth::local::remove_login(&home, true, false, lock_wait)
-                .map(|_| ())
-                .map_err(|e| TargetError::new(ErrorClass::Io, e.to_string(), e.hint().as_deref()))
-        }
-        Place::Target(spec) => {
-            let target = spec.connect(ctx).await?;
-            let r = target
-                .remove(&crate::targets::RemoveRequest {
-                    codex_home: None,
-                    keep_backup: true,
-                    dry_run: false,
-                    lock_wait,
-                    codex_version: false,
-                    expect: None,
-                })
-                .await;
-            target.close().await;
-            r.map(|_| ())
-        }
-    }
-}
-
-/// Install `auth` into this machine's Codex home (`--local`), where its Codex reads it.
-pub(crate) async fn install_local(
-    auth: &AuthFile,
-    force: bool,
-    dry_run: bool,
-    lock_wait: Duration,
-    codex_version: bool,
-) -> TargetResult {
-    use crate::auth::local::{self, LocalOutcome};
-    let result = (|| {
-        let home = local::LocalHome::resolve().ok_or_else(|| {
-            TargetError::new(ErrorClass::NoHome, "cannot find the home directory", None)
-        })?;
-        let user = std::env::var("USER").unwrap_or_default();
-        let home_from = if local::codex_home_from_env() {
-            crate::targets::HomeSource::Env
-        } else {
-            crate::targets::HomeSource::Default
-        };
-        if dry_run {
-            return Ok((
-                InstallReport {
-                    outcome: Outcome::WouldInstall,
-                    path: home.auth_path().display().to_string(),
-                    home_from,
-                    user,
-                    credential_store: home.store(),
-                    previous: crate::targets::Previous::None,
-                    backup: None,
-                    file_mode: None,
-                    dir_mode: None,
-                    verified: false,
-                    codex_status: None,
-                    codex: None,
-                    notes: Vec::new(),
-                    login: None,
-                },
-                false,
-            ));
-        }
-        let saved = local::save_login(&home, auth, force, lock_wait).map_err(|e| {
-            let class = match e {
-                local::LocalWriteError::Keyring(_) => ErrorClass::Keyring,
-                local::LocalWriteError::Busy { .. } => ErrorClass::Busy,
-                _ => ErrorClass::Io,
-            };
-            TargetError::new(class, e.to_string(), e.hint().as_deref())
-        })?;
-        let mut notes = Vec::new();
-        if let Some(why) = &saved.fell_back {
-            notes.push(format!("{why}: saved in the file instead (auto)"));
-        }
-        if let Some(p) = &saved.removed_file {
-            notes.push(format!(
-                "removed {} (the login is in the keyring)",
-                p.display()
-            ));
-        }
-        let (outcome, previous, backup) = match &saved.outcome {
-            LocalOutcome::Created => (Outcome::Installed, crate::targets::Previous::None, None),
-            LocalOutcome::Replaced { backup } => (
-                Outcome::Installed,
-                crate::targets::Previous::Different,
-                backup.as_ref().map(|b| b.display().to_string()),
-            ),
-            LocalOutcome::Unchanged => (Outcome::Unchanged, crate::targets::Previous::Same, None),
-        };
-        Ok((
-            InstallReport {
-                outcome,
-                path: saved.place.to_string(),
-                home_from,
-                user,
-                credential_store: home.store(),
-                previous,
-                backup,
-                file_mode: None,
-                dir_mode: None,
-                verified: true,
-                codex_status: None,
-                codex: None,
-                notes,
-                login: None,
-            },
-            true,
-        ))
-    })();
-    let result = match result {
-        Ok((mut rep, saved)) => {
-            if saved {
-                if let Ok(seen) = super::status::local(codex_version).await {
-                    rep.codex_status = seen.report.codex_status;
-                    rep.codex = seen.report.codex;
-                }
-            }
-            Ok(rep)
-        }
-        Err(e) => Err(e),
+    let outcome = if skipped {
+        Outcome::Skipped
+    } else {
+        Outcome::WouldInstall
     };
-    TargetResult {
-        spec: None,
-        result,
-        auth: None,
+    let mut report = InstallReport::new(outcome, &seen.location);
+    report.path = seen.path();
+    report.previous = match seen.kind {
+        FileKind::None => Previous::None,
+        FileKind::File => Previous::Different,
+        FileKind::Symlink => Previous::Symlink,
+        FileKind::Dir => Previous::Dir,
+        FileKind::Other => Previous::Other,
+    };
+    report.file_mode = seen.file_mode;
+    report.codex_status = seen.codex_status;
+    report.codex = seen.codex;
+    report
+        .notes
+        .push("a fresh sign-in would be made for this target".into());
+    Ok(report)
+}
+
+/// Where else the ledger has seen this ChatGPT session, said before the guard decides;
+/// `except` names more places that do not count (the source of a move).
+pub(super) fn say_where_else(auth: &AuthFile, places: &[TargetSpec], except: &[String], run: &Run) {
+    if !auth.is_rotating_session() {
+        return;
     }
+    let Some(l) = Ledger::open() else { return };
+    let (entries, _) = l.entries();
+    let mut skip: Vec<String> = places.iter().map(TargetSpec::display).collect();
+    skip.extend_from_slice(except);
+    let others: Vec<String> = ledger::holders(&entries, &ledger::session_key(auth), &skip)
+        .into_iter()
+        .map(ledger::describe)
+        .collect();
+    if !others.is_empty() {
+        run.sink.note(&format!(
+            "note: this ChatGPT session is also on {}",
+            others.join(", ")
+        ));
+    }
+}
+
+/// What the ledger learns from a push: each place done holds its login.
+pub(super) fn remember(
+    results: &[TargetResult],
+    shared: Option<&AuthFile>,
+    by: &'static str,
+) -> Vec<Change> {
+    results
+        .iter()
+        .filter_map(|r| {
+            let rep = r.result.as_ref().ok()?;
+            if !matches!(rep.outcome, Outcome::Installed | Outcome::Unchanged) {
+                return None;
+            }
+            let auth = r.auth.as_ref().or(shared)?;
+            Some(Change::holds(
+                &r.spec,
+                format!("{} {}", rep.user, rep.path),
+                auth,
+                by,
+            ))
+        })
+        .collect()
+}
+
+/// One ChatGPT login on several places is refused unless `--share`: its refresh token
+/// rotates, so the first refresh anywhere signs the others out.
+fn guard_shared_session(auth: &AuthFile, places: usize, share: bool) -> Result<(), AppError> {
+    if auth.is_rotating_session() && places > 1 && !share {
+        return Err(AppError::usage(
+            format!(
+                "refusing to push one ChatGPT login to {places} targets: its refresh token rotates, so the first refresh on any of them signs the others out"
+            ),
+            Some("use --login for one login per target, push an API key (--api-key-stdin), or pass --share to accept one shared session"),
+        ));
+    }
+    Ok(())
 }

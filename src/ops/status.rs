@@ -1,24 +1,26 @@
-//! `status`: what login is installed where (this machine and any targets), read-only,
-//! and which places share one ChatGPT session (a refresh on one signs the others out).
+//! `status`: what login is installed where (this machine first, then the targets, and
+//! with `--known` every place the ledger remembers), read-only, and which places share
+//! one ChatGPT session (a refresh on one signs the others out); what the ledger learns
+//! from it; `--forget`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use super::{fan_out, ProgressSink, TargetOutcome};
-use crate::auth::verdict::CodexSeen;
-use crate::auth::{self, AuthFile};
-use crate::targets::{
-    ConnectContext, ErrorClass, FileKind, HomeSource, InspectReport, InspectRequest, Location,
-    TargetError, TargetSpec,
-};
+use super::{fan_out, Run, TargetOutcome};
+use crate::auth::AuthFile;
+use crate::error::AppError;
+use crate::ledger::{self, Change, Ledger};
+use crate::targets::{FileKind, InspectReport, InspectRequest, Selection, TargetError, TargetSpec};
 
-pub(crate) struct StatusPlan {
-    pub targets: Vec<TargetSpec>,
+/// A validated status (from `cli`).
+pub(crate) struct StatusOptions {
+    pub places: Selection,
+    /// Also every place the ledger remembers.
+    pub known: bool,
     pub codex_home: Option<String>,
     pub jobs: usize,
     /// Report which Codex version judged each place (`-v`, `--json`).
     pub codex_version: bool,
-    /// How long one target may take (`--target-timeout`).
+    /// How long one place may take (`--target-timeout`).
     pub target_timeout: Duration,
 }
 
@@ -55,30 +57,33 @@ impl PlaceStatus {
 }
 
 pub(crate) struct PlaceResult {
-    /// `None` for this machine.
-    pub spec: Option<TargetSpec>,
+    pub spec: TargetSpec,
     pub result: Result<PlaceStatus, TargetError>,
 }
 
-impl PlaceResult {
-    pub(crate) fn display(&self) -> String {
-        self.spec
-            .as_ref()
-            .map_or_else(|| "local".to_string(), TargetSpec::display)
+/// What a status run saw, and what the ledger learns from it.
+pub(crate) struct StatusResults {
+    pub places: Vec<PlaceResult>,
+    pub ledger: Vec<Change>,
+}
+
+impl StatusResults {
+    pub(crate) fn all_read(&self) -> bool {
+        self.places.iter().all(|p| p.result.is_ok())
     }
 }
 
 impl TargetOutcome for PlaceResult {
     fn lost(spec: TargetSpec) -> Self {
         PlaceResult {
-            spec: Some(spec),
+            spec,
             result: Err(TargetError::worker_lost()),
         }
     }
 
     fn timed_out(spec: TargetSpec, stage: &'static str, after: Duration) -> Self {
         PlaceResult {
-            spec: Some(spec),
+            spec,
             result: Err(TargetError::timed_out(
                 stage,
                 after,
@@ -92,6 +97,120 @@ impl TargetOutcome for PlaceResult {
             Ok(p) => (true, describe(&p.state)),
             Err(e) => (false, e.message.clone()),
         }
+    }
+}
+
+/// Read every place (this machine first), mark shared and stale sessions and, with
+/// `--known`, the places that no longer hold what the ledger recorded.
+pub(crate) async fn run(opts: StatusOptions, run: &Run) -> Result<StatusResults, AppError> {
+    let mut places = opts.places.resolve(&run.ctx).await?;
+    let ledger = Ledger::open();
+    let (known, damaged) = ledger.as_ref().map(Ledger::entries).unwrap_or_default();
+    if let Some(w) = damaged {
+        run.sink.warn(&w);
+    }
+    if opts.known {
+        for entry in &known {
+            let Some(spec) = entry.target() else { continue };
+            if !places.iter().any(|t| t.display() == spec.display()) {
+                places.push(spec);
+            }
+        }
+    }
+    let codex_home = std::sync::Arc::new(opts.codex_home.clone());
+    let codex_version = opts.codex_version;
+    let ctx = run.ctx.clone();
+    let mut results = fan_out(
+        &places,
+        opts.jobs,
+        opts.target_timeout,
+        run.sink.clone(),
+        move |spec, progress| {
+            let (ctx, codex_home) = (ctx.clone(), codex_home.clone());
+            async move {
+                progress.stage("connecting");
+                let result = async {
+                    let target = spec.connect(&ctx).await?;
+                    progress.stage("reading");
+                    let req = InspectRequest {
+                        codex_home: codex_home.as_deref(),
+                        codex_version,
+                    };
+                    let r = target.inspect(&req).await;
+                    target.close().await;
+                    r.map(decode)
+                }
+                .await;
+                PlaceResult { spec, result }
+            }
+        },
+    )
+    .await;
+    mark_shared(&mut results);
+    mark_stale(&mut results);
+    if opts.known {
+        mark_known(&mut results, &known);
+    }
+    let ledger = changes(&results);
+    Ok(StatusResults {
+        places: results,
+        ledger,
+    })
+}
+
+/// `--forget PLACE`: drop one place from the ledger; whether it was there.
+pub(crate) fn forget(place: &str) -> Result<(bool, std::path::PathBuf), AppError> {
+    let ledger = Ledger::open()
+        .ok_or_else(|| AppError::usage("no state directory for the ledger", Some("set HOME")))?;
+    match ledger.forget(place) {
+        Ok(known) => Ok((known, ledger.path().to_path_buf())),
+        Err(w) => Err(AppError::failed(w, None)),
+    }
+}
+
+/// What a status run teaches the ledger: who holds what now, who holds nothing.
+fn changes(places: &[PlaceResult]) -> Vec<Change> {
+    places
+        .iter()
+        .filter_map(|p| {
+            let st = p.result.as_ref().ok()?;
+            Some(match &st.state {
+                LoginState::LoggedIn(a) => Change::holds(
+                    &p.spec,
+                    format!("{} {}", st.report.location.user, st.report.path()),
+                    a,
+                    "status",
+                ),
+                LoginState::NotLoggedIn => Change::empty(&p.spec),
+                LoginState::Invalid(_) => return None,
+            })
+        })
+        .collect()
+}
+
+/// Note, at every remembered place, whether it still holds what the ledger recorded.
+fn mark_known(places: &mut [PlaceResult], known: &[ledger::Entry]) {
+    for p in places.iter_mut() {
+        let name = p.spec.display();
+        let Some(entry) = known.iter().find(|e| e.place == name) else {
+            continue;
+        };
+        let Ok(st) = &mut p.result else { continue };
+        let now = st.login().map(ledger::session_key);
+        let note = match now {
+            Some(key) if key == entry.session => continue,
+            Some(_) => format!(
+                "LEDGER: holds another login than the {} login it had ({})",
+                entry.kind,
+                ledger::describe(entry)
+            ),
+            None => format!(
+                "LEDGER: no longer holds the {} login it had ({})",
+                entry.kind,
+                ledger::describe(entry)
+            ),
+        };
+        st.report.notes.push(note);
     }
 }
 
@@ -126,220 +245,6 @@ fn decode(report: InspectReport) -> PlaceStatus {
     }
 }
 
-/// This machine's login, read where its Codex reads it (auth.json, or the OS keyring
-/// as config.toml says), with Codex's verdict when `codex` is on PATH (and its version
-/// when asked).
-pub(crate) async fn local(codex_version: bool) -> Result<PlaceStatus, TargetError> {
-    let home = auth::local::LocalHome::resolve().ok_or_else(|| {
-        TargetError::new(
-            ErrorClass::NoHome,
-            "cannot find the home directory",
-            Some("set CODEX_HOME"),
-        )
-    })?;
-    let path = home.auth_path();
-    let (content, keyring_account, mut notes) = match auth::local::read_login(&home) {
-        Ok(auth::local::LocalRead::Found {
-            bytes,
-            place,
-            fell_back,
-        }) => {
-            let notes: Vec<String> = fell_back
-                .map(|e| format!("{e}: Codex reads auth.json instead (auto)"))
-                .into_iter()
-                .collect();
-            match place {
-                auth::local::LocalPlace::Keyring { account } => (Some(bytes), Some(account), notes),
-                auth::local::LocalPlace::File(_) => (Some(bytes), None, notes),
-            }
-        }
-        Ok(auth::local::LocalRead::Missing(why)) => (None, None, vec![why]),
-        Err(auth::local::LocalReadError::Keyring(e)) => {
-            return Err(TargetError::new(
-                ErrorClass::Keyring,
-                format!("config.toml sets cli_auth_credentials_store = \"keyring\", and {e}"),
-                Some(e.hint()),
-            ))
-        }
-        Err(e) => return Err(TargetError::new(ErrorClass::Io, e.to_string(), None)),
-    };
-    let in_file = keyring_account.is_none();
-    let meta = std::fs::symlink_metadata(&path).ok();
-    let kind = match (&meta, &content) {
-        (_, Some(_)) if !in_file => FileKind::File,
-        (None, _) => FileKind::None,
-        (Some(m), _) if m.file_type().is_symlink() => FileKind::Symlink,
-        (Some(m), _) if m.is_dir() => FileKind::Dir,
-        (Some(_), _) => FileKind::File,
-    };
-    if content.is_none() && meta.is_none() {
-        // Nothing to read: a plain "not logged in", which the state says already.
-        notes.retain(|n| !n.ends_with("does not exist"));
-    }
-    let (codex_status, codex) = local_codex_verdict(&home, codex_version).await.unzip();
-    Ok(decode(InspectReport {
-        location: Location {
-            dir: home.dir.display().to_string(),
-            home_from: if auth::local::codex_home_from_env() {
-                HomeSource::Env
-            } else {
-                HomeSource::Default
-            },
-            user: std::env::var("USER").unwrap_or_default(),
-            store: home.store(),
-        },
-        kind,
-        file_mode: if in_file {
-            local_file_mode(&path)
-        } else {
-            None
-        },
-        codex_status,
-        codex,
-        forced: home.config.forced.clone(),
-        notes,
-        unreadable: false,
-        content,
-        keyring_account,
-    }))
-}
-
-#[cfg(unix)]
-fn local_file_mode(path: &std::path::Path) -> Option<String> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path)
-        .ok()
-        .map(|m| format!("{:o}", m.permissions().mode() & 0o777))
-}
-
-#[cfg(not(unix))]
-fn local_file_mode(_: &std::path::Path) -> Option<String> {
-    None
-}
-
-/// Make `name` in `scratch` point at the real file (a copy where links are not allowed).
-fn link_into(real: &std::path::Path, scratch: &std::path::Path) {
-    let Some(name) = real.file_name() else {
-        return;
-    };
-    #[cfg(unix)]
-    let _ = std::os::unix::fs::symlink(real, scratch.join(name));
-    #[cfg(not(unix))]
-    let _ = std::fs::copy(real, scratch.join(name));
-}
-
-/// Where `codex` is on this machine's PATH.
-fn local_codex() -> Option<std::path::PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(if cfg!(windows) { "codex.exe" } else { "codex" }))
-        .find(|p| p.is_file())
-}
-
-/// `codex login status` for the login of `home`, run in a scratch home that links to
-/// its auth.json and config.toml (Codex writes helper files into whatever home it runs
-/// in); a home whose Codex may read the keyring is asked as it is, since the keyring
-/// entry is named after the home's own path.
-async fn local_codex_verdict(
-    home: &auth::local::LocalHome,
-    codex_version: bool,
-) -> Option<(String, CodexSeen)> {
-    let codex = local_codex()?;
-    let scratch = tempfile::Builder::new()
-        .prefix("codex-auth-status")
-        .tempdir()
-        .ok()?;
-    let run_in = if home.store().may_ignore_file() {
-        home.dir.clone()
-    } else {
-        for name in ["auth.json", "config.toml"] {
-            let real = home.dir.join(name);
-            if real.exists() {
-                link_into(&real, scratch.path());
-            }
-        }
-        scratch.path().to_path_buf()
-    };
-    let run = |args: &'static [&'static str]| {
-        tokio::process::Command::new(&codex)
-            .args(args)
-            .env("CODEX_HOME", &run_in)
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .output()
-    };
-    let out = run(&["login", "status"]).await.ok()?;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let (verdict, line) = auth::verdict::judge(out.status.code().map(i64::from), text.lines());
-    let version = match codex_version {
-        true => run(&["--version"])
-            .await
-            .ok()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .filter(|v| !v.is_empty()),
-        false => None,
-    };
-    Some((
-        line,
-        CodexSeen {
-            verdict,
-            path: Some(codex.display().to_string()),
-            version,
-        },
-    ))
-}
-
-/// Local first, then every target in the order given.
-pub(crate) async fn status(
-    plan: StatusPlan,
-    ctx: ConnectContext,
-    sink: Arc<dyn ProgressSink>,
-) -> Vec<PlaceResult> {
-    let codex_home = Arc::new(plan.codex_home.clone());
-    let codex_version = plan.codex_version;
-    let targets = fan_out(
-        &plan.targets,
-        plan.jobs,
-        plan.target_timeout,
-        sink,
-        move |spec, progress| {
-            let (ctx, codex_home) = (ctx.clone(), codex_home.clone());
-            async move {
-                progress.stage("connecting");
-                let result = async {
-                    let target = spec.connect(&ctx).await?;
-                    progress.stage("reading");
-                    let req = InspectRequest {
-                        codex_home: codex_home.as_deref(),
-                        codex_version,
-                    };
-                    let r = target.inspect(&req).await;
-                    target.close().await;
-                    r.map(decode)
-                }
-                .await;
-                PlaceResult {
-                    spec: Some(spec),
-                    result,
-                }
-            }
-        },
-    );
-    let (local, targets) = tokio::join!(local(codex_version), targets);
-    let mut all = vec![PlaceResult {
-        spec: None,
-        result: local,
-    }];
-    all.extend(targets);
-    mark_shared(&mut all);
-    mark_stale(&mut all);
-    all
-}
-
 fn describe(state: &LoginState) -> String {
     match state {
         LoginState::NotLoggedIn => "not logged in".into(),
@@ -369,7 +274,7 @@ fn mark_stale(places: &mut [PlaceResult]) {
                         a.summary.last_refresh.clone().unwrap_or_default(),
                     ))
                 });
-            (p.display(), key)
+            (p.spec.display(), key)
         })
         .collect();
     for (i, p) in places.iter_mut().enumerate() {
@@ -398,7 +303,7 @@ fn mark_shared(places: &mut [PlaceResult]) {
                 .ok()
                 .and_then(PlaceStatus::login)
                 .and_then(|a| a.session_id.clone());
-            (p.display(), id)
+            (p.spec.display(), id)
         })
         .collect();
     for (i, p) in places.iter_mut().enumerate() {

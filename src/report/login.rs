@@ -4,11 +4,33 @@
 use serde::Serialize;
 
 use super::{json_text, login_detail};
-use crate::auth::local::{describe_account, LocalOutcome, LocalPlace, Saved};
+use crate::auth::local::{describe_account, LocalOutcome, LocalPlace};
 use crate::auth::{AuthFile, AuthSummary};
-use crate::ops::forward::ForwardReport;
+use crate::cli::OutputArgs;
+use crate::ops::login::{DeviceOutcome, LoggedIn};
+use crate::targets::{ForwardReport, TargetError};
 
-pub(crate) fn text(auth: &AuthFile, saved: &Saved, codex: Option<&str>) -> String {
+/// Where the new login went and what Codex says of it, on stdout.
+pub(crate) fn print(done: &LoggedIn, output: &OutputArgs) {
+    let codex = done.codex_status.as_deref();
+    super::print_stdout(&if output.json {
+        json(&done.auth, &done.saved, codex)
+    } else {
+        text(&done.auth, &done.saved, codex)
+    });
+}
+
+/// The end of a forwarded login, on stdout.
+pub(crate) fn print_forward(rep: &ForwardReport, output: &OutputArgs) {
+    super::print_stdout(&forward(rep, output.json));
+}
+
+/// The end of the hosts' device logins, on stdout.
+pub(crate) fn print_devices(outcomes: &[DeviceOutcome], output: &OutputArgs) {
+    super::print_stdout(&forward_device(outcomes, output.json));
+}
+
+fn text(auth: &AuthFile, saved: &crate::auth::local::Saved, codex: Option<&str>) -> String {
     let who = describe_account(auth);
     let place = &saved.place;
     let kept = match place {
@@ -65,7 +87,7 @@ struct JsonLogin<'a> {
     codex_status: Option<&'a str>,
 }
 
-pub(crate) fn json(auth: &AuthFile, saved: &Saved, codex: Option<&str>) -> String {
+fn json(auth: &AuthFile, saved: &crate::auth::local::Saved, codex: Option<&str>) -> String {
     let (name, backup) = match &saved.outcome {
         LocalOutcome::Created => ("created", None),
         LocalOutcome::Replaced { backup } => {
@@ -104,7 +126,7 @@ struct JsonForward<'a> {
 
 /// The end of a forwarded login: whether the host's `codex login` succeeded, and what
 /// Codex there says now.
-pub(crate) fn forward(rep: &ForwardReport, json: bool) -> String {
+fn forward(rep: &ForwardReport, json: bool) -> String {
     let ok = rep.exit_status == Some(0);
     if json {
         return json_text(&JsonForward {
@@ -129,37 +151,32 @@ pub(crate) fn forward(rep: &ForwardReport, json: bool) -> String {
 
 #[derive(Serialize)]
 struct JsonDeviceHost<'a> {
-    host: &'a str,
+    host: String,
     ok: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     codex_status: Option<&'a str>,
+    /// As every `--json` error: {class, message, hint}.
     #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
+    error: Option<&'a TargetError>,
 }
 
 /// The end of `login --forward ... --device-auth`: one line per host.
-pub(crate) fn forward_device(
-    outcomes: &[crate::ops::forward::DeviceOutcome],
-    json: bool,
-) -> String {
+fn forward_device(outcomes: &[DeviceOutcome], json: bool) -> String {
     if json {
         let hosts: Vec<JsonDeviceHost> = outcomes
             .iter()
             .map(|o| match &o.result {
                 Ok(r) => JsonDeviceHost {
-                    host: &o.host,
+                    host: o.spec.display(),
                     ok: r.exit_status == Some(0),
                     codex_status: r.codex_status.as_deref(),
                     error: None,
                 },
                 Err(e) => JsonDeviceHost {
-                    host: &o.host,
+                    host: o.spec.display(),
                     ok: false,
                     codex_status: None,
-                    error: Some(match e.hint() {
-                        Some(h) => format!("{e} (hint: {h})"),
-                        None => e.to_string(),
-                    }),
+                    error: Some(e),
                 },
             })
             .collect();
@@ -172,16 +189,13 @@ pub(crate) fn forward_device(
     }
     let mut out = String::new();
     for o in outcomes {
+        let host = o.spec.display();
         out.push_str(&match &o.result {
             Ok(r) => format!(
-                "{}: logged in; codex there says: {}\n",
-                o.host,
+                "{host}: logged in; codex there says: {}\n",
                 r.codex_status.as_deref().unwrap_or("unknown")
             ),
-            Err(e) => match e.hint() {
-                Some(h) => format!("{}: FAILED: {e} (hint: {h})\n", o.host),
-                None => format!("{}: FAILED: {e}\n", o.host),
-            },
+            Err(e) => format!("{host}: FAILED: {}\n", e.line()),
         });
     }
     out

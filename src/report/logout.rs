@@ -6,7 +6,8 @@ use serde::Serialize;
 use super::push::JsonSummary;
 use super::{json_text, render_table, scrub, Verbosity};
 use crate::auth::AuthSummary;
-use crate::ops::logout::{LogoutResults, PlaceLogout};
+use crate::cli::OutputArgs;
+use crate::ops::logout::LogoutResults;
 use crate::targets::{RemoveOutcome, TargetError};
 
 /// Every login removed, for scrubbing.
@@ -17,13 +18,18 @@ fn logins(results: &LogoutResults) -> impl Iterator<Item = &crate::auth::AuthFil
         .filter_map(|p| p.result.as_ref().ok().and_then(|o| o.login.as_ref()))
 }
 
-fn kind(p: &PlaceLogout) -> &'static str {
-    p.spec.as_ref().map_or("local", |s| s.kind().as_str())
-}
-
 const NOT_REVOCABLE: &str = "API keys and access tokens are removed, never revoked: revoke an API key at platform.openai.com/api-keys, an access token where it was issued";
 
-pub(crate) fn table(results: &LogoutResults, verbosity: Verbosity) -> String {
+/// The logout's result document on stdout: the table, or `--json`'s document.
+pub(crate) fn print(results: &LogoutResults, output: &OutputArgs) {
+    super::print_stdout(&if output.json {
+        json(results)
+    } else {
+        table(results, output.verbosity())
+    });
+}
+
+fn table(results: &LogoutResults, verbosity: Verbosity) -> String {
     let mut rows = vec![vec![
         "PLACE".to_string(),
         "RESULT".into(),
@@ -48,13 +54,13 @@ pub(crate) fn table(results: &LogoutResults, verbosity: Verbosity) -> String {
                     notes.push(format!("codex: {s}"));
                 }
                 vec![
-                    p.display(),
+                    p.spec.display(),
                     o.outcome.as_str().to_string(),
                     o.path.clone(),
                     notes.join("; "),
                 ]
             }
-            Err(e) => vec![p.display(), "FAILED".into(), "-".into(), e.line()],
+            Err(e) => vec![p.spec.display(), "FAILED".into(), "-".into(), e.line()],
         });
     }
     if rows.len() == 1 {
@@ -156,14 +162,14 @@ struct JsonLogout<'a> {
     summary: JsonSummary,
 }
 
-pub(crate) fn json(results: &LogoutResults, dry_run: bool) -> String {
+fn json(results: &LogoutResults) -> String {
     let places: Vec<JsonPlace> = results
         .places
         .iter()
         .map(|p| match &p.result {
             Ok(o) => JsonPlace {
-                target: p.spec.as_ref().map_or("local".into(), |s| s.label()),
-                kind: kind(p),
+                target: p.spec.label(),
+                kind: p.spec.kind().as_str(),
                 ok: true,
                 outcome: Some(o.outcome),
                 path: Some(&o.path),
@@ -174,8 +180,8 @@ pub(crate) fn json(results: &LogoutResults, dry_run: bool) -> String {
                 error: None,
             },
             Err(e) => JsonPlace {
-                target: p.spec.as_ref().map_or("local".into(), |s| s.label()),
-                kind: kind(p),
+                target: p.spec.label(),
+                kind: p.spec.kind().as_str(),
                 ok: false,
                 outcome: None,
                 path: None,
@@ -210,7 +216,7 @@ pub(crate) fn json(results: &LogoutResults, dry_run: bool) -> String {
     let ok = places.iter().filter(|p| p.ok).count();
     let doc = JsonLogout {
         command: "logout",
-        dry_run,
+        dry_run: results.dry_run,
         summary: JsonSummary {
             total: places.len(),
             ok,

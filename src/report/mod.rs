@@ -28,10 +28,18 @@ pub(crate) enum Verbosity {
     Verbose,
 }
 
-pub(crate) struct Reporter {
+/// The progress display of one fan-out: one line per place.
+struct Display {
     labels: Vec<String>,
-    verbosity: Verbosity,
+    /// On a terminal: the bars (none with `--json` or `-q`: plain lines, or nothing).
     bars: Option<(MultiProgress, Vec<ProgressBar>)>,
+}
+
+pub(crate) struct Reporter {
+    verbosity: Verbosity,
+    /// Progress is drawn on a terminal (not with `--json` or `-q`).
+    interactive: bool,
+    display: std::sync::RwLock<Display>,
     tty: bool,
     lock: Mutex<()>,
     started: std::time::Instant,
@@ -40,30 +48,14 @@ pub(crate) struct Reporter {
 }
 
 impl Reporter {
-    pub(crate) fn new(labels: Vec<String>, verbosity: Verbosity, json: bool) -> Reporter {
-        let interactive = std::io::stderr().is_terminal() && !json && verbosity != Verbosity::Quiet;
-        let bars = interactive.then(|| {
-            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
-            let style = ProgressStyle::with_template("{spinner} {prefix:.bold} {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner());
-            let width = labels.iter().map(|l| l.len()).max().unwrap_or(0);
-            let bars = labels
-                .iter()
-                .map(|l| {
-                    let b = multi.add(ProgressBar::new_spinner());
-                    b.set_style(style.clone());
-                    b.set_prefix(format!("{l:width$}"));
-                    b.set_message("waiting");
-                    b.enable_steady_tick(Duration::from_millis(120));
-                    b
-                })
-                .collect();
-            (multi, bars)
-        });
+    pub(crate) fn new(verbosity: Verbosity, json: bool) -> Reporter {
         Reporter {
-            labels,
             verbosity,
-            bars,
+            interactive: std::io::stderr().is_terminal() && !json && verbosity != Verbosity::Quiet,
+            display: std::sync::RwLock::new(Display {
+                labels: Vec::new(),
+                bars: None,
+            }),
             tty: prompt::tty_available(),
             lock: Mutex::new(()),
             started: std::time::Instant::now(),
@@ -72,32 +64,45 @@ impl Reporter {
     }
 
     /// A line of human text on stderr that does not tear the progress display.
-    pub(crate) fn note(&self, line: &str) {
-        match &self.bars {
-            Some((multi, _)) => {
+    fn line(&self, line: &str) {
+        if let Ok(display) = self.display.read() {
+            if let Some((multi, _)) = &display.bars {
                 let _ = multi.println(line);
-            }
-            None => {
-                let _g = self.lock.lock();
-                let _ = writeln!(std::io::stderr(), "{line}");
+                return;
             }
         }
+        let _g = self.lock.lock();
+        let _ = writeln!(std::io::stderr(), "{line}");
     }
 
     pub(crate) fn finish(&self) {
-        if let Some((multi, bars)) = &self.bars {
-            for b in bars {
-                b.finish();
+        if let Ok(display) = self.display.read() {
+            if let Some((multi, bars)) = &display.bars {
+                for b in bars {
+                    b.finish();
+                }
+                let _ = multi.clear();
             }
-            let _ = multi.clear();
         }
     }
 
     fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
-        match &self.bars {
-            Some((multi, _)) => multi.suspend(f),
-            None => f(),
+        match self.display.read() {
+            Ok(display) => match &display.bars {
+                Some((multi, _)) => multi.suspend(f),
+                None => f(),
+            },
+            Err(_) => f(),
         }
+    }
+
+    /// The label of place `index`.
+    fn label(&self, index: usize) -> String {
+        self.display
+            .read()
+            .ok()
+            .and_then(|d| d.labels.get(index).cloned())
+            .unwrap_or_default()
     }
 }
 
@@ -130,27 +135,83 @@ pub(crate) fn scrub<'a>(text: String, logins: impl IntoIterator<Item = &'a AuthF
 }
 
 impl ProgressSink for Reporter {
+    fn begin(&self, labels: &[String]) {
+        let bars = self.interactive.then(|| {
+            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+            let style = ProgressStyle::with_template("{spinner} {prefix:.bold} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner());
+            let width = labels.iter().map(|l| l.len()).max().unwrap_or(0);
+            let bars = labels
+                .iter()
+                .map(|l| {
+                    let b = multi.add(ProgressBar::new_spinner());
+                    b.set_style(style.clone());
+                    b.set_prefix(format!("{l:width$}"));
+                    b.set_message("waiting");
+                    b.enable_steady_tick(Duration::from_millis(120));
+                    b
+                })
+                .collect();
+            (multi, bars)
+        });
+        self.finish();
+        if let Ok(mut display) = self.display.write() {
+            *display = Display {
+                labels: labels.to_vec(),
+                bars,
+            };
+        }
+    }
+
     fn stage(&self, index: usize, stage: &'static str) {
-        match &self.bars {
-            Some((_, bars)) => bars[index].set_message(stage),
-            None if self.verbosity == Verbosity::Verbose => self.note(&format!(
-                "{}: {stage} (+{} ms)",
-                self.labels[index],
-                self.started.elapsed().as_millis()
-            )),
+        let Ok(display) = self.display.read() else {
+            return;
+        };
+        match &display.bars {
+            Some((_, bars)) => {
+                if let Some(bar) = bars.get(index) {
+                    bar.set_message(stage);
+                }
+            }
+            None if self.verbosity == Verbosity::Verbose => {
+                drop(display);
+                self.line(&format!(
+                    "{}: {stage} (+{} ms)",
+                    self.label(index),
+                    self.started.elapsed().as_millis()
+                ))
+            }
             None => {}
         }
     }
 
     fn finished(&self, index: usize, ok: bool, summary: &str) {
-        match &self.bars {
+        let Ok(display) = self.display.read() else {
+            return;
+        };
+        match &display.bars {
             Some((_, bars)) => {
                 let mark = if ok { "✓" } else { "✗" };
-                bars[index].finish_with_message(format!("{mark} {summary}"));
+                if let Some(bar) = bars.get(index) {
+                    bar.finish_with_message(format!("{mark} {summary}"));
+                }
             }
             None if self.verbosity == Verbosity::Quiet && ok => {}
-            None => self.note(&format!("{}: {summary}", self.labels[index])),
+            None => {
+                drop(display);
+                self.line(&format!("{}: {summary}", self.label(index)))
+            }
         }
+    }
+
+    fn note(&self, line: &str) {
+        if self.verbosity != Verbosity::Quiet {
+            self.line(line);
+        }
+    }
+
+    fn warn(&self, line: &str) {
+        self.line(line);
     }
 }
 
@@ -172,6 +233,18 @@ impl Prompter for Reporter {
     }
 }
 
+impl Reporter {
+    /// A note (left out with `-q`).
+    pub(crate) fn note(&self, line: &str) {
+        ProgressSink::note(self, line)
+    }
+
+    /// A warning (always shown).
+    pub(crate) fn warn(&self, line: &str) {
+        ProgressSink::warn(self, line)
+    }
+}
+
 impl crate::login::LoginUi for Reporter {
     fn authorize_url(&self, for_target: Option<&str>, url: &str, browser_started: bool) {
         let whom = for_target.map_or(String::new(), |t| format!(" for {t}"));
@@ -180,12 +253,12 @@ impl crate::login::LoginUi for Reporter {
         } else {
             "open this URL in a browser on this machine"
         };
-        self.note(&format!("Sign in to ChatGPT{whom}: {how}:\n\n  {url}\n"));
+        self.line(&format!("Sign in to ChatGPT{whom}: {how}:\n\n  {url}\n"));
     }
 
     fn device_code(&self, for_target: Option<&str>, url: &str, code: &str) {
         let Some(target) = for_target else {
-            self.note(&format!(
+            self.line(&format!(
                 "Sign in to ChatGPT: on any device, open\n\n  {url}\n\nand enter the code  {code}  (valid for 15 minutes).\n"
             ));
             return;
@@ -195,15 +268,15 @@ impl crate::login::LoginUi for Reporter {
             .device_url_shown
             .swap(true, std::sync::atomic::Ordering::SeqCst);
         if first {
-            self.note(&format!(
+            self.line(&format!(
                 "Sign in to ChatGPT once per target: on any device, open\n\n  {url}\n\nand enter each code (valid for 15 minutes; each target gets its login as soon as its code is approved):"
             ));
         }
-        self.note(&format!("  {code}  {target}"));
+        self.line(&format!("  {code}  {target}"));
     }
 }
 
-impl crate::ops::forward::ForwardUi for Reporter {
+impl crate::targets::ForwardUi for Reporter {
     fn host_device_code(&self, host: &str, url: &str, code: &str) {
         crate::login::LoginUi::device_code(self, Some(host), url, code);
     }
@@ -216,7 +289,7 @@ impl crate::ops::forward::ForwardUi for Reporter {
     }
 
     fn tunnel_ready(&self, port: u16) {
-        self.note(&format!(
+        self.line(&format!(
             "codex-auth: forwarding 127.0.0.1:{port} here to 127.0.0.1:{port} on the host"
         ));
     }
@@ -227,15 +300,11 @@ impl crate::ops::forward::ForwardUi for Reporter {
         } else {
             "open this URL in a browser on this machine"
         };
-        self.note(&format!("codex-auth: {how}:\n\n  {url}\n"));
+        self.line(&format!("codex-auth: {how}:\n\n  {url}\n"));
     }
 
     fn forwarded(&self, port: u16, request_line: &str) {
-        self.note(&format!("codex-auth: {port} -> host: {request_line}"));
-    }
-
-    fn warn(&self, line: &str) {
-        self.note(line);
+        self.line(&format!("codex-auth: {port} -> host: {request_line}"));
     }
 }
 

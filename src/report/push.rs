@@ -3,9 +3,9 @@
 use serde::Serialize;
 
 use super::{json_text, render_table, scrub, Verbosity};
-use crate::auth::local::LocalPlace;
 use crate::auth::{AuthFile, AuthSummary};
-use crate::ops::push::TargetResult;
+use crate::cli::OutputArgs;
+use crate::ops::push::{LoginFrom, Moved, PushResults, TargetResult};
 use crate::targets::{InstallReport, Outcome, Previous, TargetError};
 
 #[derive(Serialize)]
@@ -34,7 +34,7 @@ struct JsonPush<'a> {
     login: Option<&'a AuthSummary>,
     /// Where the pushed login was read, when it was this machine's.
     #[serde(skip_serializing_if = "Option::is_none")]
-    login_from: Option<JsonFrom>,
+    login_from: Option<JsonFrom<'a>>,
     /// `--move`: whether the source gave its login up.
     #[serde(skip_serializing_if = "Option::is_none")]
     moved_from: Option<JsonMoved<'a>>,
@@ -51,9 +51,6 @@ fn logins<'a>(
         .into_iter()
         .chain(results.iter().filter_map(|r| r.auth.as_ref()))
 }
-
-/// The outcome of `--move` at its source.
-pub(crate) type Moved = Result<String, (String, TargetError)>;
 
 #[derive(Serialize)]
 struct JsonMoved<'a> {
@@ -81,43 +78,41 @@ impl<'a> JsonMoved<'a> {
 }
 
 #[derive(Serialize)]
-struct JsonFrom {
+struct JsonFrom<'a> {
     store: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    path: Option<String>,
+    path: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    keyring_account: Option<String>,
+    keyring_account: Option<&'a str>,
 }
 
-impl JsonFrom {
-    fn of(place: &LocalPlace) -> JsonFrom {
-        match place {
-            LocalPlace::File(p) => JsonFrom {
-                store: "file",
-                path: Some(p.display().to_string()),
-                keyring_account: None,
-            },
-            LocalPlace::Keyring { account } => JsonFrom {
-                store: "keyring",
-                path: None,
-                keyring_account: Some(account.clone()),
-            },
+impl<'a> JsonFrom<'a> {
+    fn of(from: &'a LoginFrom) -> JsonFrom<'a> {
+        JsonFrom {
+            store: from.store,
+            path: from.path.as_deref(),
+            keyring_account: from.keyring_account.as_deref(),
         }
     }
 }
 
-pub(crate) fn json(
-    results: &[TargetResult],
-    shared: Option<&AuthFile>,
-    from: Option<&LocalPlace>,
-    moved: Option<&Moved>,
-    dry_run: bool,
-) -> String {
+/// The push's result document on stdout: the table, or `--json`'s document.
+pub(crate) fn print(pushed: &PushResults, output: &OutputArgs) {
+    super::print_stdout(&if output.json {
+        json(pushed)
+    } else {
+        table(pushed, output.verbosity())
+    });
+}
+
+fn json(pushed: &PushResults) -> String {
+    let results = &pushed.results;
+    let shared = pushed.login.as_ref();
     let targets: Vec<JsonTarget> = results
         .iter()
         .map(|r| JsonTarget {
-            target: r.label(),
-            kind: r.kind(),
+            target: r.spec.label(),
+            kind: r.spec.kind().as_str(),
             ok: r.done(),
             report: r.result.as_ref().ok(),
             error: r.result.as_ref().err(),
@@ -126,10 +121,10 @@ pub(crate) fn json(
     let ok = targets.iter().filter(|t| t.ok).count();
     let doc = JsonPush {
         command: "push",
-        dry_run,
+        dry_run: pushed.dry_run,
         login: shared.map(|a| &a.summary),
-        login_from: from.map(JsonFrom::of),
-        moved_from: moved.map(JsonMoved::of),
+        login_from: pushed.from.as_ref().map(JsonFrom::of),
+        moved_from: pushed.moved.as_ref().map(JsonMoved::of),
         summary: JsonSummary {
             total: targets.len(),
             ok,
@@ -195,12 +190,12 @@ pub(super) fn codex_name(c: &crate::auth::verdict::CodexSeen) -> String {
 }
 
 /// The summary table, one row per target, plus a closing count.
-pub(crate) fn table(
-    results: &[TargetResult],
-    shared: Option<&AuthFile>,
-    moved: Option<&Moved>,
-    verbosity: Verbosity,
-) -> String {
+fn table(pushed: &PushResults, verbosity: Verbosity) -> String {
+    let (results, shared, moved) = (
+        &pushed.results,
+        pushed.login.as_ref(),
+        pushed.moved.as_ref(),
+    );
     let mut rows: Vec<Vec<String>> = vec![vec![
         "TARGET".into(),
         "RESULT".into(),
@@ -214,12 +209,12 @@ pub(crate) fn table(
         }
         rows.push(match &r.result {
             Ok(rep) => vec![
-                r.display(),
+                r.spec.display(),
                 rep.outcome.as_str().to_string(),
                 rep.path.clone(),
                 notes(rep, verbosity),
             ],
-            Err(e) => vec![r.display(), "FAILED".into(), "-".into(), e.line()],
+            Err(e) => vec![r.spec.display(), "FAILED".into(), "-".into(), e.line()],
         });
     }
     if rows.len() == 1 {

@@ -7,7 +7,8 @@ use super::push::JsonSummary;
 use super::{json_text, login_detail, render_table, scrub, Verbosity};
 use crate::auth::store::CredentialStore;
 use crate::auth::AuthSummary;
-use crate::ops::status::{LoginState, PlaceResult, PlaceStatus};
+use crate::cli::OutputArgs;
+use crate::ops::status::{LoginState, PlaceResult, PlaceStatus, StatusResults};
 use crate::targets::{HomeSource, TargetError};
 
 /// Every login any place holds, for scrubbing.
@@ -17,7 +18,16 @@ fn logins(places: &[PlaceResult]) -> impl Iterator<Item = &crate::auth::AuthFile
         .filter_map(|p| p.result.as_ref().ok().and_then(PlaceStatus::login))
 }
 
-pub(crate) fn table(places: &[PlaceResult], verbosity: Verbosity) -> String {
+/// The status's result document on stdout: the table, or `--json`'s document.
+pub(crate) fn print(status: &StatusResults, output: &OutputArgs) {
+    super::print_stdout(&if output.json {
+        json(&status.places)
+    } else {
+        table(&status.places, output.verbosity())
+    });
+}
+
+fn table(places: &[PlaceResult], verbosity: Verbosity) -> String {
     let mut rows = vec![vec![
         "PLACE".to_string(),
         "LOGIN".into(),
@@ -70,7 +80,7 @@ pub(crate) fn table(places: &[PlaceResult], verbosity: Verbosity) -> String {
                 if store.may_ignore_file() && st.report.keyring_account.is_none() {
                     warnings.push(format!(
                         "note: {} uses the {store} credential store: Codex there {} auth.json",
-                        p.display(),
+                        p.spec.display(),
                         if store == CredentialStore::Keyring {
                             "ignores"
                         } else {
@@ -79,7 +89,7 @@ pub(crate) fn table(places: &[PlaceResult], verbosity: Verbosity) -> String {
                     ));
                 }
                 vec![
-                    p.display(),
+                    p.spec.display(),
                     login,
                     store.to_string(),
                     st.report.codex_status.clone().unwrap_or_else(|| "-".into()),
@@ -87,7 +97,7 @@ pub(crate) fn table(places: &[PlaceResult], verbosity: Verbosity) -> String {
                 ]
             }
             Err(e) => vec![
-                p.display(),
+                p.spec.display(),
                 "FAILED".into(),
                 "-".into(),
                 "-".into(),
@@ -105,7 +115,7 @@ pub(crate) fn table(places: &[PlaceResult], verbosity: Verbosity) -> String {
                 continue;
             }
             let mut group = st.shared_with.clone();
-            group.push(p.display());
+            group.push(p.spec.display());
             group.sort();
             if !seen.contains(&group) {
                 warnings.push(format!(
@@ -173,15 +183,12 @@ struct JsonStatus<'a> {
     summary: JsonSummary,
 }
 
-pub(crate) fn json(places: &[PlaceResult]) -> String {
+fn json(places: &[PlaceResult]) -> String {
     let list: Vec<JsonPlace> = places
         .iter()
         .map(|p| {
-            let kind = p.spec.as_ref().map_or("local", |s| s.kind().as_str());
-            let target = p
-                .spec
-                .as_ref()
-                .map_or_else(|| "local".to_string(), |s| s.label());
+            let kind = p.spec.kind().as_str();
+            let target = p.spec.label();
             match &p.result {
                 Ok(st) => {
                     let (state, login, invalid) = match &st.state {

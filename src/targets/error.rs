@@ -37,6 +37,8 @@ error_classes!(
     Config,
     ForwardingRefused,
     RemotePortClosed,
+    NoCodex,
+    PortBusy,
     NoHome,
     PermissionDenied,
     DiskFull,
@@ -102,6 +104,17 @@ impl ErrorClass {
     }
 }
 
+/// What a place holds instead of what a compare-and-swap precondition expected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NowHolds {
+    /// A login, where none was expected.
+    Something,
+    /// No login, where one was expected.
+    Nothing,
+    /// Another login than the one expected.
+    Another,
+}
+
 /// A failure at one target, with a stable class for `--json` and a hint for people.
 #[derive(Clone, Debug, serde::Serialize)]
 pub(crate) struct TargetError {
@@ -118,6 +131,20 @@ impl TargetError {
             message: message.into(),
             hint: hint.map(str::to_string),
         }
+    }
+
+    /// The place no longer holds what a precondition expected: nothing was written.
+    pub(crate) fn changed(path: &str, now: NowHolds) -> Self {
+        let holds = match now {
+            NowHolds::Something => "a login is there now",
+            NowHolds::Nothing => "there is no login there any more",
+            NowHolds::Another => "it holds another login now",
+        };
+        TargetError::new(
+            ErrorClass::Changed,
+            format!("{path} is not what this run read ({holds}); nothing was written"),
+            ErrorClass::Changed.default_hint(),
+        )
     }
 
     /// A target stopped at its deadline (`--target-timeout`), `after` it started, in

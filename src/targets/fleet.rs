@@ -1,8 +1,10 @@
 //! Addressing many targets at once: lists of destinations in a file (`--ssh @FILE`,
 //! `--docker @FILE`, `-` for stdin), hosts from an Ansible inventory (`--inventory`,
 //! read by Ansible's own `ansible-inventory --list`), and containers matching
-//! `docker ps` filters (`--docker-filter`). All of it is read while the plan is made,
-//! before any target is connected; each problem is a usage error (exit 2).
+//! `docker ps` filters (`--docker-filter`). The flags are checked with no I/O
+//! ([`stdin_reader`], [`filters`]); the lists and inventories are read when a run
+//! resolves its targets, before any target is connected; each problem is a usage error
+//! (exit 2).
 
 use std::io::Read;
 use std::path::Path;
@@ -15,14 +17,26 @@ use crate::ssh::Destination;
 /// Largest list or inventory read.
 const MAX_LIST: u64 = 16 << 20;
 
+/// `FLAG @-` when one of `values` reads stdin (the command line allows one reader).
+pub(crate) fn stdin_reader(values: &[String], flag: &str) -> Option<String> {
+    values
+        .iter()
+        .any(|v| v == "@-")
+        .then(|| format!("{flag} @-"))
+}
+
+/// The values that name targets themselves (not `@FILE` lists), for checking them
+/// before anything is read.
+pub(crate) fn named(values: &[String]) -> impl Iterator<Item = &str> {
+    values
+        .iter()
+        .map(String::as_str)
+        .filter(|v| !v.starts_with('@'))
+}
+
 /// `values` with every `@FILE` (`@-`: stdin) replaced by the lines of that file: blank
-/// lines and `#` comments skipped, surrounding space trimmed. `stdin_taken` is set when
-/// stdin is read, and refuses a second reader.
-pub(crate) fn expand(
-    values: &[String],
-    flag: &str,
-    stdin_taken: &mut Option<String>,
-) -> Result<Vec<String>, AppError> {
+/// lines and `#` comments skipped, surrounding space trimmed.
+pub(crate) fn expand(values: &[String], flag: &str) -> Result<Vec<String>, AppError> {
     let mut out = Vec::new();
     for v in values {
         let Some(path) = v.strip_prefix('@') else {
@@ -30,7 +44,6 @@ pub(crate) fn expand(
             continue;
         };
         let text = if path == "-" {
-            take_stdin(stdin_taken, &format!("{flag} @-"))?;
             let mut text = String::new();
             std::io::stdin()
                 .lock()
@@ -63,18 +76,6 @@ pub(crate) fn expand(
         }
     }
     Ok(out)
-}
-
-/// Note that stdin is read by `who`; a second reader is a usage error.
-pub(crate) fn take_stdin(taken: &mut Option<String>, who: &str) -> Result<(), AppError> {
-    if let Some(first) = taken {
-        return Err(AppError::usage(
-            format!("{who} and {first} both read stdin"),
-            Some("give one of them a file instead"),
-        ));
-    }
-    *taken = Some(who.to_string());
-    Ok(())
 }
 
 fn read_list(path: &Path) -> std::io::Result<String> {
@@ -304,16 +305,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("hosts");
         std::fs::write(&f, "# fleet\nweb1\n\n  db1  # the database\n").unwrap();
-        let mut taken = None;
-        let got = expand(
-            &["a".into(), format!("@{}", f.display())],
-            "--ssh",
-            &mut taken,
-        )
-        .unwrap();
+        let got = expand(&["a".into(), format!("@{}", f.display())], "--ssh").unwrap();
         assert_eq!(got, ["a", "web1", "db1"]);
         std::fs::write(&f, "# nothing\n").unwrap();
-        let empty = expand(&[format!("@{}", f.display())], "--ssh", &mut taken);
+        let empty = expand(&[format!("@{}", f.display())], "--ssh");
         assert!(
             matches!(&empty, Err(e) if e.message.ends_with("lists nothing")),
             "{:?}",

@@ -14,7 +14,7 @@ pub(crate) struct InspectRequest<'a> {
 }
 
 /// What a target holds. `content` is the raw auth.json and never printed.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct InspectReport {
     pub location: Location,
     pub kind: FileKind,

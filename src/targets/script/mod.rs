@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 
 use super::{
     ErrorClass, Expect, Forced, InspectReport, InspectRequest, InstallReport, InstallRequest,
-    Location, Outcome, RemoveReport, RemoveRequest, TargetError,
+    Location, NowHolds, Outcome, RemoveReport, RemoveRequest, TargetError,
 };
 use crate::auth::verdict::CodexSeen;
 use crate::secret::SecretBytes;
@@ -304,10 +304,14 @@ impl Report {
                     detail.replace(',', ", ")
                 ),
             ),
-            F::Changed => (
-                ErrorClass::Changed,
-                changed_message(&auth, detail),
-            ),
+            F::Changed => {
+                let now = match detail {
+                    "present" => NowHolds::Something,
+                    "absent" => NowHolds::Nothing,
+                    _ => NowHolds::Another,
+                };
+                return Some(TargetError::changed(&auth, now));
+            }
             F::Unverifiable => {
                 return Some(TargetError::new(
                     ErrorClass::Remote,
@@ -366,16 +370,6 @@ impl Report {
         }
         Ok(Some(body[..len].to_vec()))
     }
-}
-
-/// The compare-and-swap precondition failed: what the place holds instead.
-pub(crate) fn changed_message(auth: &str, now: &str) -> String {
-    let holds = match now {
-        "present" => "a login is there now",
-        "absent" => "there is no login there any more",
-        _ => "it holds another login now",
-    };
-    format!("{auth} is not what this run read ({holds}); nothing was written")
 }
 
 /// Where the login lives, as every locating script reports it.

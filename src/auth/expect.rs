@@ -1,7 +1,8 @@
-//! The compare-and-swap precondition of a write (install or remove) on any place: what
-//! the place must still hold when the write happens, checked under Codex's locks where
-//! the place has them. A place that no longer holds it fails as `changed`, and nothing
-//! is written: `--move` and `sync` read again instead of overwriting what changed.
+//! The compare-and-swap precondition of a write (install or remove) on any place, this
+//! machine included: what the place must still hold when the write happens, checked
+//! under Codex's locks where the place has them. A place that no longer holds it fails
+//! as `changed`, and nothing is written: `--move` (and `sync`) read again instead of
+//! overwriting what changed.
 
 /// The sha256 (hex) of a login's bytes as a place keeps them: equal fingerprints, the
 /// same login at both places. Identifies a login without showing it.

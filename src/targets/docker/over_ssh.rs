@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use super::{ErrorClass, TargetError};
+use super::super::{ErrorClass, TargetError};
 use crate::docker::Engine;
 use crate::prompt::Prompter;
 use crate::ssh::{Destination, Session, SshOptions};

@@ -1,6 +1,11 @@
 //! SSH hosts as targets: the `--ssh` flags and the connection options (`-F`, `-o`, `-i`,
-//! shared with `login --forward`), and the [`Target`] implementation, which runs every
-//! script through the user's login shell as `sh -c '…'` on one connection.
+//! shared with `login --forward`), the [`Target`] implementation, which runs every
+//! script through the user's login shell as `sh -c '…'` on one connection, and the
+//! forwarded login ([`forward`]), which only ssh hosts have.
+
+mod forward;
+
+pub(crate) use forward::{ForwardError, ForwardReport, ForwardUi, HostLogin};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -81,10 +86,10 @@ pub(crate) struct SshTargetArgs {
 }
 
 impl SshTargetArgs {
-    /// Every ssh target named: `--ssh` values (with `@FILE` lists expanded), then the
-    /// inventory's hosts.
-    fn specs(&self, stdin: &mut Option<String>) -> Result<Vec<Destination>, AppError> {
-        let mut specs: Vec<Destination> = super::fleet::expand(&self.ssh, "--ssh", stdin)?
+    /// Every ssh target named: `--ssh` values (with `@FILE` lists read), then the
+    /// inventory's hosts (Ansible run).
+    fn read(&self) -> Result<Vec<Destination>, AppError> {
+        let mut specs: Vec<Destination> = super::fleet::expand(&self.ssh, "--ssh")?
             .iter()
             .map(|raw| destination(raw))
             .collect::<Result<_, _>>()?;
@@ -120,11 +125,20 @@ impl TargetKind for SshKind {
     type Args = SshTargetArgs;
     type Context = SshOptions;
 
-    fn specs(
-        args: &SshTargetArgs,
-        stdin: &mut Option<String>,
-    ) -> Result<Vec<Destination>, AppError> {
-        args.specs(stdin)
+    fn named(args: &SshTargetArgs) -> Result<Vec<Destination>, AppError> {
+        super::fleet::named(&args.ssh).map(destination).collect()
+    }
+
+    fn stdin_reader(args: &SshTargetArgs) -> Option<String> {
+        super::fleet::stdin_reader(&args.ssh, "--ssh")
+    }
+
+    fn find<'a>(
+        args: &'a SshTargetArgs,
+        _context: &'a SshOptions,
+        _ctx: &'a ConnectContext,
+    ) -> BoxFuture<'a, Result<Vec<Destination>, AppError>> {
+        Box::pin(async move { args.read() })
     }
 
     fn context(args: &SshTargetArgs) -> Result<SshOptions, AppError> {
@@ -147,6 +161,11 @@ impl TargetKind for SshKind {
 
     fn label(dest: &Destination) -> String {
         dest.name.clone().unwrap_or_else(|| dest.to_string())
+    }
+
+    /// An ssh destination stands alone in tables and the ledger.
+    fn display(dest: &Destination) -> String {
+        Self::label(dest)
     }
 
     fn address(dest: &Destination) -> String {
@@ -179,12 +198,6 @@ impl TargetKind for SshKind {
             }) as Box<dyn Target>)
         })
     }
-}
-
-/// A target over a connection made for something else (`login --forward` looks at
-/// what the host holds before it signs in there).
-pub(crate) fn over_session(session: Arc<Session>) -> Box<dyn Target> {
-    Box::new(SshTarget { session })
 }
 
 impl Shell for SshTarget {

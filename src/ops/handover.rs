@@ -1,0 +1,324 @@
+//! A session handed over from one place to another (`push --from PLACE --move`): the
+//! session moves, it is not copied. One connection to each place for the whole move:
+//! the source is read, the destination read and written with the compare-and-swap
+//! precondition that it still holds what was read there, and the source's login then
+//! removed with the precondition that it still holds what was handed over. When either
+//! changed in between (a Codex there refreshing), both are read again and the hand-over
+//! repeated, a bounded number of times: never an older copy over a newer one, never the
+//! only live copy removed.
+
+use std::sync::Arc;
+
+use super::push::{self, Moved, Plan, PushOptions, PushResults, TargetResult};
+use super::source::{self, PlaceLogin};
+use super::{fan_out, Progress, Run, TargetOutcome};
+use crate::auth::AuthFile;
+use crate::error::AppError;
+use crate::ledger::Change;
+use crate::targets::{
+    ConnectContext, ErrorClass, InspectRequest, InstallReport, Outcome, RemoveRequest, Target,
+    TargetError, TargetSpec,
+};
+
+/// How many times a hand-over is tried when a place changes under it.
+const ROUNDS: usize = 3;
+
+/// The destination's result, the source's, and the login handed over last.
+struct Handed {
+    result: TargetResult,
+    moved: Option<Moved>,
+    login: Option<AuthFile>,
+}
+
+impl TargetOutcome for Handed {
+    fn lost(spec: TargetSpec) -> Self {
+        Handed {
+            result: TargetResult::lost(spec),
+            moved: None,
+            login: None,
+        }
+    }
+
+    fn timed_out(spec: TargetSpec, stage: &'static str, after: std::time::Duration) -> Self {
+        Handed {
+            result: TargetResult::timed_out(spec, stage, after),
+            moved: None,
+            login: None,
+        }
+    }
+
+    fn summary(&self) -> (bool, String) {
+        self.result.summary()
+    }
+}
+
+/// Move the session `from` holds to the one place of `places`.
+pub(super) async fn run(
+    from: &TargetSpec,
+    places: &[TargetSpec],
+    opts: &PushOptions,
+    run: &Run,
+) -> Result<PushResults, AppError> {
+    let [dest] = places else {
+        return Err(AppError::usage(
+            format!(
+                "--move takes a session to one destination, and {} are named",
+                places.len()
+            ),
+            Some("move to one place; give the others logins of their own (push --login)"),
+        ));
+    };
+    let source_target = from
+        .connect(&run.ctx)
+        .await
+        .map_err(|e| source::unreadable(from, e))?;
+    let seen = source_target.inspect(&read_request()).await;
+    let first = match seen
+        .map_err(|e| source::unreadable(from, e))
+        .and_then(|seen| source::login_in(from, seen))
+    {
+        Ok(first) => first,
+        Err(e) => {
+            source_target.close().await;
+            return Err(e.into());
+        }
+    };
+    push::say_where_read(from, &first, run);
+    let login_from = (!from.kind().remote()).then(|| push::login_from(&first));
+    push::say_where_else(&first.auth, places, &[from.display()], run);
+
+    let source_target = Arc::new(source_target);
+    let shared = Arc::new((
+        source_target.clone(),
+        from.clone(),
+        first,
+        opts.codex_home.clone(),
+        Plan {
+            force: opts.force,
+            dry_run: opts.dry_run,
+            codex_version: opts.codex_version,
+            lock_wait: opts.lock_wait,
+        },
+        run.ctx.clone(),
+    ));
+    let deadline = opts.target_timeout + opts.lock_wait * 2;
+    let mut handed = fan_out(
+        places,
+        1,
+        deadline,
+        run.sink.clone(),
+        move |spec, progress| {
+            let shared = shared.clone();
+            async move {
+                let (source, from, first, codex_home, plan, ctx) = shared.as_ref();
+                hand_over(
+                    source.as_ref().as_ref(),
+                    from,
+                    first.clone(),
+                    spec,
+                    codex_home.as_deref(),
+                    plan,
+                    ctx,
+                    &progress,
+                )
+                .await
+            }
+        },
+    )
+    .await;
+    drop_connection(source_target).await;
+    let Handed {
+        result,
+        moved,
+        login,
+    } = handed.pop().unwrap_or_else(|| Handed::lost(dest.clone()));
+    let mut ledger = Vec::new();
+    if !opts.dry_run {
+        if let Some(login) = &login {
+            ledger = push::remember(std::slice::from_ref(&result), Some(login), "move");
+        }
+        if let Some(Ok(_)) = &moved {
+            ledger.push(Change::empty(from));
+        }
+    }
+    Ok(PushResults {
+        results: vec![result],
+        login,
+        from: login_from,
+        moved,
+        dry_run: opts.dry_run,
+        ledger,
+    })
+}
+
+/// Say goodbye to the source, once the hand-over is done with it.
+async fn drop_connection(target: Arc<Box<dyn Target>>) {
+    if let Ok(target) = Arc::try_unwrap(target) {
+        target.close().await;
+    }
+}
+
+fn read_request() -> InspectRequest<'static> {
+    InspectRequest {
+        codex_home: None,
+        codex_version: false,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn hand_over(
+    source: &dyn Target,
+    from: &TargetSpec,
+    mut login: PlaceLogin,
+    dest_spec: TargetSpec,
+    codex_home: Option<&str>,
+    plan: &Plan,
+    ctx: &ConnectContext,
+    progress: &Progress,
+) -> Handed {
+    progress.stage("connecting");
+    let dest = match dest_spec.connect(ctx).await {
+        Ok(t) => t,
+        Err(e) => {
+            return Handed {
+                result: TargetResult {
+                    spec: dest_spec,
+                    result: Err(push::nothing_changed(e)),
+                    auth: None,
+                },
+                moved: Some(Err((
+                    from.display(),
+                    kept("the destination could not be reached"),
+                ))),
+                login: Some(login.auth),
+            }
+        }
+    };
+    let (result, moved) = rounds(
+        source,
+        from,
+        &mut login,
+        dest.as_ref(),
+        codex_home,
+        plan,
+        progress,
+    )
+    .await;
+    dest.close().await;
+    Handed {
+        result: TargetResult {
+            spec: dest_spec,
+            result,
+            auth: None,
+        },
+        moved,
+        login: Some(login.auth),
+    }
+}
+
+/// Why the source keeps its login.
+fn kept(why: &str) -> TargetError {
+    TargetError::new(
+        ErrorClass::Verify,
+        format!("{why}, so the source keeps its login"),
+        None,
+    )
+}
+
+async fn rounds(
+    source: &dyn Target,
+    from: &TargetSpec,
+    login: &mut PlaceLogin,
+    dest: &dyn Target,
+    codex_home: Option<&str>,
+    plan: &Plan,
+    progress: &Progress,
+) -> (Result<InstallReport, TargetError>, Option<Moved>) {
+    let not_moved = |e: TargetError| Some(Err((from.display(), e)));
+    let mut last = None;
+    for round in 1..=ROUNDS {
+        // What the destination holds now: the write below happens only if it still does.
+        progress.stage("reading");
+        let there = match dest
+            .inspect(&InspectRequest {
+                codex_home,
+                codex_version: false,
+            })
+            .await
+        {
+            Ok(there) => there,
+            Err(e) => return (Err(e), not_moved(kept("the destination could not be read"))),
+        };
+        let installed = push::install(
+            plan,
+            codex_home,
+            dest,
+            &login.auth,
+            there.expect_unchanged(),
+            progress,
+        )
+        .await;
+        let report = match installed {
+            Err(e) if e.class == ErrorClass::Changed && round < ROUNDS => continue,
+            Err(e) => {
+                return (
+                    Err(e),
+                    not_moved(kept("the destination did not take the login")),
+                )
+            }
+            Ok(report) => report,
+        };
+        if plan.dry_run {
+            return (Ok(report), None);
+        }
+        if !(matches!(report.outcome, Outcome::Installed | Outcome::Unchanged) && report.verified) {
+            return (
+                Ok(report),
+                not_moved(kept("the destination did not take the login")),
+            );
+        }
+        // The source gives its login up only if it still holds what was handed over.
+        progress.stage("removing from the source");
+        let removal = source
+            .remove(&RemoveRequest {
+                codex_home: None,
+                keep_backup: true,
+                dry_run: false,
+                lock_wait: plan.lock_wait,
+                codex_version: false,
+                expect: login.seen.expect_unchanged(),
+            })
+            .await;
+        match removal {
+            Ok(_) => return (Ok(report), Some(Ok(from.display()))),
+            Err(e) if e.class == ErrorClass::Changed && round < ROUNDS => {
+                // A Codex there refreshed since it was read: the copy just handed over is
+                // spent. Read the source again, and hand that over.
+                progress.stage("reading the source again");
+                let again = source
+                    .inspect(&read_request())
+                    .await
+                    .map_err(|e| source::unreadable(from, e))
+                    .and_then(|seen| source::login_in(from, seen));
+                match again {
+                    Ok(fresh) => *login = fresh,
+                    Err(e) => {
+                        let e = TargetError::new(ErrorClass::Changed, e.to_string(), None);
+                        return (Ok(report), not_moved(e));
+                    }
+                }
+                last = Some(report);
+            }
+            Err(e) => return (Ok(report), not_moved(e)),
+        }
+    }
+    let e = TargetError::new(
+        ErrorClass::Changed,
+        format!("{} kept changing while its login was moved ({ROUNDS} tries), so it keeps its login; the destination may hold an older copy", from.display()),
+        Some("stop what refreshes the login there (a running Codex), then move again"),
+    );
+    match last {
+        Some(report) => (Ok(report), not_moved(e)),
+        None => (Err(e.clone()), not_moved(e)),
+    }
+}

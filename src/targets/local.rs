@@ -1,0 +1,431 @@
+//! This machine as a kind of place: its Codex home (`$CODEX_HOME`, else `~/.codex`) and
+//! its login where its Codex keeps it (auth.json or the OS keyring, as its config.toml
+//! says), installed, inspected and removed through `auth::local` behind the same
+//! [`Target`] as hosts and containers. `--codex-home` names the targets' homes, never
+//! this machine's. The blocking work (locks, keyring calls) runs off the async threads.
+
+use std::sync::Arc;
+
+use clap::Args;
+use futures_util::future::BoxFuture;
+
+use super::{
+    ConnectContext, ErrorClass, FileKind, InspectReport, InspectRequest, InstallReport,
+    InstallRequest, Location, Outcome, Previous, RemoveOutcome, RemoveReport, RemoveRequest,
+    Target, TargetError, TargetKind,
+};
+use crate::auth::local::{
+    self, LocalHome, LocalOutcome, LocalPlace, LocalRead, LocalReadError, LocalWriteError,
+    WriteOptions,
+};
+use crate::auth::store::CredentialStore;
+use crate::auth::verdict::{self, CodexSeen};
+use crate::auth::AuthFile;
+use crate::error::AppError;
+
+/// This machine, as a kind of place.
+pub(crate) struct LocalKind;
+
+/// The one place of this kind.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ThisMachine;
+
+/// This machine takes no flags of its own: each command says how it is named
+/// (`push --local`, `logout` alone, always for `status`).
+#[derive(Args, Debug, Clone, Default)]
+pub(crate) struct NoArgs {}
+
+impl TargetKind for LocalKind {
+    const NAME: &'static str = "local";
+    const EXAMPLE: &'static str = "--local";
+    const ADDRESS: &'static str = "";
+    const REMOTE: bool = false;
+    type Spec = ThisMachine;
+    type Args = NoArgs;
+    type Context = ();
+
+    fn named(_args: &NoArgs) -> Result<Vec<ThisMachine>, AppError> {
+        Ok(Vec::new())
+    }
+
+    fn context(_args: &NoArgs) -> Result<(), AppError> {
+        Ok(())
+    }
+
+    fn naming_flag(_args: &NoArgs) -> Option<&'static str> {
+        None
+    }
+
+    fn option_flag(_args: &NoArgs) -> Option<&'static str> {
+        None
+    }
+
+    fn label(_spec: &ThisMachine) -> String {
+        Self::NAME.to_string()
+    }
+
+    fn display(_spec: &ThisMachine) -> String {
+        Self::NAME.to_string()
+    }
+
+    fn address(_spec: &ThisMachine) -> String {
+        String::new()
+    }
+
+    fn parse(rest: &str) -> Result<ThisMachine, AppError> {
+        if rest.is_empty() {
+            Ok(ThisMachine)
+        } else {
+            Err(AppError::usage(
+                format!("{}:{rest} names nothing", Self::NAME),
+                Some("this machine is `local`, with nothing after it"),
+            ))
+        }
+    }
+
+    fn connect<'a>(
+        _spec: &'a ThisMachine,
+        _ctx: &'a ConnectContext,
+    ) -> BoxFuture<'a, Result<Box<dyn Target>, TargetError>> {
+        Box::pin(async { Ok(Box::new(LocalTarget) as Box<dyn Target>) })
+    }
+}
+
+/// This machine's Codex home and login.
+pub(crate) struct LocalTarget;
+
+fn no_home() -> TargetError {
+    TargetError::new(
+        ErrorClass::NoHome,
+        "cannot find the home directory",
+        Some("set CODEX_HOME"),
+    )
+}
+
+/// Run blocking work (locks waited for, keyring calls) off the async threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, TargetError> + Send + 'static,
+) -> Result<T, TargetError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|_| Err(TargetError::worker_lost()))
+}
+
+/// Where this machine's login lives, for reports.
+fn location(home: &LocalHome) -> Location {
+    Location {
+        dir: home.dir.display().to_string(),
+        home_from: home.from,
+        user: std::env::var("USER").unwrap_or_default(),
+        store: home.store(),
+    }
+}
+
+/// A failed write here, classed as on targets.
+fn write_error(e: LocalWriteError) -> TargetError {
+    let class = match &e {
+        LocalWriteError::Keyring(_) | LocalWriteError::Current(LocalReadError::Keyring(_)) => {
+            ErrorClass::Keyring
+        }
+        LocalWriteError::Busy { .. } => ErrorClass::Busy,
+        LocalWriteError::Changed { .. } => ErrorClass::Changed,
+        _ => ErrorClass::Io,
+    };
+    let hint = e
+        .hint()
+        .or_else(|| class.default_hint().map(str::to_string));
+    TargetError::new(class, e.to_string(), hint.as_deref())
+}
+
+/// A keyring this machine's config.toml insists on, and cannot use.
+fn keyring_error(e: &crate::auth::os_keyring::KeyringError) -> TargetError {
+    TargetError::new(
+        ErrorClass::Keyring,
+        format!("config.toml sets cli_auth_credentials_store = \"keyring\", and {e}"),
+        Some(e.hint()),
+    )
+}
+
+impl Target for LocalTarget {
+    fn install<'a>(
+        &'a self,
+        req: &'a InstallRequest<'_>,
+    ) -> BoxFuture<'a, Result<InstallReport, TargetError>> {
+        let auth = req.auth.clone();
+        let (force, dry_run, lock_wait) = (req.force, req.dry_run, req.lock_wait);
+        let expect = req.expect.clone();
+        let codex_version = req.codex_version;
+        Box::pin(async move {
+            let (home, saved) = blocking(move || {
+                let home = LocalHome::resolve().ok_or_else(no_home)?;
+                let opts = WriteOptions {
+                    force,
+                    lock_wait,
+                    expect: expect.as_ref(),
+                    dry_run,
+                };
+                let saved = local::save_login(&home, &auth, &opts).map_err(write_error)?;
+                Ok((home, saved))
+            })
+            .await?;
+            let (outcome, previous, backup) = match &saved.outcome {
+                LocalOutcome::Created => (Outcome::Installed, Previous::None, None),
+                LocalOutcome::Replaced { backup } => (
+                    Outcome::Installed,
+                    Previous::Different,
+                    backup.as_ref().map(|b| b.display().to_string()),
+                ),
+                LocalOutcome::Unchanged => (Outcome::Unchanged, Previous::Same, None),
+            };
+            let outcome = match outcome {
+                Outcome::Installed if dry_run => Outcome::WouldInstall,
+                o => o,
+            };
+            let mut report = InstallReport::new(outcome, &location(&home));
+            report.path = saved.place.to_string();
+            report.previous = previous;
+            report.backup = backup;
+            report.verified = !dry_run;
+            if let Some(why) = &saved.fell_back {
+                report
+                    .notes
+                    .push(format!("{why}: saved in the file instead (auto)"));
+            }
+            if let Some(p) = &saved.removed_file {
+                report.notes.push(format!(
+                    "removed {} (the login is in the keyring)",
+                    p.display()
+                ));
+            }
+            if !dry_run {
+                (report.codex_status, report.codex) =
+                    codex_verdict(&home, codex_version).await.unzip();
+            }
+            Ok(report)
+        })
+    }
+
+    fn inspect<'a>(
+        &'a self,
+        req: &'a InspectRequest<'_>,
+    ) -> BoxFuture<'a, Result<InspectReport, TargetError>> {
+        let codex_version = req.codex_version;
+        Box::pin(async move {
+            let (home, read) = blocking(|| {
+                let home = LocalHome::resolve().ok_or_else(no_home)?;
+                let read = local::read_login(&home);
+                Ok((home, read))
+            })
+            .await?;
+            let path = home.auth_path();
+            let (content, keyring_account, mut notes) = match read {
+                Ok(LocalRead::Found {
+                    bytes,
+                    place,
+                    fell_back,
+                }) => {
+                    let notes: Vec<String> = fell_back
+                        .map(|e| format!("{e}: Codex reads auth.json instead (auto)"))
+                        .into_iter()
+                        .collect();
+                    match place {
+                        LocalPlace::Keyring { account } => (Some(bytes), Some(account), notes),
+                        LocalPlace::File(_) => (Some(bytes), None, notes),
+                    }
+                }
+                Ok(LocalRead::Missing(why)) => (None, None, vec![why]),
+                Err(LocalReadError::Keyring(e)) => return Err(keyring_error(&e)),
+                Err(e) => return Err(TargetError::new(ErrorClass::Io, e.to_string(), None)),
+            };
+            let in_file = keyring_account.is_none();
+            let meta = std::fs::symlink_metadata(&path).ok();
+            let kind = match (&meta, &content) {
+                (_, Some(_)) if !in_file => FileKind::File,
+                (None, _) => FileKind::None,
+                (Some(m), _) if m.file_type().is_symlink() => FileKind::Symlink,
+                (Some(m), _) if m.is_dir() => FileKind::Dir,
+                (Some(_), _) => FileKind::File,
+            };
+            if content.is_none() && meta.is_none() {
+                // Nothing to read: a plain "not logged in", which the state says already.
+                notes.retain(|n| !n.ends_with("does not exist"));
+            }
+            let (codex_status, codex) = codex_verdict(&home, codex_version).await.unzip();
+            Ok(InspectReport {
+                location: location(&home),
+                kind,
+                file_mode: if in_file { file_mode(&path) } else { None },
+                codex_status,
+                codex,
+                forced: home.config.forced.clone(),
+                notes,
+                unreadable: false,
+                content,
+                keyring_account,
+            })
+        })
+    }
+
+    fn remove<'a>(
+        &'a self,
+        req: &'a RemoveRequest<'_>,
+    ) -> BoxFuture<'a, Result<RemoveReport, TargetError>> {
+        let (keep_backup, dry_run, lock_wait) = (req.keep_backup, req.dry_run, req.lock_wait);
+        let expect = req.expect.clone();
+        Box::pin(blocking(move || {
+            let home = LocalHome::resolve().ok_or_else(no_home)?;
+            let opts = WriteOptions {
+                force: false,
+                lock_wait,
+                expect: expect.as_ref(),
+                dry_run,
+            };
+            let removed = local::remove_login(&home, keep_backup, &opts).map_err(|e| match e {
+                LocalWriteError::Keyring(k)
+                | LocalWriteError::Current(LocalReadError::Keyring(k)) => keyring_error(&k),
+                LocalWriteError::Current(read) => {
+                    TargetError::new(ErrorClass::Io, read.to_string(), None)
+                }
+                other => write_error(other),
+            })?;
+            let outcome = match (removed.places.is_empty(), dry_run) {
+                (true, _) => RemoveOutcome::Absent,
+                (false, true) => RemoveOutcome::WouldRemove,
+                (false, false) => RemoveOutcome::Removed,
+            };
+            let path = removed
+                .places
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" and ");
+            let mut notes = Vec::new();
+            if home.store() == CredentialStore::Ephemeral {
+                notes.push(
+                    "Codex here keeps its login in memory only (ephemeral): nothing is stored to remove"
+                        .into(),
+                );
+            }
+            let at = location(&home);
+            Ok(RemoveReport {
+                outcome,
+                path: if path.is_empty() {
+                    at.auth_path()
+                } else {
+                    path
+                },
+                home_from: at.home_from,
+                user: at.user,
+                credential_store: at.store,
+                backup: removed.backup.map(|b| b.display().to_string()),
+                removed: removed.login.filter(|_| outcome != RemoveOutcome::Absent),
+                codex_status: None,
+                codex: None,
+                notes,
+            })
+        }))
+    }
+}
+
+/// The login this machine's Codex uses, decoded (`None`: none, or none that parses):
+/// what a push from here sends, and what a forwarded login would replace.
+pub(crate) fn current_login() -> Option<AuthFile> {
+    let home = LocalHome::resolve()?;
+    match local::read_login(&home).ok()? {
+        LocalRead::Found { bytes, place, .. } => match place {
+            // Kept as compact JSON there; a target gets the file Codex would write.
+            LocalPlace::Keyring { .. } => {
+                AuthFile::from_keyring_value(&String::from_utf8_lossy(bytes.expose())).ok()
+            }
+            LocalPlace::File(_) => AuthFile::parse(bytes.expose()).ok(),
+        },
+        LocalRead::Missing(_) => None,
+    }
+}
+
+#[cfg(unix)]
+fn file_mode(path: &std::path::Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .ok()
+        .map(|m| format!("{:o}", m.permissions().mode() & 0o777))
+}
+
+#[cfg(not(unix))]
+fn file_mode(_: &std::path::Path) -> Option<String> {
+    None
+}
+
+/// Make `name` in `scratch` point at the real file (a copy where links are not allowed).
+fn link_into(real: &std::path::Path, scratch: &std::path::Path) {
+    let Some(name) = real.file_name() else {
+        return;
+    };
+    #[cfg(unix)]
+    let _ = std::os::unix::fs::symlink(real, scratch.join(name));
+    #[cfg(not(unix))]
+    let _ = std::fs::copy(real, scratch.join(name));
+}
+
+/// Where `codex` is on this machine's PATH.
+fn local_codex() -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(if cfg!(windows) { "codex.exe" } else { "codex" }))
+        .find(|p| p.is_file())
+}
+
+/// `codex login status` for the login of `home`, run in a scratch home that links to
+/// its auth.json and config.toml (Codex writes helper files into whatever home it runs
+/// in); a home whose Codex may read the keyring is asked as it is, since the keyring
+/// entry is named after the home's own path.
+async fn codex_verdict(home: &LocalHome, codex_version: bool) -> Option<(String, CodexSeen)> {
+    let codex = local_codex()?;
+    let scratch = tempfile::Builder::new()
+        .prefix("codex-auth-status")
+        .tempdir()
+        .ok()?;
+    let run_in = if home.store().may_ignore_file() {
+        home.dir.clone()
+    } else {
+        for name in ["auth.json", "config.toml"] {
+            let real = home.dir.join(name);
+            if real.exists() {
+                link_into(&real, scratch.path());
+            }
+        }
+        scratch.path().to_path_buf()
+    };
+    let codex = Arc::new(codex);
+    let run = |args: &'static [&'static str]| {
+        tokio::process::Command::new(codex.as_ref())
+            .args(args)
+            .env("CODEX_HOME", &run_in)
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .output()
+    };
+    let out = run(&["login", "status"]).await.ok()?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (seen, line) = verdict::judge(out.status.code().map(i64::from), text.lines());
+    let version = match codex_version {
+        true => run(&["--version"])
+            .await
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .filter(|v| !v.is_empty()),
+        false => None,
+    };
+    Some((
+        line,
+        CodexSeen {
+            verdict: seen,
+            path: Some(codex.display().to_string()),
+            version,
+        },
+    ))
+}
