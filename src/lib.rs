@@ -10,6 +10,8 @@ mod commands;
 mod docker;
 mod encoding;
 mod error;
+#[cfg(test)]
+mod layering;
 mod ledger;
 mod login;
 mod ops;

@@ -26,7 +26,7 @@ pub(crate) use status::{StatusArgs, StatusAsk};
 
 use crate::error::AppError;
 use crate::login::{Issuer, DEFAULT_CLIENT_ID, DEFAULT_ISSUER};
-use crate::report::Verbosity;
+use crate::report::{Output, Verbosity};
 use crate::targets::{Kind, KindArgs, KindContexts, Selection};
 
 #[derive(Parser, Debug)]
@@ -185,6 +185,14 @@ impl OutputArgs {
             Verbosity::Verbose
         } else {
             Verbosity::Normal
+        }
+    }
+
+    /// How the run is reported.
+    pub(crate) fn output(&self) -> Output {
+        Output {
+            json: self.json,
+            verbosity: self.verbosity(),
         }
     }
 

@@ -16,20 +16,22 @@ use crate::cli::OutputArgs;
 use crate::error::{exit, AppError};
 use crate::ledger::{Change, Ledger};
 use crate::ops::Run;
+use crate::report::Output;
 use crate::report::Reporter;
 use crate::targets::{ConnectContext, KindContexts};
 
 /// What every command run shares: how it reports, and how it ends.
 pub(crate) struct Runner {
     pub reporter: Arc<Reporter>,
-    pub output: OutputArgs,
+    pub output: Output,
 }
 
 impl Runner {
     pub(crate) fn new(output: &OutputArgs) -> Runner {
+        let output = output.output();
         Runner {
-            reporter: Arc::new(Reporter::new(output.verbosity(), output.json)),
-            output: output.clone(),
+            reporter: Arc::new(Reporter::new(output.verbosity, output.json)),
+            output,
         }
     }
 

@@ -9,8 +9,10 @@
 
 use std::sync::Arc;
 
-use super::push::{self, Moved, Plan, PushOptions, PushResults, TargetResult};
-use super::source::{self, PlaceLogin};
+use std::time::Duration;
+
+use super::install::{self, Plan, TargetResult};
+use super::source::{self, LoginFrom, PlaceLogin};
 use super::{fan_out, Progress, Run, TargetOutcome};
 use crate::auth::AuthFile;
 use crate::error::AppError;
@@ -23,28 +25,35 @@ use crate::targets::{
 /// How many times a hand-over is tried when a place changes under it.
 const ROUNDS: usize = 3;
 
-/// The destination's result, the source's, and the login handed over last.
-struct Handed {
-    result: TargetResult,
-    moved: Option<Moved>,
-    login: Option<AuthFile>,
+/// The outcome of `--move` at its source: its name, or its name and why it kept its
+/// login.
+pub(crate) type Moved = Result<String, (String, TargetError)>;
+
+/// How a hand-over goes (from `push --move`'s options).
+pub(crate) struct HandoverOptions {
+    /// `--codex-home`, for the destination.
+    pub codex_home: Option<String>,
+    pub plan: Plan,
+    pub target_timeout: Duration,
+}
+
+/// What a hand-over did: the destination's result, the source's, the login handed
+/// over last, where it was read (this machine), and what the ledger learns.
+pub(crate) struct Handed {
+    pub result: TargetResult,
+    pub moved: Option<Moved>,
+    pub login: Option<AuthFile>,
+    pub from: Option<LoginFrom>,
+    pub ledger: Vec<Change>,
 }
 
 impl TargetOutcome for Handed {
     fn lost(spec: TargetSpec) -> Self {
-        Handed {
-            result: TargetResult::lost(spec),
-            moved: None,
-            login: None,
-        }
+        Handed::of(TargetResult::lost(spec))
     }
 
-    fn timed_out(spec: TargetSpec, stage: &'static str, after: std::time::Duration) -> Self {
-        Handed {
-            result: TargetResult::timed_out(spec, stage, after),
-            moved: None,
-            login: None,
-        }
+    fn timed_out(spec: TargetSpec, stage: &'static str, after: Duration) -> Self {
+        Handed::of(TargetResult::timed_out(spec, stage, after))
     }
 
     fn summary(&self) -> (bool, String) {
@@ -52,13 +61,26 @@ impl TargetOutcome for Handed {
     }
 }
 
+impl Handed {
+    /// A hand-over that ended with `result` at the destination, and nothing else known.
+    fn of(result: TargetResult) -> Handed {
+        Handed {
+            result,
+            moved: None,
+            login: None,
+            from: None,
+            ledger: Vec::new(),
+        }
+    }
+}
+
 /// Move the session `from` holds to the one place of `places`.
-pub(super) async fn run(
+pub(crate) async fn run(
     from: &TargetSpec,
     places: &[TargetSpec],
-    opts: &PushOptions,
+    opts: HandoverOptions,
     run: &Run,
-) -> Result<PushResults, AppError> {
+) -> Result<Handed, AppError> {
     let [dest] = places else {
         return Err(AppError::usage(
             format!(
@@ -83,9 +105,9 @@ pub(super) async fn run(
             return Err(e.into());
         }
     };
-    push::say_where_read(from, &first, run);
-    let login_from = (!from.kind().remote()).then(|| push::login_from(&first));
-    push::say_where_else(&first.auth, places, &[from.display()], run);
+    source::say_where_read(from, &first, run);
+    let login_from = (!from.kind().remote()).then(|| source::login_from(&first));
+    install::say_where_else(&first.auth, places, &[from.display()], run);
 
     let source_target = Arc::new(source_target);
     let shared = Arc::new((
@@ -93,15 +115,11 @@ pub(super) async fn run(
         from.clone(),
         first,
         opts.codex_home.clone(),
-        Plan {
-            force: opts.force,
-            dry_run: opts.dry_run,
-            codex_version: opts.codex_version,
-            lock_wait: opts.lock_wait,
-        },
+        opts.plan,
         run.ctx.clone(),
     ));
-    let deadline = opts.target_timeout + opts.lock_wait * 2;
+    let deadline = opts.target_timeout + shared.4.lock_wait * 2;
+    let dry_run = shared.4.dry_run;
     let mut handed = fan_out(
         places,
         1,
@@ -127,28 +145,18 @@ pub(super) async fn run(
     )
     .await;
     drop_connection(source_target).await;
-    let Handed {
-        result,
-        moved,
-        login,
-    } = handed.pop().unwrap_or_else(|| Handed::lost(dest.clone()));
-    let mut ledger = Vec::new();
-    if !opts.dry_run {
-        if let Some(login) = &login {
-            ledger = push::remember(std::slice::from_ref(&result), Some(login), "move");
+    let mut handed = handed.pop().unwrap_or_else(|| Handed::lost(dest.clone()));
+    handed.from = login_from;
+    if !dry_run {
+        if let Some(login) = &handed.login {
+            handed.ledger =
+                install::remember(std::slice::from_ref(&handed.result), Some(login), "move");
         }
-        if let Some(Ok(_)) = &moved {
-            ledger.push(Change::empty(from));
+        if let Some(Ok(_)) = &handed.moved {
+            handed.ledger.push(Change::empty(from));
         }
     }
-    Ok(PushResults {
-        results: vec![result],
-        login,
-        from: login_from,
-        moved,
-        dry_run: opts.dry_run,
-        ledger,
-    })
+    Ok(handed)
 }
 
 /// Say goodbye to the source, once the hand-over is done with it.
@@ -180,18 +188,17 @@ async fn hand_over(
     let dest = match dest_spec.connect(ctx).await {
         Ok(t) => t,
         Err(e) => {
-            return Handed {
-                result: TargetResult {
-                    spec: dest_spec,
-                    result: Err(push::nothing_changed(e)),
-                    auth: None,
-                },
-                moved: Some(Err((
-                    from.display(),
-                    kept("the destination could not be reached"),
-                ))),
-                login: Some(login.auth),
-            }
+            let mut handed = Handed::of(TargetResult {
+                spec: dest_spec,
+                result: Err(install::nothing_changed(e)),
+                auth: None,
+            });
+            handed.moved = Some(Err((
+                from.display(),
+                kept("the destination could not be reached"),
+            )));
+            handed.login = Some(login.auth);
+            return handed;
         }
     };
     let (result, moved) = rounds(
@@ -205,15 +212,14 @@ async fn hand_over(
     )
     .await;
     dest.close().await;
-    Handed {
-        result: TargetResult {
-            spec: dest_spec,
-            result,
-            auth: None,
-        },
-        moved,
-        login: Some(login.auth),
-    }
+    let mut handed = Handed::of(TargetResult {
+        spec: dest_spec,
+        result,
+        auth: None,
+    });
+    handed.moved = moved;
+    handed.login = Some(login.auth);
+    handed
 }
 
 /// Why the source keeps its login.
@@ -249,7 +255,7 @@ async fn rounds(
             Ok(there) => there,
             Err(e) => return (Err(e), not_moved(kept("the destination could not be read"))),
         };
-        let installed = push::install(
+        let installed = install::install(
             plan,
             codex_home,
             dest,

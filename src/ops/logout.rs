@@ -126,7 +126,7 @@ pub(crate) async fn run(opts: LogoutOptions, run: &Run) -> Result<LogoutResults,
                     let target = spec
                         .connect(&ctx)
                         .await
-                        .map_err(super::push::nothing_changed)?;
+                        .map_err(super::install::nothing_changed)?;
                     progress.stage("removing");
                     let removed = target
                         .remove(&RemoveRequest {

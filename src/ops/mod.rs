@@ -6,6 +6,7 @@
 //! bounded [`fan_out`].
 
 pub(crate) mod handover;
+pub(crate) mod install;
 pub(crate) mod login;
 pub(crate) mod logout;
 pub(crate) mod push;

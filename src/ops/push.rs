@@ -9,15 +9,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::source::{self, PlaceLogin, Source};
-use super::{fan_out, Progress, Run, TargetOutcome};
+use super::handover::{self, HandoverOptions, Moved};
+use super::install::{self, Plan, TargetResult};
+use super::source::{self, LoginFrom, Source};
+use super::{fan_out, Progress, Run};
 use crate::auth::AuthFile;
 use crate::error::AppError;
-use crate::ledger::{self, Change, Ledger};
+use crate::ledger::Change;
 use crate::login::{Flow, LoginUi};
 use crate::targets::{
-    ErrorClass, FileKind, InspectRequest, InstallReport, InstallRequest, Outcome, Previous,
-    Selection, Target, TargetError, TargetSpec,
+    FileKind, InspectRequest, InstallReport, Outcome, Previous, Selection, Target, TargetError,
+    TargetSpec,
 };
 
 /// A validated push (from `cli`): everything decided, nothing read yet.
@@ -42,18 +44,6 @@ pub(crate) struct PushOptions {
     pub target_timeout: Duration,
 }
 
-/// Where the pushed login was read, when it was this machine's (`login_from`).
-pub(crate) struct LoginFrom {
-    /// `file` or `keyring`.
-    pub store: &'static str,
-    pub path: Option<String>,
-    pub keyring_account: Option<String>,
-}
-
-/// The outcome of `--move` at its source: its name, or its name and why it kept its
-/// login.
-pub(crate) type Moved = Result<String, (String, TargetError)>;
-
 /// What a push did.
 pub(crate) struct PushResults {
     pub results: Vec<TargetResult>,
@@ -70,52 +60,6 @@ impl PushResults {
     /// Every place done, and the move (if any) made.
     pub(crate) fn all_done(&self) -> bool {
         self.results.iter().all(TargetResult::done) && !matches!(self.moved, Some(Err(_)))
-    }
-}
-
-pub(crate) struct TargetResult {
-    pub spec: TargetSpec,
-    pub result: Result<InstallReport, TargetError>,
-    /// What was installed there when it was made for it (`--login`), for scrubbing
-    /// output and for the per-target summary.
-    pub auth: Option<AuthFile>,
-}
-
-impl TargetResult {
-    /// Whether the place counts as done for the exit code: a skipped place is not.
-    pub(crate) fn done(&self) -> bool {
-        matches!(&self.result, Ok(rep) if rep.outcome != Outcome::Skipped)
-    }
-}
-
-impl TargetOutcome for TargetResult {
-    fn lost(spec: TargetSpec) -> Self {
-        TargetResult {
-            spec,
-            result: Err(TargetError::worker_lost()),
-            auth: None,
-        }
-    }
-
-    fn timed_out(spec: TargetSpec, stage: &'static str, after: Duration) -> Self {
-        let consequence = match stage {
-            "installing" => {
-                "the target holds its old login or the new one, whole (`codex-auth status` shows which)"
-            }
-            _ => "nothing was changed there",
-        };
-        TargetResult {
-            spec,
-            result: Err(TargetError::timed_out(stage, after, consequence)),
-            auth: None,
-        }
-    }
-
-    fn summary(&self) -> (bool, String) {
-        match &self.result {
-            Ok(r) => (true, r.outcome.as_str().to_string()),
-            Err(e) => (false, e.message.clone()),
-        }
     }
 }
 
@@ -156,7 +100,25 @@ pub(crate) async fn run(
             ));
         }
         if opts.move_source {
-            return super::handover::run(from, &places, &opts, run).await;
+            let handed = handover::run(
+                from,
+                &places,
+                HandoverOptions {
+                    codex_home: opts.codex_home.clone(),
+                    plan: plan(&opts),
+                    target_timeout: opts.target_timeout,
+                },
+                run,
+            )
+            .await?;
+            return Ok(PushResults {
+                results: vec![handed.result],
+                login: handed.login,
+                from: handed.from,
+                moved: handed.moved,
+                dry_run: opts.dry_run,
+                ledger: handed.ledger,
+            });
         }
     }
     let mut from = None;
@@ -172,16 +134,16 @@ pub(crate) async fn run(
         }
         Pending::Place(spec) => {
             let read = source::read_place(&spec, &run.ctx).await?;
-            say_where_read(&spec, &read, run);
+            source::say_where_read(&spec, &read, run);
             if !spec.kind().remote() {
-                from = Some(login_from(&read));
+                from = Some(source::login_from(&read));
             }
             Login::Fixed(Box::new(read.auth))
         }
     };
     let shared = match &login {
         Login::Fixed(auth) => {
-            say_where_else(auth, &places, &[], run);
+            install::say_where_else(auth, &places, &[], run);
             guard_shared_session(auth, places.len(), opts.share)?;
             if auth.is_rotating_session() && !opts.dry_run {
                 let what = if places.len() > 1 {
@@ -201,7 +163,7 @@ pub(crate) async fn run(
     let ledger = if opts.dry_run {
         Vec::new()
     } else {
-        remember(&results, shared.as_ref(), "push")
+        install::remember(&results, shared.as_ref(), "push")
     };
     Ok(PushResults {
         results,
@@ -213,33 +175,13 @@ pub(crate) async fn run(
     })
 }
 
-/// Where this machine's login was read, for `--json`.
-pub(crate) fn login_from(read: &PlaceLogin) -> LoginFrom {
-    match &read.seen.keyring_account {
-        Some(account) => LoginFrom {
-            store: "keyring",
-            path: None,
-            keyring_account: Some(account.clone()),
-        },
-        None => LoginFrom {
-            store: "file",
-            path: Some(read.seen.location.auth_path()),
-            keyring_account: None,
-        },
-    }
-}
-
-/// Say where the pushed login was read (and anything its place said about it).
-pub(crate) fn say_where_read(spec: &TargetSpec, read: &PlaceLogin, run: &Run) {
-    for n in &read.seen.notes {
-        run.sink.note(&format!("note: {n}"));
-    }
-    if spec.kind().remote() {
-        run.sink
-            .note(&format!("pushing the login from {}", spec.display()));
-    } else {
-        run.sink
-            .note(&format!("pushing the local login from {}", read.kept_in()));
+/// What every install of this push shares.
+fn plan(opts: &PushOptions) -> Plan {
+    Plan {
+        force: opts.force,
+        dry_run: opts.dry_run,
+        codex_version: opts.codex_version,
+        lock_wait: opts.lock_wait,
     }
 }
 
@@ -259,17 +201,7 @@ async fn install_all(
         Login::Fixed(_) => (opts.jobs, Duration::ZERO),
     };
     let deadline = opts.target_timeout + opts.lock_wait + sign_in;
-    let shared = Arc::new((
-        login,
-        opts.codex_home.clone(),
-        Plan {
-            force: opts.force,
-            dry_run: opts.dry_run,
-            codex_version: opts.codex_version,
-            lock_wait: opts.lock_wait,
-        },
-        run.ctx.clone(),
-    ));
+    let shared = Arc::new((login, opts.codex_home.clone(), plan(opts), run.ctx.clone()));
     fan_out(
         places,
         jobs,
@@ -283,7 +215,7 @@ async fn install_all(
                     progress.stage("connecting");
                     let target = match spec.connect(ctx).await {
                         Ok(t) => t,
-                        Err(e) => return (Err(nothing_changed(e)), None),
+                        Err(e) => return (Err(install::nothing_changed(e)), None),
                     };
                     let done = push_one(
                         plan,
@@ -305,22 +237,6 @@ async fn install_all(
     .await
 }
 
-/// What every install of one push shares.
-pub(super) struct Plan {
-    pub force: bool,
-    pub dry_run: bool,
-    pub codex_version: bool,
-    pub lock_wait: Duration,
-}
-
-/// A connection lost while it was made changed nothing.
-pub(super) fn nothing_changed(mut e: TargetError) -> TargetError {
-    if e.class == ErrorClass::Disconnected {
-        e.message.push_str(": nothing was changed there");
-    }
-    e
-}
-
 async fn push_one(
     plan: &Plan,
     codex_home: Option<&str>,
@@ -331,7 +247,7 @@ async fn push_one(
 ) -> (Result<InstallReport, TargetError>, Option<AuthFile>) {
     match login {
         Login::Fixed(auth) => (
-            install(plan, codex_home, target, auth, None, progress).await,
+            install::install(plan, codex_home, target, auth, None, progress).await,
             None,
         ),
         Login::Fresh(..) if plan.dry_run => (would_log_in(plan, codex_home, target).await, None),
@@ -339,7 +255,8 @@ async fn push_one(
             progress.stage("waiting for sign-in");
             match crate::login::login(flow, ui.as_ref(), Some(&spec.display())).await {
                 Ok(auth) => {
-                    let mut r = install(plan, codex_home, target, &auth, None, progress).await;
+                    let mut r =
+                        install::install(plan, codex_home, target, &auth, None, progress).await;
                     if let Ok(rep) = &mut r {
                         rep.login = Some(auth.summary.clone());
                     }
@@ -349,37 +266,6 @@ async fn push_one(
             }
         }
     }
-}
-
-/// Install `auth` at `target`, with `expect` as its precondition.
-pub(super) async fn install(
-    plan: &Plan,
-    codex_home: Option<&str>,
-    target: &dyn Target,
-    auth: &AuthFile,
-    expect: Option<crate::targets::Expect>,
-    progress: &Progress,
-) -> Result<InstallReport, TargetError> {
-    progress.stage(if plan.dry_run {
-        "checking"
-    } else {
-        "installing"
-    });
-    let req = InstallRequest {
-        auth,
-        codex_home,
-        force: plan.force,
-        dry_run: plan.dry_run,
-        codex_version: plan.codex_version,
-        lock_wait: plan.lock_wait,
-        expect,
-    };
-    // An error may quote what the target printed; it is shown in progress lines too,
-    // before any renderer sees it, so it leaves here without this login's secrets.
-    target.install(&req).await.map_err(|mut e| {
-        e.message = auth.scrub(&e.message);
-        e
-    })
 }
 
 /// Dry run of `push --login`: where the login would go; no sign-in happens.
@@ -416,52 +302,6 @@ async fn would_log_in(
         .notes
         .push("a fresh sign-in would be made for this target".into());
     Ok(report)
-}
-
-/// Where else the ledger has seen this ChatGPT session, said before the guard decides;
-/// `except` names more places that do not count (the source of a move).
-pub(super) fn say_where_else(auth: &AuthFile, places: &[TargetSpec], except: &[String], run: &Run) {
-    if !auth.is_rotating_session() {
-        return;
-    }
-    let Some(l) = Ledger::open() else { return };
-    let (entries, _) = l.entries();
-    let mut skip: Vec<String> = places.iter().map(TargetSpec::display).collect();
-    skip.extend_from_slice(except);
-    let others: Vec<String> = ledger::holders(&entries, &ledger::session_key(auth), &skip)
-        .into_iter()
-        .map(ledger::describe)
-        .collect();
-    if !others.is_empty() {
-        run.sink.note(&format!(
-            "note: this ChatGPT session is also on {}",
-            others.join(", ")
-        ));
-    }
-}
-
-/// What the ledger learns from a push: each place done holds its login.
-pub(super) fn remember(
-    results: &[TargetResult],
-    shared: Option<&AuthFile>,
-    by: &'static str,
-) -> Vec<Change> {
-    results
-        .iter()
-        .filter_map(|r| {
-            let rep = r.result.as_ref().ok()?;
-            if !matches!(rep.outcome, Outcome::Installed | Outcome::Unchanged) {
-                return None;
-            }
-            let auth = r.auth.as_ref().or(shared)?;
-            Some(Change::holds(
-                &r.spec,
-                format!("{} {}", rep.user, rep.path),
-                auth,
-                by,
-            ))
-        })
-        .collect()
 }
 
 /// One ChatGPT login on several places is refused unless `--share`: its refresh token

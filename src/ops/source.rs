@@ -7,6 +7,7 @@
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 
+use super::Run;
 use crate::auth::{AuthError, AuthFile};
 use crate::error::AppError;
 use crate::login::Flow;
@@ -260,4 +261,42 @@ pub(crate) async fn read_place(
         .await;
     target.close().await;
     login_in(spec, seen.map_err(|e| unreadable(spec, e))?)
+}
+
+/// Where the pushed login was read, when it was this machine's (`login_from`).
+pub(crate) struct LoginFrom {
+    /// `file` or `keyring`.
+    pub store: &'static str,
+    pub path: Option<String>,
+    pub keyring_account: Option<String>,
+}
+
+/// Where this machine's login was read, for `--json`.
+pub(crate) fn login_from(read: &PlaceLogin) -> LoginFrom {
+    match &read.seen.keyring_account {
+        Some(account) => LoginFrom {
+            store: "keyring",
+            path: None,
+            keyring_account: Some(account.clone()),
+        },
+        None => LoginFrom {
+            store: "file",
+            path: Some(read.seen.location.auth_path()),
+            keyring_account: None,
+        },
+    }
+}
+
+/// Say where the pushed login was read (and anything its place said about it).
+pub(crate) fn say_where_read(spec: &TargetSpec, read: &PlaceLogin, run: &Run) {
+    for n in &read.seen.notes {
+        run.sink.note(&format!("note: {n}"));
+    }
+    if spec.kind().remote() {
+        run.sink
+            .note(&format!("pushing the login from {}", spec.display()));
+    } else {
+        run.sink
+            .note(&format!("pushing the local login from {}", read.kept_in()));
+    }
 }

@@ -6,12 +6,11 @@ use serde::Serialize;
 use super::{json_text, login_detail};
 use crate::auth::local::{describe_account, LocalOutcome, LocalPlace};
 use crate::auth::{AuthFile, AuthSummary};
-use crate::cli::OutputArgs;
 use crate::ops::login::{DeviceOutcome, LoggedIn};
 use crate::targets::{ForwardReport, TargetError};
 
 /// Where the new login went and what Codex says of it, on stdout.
-pub(crate) fn print(done: &LoggedIn, output: &OutputArgs) {
+pub(crate) fn print(done: &LoggedIn, output: &super::Output) {
     let codex = done.codex_status.as_deref();
     super::print_stdout(&if output.json {
         json(&done.auth, &done.saved, codex)
@@ -21,12 +20,12 @@ pub(crate) fn print(done: &LoggedIn, output: &OutputArgs) {
 }
 
 /// The end of a forwarded login, on stdout.
-pub(crate) fn print_forward(rep: &ForwardReport, output: &OutputArgs) {
+pub(crate) fn print_forward(rep: &ForwardReport, output: &super::Output) {
     super::print_stdout(&forward(rep, output.json));
 }
 
 /// The end of the hosts' device logins, on stdout.
-pub(crate) fn print_devices(outcomes: &[DeviceOutcome], output: &OutputArgs) {
+pub(crate) fn print_devices(outcomes: &[DeviceOutcome], output: &super::Output) {
     super::print_stdout(&forward_device(outcomes, output.json));
 }
 

@@ -6,7 +6,6 @@ use serde::Serialize;
 use super::push::JsonSummary;
 use super::{json_text, render_table, scrub, Verbosity};
 use crate::auth::AuthSummary;
-use crate::cli::OutputArgs;
 use crate::ops::logout::LogoutResults;
 use crate::targets::{RemoveOutcome, TargetError};
 
@@ -21,11 +20,11 @@ fn logins(results: &LogoutResults) -> impl Iterator<Item = &crate::auth::AuthFil
 const NOT_REVOCABLE: &str = "API keys and access tokens are removed, never revoked: revoke an API key at platform.openai.com/api-keys, an access token where it was issued";
 
 /// The logout's result document on stdout: the table, or `--json`'s document.
-pub(crate) fn print(results: &LogoutResults, output: &OutputArgs) {
+pub(crate) fn print(results: &LogoutResults, output: &super::Output) {
     super::print_stdout(&if output.json {
         json(results)
     } else {
-        table(results, output.verbosity())
+        table(results, output.verbosity)
     });
 }
 

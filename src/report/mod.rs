@@ -28,6 +28,13 @@ pub(crate) enum Verbosity {
     Verbose,
 }
 
+/// How a run is reported: a document for people (at a verbosity), or `--json`'s.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Output {
+    pub json: bool,
+    pub verbosity: Verbosity,
+}
+
 /// The progress display of one fan-out: one line per place.
 struct Display {
     labels: Vec<String>,

@@ -4,8 +4,10 @@ use serde::Serialize;
 
 use super::{json_text, render_table, scrub, Verbosity};
 use crate::auth::{AuthFile, AuthSummary};
-use crate::cli::OutputArgs;
-use crate::ops::push::{LoginFrom, Moved, PushResults, TargetResult};
+use crate::ops::handover::Moved;
+use crate::ops::install::TargetResult;
+use crate::ops::push::PushResults;
+use crate::ops::source::LoginFrom;
 use crate::targets::{InstallReport, Outcome, Previous, TargetError};
 
 #[derive(Serialize)]
@@ -97,11 +99,11 @@ impl<'a> JsonFrom<'a> {
 }
 
 /// The push's result document on stdout: the table, or `--json`'s document.
-pub(crate) fn print(pushed: &PushResults, output: &OutputArgs) {
+pub(crate) fn print(pushed: &PushResults, output: &super::Output) {
     super::print_stdout(&if output.json {
         json(pushed)
     } else {
-        table(pushed, output.verbosity())
+        table(pushed, output.verbosity)
     });
 }
 

@@ -7,7 +7,6 @@ use super::push::JsonSummary;
 use super::{json_text, login_detail, render_table, scrub, Verbosity};
 use crate::auth::store::CredentialStore;
 use crate::auth::AuthSummary;
-use crate::cli::OutputArgs;
 use crate::ops::status::{LoginState, PlaceResult, PlaceStatus, StatusResults};
 use crate::targets::{HomeSource, TargetError};
 
@@ -19,11 +18,11 @@ fn logins(places: &[PlaceResult]) -> impl Iterator<Item = &crate::auth::AuthFile
 }
 
 /// The status's result document on stdout: the table, or `--json`'s document.
-pub(crate) fn print(status: &StatusResults, output: &OutputArgs) {
+pub(crate) fn print(status: &StatusResults, output: &super::Output) {
     super::print_stdout(&if output.json {
         json(&status.places)
     } else {
-        table(&status.places, output.verbosity())
+        table(&status.places, output.verbosity)
     });
 }
 
