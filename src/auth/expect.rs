@@ -19,6 +19,19 @@ impl Fingerprint {
     }
 }
 
+impl std::str::FromStr for Fingerprint {
+    type Err = ();
+
+    /// A fingerprint as `status --json` shows it: 64 hex digits (any case).
+    fn from_str(s: &str) -> Result<Fingerprint, ()> {
+        if s.len() == 64 && s.chars().all(|c| c.is_ascii_hexdigit()) {
+            Ok(Fingerprint(s.to_ascii_lowercase()))
+        } else {
+            Err(())
+        }
+    }
+}
+
 /// What a place must still hold for a write to go ahead.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Expect {
@@ -26,6 +39,18 @@ pub(crate) enum Expect {
     Nothing,
     /// This login must still be there.
     Holds(Fingerprint),
+}
+
+impl std::str::FromStr for Expect {
+    type Err = ();
+
+    /// `none`, or a fingerprint.
+    fn from_str(s: &str) -> Result<Expect, ()> {
+        match s {
+            "none" => Ok(Expect::Nothing),
+            fp => fp.parse().map(Expect::Holds),
+        }
+    }
 }
 
 impl Expect {
@@ -36,5 +61,25 @@ impl Expect {
             (Expect::Holds(fp), Some(bytes)) => Fingerprint::of(bytes) == *fp,
             _ => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_precondition_is_none_or_64_hex_digits() {
+        let fp = Fingerprint::of(b"{}");
+        assert_eq!(fp.as_str().len(), 64);
+        assert_eq!(
+            fp.as_str().to_uppercase().parse::<Expect>(),
+            Ok(Expect::Holds(fp.clone()))
+        );
+        assert_eq!("none".parse::<Expect>(), Ok(Expect::Nothing));
+        assert!("abc".parse::<Expect>().is_err());
+        assert!(Expect::Holds(fp).met_by(Some(b"{}")));
+        assert!(!Expect::Nothing.met_by(Some(b"{}")));
+        assert!(Expect::Nothing.met_by(None));
     }
 }

@@ -89,6 +89,17 @@ pub(crate) struct PushArgs {
     /// of another account here is replaced (a file login kept as auth.json.bak).
     #[arg(long)]
     pub force: bool,
+    /// Install only where the place still holds this login (its fingerprint, as
+    /// `status --json` shows it), or `none`: only where it holds no login.
+    ///
+    /// Compare-and-swap, for scripts: checked at each place under Codex's locks (a
+    /// container written through the Docker API has none), right before the write. A
+    /// place that holds something else fails as `changed` and is not written; read it
+    /// again (`codex-auth status`) and decide. --move checks both of its places this way
+    /// by itself.
+    /// Example: --if-holds none
+    #[arg(long, value_name = "FINGERPRINT|none")]
+    pub if_holds: Option<String>,
     /// Connect and report what would happen; write nothing.
     ///
     /// The same run as a real one, stopping before the first write: each target is
@@ -215,7 +226,23 @@ impl PushArgs {
                 ));
             }
         }
+        let expect = match &self.if_holds {
+            None => None,
+            Some(raw) => Some(raw.parse().map_err(|()| {
+                AppError::usage(
+                    format!("bad --if-holds {raw:?}"),
+                    Some("give a fingerprint as `codex-auth status --json` shows it (64 hex digits), or none"),
+                )
+            })?),
+        };
         if self.move_ {
+            if expect.is_some() {
+                return Err(not_with(
+                    "--if-holds",
+                    "push --move (it reads both places and checks them itself)",
+                    "drop --if-holds",
+                ));
+            }
             if !matches!(source, Source::Place(_)) {
                 return Err(AppError::usage(
                     format!(
@@ -242,6 +269,7 @@ impl PushArgs {
             dry_run: self.dry_run,
             share: self.share,
             move_source: self.move_,
+            expect,
             jobs: self.scope.jobs(),
             codex_version: self.output.codex_version(),
             lock_wait: lock_wait()?,
@@ -366,6 +394,21 @@ mod tests {
         // An ssh source still connects with -F.
         assert!(push(&["--local", "--from", "ssh:h", "-F", "cfg"]).is_ok());
         assert!(push(&["--docker-filter", "name=x", "--docker-user", "app"]).is_ok());
+    }
+
+    #[test]
+    fn if_holds_takes_a_fingerprint_or_none() {
+        let fp = crate::targets::Fingerprint::of(b"x");
+        assert!(push(&["--ssh", "a", "--if-holds", "none"]).is_ok());
+        assert!(push(&["--ssh", "a", "--if-holds", fp.as_str()]).is_ok());
+        assert_eq!(
+            err(push(&["--ssh", "a", "--if-holds", "12ab"])),
+            "bad --if-holds \"12ab\""
+        );
+        assert_eq!(
+            err(push(&["--ssh", "a", "--from", "docker:c", "--move", "--if-holds", "none"])),
+            "--if-holds does not apply to push --move (it reads both places and checks them itself)"
+        );
     }
 
     #[test]

@@ -18,8 +18,8 @@ use crate::error::AppError;
 use crate::ledger::Change;
 use crate::login::{Flow, LoginUi};
 use crate::targets::{
-    FileKind, InspectRequest, InstallReport, Outcome, Previous, Selection, Target, TargetError,
-    TargetSpec,
+    Expect, FileKind, InspectRequest, InstallReport, Outcome, Previous, Selection, Target,
+    TargetError, TargetSpec,
 };
 
 /// A validated push (from `cli`): everything decided, nothing read yet.
@@ -34,6 +34,8 @@ pub(crate) struct PushOptions {
     pub share: bool,
     /// Take the login off its source once the destination verified it (`--move`).
     pub move_source: bool,
+    /// What each place must still hold (`--if-holds`).
+    pub expect: Option<Expect>,
     pub jobs: usize,
     /// Report which Codex version judged each place (`-v`, `--json`).
     pub codex_version: bool,
@@ -201,31 +203,28 @@ async fn install_all(
         Login::Fixed(_) => (opts.jobs, Duration::ZERO),
     };
     let deadline = opts.target_timeout + opts.lock_wait + sign_in;
-    let shared = Arc::new((login, opts.codex_home.clone(), plan(opts), run.ctx.clone()));
+    let each = Arc::new(Each {
+        login,
+        codex_home: opts.codex_home.clone(),
+        expect: opts.expect.clone(),
+        plan: plan(opts),
+        ctx: run.ctx.clone(),
+    });
     fan_out(
         places,
         jobs,
         deadline,
         run.sink.clone(),
         move |spec, progress| {
-            let shared = shared.clone();
+            let each = each.clone();
             async move {
-                let (login, codex_home, plan, ctx) = shared.as_ref();
                 let (result, auth) = async {
                     progress.stage("connecting");
-                    let target = match spec.connect(ctx).await {
+                    let target = match spec.connect(&each.ctx).await {
                         Ok(t) => t,
                         Err(e) => return (Err(install::nothing_changed(e)), None),
                     };
-                    let done = push_one(
-                        plan,
-                        codex_home.as_deref(),
-                        login,
-                        &spec,
-                        target.as_ref(),
-                        &progress,
-                    )
-                    .await;
+                    let done = push_one(&each, &spec, target.as_ref(), &progress).await;
                     target.close().await;
                     done
                 }
@@ -237,17 +236,25 @@ async fn install_all(
     .await
 }
 
+/// What every install of one push shares.
+struct Each {
+    login: Login,
+    codex_home: Option<String>,
+    expect: Option<Expect>,
+    plan: Plan,
+    ctx: crate::targets::ConnectContext,
+}
+
 async fn push_one(
-    plan: &Plan,
-    codex_home: Option<&str>,
-    login: &Login,
+    each: &Each,
     spec: &TargetSpec,
     target: &dyn Target,
     progress: &Progress,
 ) -> (Result<InstallReport, TargetError>, Option<AuthFile>) {
-    match login {
+    let (plan, codex_home, expect) = (&each.plan, each.codex_home.as_deref(), &each.expect);
+    match &each.login {
         Login::Fixed(auth) => (
-            install::install(plan, codex_home, target, auth, None, progress).await,
+            install::install(plan, codex_home, target, auth, expect.clone(), progress).await,
             None,
         ),
         Login::Fresh(..) if plan.dry_run => (would_log_in(plan, codex_home, target).await, None),
@@ -256,7 +263,8 @@ async fn push_one(
             match crate::login::login(flow, ui.as_ref(), Some(&spec.display())).await {
                 Ok(auth) => {
                     let mut r =
-                        install::install(plan, codex_home, target, &auth, None, progress).await;
+                        install::install(plan, codex_home, target, &auth, expect.clone(), progress)
+                            .await;
                     if let Ok(rep) = &mut r {
                         rep.login = Some(auth.summary.clone());
                     }

@@ -8,7 +8,7 @@ use super::{json_text, login_detail, render_table, scrub, Verbosity};
 use crate::auth::store::CredentialStore;
 use crate::auth::AuthSummary;
 use crate::ops::status::{LoginState, PlaceResult, PlaceStatus, StatusResults};
-use crate::targets::{HomeSource, TargetError};
+use crate::targets::{Fingerprint, HomeSource, TargetError};
 
 /// Every login any place holds, for scrubbing.
 fn logins(places: &[PlaceResult]) -> impl Iterator<Item = &crate::auth::AuthFile> {
@@ -153,6 +153,10 @@ struct JsonPlace<'a> {
     invalid_reason: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     keyring_account: Option<&'a str>,
+    /// What the place holds, as `push --if-holds` takes it (sha256 of the login as
+    /// stored there; it shows nothing of the login).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fingerprint: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     file_mode: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -208,6 +212,11 @@ fn json(places: &[PlaceResult]) -> String {
                         login,
                         invalid_reason: invalid,
                         keyring_account: st.report.keyring_account.as_deref(),
+                        fingerprint: st
+                            .report
+                            .content
+                            .as_ref()
+                            .map(|c| Fingerprint::of(c.expose()).as_str().to_string()),
                         file_mode: st.report.file_mode.as_deref(),
                         codex_status: st.report.codex_status.as_deref(),
                         codex: st.report.codex.as_ref(),

@@ -590,7 +590,11 @@ fn running_codex_and_missing_flock_are_reported() {
 
 /// Run `codex doctor --json` as `user` on their Codex home in the background: with an
 /// access token about to expire, Codex refreshes it first. No network but loopback.
-fn refresh_as(user: &RemoteUser, codex: Codex, issuer: &FakeIssuer) -> std::process::Child {
+pub(crate) fn refresh_as(
+    user: &RemoteUser,
+    codex: Codex,
+    issuer: &FakeIssuer,
+) -> std::process::Child {
     let mut cmd = Command::new("runuser");
     cmd.args(["-u", &user.name, "--", "env"])
         .arg(format!("HOME={}", user.home.display()))
@@ -615,7 +619,7 @@ fn refresh_as(user: &RemoteUser, codex: Codex, issuer: &FakeIssuer) -> std::proc
         .unwrap()
 }
 
-fn wait_for_refreshes(issuer: &FakeIssuer, n: usize) {
+pub(crate) fn wait_for_refreshes(issuer: &FakeIssuer, n: usize) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while issuer
         .log()

@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod codex171;
+mod compare_and_swap;
 mod examples;
 mod faults;
 mod fleet;
