@@ -24,6 +24,35 @@ fn with_docker(sb: &mut Sandbox) {
         .push(("DOCKER_HOST".into(), docker_peers().host().to_string()));
 }
 
+/// Progress names each place by its own line: this machine's line is its own, and each
+/// host's result is shown under that host (it once showed a host's under `local`).
+#[test]
+fn logout_progress_names_every_place_by_its_own_result() {
+    let mut sb = Sandbox::new();
+    let (a, b) = (RemoteUser::bash(), RemoteUser::bash());
+    let cfg = fleet_config(&sb, &[&a, &b]);
+    let key = logins::api_key("lo-labels");
+    sb.secret(&key);
+    a.write_owned(".codex/auth.json", &logins::api_key_json(&key), 0o600);
+    let here = sb.home().join("here");
+    sb.env
+        .push(("CODEX_HOME".into(), here.display().to_string()));
+    let out = sb
+        .run(&[
+            "logout", "--local", "--ssh", &a.name, "--ssh", &b.name, "-F", &cfg,
+        ])
+        .code(0);
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    for want in [
+        "local: already logged out".to_string(),
+        format!("{}: removed", a.name),
+        format!("{}: already logged out", b.name),
+    ] {
+        assert!(lines.contains(&want.as_str()), "{want}: {out:?}");
+    }
+    assert_eq!(lines.len(), 3, "{out:?}");
+}
+
 #[test]
 fn logout_takes_the_login_off_the_places_named_only() {
     let mut sb = Sandbox::new();
