@@ -8,15 +8,6 @@ use crate::ops::login::{DeviceOptions, ForwardOptions, HereOptions, LoginOptions
 use crate::targets::SshConnectArgs;
 
 #[derive(Args, Debug)]
-#[command(
-    long_about = "Log in here (browser, device code or API key) and save it where Codex reads it.\n\n\
-        The login is saved where this machine's Codex reads it: $CODEX_HOME/auth.json \
-        (0700/0600, atomically, under Codex's locks), or the OS keyring when its config.toml \
-        says so. The browser sign-in listens on 127.0.0.1 only (port 1455, else 1457) with \
-        PKCE, as `codex login` does. With --forward, the login runs on an ssh host instead \
-        (its own `codex login`), with its callback tunnelled here.",
-    after_help = "Examples:\n  codex-auth login\n  codex-auth login --device-auth\n  printenv OPENAI_API_KEY | codex-auth login --api-key-stdin\n  codex-auth login --forward devbox\n  codex-auth login --forward web1 --forward web2 --device-auth"
-)]
 pub(crate) struct LoginArgs {
     #[command(flatten)]
     pub flow: LoginFlowArgs,

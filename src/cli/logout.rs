@@ -9,15 +9,6 @@ use crate::ops::logout::LogoutOptions;
 use crate::targets::ThisMachine;
 
 #[derive(Args, Debug)]
-#[command(
-    long_about = "Take the login off this machine or targets only; --revoke ends its session everywhere.\n\n\
-        Only the places named are logged out (this machine when none is named); no other \
-        place holding a copy is touched. The removal is as careful as an install: under \
-        Codex's locks, a symlink is removed and never followed, auth.json.bak goes too. On \
-        this machine the keyring entry goes when Codex keeps the login there. A stopped \
-        container is refused (the Docker API can add files, not remove them).",
-    after_help = "Examples:\n  codex-auth logout\n  codex-auth logout --ssh devbox --docker app --local\n  codex-auth logout --ssh devbox --revoke\n  codex-auth logout --ssh @hosts.txt --dry-run"
-)]
 pub(crate) struct LogoutArgs {
     #[command(flatten)]
     pub scope: TargetArgs,

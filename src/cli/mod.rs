@@ -49,12 +49,55 @@ pub(crate) struct Cli {
 #[derive(Subcommand, Debug)]
 pub(crate) enum Command {
     /// Install a login on targets: atomic write, 0700/0600, verified, backed up.
+    ///
+    /// The login is this machine's by default (read where its Codex keeps it: auth.json or
+    /// the OS keyring), or --from a file or place, a key on stdin, or a fresh sign-in per
+    /// target (--login). On each target it lands in $CODEX_HOME/auth.json (else ~/.codex of
+    /// the login user) through a temp file that is checked and renamed under Codex's own
+    /// locks; a symlink there is replaced, never followed; a different login is kept as
+    /// auth.json.bak; Codex's own `codex login status` there judges the result. One ChatGPT
+    /// login is not pushed to several places unless --share: its refresh token rotates, so
+    /// the first refresh signs the others out.
+    #[command(
+        after_help = "Examples:\n  codex-auth push --ssh devbox\n  codex-auth push --ssh a --ssh b --docker c --login --device-auth\n  printenv OPENAI_API_KEY | codex-auth push --ssh @hosts.txt --api-key-stdin\n  codex-auth push --docker app-v2 --from docker:app-v1 --move"
+    )]
     Push(PushArgs),
     /// Show what login is installed here and on targets (reads only).
+    ///
+    /// For each place: the file (or keyring entry), the kind of login; for a ChatGPT login
+    /// the email, plan, account, access-token expiry and last refresh; for an API key or
+    /// access token the masked key; the credential store configured there; Codex's own
+    /// verdict where codex is installed; and which places hold the same ChatGPT session
+    /// (compared by a hash of the refresh token, never shown). A login that the place's
+    /// config.toml makes Codex refuse is REFUSED, a copy whose session was refreshed at
+    /// another place STALE. "Not logged in" is a state, not a failure; a target that cannot
+    /// be reached is exit 1. What is seen is remembered in the ledger.
+    #[command(
+        after_help = "Examples:\n  codex-auth status\n  codex-auth status --ssh a --ssh b --docker c --json\n  codex-auth status --known\n  codex-auth status --forget devbox"
+    )]
     Status(StatusArgs),
     /// Log in here (browser, device code or API key) and save it where Codex reads it.
+    ///
+    /// The login is saved where this machine's Codex reads it: $CODEX_HOME/auth.json
+    /// (0700/0600, atomically, under Codex's locks), or the OS keyring when its config.toml
+    /// says so. The browser sign-in listens on 127.0.0.1 only (port 1455, else 1457) with
+    /// PKCE, as `codex login` does. With --forward, the login runs on an ssh host instead
+    /// (its own `codex login`), with its callback tunnelled here.
+    #[command(
+        after_help = "Examples:\n  codex-auth login\n  codex-auth login --device-auth\n  printenv OPENAI_API_KEY | codex-auth login --api-key-stdin\n  codex-auth login --forward devbox\n  codex-auth login --forward web1 --forward web2 --device-auth"
+    )]
     Login(LoginArgs),
-    /// Take the login off this machine or targets only; --revoke ends its session everywhere.
+    /// Take the login off this machine or targets only; --revoke ends its session
+    /// everywhere.
+    ///
+    /// Only the places named are logged out (this machine when none is named); no other
+    /// place holding a copy is touched. The removal is as careful as an install: under
+    /// Codex's locks, a symlink is removed and never followed, auth.json.bak goes too. On
+    /// this machine the keyring entry goes when Codex keeps the login there. A stopped
+    /// container is refused (the Docker API can add files, not remove them).
+    #[command(
+        after_help = "Examples:\n  codex-auth logout\n  codex-auth logout --ssh devbox --docker app --local\n  codex-auth logout --ssh devbox --revoke\n  codex-auth logout --ssh @hosts.txt --dry-run"
+    )]
     Logout(LogoutArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
@@ -159,7 +202,7 @@ pub(crate) struct OutputArgs {
     ///
     /// The document has the command, one entry per place (with `ok`, and `error`
     /// as {class, message, hint} when it failed) and a summary; no progress is drawn.
-    /// The error classes are listed in the README and `codex-auth man`.
+    /// The error classes are listed in docs/json.md.
     #[arg(long)]
     pub json: bool,
     /// More detail (never secrets).

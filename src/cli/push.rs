@@ -11,18 +11,6 @@ use crate::ops::source::Source;
 use crate::targets::{Kind, TargetSpec, ThisMachine};
 
 #[derive(Args, Debug)]
-#[command(
-    long_about = "Install a login on targets: atomic write, 0700/0600, verified, backed up.\n\n\
-        The login is this machine's by default (read where its Codex keeps it: auth.json or \
-        the OS keyring), or --from a file or place, a key on stdin, or a fresh sign-in per \
-        target (--login). On each target it lands in $CODEX_HOME/auth.json (else ~/.codex \
-        of the login user) through a temp file that is checked and renamed under Codex's \
-        own locks; a symlink there is replaced, never followed; a different login is kept \
-        as auth.json.bak; Codex's own `codex login status` there judges the result. One \
-        ChatGPT login is not pushed to several places unless --share: its refresh token \
-        rotates, so the first refresh signs the others out.",
-    after_help = "Examples:\n  codex-auth push --ssh devbox\n  codex-auth push --ssh a --ssh b --docker c --login --device-auth\n  printenv OPENAI_API_KEY | codex-auth push --ssh @hosts.txt --api-key-stdin\n  codex-auth push --docker app-v2 --from docker:app-v1 --move"
-)]
 pub(crate) struct PushArgs {
     #[command(flatten)]
     pub scope: TargetArgs,

@@ -8,18 +8,6 @@ use crate::ops::status::StatusOptions;
 use crate::targets::ThisMachine;
 
 #[derive(Args, Debug)]
-#[command(
-    long_about = "Show what login is installed here and on targets (reads only).\n\n\
-        For each place: the file (or keyring entry), the kind of login; for a ChatGPT login \
-        the email, plan, account, access-token expiry and last refresh; for an API key or \
-        access token the masked key; the credential store configured there; Codex's own \
-        verdict where codex is installed; and which places hold the same ChatGPT session \
-        (compared by a hash of the refresh token, never shown). A login that the place's \
-        config.toml makes Codex refuse is REFUSED, a copy whose session was refreshed at \
-        another place STALE. \"Not logged in\" is a state, not a failure; a target that \
-        cannot be reached is exit 1. What is seen is remembered in the ledger.",
-    after_help = "Examples:\n  codex-auth status\n  codex-auth status --ssh a --ssh b --docker c --json\n  codex-auth status --known\n  codex-auth status --forget devbox"
-)]
 pub(crate) struct StatusArgs {
     #[command(flatten)]
     pub scope: TargetArgs,

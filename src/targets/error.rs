@@ -1,5 +1,5 @@
 //! How one target failed: a stable class (the `error.class` of `--json`, documented in
-//! the README), a one-line message and a hint. Control flow matches on the class, never on
+//! docs/json.md), a one-line message and a hint. Control flow matches on the class, never on
 //! its spelling.
 
 use crate::ssh::SshError;
@@ -16,7 +16,7 @@ macro_rules! error_classes {
         }
 
         impl ErrorClass {
-            /// Every class, for the README check.
+            /// Every class, for the docs check.
             #[cfg(test)]
             pub(crate) const ALL: &'static [ErrorClass] = &[$(ErrorClass::$variant),*];
         }
@@ -231,13 +231,14 @@ impl From<crate::login::LoginError> for TargetError {
 mod tests {
     use super::*;
 
-    /// The README's list of error classes is the enum, no more and no less.
+    /// The documented list of error classes (docs/json.md) is the enum, no more and no
+    /// less.
     #[test]
-    fn readme_lists_every_error_class() {
-        let readme = include_str!("../../README.md");
+    fn the_docs_list_every_error_class() {
+        let readme = include_str!("../../docs/json.md");
         let start = readme
             .find("<!-- error-classes -->")
-            .expect("README marks its class list with <!-- error-classes -->");
+            .expect("docs/json.md marks its class list with <!-- error-classes -->");
         let end = start
             + readme[start..]
                 .find("<!-- /error-classes -->")

@@ -106,6 +106,51 @@ fn man_page_renders_with_man() {
     sb.run(&["man", "bogus"]).code(2);
 }
 
+/// `man -l` of codex-auth-push(1) shows a paragraph for every flag `push --help` names:
+/// the flag's line, then its text, indented.
+#[test]
+fn the_push_page_has_a_paragraph_per_flag() {
+    let sb = Sandbox::new();
+    let help = sb.run(&["push", "--help"]).code(0).stdout;
+    let flags: Vec<String> = help
+        .lines()
+        .map(str::trim_start)
+        .filter(|l| l.starts_with('-'))
+        .filter_map(|l| {
+            l.split([' ', ','])
+                .find(|w| w.starts_with("--"))
+                .or_else(|| l.split(' ').next())
+                .map(|f| f.trim_end_matches('.').to_string())
+        })
+        .collect();
+    assert!(flags.len() > 25, "{help}");
+    let page = man_page(&sb, &["push"]);
+    let lines: Vec<&str> = page.lines().collect();
+    for flag in &flags {
+        let at = lines
+            .iter()
+            .position(|l| {
+                let l = l.trim_start();
+                l.starts_with(&format!("{flag} ")) || l == flag || l.contains(&format!(", {flag}"))
+            })
+            .unwrap_or_else(|| panic!("{flag} has no entry:\n{page}"));
+        let text = lines[at + 1..]
+            .iter()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or_else(|| panic!("{flag} has no paragraph"));
+        assert!(
+            text.starts_with("              ") || lines[at].trim_start().len() > flag.len() + 8,
+            "{flag}: {text:?}\n{page}"
+        );
+    }
+    // With --dir, every page is written, ready for a man directory.
+    let dir = sb.home().join("man1");
+    sb.run(&["man", "--dir", dir.to_str().unwrap()]).code(0);
+    for name in ["codex-auth.1", "codex-auth-push.1", "codex-auth-logout.1"] {
+        assert!(dir.join(name).is_file(), "{name}");
+    }
+}
+
 #[test]
 fn unknown_shell_is_a_usage_error() {
     let sb = Sandbox::new();

@@ -23,13 +23,29 @@ use crate::error::AppError;
 /// The container targets of a command.
 #[derive(Args, Debug, Clone, Default)]
 pub(crate) struct DockerTargetArgs {
-    /// Docker container name or id (repeatable); the engine is found as the docker CLI finds it.
+    /// Docker container name or id (repeatable); the engine is found as the docker CLI
+    /// finds it.
+    ///
+    /// $DOCKER_HOST (unix://, tcp://, ssh://user@host), else the current docker
+    /// context, else the default socket; podman's Docker-compatible socket works too. A
+    /// running container with a shell is written through docker exec; a stopped or
+    /// shell-less one through the archive API (no locks there). `@FILE` reads one name per
+    /// line.
+    /// Example: --docker devcontainer --docker api-1
     #[arg(long = "docker", value_name = "CONTAINER")]
     pub docker: Vec<String>,
-    /// Whose home inside containers (default: the container's configured user, else root).
+    /// Whose home inside containers (default: the container's configured user, else
+    /// root).
+    ///
+    /// A user name or uid[:gid] of the image, as `docker exec --user` takes it; the home
+    /// comes from the container's /etc/passwd, never from a HOME the image sets.
     #[arg(long, value_name = "USER")]
     pub docker_user: Option<String>,
-    /// Every container matching, as docker ps --filter (repeatable): label=com.docker.compose.project=web, name=api, status=running.
+    /// Every container matching, as docker ps --filter (repeatable):
+    /// label=com.docker.compose.project=web, name=api, status=running.
+    ///
+    /// The engine is asked once, when the run starts; no match is exit 2. Several
+    /// values of one key match any; several keys must all match.
     #[arg(long, value_name = "KEY=VALUE")]
     pub docker_filter: Vec<String>,
 }

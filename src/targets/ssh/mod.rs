@@ -25,12 +25,22 @@ use crate::ssh::{Destination, Session, SshOptions};
 #[derive(Args, Debug, Clone, Default)]
 pub(crate) struct SshConnectArgs {
     /// ssh config file, as `ssh -F`.
+    ///
+    /// Read instead of ~/.ssh/config, resolved as ssh resolves it (Include, Match,
+    /// ProxyJump, IdentityFile, ...): through `ssh -G` when OpenSSH's ssh is installed,
+    /// else a built-in parser without Match.
     #[arg(short = 'F', value_name = "FILE")]
     pub config_file: Option<PathBuf>,
     /// ssh option, as `ssh -o` (repeatable).
+    ///
+    /// Applied to every host, before the config file's settings, as ssh does.
+    /// Example: -o Port=2222 -o StrictHostKeyChecking=accept-new
     #[arg(short = 'o', value_name = "KEY=VALUE")]
     pub options: Vec<String>,
     /// Identity file, as `ssh -i`.
+    ///
+    /// Tried before the agent's keys and the config's IdentityFile; a passphrase is
+    /// asked on the terminal (never read from elsewhere).
     #[arg(short = 'i', value_name = "FILE")]
     pub identity: Option<PathBuf>,
 }
@@ -69,13 +79,22 @@ impl SshConnectArgs {
 /// The SSH targets of a command.
 #[derive(Args, Debug, Clone, Default)]
 pub(crate) struct SshTargetArgs {
-    #[arg(
-        long = "ssh",
-        value_name = "DEST",
-        help = "SSH destination: alias, user@host, host:port, [v6]:port, ssh://user@host:port (repeatable)"
-    )]
+    /// SSH destination: alias, user@host, host:port, [v6]:port, ssh://user@host:port
+    /// (repeatable).
+    ///
+    /// As `ssh` takes it, plus host:port. `@FILE` reads one destination per line from
+    /// FILE (`#` starts a comment; `@-` is stdin), when the run starts. Each host gets one
+    /// connection, through its config's ProxyJump hops, its host key checked against
+    /// known_hosts.
+    /// Example: --ssh devbox --ssh alice@10.0.0.5:2222 --ssh @hosts.txt
+    #[arg(long = "ssh", value_name = "DEST")]
     pub ssh: Vec<String>,
-    /// Hosts of an Ansible inventory (read with ansible-inventory; ansible_host, ansible_user, ansible_port, ansible_ssh_private_key_file honoured).
+    /// Hosts of an Ansible inventory (read with ansible-inventory; ansible_host,
+    /// ansible_user, ansible_port, ansible_ssh_private_key_file honoured).
+    ///
+    /// Ansible's own `ansible-inventory -i FILE --list` reads it (any format it reads:
+    /// INI, YAML, scripts), when the run starts; it must be on PATH. Each host keeps its
+    /// inventory name in reports and the ledger.
     #[arg(long, value_name = "FILE")]
     pub inventory: Option<PathBuf>,
     /// Only the inventory hosts matching this Ansible pattern (as ansible --limit).
