@@ -5,6 +5,10 @@
 # (unchanged), then stop the sshd. Your own ~/.codex is never touched.
 #
 #   scripts/demo.sh
+#
+# The codex-auth it runs: $CODEX_AUTH if set; else the one on PATH when it is this
+# checkout's version (after `cargo install --path .`, no second build); else this
+# checkout's release build, made once (and again only when a source is newer).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,9 +24,27 @@ if ! need sshd || ! need ssh-keygen; then
 fi
 SSHD=$(command -v sshd || echo /usr/sbin/sshd)
 
-echo "demo: building codex-auth..."
-cargo build -q
-BIN=$PWD/target/debug/codex-auth
+# The version this checkout builds (the [package] version of Cargo.toml).
+version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
+same_version() { [ "$("$1" --version 2>/dev/null)" = "codex-auth $version" ]; }
+# Whether the release build is newer than every source it is built from.
+release_current() {
+    local bin=target/release/codex-auth
+    [ -x "$bin" ] && same_version "$bin" &&
+        [ -z "$(find src Cargo.toml Cargo.lock -newer "$bin" -print -quit 2>/dev/null)" ]
+}
+if [ -n "${CODEX_AUTH:-}" ]; then
+    BIN=$CODEX_AUTH
+elif installed=$(command -v codex-auth) && same_version "$installed"; then
+    BIN=$installed
+else
+    if ! release_current; then
+        echo "demo: building codex-auth $version (release, once)..."
+        cargo build --release -q
+    fi
+    BIN=$PWD/target/release/codex-auth
+fi
+echo "demo: using $BIN ($("$BIN" --version))"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/codex-auth-demo.XXXXXX")
 sshd_pid=

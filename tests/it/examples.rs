@@ -403,3 +403,32 @@ fn ci_job_stream_keeps_its_refreshed_login_from_run_to_run() {
     );
     assert!(left.trim().is_empty(), "containers left: {left}");
 }
+
+/// The README's demo: a throwaway sshd, a push through it. It runs the codex-auth found
+/// on PATH when that is this checkout's version (as after `cargo install`), and builds
+/// nothing then.
+#[test]
+fn the_demo_runs_the_installed_binary_and_builds_nothing() {
+    let mut sb = Sandbox::new();
+    let bin = sb.home().join("installed");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_codex-auth"), bin.join("codex-auth")).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    sb.env.push(("PATH".into(), path));
+    sb.env.push(("CODEX_AUTH".into(), String::new()));
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/demo.sh");
+    let out = sb.program(demo.to_str().unwrap(), &[]).out().code(0);
+    assert!(
+        out.stdout
+            .contains(&format!("demo: using {}/codex-auth", bin.display())),
+        "{out:?}"
+    );
+    assert!(!out.all().contains("building"), "{out:?}");
+    assert!(out.stdout.contains("demo-host  installed"), "{out:?}");
+    assert!(out.stdout.contains("demo-host  unchanged"), "{out:?}");
+    assert!(!out.all().contains("sk-demo-0000"), "a key leaked: {out:?}");
+}
