@@ -168,6 +168,7 @@ async fn drop_connection(target: Arc<Box<dyn Target>>) {
 
 fn read_request() -> InspectRequest<'static> {
     InspectRequest {
+        judge: false,
         codex_home: None,
         codex_version: false,
     }
@@ -247,6 +248,7 @@ async fn rounds(
         progress.stage("reading");
         let there = match dest
             .inspect(&InspectRequest {
+                judge: false,
                 codex_home,
                 codex_version: false,
             })

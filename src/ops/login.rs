@@ -109,6 +109,7 @@ pub(crate) async fn here(
     let codex_status = match here {
         Ok(target) => target
             .inspect(&InspectRequest {
+                judge: true,
                 codex_home: None,
                 codex_version: opts.codex_version,
             })

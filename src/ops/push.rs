@@ -284,6 +284,7 @@ async fn would_log_in(
 ) -> Result<InstallReport, TargetError> {
     let seen = target
         .inspect(&InspectRequest {
+            judge: true,
             codex_home,
             codex_version: plan.codex_version,
         })

@@ -255,6 +255,7 @@ pub(crate) async fn read_place(
     let target = spec.connect(ctx).await.map_err(|e| unreadable(spec, e))?;
     let seen = target
         .inspect(&InspectRequest {
+            judge: false,
             codex_home: None,
             codex_version: false,
         })

@@ -133,6 +133,7 @@ pub(crate) async fn run(opts: StatusOptions, run: &Run) -> Result<StatusResults,
                     let target = spec.connect(&ctx).await?;
                     progress.stage("reading");
                     let req = InspectRequest {
+                        judge: true,
                         codex_home: codex_home.as_deref(),
                         codex_version,
                     };

@@ -9,6 +9,9 @@ use crate::secret::SecretBytes;
 pub(crate) struct InspectRequest<'a> {
     /// `--codex-home`, verbatim.
     pub codex_home: Option<&'a str>,
+    /// Ask Codex there what it makes of the login (`codex login status`: one process
+    /// there); a read for its content alone (a source, a move) does not.
+    pub judge: bool,
     /// Report which Codex version judged (`-v`, `--json`): one more process there.
     pub codex_version: bool,
 }

@@ -209,7 +209,7 @@ impl Target for LocalTarget {
         &'a self,
         req: &'a InspectRequest<'_>,
     ) -> BoxFuture<'a, Result<InspectReport, TargetError>> {
-        let codex_version = req.codex_version;
+        let (judge, codex_version) = (req.judge, req.codex_version);
         Box::pin(async move {
             let (home, read) = blocking(|| {
                 let home = LocalHome::resolve().ok_or_else(no_home)?;
@@ -250,7 +250,10 @@ impl Target for LocalTarget {
                 // Nothing to read: a plain "not logged in", which the state says already.
                 notes.retain(|n| !n.ends_with("does not exist"));
             }
-            let (codex_status, codex) = codex_verdict(&home, codex_version).await.unzip();
+            let (codex_status, codex) = match judge {
+                true => codex_verdict(&home, codex_version).await.unzip(),
+                false => (None, None),
+            };
             Ok(InspectReport {
                 location: location(&home),
                 kind,

@@ -644,6 +644,7 @@ pub(crate) async fn inspect(
 ) -> Result<InspectReport, TargetError> {
     let request = request::Inspect {
         whom: whom(shell, req.codex_home),
+        judge: req.judge,
         codex_version: req.codex_version,
     };
     let invocation = Invocation::new(Script::Inspect, &request, b"")?;
@@ -1138,6 +1139,7 @@ pub(crate) mod tests {
         let rep = inspect(
             &sh,
             &InspectRequest {
+                judge: false,
                 codex_home: None,
                 codex_version: false,
             },
@@ -1301,6 +1303,7 @@ pub(crate) mod tests {
                 assert!(!lost, "a lost target reported as done");
             }
             let request = InspectRequest {
+                judge: true,
                 codex_home: None,
                 codex_version: true,
             };

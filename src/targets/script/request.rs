@@ -45,6 +45,8 @@ pub(crate) struct Install {
 pub(crate) struct Inspect {
     #[serde(flatten)]
     pub whom: Whom,
+    /// Run `codex login status` there.
+    pub judge: bool,
     pub codex_version: bool,
 }
 
@@ -131,6 +133,7 @@ mod tests {
                 codex_home: "a\nb".into(),
                 ..Default::default()
             },
+            judge: false,
             codex_version: false,
         };
         assert!(to_lines(&bad).is_err());

@@ -197,6 +197,7 @@ impl HostLogin {
         };
         let seen = target
             .inspect(&InspectRequest {
+                judge: false,
                 codex_home: None,
                 codex_version: false,
             })

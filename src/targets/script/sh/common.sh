@@ -12,7 +12,7 @@
 # Every process forked costs sshd or the Docker engine CPU per target, so builtins are
 # used where they serve (read loops rather than grep, sed and cut).
 #
-# The protocol (targets/script/protocol.rs holds the Rust side of it):
+# The protocol (targets/script/request.rs and reply.rs hold the Rust side of it):
 # - stdin: the request's magic line, the nonce, then KEY=VALUE lines up to an empty
 #   line (read_request keeps each as req_KEY), then the payload, if any;
 # - stdout: the report, KEY=VALUE lines framed by the nonce (say), ended by end=1
@@ -64,6 +64,7 @@ read_request() {
             passwd_user) req_passwd_user=$request_value ;;
             home_from_passwd) req_home_from_passwd=$request_value ;;
             codex_version) req_codex_version=$request_value ;;
+            judge) req_judge=$request_value ;;
             lock_wait) req_lock_wait=$request_value ;;
             dry_run) req_dry_run=$request_value ;;
             force) req_force=$request_value ;;

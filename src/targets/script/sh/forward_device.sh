@@ -4,7 +4,7 @@
 # issuer for its code and polls it itself; its output streams back as it comes. Exit
 # 127: no codex to run.
 #
-# The request (targets/script/protocol.rs, ForwardDeviceRequest): issuer, a base URL
+# The request (targets/script/request.rs, ForwardDevice): issuer, a base URL
 # for Codex's hidden --experimental_issuer (tests), or empty. After it, stdin stays
 # open: a watcher stops the process group when the connection goes away, as for the
 # browser login.

@@ -2,8 +2,8 @@
 # inspect.sh: report what login a target holds, in one round trip, touching nothing
 # (common.sh comes first).
 #
-# The request (targets/script/protocol.rs, InspectRequest): the Codex home and whose it
-# is (see locate), and codex_version. The file itself, when there is one to read, is
+# The request (targets/script/request.rs, Inspect): the Codex home and whose it is (see
+# locate), judge (ask Codex there) and codex_version. The file itself, when there is one to read, is
 # sent after the end of the report, behind a framed body line, auth_len bytes long.
 
 read_request codex-auth-inspect-4
@@ -12,7 +12,9 @@ if [ "$store" = auto ]; then
     keyring_reach
 fi
 codex_running
-codex_verdict
+if [ "$req_judge" = 1 ]; then
+    codex_verdict
+fi
 kind=none
 if [ -L "$auth_file" ]; then
     kind=symlink

@@ -1,7 +1,7 @@
 # shellcheck shell=sh
 # install.sh: install auth.json on a target in one round trip (common.sh comes first).
 #
-# The request (targets/script/protocol.rs, InstallRequest): the Codex home and whose it
+# The request (targets/script/request.rs, Install): the Codex home and whose it
 # is (see locate), force, dry_run, the payload's sum (sha256) and len, the login's
 # method (api, chatgpt or -) and workspace for config.toml's forced settings,
 # codex_version, lock_wait, and expect (the compare-and-swap precondition: empty, none,

@@ -1,7 +1,7 @@
 # shellcheck shell=sh
 # remove.sh: take the login off a target in one round trip (common.sh comes first).
 #
-# The request (targets/script/protocol.rs, RemoveRequest): the Codex home and whose it
+# The request (targets/script/request.rs, Remove): the Codex home and whose it
 # is (see locate), keep_backup, dry_run, lock_wait, codex_version, and expect (the
 # compare-and-swap precondition, as for an install). A logout sends no secret.
 #
