@@ -109,38 +109,25 @@ pub(crate) async fn run(
     let login_from = (!from.kind().remote()).then(|| source::login_from(&first));
     install::say_where_else(&first.auth, places, &[from.display()], run);
 
+    let deadline = opts.target_timeout + opts.plan.lock_wait * 2;
+    let dry_run = opts.plan.dry_run;
     let source_target = Arc::new(source_target);
-    let shared = Arc::new((
-        source_target.clone(),
-        from.clone(),
+    let handing = Arc::new(Handing {
+        source: source_target.clone(),
+        from: from.clone(),
         first,
-        opts.codex_home.clone(),
-        opts.plan,
-        run.ctx.clone(),
-    ));
-    let deadline = opts.target_timeout + shared.4.lock_wait * 2;
-    let dry_run = shared.4.dry_run;
+        codex_home: opts.codex_home,
+        plan: opts.plan,
+        ctx: run.ctx.clone(),
+    });
     let mut handed = fan_out(
         places,
         1,
         deadline,
         run.sink.clone(),
         move |spec, progress| {
-            let shared = shared.clone();
-            async move {
-                let (source, from, first, codex_home, plan, ctx) = shared.as_ref();
-                hand_over(
-                    source.as_ref().as_ref(),
-                    from,
-                    first.clone(),
-                    spec,
-                    codex_home.as_deref(),
-                    plan,
-                    ctx,
-                    &progress,
-                )
-                .await
-            }
+            let handing = handing.clone();
+            async move { hand_over(&handing, spec, &progress).await }
         },
     )
     .await;
@@ -174,17 +161,29 @@ fn read_request() -> InspectRequest<'static> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn hand_over(
-    source: &dyn Target,
-    from: &TargetSpec,
-    mut login: PlaceLogin,
-    dest_spec: TargetSpec,
-    codex_home: Option<&str>,
-    plan: &Plan,
-    ctx: &ConnectContext,
-    progress: &Progress,
-) -> Handed {
+/// What the worker of a hand-over is given.
+struct Handing {
+    /// The source, connected once for the whole move.
+    source: Arc<Box<dyn Target>>,
+    from: TargetSpec,
+    /// What the source held when it was first read.
+    first: PlaceLogin,
+    codex_home: Option<String>,
+    plan: Plan,
+    ctx: ConnectContext,
+}
+
+async fn hand_over(handing: &Handing, dest_spec: TargetSpec, progress: &Progress) -> Handed {
+    let Handing {
+        source,
+        from,
+        first,
+        codex_home,
+        plan,
+        ctx,
+    } = handing;
+    let (source, codex_home) = (source.as_ref().as_ref(), codex_home.as_deref());
+    let mut login = first.clone();
     progress.stage("connecting");
     let dest = match dest_spec.connect(ctx).await {
         Ok(t) => t,
