@@ -9,6 +9,11 @@
 #      token it had is then spent, everywhere);
 #   3. whatever the job did, moves the login back into the store (refreshed or not) and
 #      removes the container, so the next run starts from the live session.
+# Both writes are compare-and-swap: the job's container gets the login only if it holds
+# none (`--if-holds none`: a job image that ships a login is refused, not overwritten),
+# and the move back writes the store only if it still holds what the move read there,
+# and takes the login out of the container only if it still holds what was handed back
+# (a Codex still running in it and refreshing meanwhile makes the move read it again).
 # Runs of one store take turns: a refresh token works once, so two runs at once would
 # sign each other out. The workflow's concurrency group serialises runs across runners;
 # the lock below serialises runs on one runner.
@@ -43,5 +48,5 @@ persist() {
 }
 trap persist EXIT
 
-"$CODEX_AUTH" push --docker "$job" -q
+"$CODEX_AUTH" push --docker "$job" --if-holds none -q
 docker exec "$job" "$@"
