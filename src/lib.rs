@@ -1,7 +1,8 @@
 //! codex-auth: get a working Codex CLI login onto machines without a browser.
-//! [`run`] parses the arguments and dispatches to the command; the layers below are
-//! `commands` → `ops` → `targets` → `ssh`/`docker`, with `auth`, `login` and `report`
-//! beside them (see the README's layout section).
+//! [`run`] parses the arguments and dispatches to the command; the layers below it are
+//! `commands` → `cli` → `report` → `ops` → `ledger` → `targets` → `auth`, `login`,
+//! `ssh`, `docker` → the shared leaves (see the README's layout section; `layering.rs`
+//! holds every module to it).
 
 mod auth;
 mod browser;
