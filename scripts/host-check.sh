@@ -83,7 +83,7 @@ snapshot() {
 
 # diff_item OLD NEW: + and - lines, nothing when equal.
 diff_item() {
-    diff "$1" "$2" | sed -n 's/^> /  + /p; s/^< /  - /p'
+    { diff "$1" "$2" || true; } | sed -n 's/^> /  + /p; s/^< /  - /p'
 }
 
 # The PIDs of this checker and all its ancestors.

@@ -289,15 +289,25 @@ interrupted=""
 # shellcheck disable=SC2317  # run by the signal traps
 stop_sandbox() {
     interrupted=$1
-    # unshare's death takes PID 1 of the sandbox along (--kill-child), and with it the rest
-    if [ -n "$sandbox_pid" ]; then kill -KILL "$sandbox_pid" 2>/dev/null || true; fi
+    [ -n "$sandbox_pid" ] || return 0
+    # unshare, then PID 1 of the sandbox (its child, which its death kills too): the
+    # kernel takes the rest with it. (unshare first: were PID 1 first to die of
+    # SIGKILL, unshare would complain that it cannot die of the same signal.)
+    local init
+    init=$(cat "/proc/$sandbox_pid/task/$sandbox_pid/children" 2>/dev/null || true)
+    # shellcheck disable=SC2086
+    kill -KILL "$sandbox_pid" $init 2>/dev/null || true
 }
 trap 'stop_sandbox 130' INT
 trap 'stop_sandbox 143' TERM
 trap 'stop_sandbox 129' HUP
 trap 'remove_cgroups' EXIT
 
+# The sandbox writes to our stderr; this shell's own stderr is muted until it is gone
+# (bash's "Killed" notice for a sandbox stopped by a signal's trap is noise).
+exec {stderr_fd}>&2 2>/dev/null
 (
+    exec 2>&"$stderr_fd" {stderr_fd}>&-
     for d in "${CGROUP_RUN[@]}"; do echo "$BASHPID" >"$d/cgroup.procs"; done
     # The parent-death signal: if this script dies (even by SIGKILL), so does unshare.
     exec setpriv --pdeathsig KILL \
@@ -311,6 +321,7 @@ rc=0
 wait "$sandbox_pid" || rc=$?
 # `wait` returns early when a signal's trap ran: wait for the sandbox to be gone.
 while kill -0 "$sandbox_pid" 2>/dev/null; do wait "$sandbox_pid" || true; done
+exec 2>&"$stderr_fd" {stderr_fd}>&-
 if [ -n "$interrupted" ]; then
     say "interrupted: the sandbox and everything in it is gone"
     exit "$interrupted"
