@@ -50,11 +50,25 @@ item() {
         interfaces) ip -o link show | awk -F': ' '{sub(/@.*/, "", $2); print $2}' | LC_ALL=C sort ;;
         mounts) awk '{print $5, $(NF-2)}' /proc/self/mountinfo | LC_ALL=C sort ;;
         cgroups)
+            # (the cgroup of a test run still going is its own: it goes with it)
             find /sys/fs/cgroup -mindepth 2 -maxdepth 6 -type d \
                 \( -name 'codex-auth-test*' -o -path '*/docker/*' -o -path '*/libpod_parent/*' \) \
-                -prune -print 2>/dev/null | LC_ALL=C sort ;;
+                -prune -print 2>/dev/null | LC_ALL=C sort | while IFS= read -r d; do
+                    run_alive "$d" || printf '%s\n' "$d"
+                done ;;
         *) die "no such item: $1" ;;
     esac
+}
+
+# True if $1 is the cgroup of a scripts/test.sh still running (codex-auth-test.PID.START).
+run_alive() {
+    local id=${1##*/codex-auth-test.} stat rest
+    [[ $id =~ ^([0-9]+)\.([0-9]+)$ ]] || return 1
+    stat=$(cat "/proc/${BASH_REMATCH[1]}/stat" 2>/dev/null) || return 1
+    rest=${stat##*) }
+    # shellcheck disable=SC2086
+    set -- $rest
+    [ "${20}" = "${BASH_REMATCH[2]}" ]
 }
 
 # "PID START" of every process (START: clock ticks after boot), kernel threads left out.
@@ -75,6 +89,8 @@ processes() {
 snapshot() {
     local dir=$1 name=${2:-before} i
     case $name in before | installed) ;; *) usage ;; esac
+    # several test runs under one check: the first one's installs are the ones shown
+    if [ "$name" = installed ] && [ -d "$dir/$name" ]; then return 0; fi
     mkdir -p "$dir/$name"
     for i in "${ITEMS[@]}"; do item "$i" >"$dir/$name/$i"; done
     processes >"$dir/$name/processes"
