@@ -314,7 +314,7 @@ exec {stderr_fd}>&2 2>/dev/null
         unshare --mount --net --pid --uts --ipc --cgroup --fork --mount-proc \
         --propagation private --kill-child=SIGKILL \
         env CODEX_AUTH_TEST_SANDBOX=1 bash "$REPO/scripts/test.sh" "$@"
-) <&0 &
+) </dev/null &
 sandbox_pid=$!
 if [ -n "$interrupted" ]; then stop_sandbox "$interrupted"; fi   # a signal before $! was known
 rc=0
