@@ -283,6 +283,7 @@ fi
 
 cargo test --no-run "$@"
 
+trap 'remove_cgroups' EXIT   # also those made before a failure in make_cgroups
 make_cgroups
 sandbox_pid=""
 interrupted=""
@@ -301,7 +302,6 @@ stop_sandbox() {
 trap 'stop_sandbox 130' INT
 trap 'stop_sandbox 143' TERM
 trap 'stop_sandbox 129' HUP
-trap 'remove_cgroups' EXIT
 
 # The sandbox writes to our stderr; this shell's own stderr is muted until it is gone
 # (bash's "Killed" notice for a sandbox stopped by a signal's trap is noise).
