@@ -20,7 +20,7 @@ cargo clippy --quiet --all-targets -- -D warnings
 echo "lint: cargo doc (warnings denied)"
 RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps --document-private-items
 echo "lint: shellcheck"
-shellcheck scripts/*.sh docker/test-images/rootfs.sh examples/*/*.sh
+shellcheck .ci/run scripts/*.sh docker/test-images/rootfs.sh examples/*/*.sh
 # Every target script runs after common.sh, as one script. common.sh is a library: a
 # script that calls only some of its functions leaves the others unreachable (SC2317).
 # Each is parsed by the shells targets have too (their joined one-line forms are checked

@@ -337,8 +337,17 @@ fn slow_flock(user: &RemoteUser) {
 /// The PIDs of `user`'s processes named `name`, on this machine only: a container's
 /// processes can run under the same uid, and are none of this test's business.
 fn processes(user: &RemoteUser, name: &str) -> Vec<i32> {
+    user_processes(user)
+        .into_iter()
+        .filter(|(_, comm)| comm == name)
+        .map(|(pid, _)| pid)
+        .collect()
+}
+
+/// PID and name of every live process of `user` on this machine (zombies are gone).
+fn user_processes(user: &RemoteUser) -> Vec<(i32, String)> {
     let out = std::process::Command::new("ps")
-        .args(["-u", &user.name, "-o", "pid=,comm="])
+        .args(["-u", &user.name, "-o", "pid=,stat=,comm="])
         .output()
         .unwrap();
     let host_ns = std::fs::read_link("/proc/self/ns/pid").ok();
@@ -347,9 +356,10 @@ fn processes(user: &RemoteUser, name: &str) -> Vec<i32> {
         .filter_map(|l| {
             let mut f = l.split_whitespace();
             let pid: i32 = f.next()?.parse().ok()?;
-            (f.next()? == name).then_some(pid)
+            let live = !f.next()?.starts_with('Z');
+            live.then(|| (pid, f.next().unwrap_or("").to_string()))
         })
-        .filter(|pid| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok() == host_ns)
+        .filter(|(pid, _)| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok() == host_ns)
         .collect()
 }
 
@@ -408,9 +418,13 @@ fn sshd_killed_or_client_killed_mid_push_leaves_a_whole_file_and_no_leftovers() 
                 "not prompt: {out:?}"
             );
         }
-        // Whatever the remote script did meanwhile, the file is whole: old or new.
+        // Whatever the remote script did meanwhile, the file is whole: old or new. The
+        // script outlives its session, and sleeps in the slow flock once for each of
+        // Codex's two locks: a moment without a `sleep` (between the two) is not its end.
+        // Only when nothing of the user runs any more is it over; the next push must not
+        // meet it (it would wait for its lock, and find its temp file still in use).
         wait_until("the remote script's end", 20, || {
-            processes(&user, "sleep").is_empty()
+            user_processes(&user).is_empty()
         });
         std::thread::sleep(Duration::from_millis(200));
         let now = std::fs::read_to_string(user.auth_path()).unwrap();
