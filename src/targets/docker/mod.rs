@@ -37,7 +37,7 @@ pub(crate) struct DockerTargetArgs {
     /// Whose home inside containers (default: the container's configured user, else
     /// root).
     ///
-    /// A user name or uid[:gid] of the image, as `docker exec --user` takes it; the home
+    /// A user name or `uid[:gid]` of the image, as `docker exec --user` takes it; the home
     /// comes from the container's /etc/passwd, never from a HOME the image sets.
     #[arg(long, value_name = "USER")]
     pub docker_user: Option<String>,

@@ -79,7 +79,7 @@ impl SshConnectArgs {
 /// The SSH targets of a command.
 #[derive(Args, Debug, Clone, Default)]
 pub(crate) struct SshTargetArgs {
-    /// SSH destination: alias, user@host, host:port, [v6]:port, ssh://user@host:port
+    /// SSH destination: `alias`, `user@host`, `host:port`, `[v6]:port`, `ssh://user@host:port`
     /// (repeatable).
     ///
     /// As `ssh` takes it, plus host:port. `@FILE` reads one destination per line from

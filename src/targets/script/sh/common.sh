@@ -59,6 +59,8 @@ read_request() {
     fi
     while IFS= read -r request_line && [ -n "$request_line" ]; do
         request_value=${request_line#*=}
+        # (each script uses only the keys of its own request)
+        # shellcheck disable=SC2034
         case ${request_line%%=*} in
             codex_home) req_codex_home=$request_value ;;
             passwd_user) req_passwd_user=$request_value ;;
