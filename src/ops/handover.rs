@@ -94,7 +94,7 @@ pub(crate) async fn run(
         .connect(&run.ctx)
         .await
         .map_err(|e| source::unreadable(from, e))?;
-    let seen = source_target.inspect(&read_request()).await;
+    let seen = source_target.inspect(&InspectRequest::content(None)).await;
     let first = match seen
         .map_err(|e| source::unreadable(from, e))
         .and_then(|seen| source::login_in(from, seen))
@@ -150,14 +150,6 @@ pub(crate) async fn run(
 async fn drop_connection(target: Arc<Box<dyn Target>>) {
     if let Ok(target) = Arc::try_unwrap(target) {
         target.close().await;
-    }
-}
-
-fn read_request() -> InspectRequest<'static> {
-    InspectRequest {
-        judge: false,
-        codex_home: None,
-        codex_version: false,
     }
 }
 
@@ -245,14 +237,7 @@ async fn rounds(
     for round in 1..=ROUNDS {
         // What the destination holds now: the write below happens only if it still does.
         progress.stage("reading");
-        let there = match dest
-            .inspect(&InspectRequest {
-                judge: false,
-                codex_home,
-                codex_version: false,
-            })
-            .await
-        {
+        let there = match dest.inspect(&InspectRequest::content(codex_home)).await {
             Ok(there) => there,
             Err(e) => return (Err(e), not_moved(kept("the destination could not be read"))),
         };
@@ -303,7 +288,7 @@ async fn rounds(
                 // spent. Read the source again, and hand that over.
                 progress.stage("reading the source again");
                 let again = source
-                    .inspect(&read_request())
+                    .inspect(&InspectRequest::content(None))
                     .await
                     .map_err(|e| source::unreadable(from, e))
                     .and_then(|seen| source::login_in(from, seen));

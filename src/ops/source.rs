@@ -253,13 +253,7 @@ pub(crate) async fn read_place(
     ctx: &ConnectContext,
 ) -> Result<PlaceLogin, SourceError> {
     let target = spec.connect(ctx).await.map_err(|e| unreadable(spec, e))?;
-    let seen = target
-        .inspect(&InspectRequest {
-            judge: false,
-            codex_home: None,
-            codex_version: false,
-        })
-        .await;
+    let seen = target.inspect(&InspectRequest::content(None)).await;
     target.close().await;
     login_in(spec, seen.map_err(|e| unreadable(spec, e))?)
 }

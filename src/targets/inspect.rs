@@ -16,6 +16,18 @@ pub(crate) struct InspectRequest<'a> {
     pub codex_version: bool,
 }
 
+impl<'a> InspectRequest<'a> {
+    /// A read for the login's content alone (a source, a move, a forwarded login's
+    /// check): Codex there is not asked.
+    pub fn content(codex_home: Option<&'a str>) -> Self {
+        InspectRequest {
+            codex_home,
+            judge: false,
+            codex_version: false,
+        }
+    }
+}
+
 /// What a target holds. `content` is the raw auth.json and never printed.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct InspectReport {

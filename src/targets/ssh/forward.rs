@@ -195,13 +195,7 @@ impl HostLogin {
         let target = SshTarget {
             session: self.session.clone(),
         };
-        let seen = target
-            .inspect(&InspectRequest {
-                judge: false,
-                codex_home: None,
-                codex_version: false,
-            })
-            .await;
+        let seen = target.inspect(&InspectRequest::content(None)).await;
         seen.ok()
             .and_then(|r| r.content)
             .and_then(|c| AuthFile::parse(c.expose()).ok())
