@@ -485,6 +485,25 @@ find_codex() {
     search_path "$login_path"
 }
 
+# codex_until_hangup: for a login that runs on the target (login --forward): codex found
+# (exit 127 when there is none) and first on PATH with its directory (npm's wrapper runs
+# the node beside it), and a watcher that stops the process group when the connection
+# goes away (sshd then closes stdin, kept as fd 3 for it), so no login server is left
+# behind. Codex itself then runs with stdin from /dev/null and fd 3 closed.
+codex_until_hangup() {
+    exec 3<&0
+    find_codex
+    if [ -z "$codex" ]; then
+        exit 127
+    fi
+    (
+        cat <&3 >/dev/null 2>&1
+        kill -TERM 0
+    ) >/dev/null 2>&1 &
+    PATH=${codex%/*}:$PATH
+    export PATH
+}
+
 # ---- what Codex there says
 
 # run_codex HOME ARGS...: codex with CODEX_HOME=HOME, nothing on stdin, and its own
