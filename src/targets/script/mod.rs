@@ -73,20 +73,22 @@ impl Script {
         }
     }
 
-    /// `common.sh` and this script as one line (joined once a run).
+    /// `common.sh` (the functions this script reaches) and this script as one line,
+    /// joined the first time a run needs it.
     pub(crate) fn line(self) -> Result<&'static str, TargetError> {
-        static LINES: OnceLock<Vec<Result<String, String>>> = OnceLock::new();
-        let lines = LINES.get_or_init(|| {
-            Script::ALL
-                .iter()
-                .map(|s| {
-                    transport::join(&[COMMON, s.source()])
-                        .map_err(|e| format!("the {s:?} script cannot be sent ({e})"))
-                })
-                .collect()
-        });
+        static LINES: [OnceLock<Result<String, String>>; Script::ALL.len()] =
+            [const { OnceLock::new() }; Script::ALL.len()];
         let index = Script::ALL.iter().position(|s| *s == self).unwrap_or(0);
-        match &lines[index] {
+        let line = LINES[index].get_or_init(|| {
+            let common = transport::used_only(COMMON, self.source());
+            transport::join(&[&common, self.source()])
+                .map(|mut line| {
+                    line.shrink_to_fit();
+                    line
+                })
+                .map_err(|e| format!("the {self:?} script cannot be sent ({e})"))
+        });
+        match line {
             Ok(line) => Ok(line),
             Err(e) => Err(TargetError::new(ErrorClass::Internal, e.clone(), None)),
         }

@@ -163,6 +163,75 @@ pub(crate) fn join(sources: &[&str]) -> Result<String, JoinError> {
     Ok(out)
 }
 
+/// `library` with the functions `script` never reaches (directly, through other
+/// functions, or through the library's own top-level code) blanked out, line for line,
+/// so that every target is sent only what runs there and [`join`] still names the
+/// right line. A function is `name() {` at the start of a line, its body up to a `}`
+/// alone at the start of a line; any use of its name as a word in code (not in a
+/// comment) counts as a call, so a doubtful case keeps it.
+pub(crate) fn used_only(library: &str, script: &str) -> String {
+    struct Function<'a> {
+        name: &'a str,
+        lines: std::ops::Range<usize>,
+    }
+    let lines: Vec<&str> = library.lines().collect();
+    let mut functions: Vec<Function> = Vec::new();
+    let mut top_level = String::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let name = lines[i]
+            .strip_suffix("() {")
+            .filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+        match name {
+            Some(name) => {
+                let start = i;
+                while i < lines.len() && lines[i] != "}" {
+                    i += 1;
+                }
+                functions.push(Function {
+                    name,
+                    lines: start..(i + 1).min(lines.len()),
+                });
+            }
+            None => {
+                top_level.push_str(lines[i]);
+                top_level.push('\n');
+            }
+        }
+        i += 1;
+    }
+    fn words(code: &str) -> std::collections::HashSet<&str> {
+        code.lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .flat_map(|l| l.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')))
+            .filter(|w| !w.is_empty())
+            .collect()
+    }
+    let mut reached = vec![false; functions.len()];
+    let mut pending = vec![format!("{script}\n{top_level}")];
+    while let Some(code) = pending.pop() {
+        let used = words(&code);
+        for (f, reached) in functions.iter().zip(reached.iter_mut()) {
+            if !*reached && used.contains(f.name) {
+                *reached = true;
+                pending.push(lines[f.lines.clone()].join("\n"));
+            }
+        }
+    }
+    let mut keep = vec![true; lines.len()];
+    for (f, reached) in functions.iter().zip(&reached) {
+        if !reached {
+            keep[f.lines.clone()].iter_mut().for_each(|k| *k = false);
+        }
+    }
+    lines
+        .iter()
+        .zip(keep)
+        .map(|(line, keep)| if keep { *line } else { "" })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The longest single-quoted word a script is sent in: bsd-csh refuses words longer
 /// than 8185 characters.
 const WORD: usize = 4000;
@@ -287,6 +356,40 @@ pub(crate) mod tests {
         );
         // Comments may say anything.
         assert!(join(&["# it's `fine` here!\necho ok\n"]).is_ok());
+    }
+
+    #[test]
+    fn only_the_library_functions_a_script_reaches_are_sent() {
+        let library = "# lib\n\
+            used() {\n    helper \"$1\"\n}\n\
+            # helper: called by used only\n\
+            helper() {\n    echo \"helped $1\"\n}\n\
+            unused() {\n    echo never\n}\n\
+            # unused_too is named here only in a comment\n\
+            unused_too() {\n    echo never\n}\n\
+            by_top_level() {\n    :\n}\n\
+            set -f\nby_top_level\n";
+        let script = "used x\n# unused in a comment does not count\n";
+        let shaken = used_only(library, script);
+        assert_eq!(
+            shaken.lines().count(),
+            library.lines().count(),
+            "line for line"
+        );
+        let line = join(&[&shaken, script]).unwrap();
+        assert!(
+            line.contains("used() {") && line.contains("helper() {"),
+            "{line}"
+        );
+        assert!(line.contains("by_top_level() {"), "{line}");
+        assert!(!line.contains("unused"), "{line}");
+        assert_eq!(run("sh", &line), "helped x\n");
+        // The scripts shipped: each still joins, and runs only what it has.
+        for script in super::super::Script::ALL {
+            let full = join(&[super::super::COMMON, script.source()]).unwrap();
+            let sent = script.line().unwrap();
+            assert!(sent.len() <= full.len(), "{script:?}");
+        }
     }
 
     #[test]
