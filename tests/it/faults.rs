@@ -423,9 +423,20 @@ fn sshd_killed_or_client_killed_mid_push_leaves_a_whole_file_and_no_leftovers() 
         // Codex's two locks: a moment without a `sleep` (between the two) is not its end.
         // Only when nothing of the user runs any more is it over; the next push must not
         // meet it (it would wait for its lock, and find its temp file still in use).
-        wait_until("the remote script's end", 20, || {
-            user_processes(&user).is_empty()
-        });
+        // (In a full suite on two cores it had once not ended after 20 s, what still ran
+        // unrecorded; a script that never ends still fails here, and says what runs.)
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !user_processes(&user).is_empty() {
+            assert!(
+                Instant::now() < deadline,
+                "kill_client {kill_client}: the remote script never ended: {:?}",
+                std::process::Command::new("ps")
+                    .args(["-u", &user.name, "-o", "pid,ppid,stat,etimes,args"])
+                    .output()
+                    .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
         std::thread::sleep(Duration::from_millis(200));
         let now = std::fs::read_to_string(user.auth_path()).unwrap();
         assert!(
