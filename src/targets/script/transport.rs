@@ -1,7 +1,8 @@
-//! The transport form of the scripts: the readable sources in `sh/` (multi-line POSIX sh)
-//! joined into one line, and that line put on a command line any login shell passes on
-//! unchanged (bash, zsh, fish, csh; bsd-csh refuses words over 8185 characters). Owns
-//! the rules the sources follow for that; the sources' own header repeats them.
+//! The transport form of the scripts: the readable sources in `sh/` (multi-line POSIX
+//! sh), the library's functions that the script does not reach left out, joined into one
+//! line, and that line put on a command line any login shell passes on unchanged (bash,
+//! zsh, fish, csh; bsd-csh refuses words over 8185 characters). Owns the rules the
+//! sources follow for that; the sources' own header repeats them.
 
 use std::fmt;
 

@@ -1,6 +1,8 @@
 # shellcheck shell=sh
 # common.sh: what every script sent to a target shares. The script comes after it, and
-# the two travel as one line (targets/script/transport.rs joins them).
+# the two travel as one line (targets/script/transport.rs joins them), without the
+# functions here that the script never reaches. A function is `name() {` at the start of
+# a line and ends at a `}` alone at the start of a line.
 #
 # How these files are written, so that the join is exact and every login shell (sh,
 # bash, zsh, fish, csh) passes the line on unchanged:
