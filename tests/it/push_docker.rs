@@ -468,11 +468,11 @@ fn tcp_docker_host_is_supported() {
     assert!(c.file("/root/.codex/auth.json").is_some());
 }
 
-#[test]
-fn ssh_docker_host_reaches_the_engine_through_dial_stdio() {
-    use crate::harness::RemoteUser;
-    // A user on the ssh peer who can use the engine: in the docker group, the docker
-    // CLI on PATH and DOCKER_HOST naming the private engine, as on a real docker host.
+/// A user on the ssh peer who can use the engine: in the docker group, the docker CLI
+/// on PATH and DOCKER_HOST naming the private engine, as on a real docker host;
+/// `DOCKER_HOST=ssh://dockerhost` here. With `slow_dial`, its `docker system dial-stdio`
+/// waits 2 s first. Returns the user and the ssh config.
+fn docker_host_user(sb: &mut Sandbox, slow_dial: bool) -> (RemoteUser, std::path::PathBuf) {
     let socket = docker_peers()
         .host()
         .trim_start_matches("unix://")
@@ -487,9 +487,8 @@ fn ssh_docker_host_reaches_the_engine_through_dial_stdio() {
         .status()
         .unwrap();
     assert!(status.success());
-    let mut sb = Sandbox::new();
     let user = RemoteUser::bash();
-    user.authorize(&sb);
+    user.authorize(sb);
     let status = std::process::Command::new("usermod")
         .args(["-aG", "docker", &user.name])
         .status()
@@ -508,13 +507,26 @@ fn ssh_docker_host_reaches_the_engine_through_dial_stdio() {
         .unwrap()
         .display()
         .to_string();
-    user.set_environment(&[
-        ("PATH", &format!("{cli_dir}:/usr/bin:/bin")),
-        ("DOCKER_HOST", docker_peers().host()),
-    ]);
+    let mut path = format!("{cli_dir}:/usr/bin:/bin");
+    if slow_dial {
+        user.write_owned(
+            "slowbin/docker",
+            &format!("#!/bin/sh\n[ \"$1 $2\" = \"system dial-stdio\" ] && sleep 2\nexec {cli_dir}/docker \"$@\"\n"),
+            0o755,
+        );
+        path = format!("{}/slowbin:{path}", user.home.display());
+    }
+    user.set_environment(&[("PATH", &path), ("DOCKER_HOST", docker_peers().host())]);
     let cfg = sb.alias("dockerhost", &user);
     sb.env
         .push(("DOCKER_HOST".into(), "ssh://dockerhost".into()));
+    (user, cfg)
+}
+
+#[test]
+fn ssh_docker_host_reaches_the_engine_through_dial_stdio() {
+    let mut sb = Sandbox::new();
+    let (_user, cfg) = docker_host_user(&mut sb, false);
     let c = TestContainer::new("BUSYBOX_ROOT", &[], true);
     let (out, key) = sb.push_key(
         "dssh",
@@ -525,5 +537,48 @@ fn ssh_docker_host_reaches_the_engine_through_dial_stdio() {
     assert_eq!(
         c.exec(&["cat", "/root/.codex/auth.json"]),
         logins::api_key_json(&key)
+    );
+}
+
+#[test]
+fn the_relay_socket_of_an_ssh_docker_host_is_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut sb = Sandbox::new();
+    // The host's docker CLI dials slowly, so the relay socket can be looked at.
+    let (_user, cfg) = docker_host_user(&mut sb, true);
+    let tmp = sb.home().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    sb.env.push(("TMPDIR".into(), tmp.display().to_string()));
+    let c = TestContainer::new("BUSYBOX_ROOT", &[], true);
+    let line = format!(
+        "umask 000; exec \"$CODEX_AUTH\" status --docker {} -F {}",
+        c.name,
+        cfg.display()
+    );
+    let running = sb.program("sh", &["-c", &line]).spawn();
+    let mut seen = None;
+    for _ in 0..200 {
+        let relay = std::fs::read_dir(&tmp).unwrap().flatten().find(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("codex-auth-docker")
+        });
+        if let Some(dir) = relay {
+            let socket = dir.path().join("docker.sock");
+            if let Ok(meta) = std::fs::symlink_metadata(&socket) {
+                let dir_mode = dir.metadata().unwrap().permissions().mode() & 0o777;
+                seen = Some((dir_mode, meta.permissions().mode() & 0o777));
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = sb.wait(running, &[]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(
+        seen,
+        Some((0o700, 0o600)),
+        "relay directory and socket modes"
     );
 }

@@ -38,9 +38,12 @@ pub(super) async fn connect(
         )
     })?;
     let session = Arc::new(Session::connect(&dest, opts, prompter).await?);
-    // The relay socket lives in a private directory, removed with the engine.
+    // The relay socket lives in a directory only we can enter (0700 whatever the umask:
+    // the socket is the remote engine, as root there), removed with the engine.
+    use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::Builder::new()
         .prefix("codex-auth-docker")
+        .permissions(std::fs::Permissions::from_mode(0o700))
         .tempdir()
         .map_err(|e| {
             TargetError::new(
@@ -54,6 +57,14 @@ pub(super) async fn connect(
         TargetError::new(
             ErrorClass::Io,
             format!("cannot make a relay socket: {e}"),
+            None,
+        )
+    })?;
+    // And the socket itself 0600, for a directory someone opens up later.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(|e| {
+        TargetError::new(
+            ErrorClass::Io,
+            format!("cannot make the relay socket private: {e}"),
             None,
         )
     })?;
