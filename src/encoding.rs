@@ -1,4 +1,5 @@
-//! Small encodings every layer shares: hex, base64url, sha256 digests and random tokens.
+//! Small encodings every layer shares: hex, base64url, sha256 digests, random tokens, and
+//! text without terminal colour sequences.
 //! No policy lives here; a random source that fails is an error, never a weak token.
 
 use sha2::Digest;
@@ -33,6 +34,29 @@ pub(crate) fn random_bytes(n: usize) -> Result<Vec<u8>, RandomUnavailable> {
 /// `n` random bytes, base64url without padding (PKCE verifiers, states, temp names).
 pub(crate) fn random_b64url(n: usize) -> Result<String, RandomUnavailable> {
     Ok(b64url(&random_bytes(n)?))
+}
+
+/// Text without its ANSI CSI sequences (colours, cursor moves; Codex colours its output
+/// even into a pipe); a lone ESC goes too. Other control characters stay.
+pub(crate) fn strip_csi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // ESC [ ... final byte in @..~
+            if chars.clone().next() == Some('[') {
+                chars.next();
+                for d in chars.by_ref() {
+                    if ('@'..='~').contains(&d) {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out
 }
 
 #[cfg(test)]

@@ -67,7 +67,7 @@ impl LoginArgs {
             // For tests against a local issuer only: Codex takes it from a hidden flag,
             // and only when it was typed.
             let issuer = if given.typed("issuer") {
-                Some(self.flow.issuer()?.base)
+                Some(super::issuer_for_a_host(&self.flow.issuer, &self.flow.client_id)?.base)
             } else {
                 None
             };
@@ -88,7 +88,7 @@ impl LoginArgs {
         }
         if let Some(raw) = self.forward.first() {
             given.refuse(
-                &["issuer", "client_id", "timeout", "force"],
+                &["client_id", "timeout", "force"],
                 "login --forward (the host's own codex login signs in)",
                 "drop it, or configure the issuer in the host's Codex",
             )?;
@@ -104,6 +104,7 @@ impl LoginArgs {
                 ssh: self.ssh.clone().options()?,
                 no_run: self.no_run,
                 no_browser: self.flow.no_browser,
+                issuer: self.flow.issuer()?,
             }));
         }
         if let Some(flag) = self.ssh.given() {

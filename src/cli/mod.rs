@@ -363,7 +363,9 @@ pub(crate) struct LoginFlowArgs {
     pub no_browser: bool,
     /// The OAuth issuer, for gateways and tests.
     ///
-    /// Its base URL (https://, or http:// for a test issuer on loopback).
+    /// Its base URL (https://, or http:// for a test issuer on loopback). With
+    /// `login --forward`, the issuer whose sign-in URL the host's Codex may print: any
+    /// other URL it prints is refused, not opened.
     #[arg(long, value_name = "URL", env = "CODEX_AUTH_ISSUER", default_value = DEFAULT_ISSUER, value_parser = OrDefault(DEFAULT_ISSUER))]
     pub issuer: String,
     /// The OAuth client id the issuer registered (Codex's by default).
@@ -409,11 +411,31 @@ impl LoginFlowArgs {
     }
 }
 
-/// An issuer from its base URL and client id, checked.
+/// An issuer from its base URL and client id, checked: this machine sends tokens there,
+/// so https, or http only to loopback (a test issuer).
 pub(crate) fn issuer(raw: &str, client_id: &str) -> Result<Issuer, AppError> {
+    let issuer = issuer_for_a_host(raw, client_id)?;
+    if let Some(rest) = issuer.base.strip_prefix("http://") {
+        let name = match rest.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or(""),
+            None => rest.split([':', '/']).next().unwrap_or(""),
+        };
+        if !matches!(name, "127.0.0.1" | "localhost" | "::1") {
+            return Err(AppError::usage(
+                format!("--issuer {raw:?} is plain http to another machine: tokens would cross the network in the clear"),
+                Some("use its https:// URL (http:// is for a test issuer on 127.0.0.1)"),
+            ));
+        }
+    }
+    Ok(issuer)
+}
+
+/// An issuer named for a host's own Codex (`login --forward --device-auth`): this
+/// machine sends it nothing, so only its form is checked.
+pub(crate) fn issuer_for_a_host(raw: &str, client_id: &str) -> Result<Issuer, AppError> {
     let base = raw.trim_end_matches('/').to_string();
     if !(base.starts_with("https://") || base.starts_with("http://"))
-        || base.contains(char::is_whitespace)
+        || base.contains(|c: char| c.is_whitespace() || c.is_control())
     {
         return Err(AppError::usage(
             format!("bad --issuer {raw:?}"),

@@ -1,6 +1,9 @@
 //! The sign-in callback server on 127.0.0.1, as `codex login` runs it: hyper serves
 //! HTTP/1.1; this module only routes (`/auth/callback`, `/success`, `/cancel`) and hands
 //! each callback to the login that waits for it. Pages never echo a query string.
+//! Only requests addressed to loopback by name are served (a page elsewhere that
+//! rebinds its DNS name to 127.0.0.1 is not), and `/cancel` only from the same origin or
+//! a program: a web page the user visits cannot end the sign-in.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -73,7 +76,18 @@ async fn route(
     events: &mpsc::Sender<Event>,
 ) -> Response<Full<Bytes>> {
     let query = query_params(req.uri().query().unwrap_or(""));
+    let refused = |why: &str| Page {
+        status: StatusCode::FORBIDDEN,
+        title: "Refused",
+        text: why.to_string(),
+    };
     let page = match req.uri().path() {
+        _ if !addressed_to_loopback(req.headers()) => {
+            refused("This server answers requests for 127.0.0.1 or localhost only.")
+        }
+        "/cancel" if from_another_site(req.headers()) => {
+            refused("A page of another site cannot cancel this sign-in.")
+        }
         "/auth/callback" if query.get("state").map(String::as_str) != Some(state) => Page {
             status: StatusCode::BAD_REQUEST,
             title: "State mismatch",
@@ -119,6 +133,41 @@ async fn route(
         hyper::header::HeaderValue::from_static("close"),
     );
     resp
+}
+
+/// The request's Host names loopback (`localhost`, `127.0.0.1`, `[::1]`, any port).
+fn addressed_to_loopback(headers: &hyper::HeaderMap) -> bool {
+    let Some(host) = headers
+        .get(hyper::header::HOST)
+        .and_then(|h| h.to_str().ok())
+    else {
+        return false;
+    };
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.split(':').next().unwrap_or(""),
+    };
+    matches!(
+        name.to_ascii_lowercase().as_str(),
+        "localhost" | "127.0.0.1" | "::1"
+    )
+}
+
+/// A browser says the request comes from a page of another origin (`Sec-Fetch-Site`
+/// other than `none`/`same-origin`, or an `Origin` that is not loopback). Programs
+/// (Codex's own login asking a stale one to stop, ours) send neither.
+fn from_another_site(headers: &hyper::HeaderMap) -> bool {
+    let value = |name: &str| headers.get(name).map(|v| v.to_str().unwrap_or("?"));
+    let site_ok = value("sec-fetch-site").is_none_or(|s| s == "none" || s == "same-origin");
+    let origin_ok = value("origin").is_none_or(|o| {
+        let rest = o.strip_prefix("http://").unwrap_or("");
+        let name = match rest.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or(""),
+            None => rest.split(':').next().unwrap_or(""),
+        };
+        matches!(name, "localhost" | "127.0.0.1" | "::1")
+    });
+    !(site_ok && origin_ok)
 }
 
 fn html(title: &str, text: &str) -> String {
@@ -194,6 +243,64 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> hyper::HeaderMap {
+        let mut h = hyper::HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn only_loopback_hosts_are_served() {
+        for ok in [
+            "localhost:1455",
+            "127.0.0.1:1455",
+            "[::1]:1457",
+            "LOCALHOST:1455",
+            "localhost",
+        ] {
+            assert!(addressed_to_loopback(&headers(&[("host", ok)])), "{ok}");
+        }
+        for bad in [
+            "evil.example:1455",
+            "127.0.0.1.evil:1455",
+            "localhost.evil",
+            "[::2]:1455",
+            "",
+        ] {
+            assert!(!addressed_to_loopback(&headers(&[("host", bad)])), "{bad}");
+        }
+        assert!(!addressed_to_loopback(&headers(&[])));
+    }
+
+    #[test]
+    fn cancel_is_refused_to_other_sites_only() {
+        assert!(!from_another_site(&headers(&[])));
+        assert!(!from_another_site(&headers(&[("sec-fetch-site", "none")])));
+        assert!(!from_another_site(&headers(&[
+            ("sec-fetch-site", "same-origin"),
+            ("origin", "http://localhost:1455")
+        ])));
+        assert!(from_another_site(&headers(&[(
+            "sec-fetch-site",
+            "cross-site"
+        )])));
+        assert!(from_another_site(&headers(&[(
+            "sec-fetch-site",
+            "same-site"
+        )])));
+        assert!(from_another_site(&headers(&[(
+            "origin",
+            "https://evil.example"
+        )])));
+        assert!(from_another_site(&headers(&[("origin", "null")])));
+        assert!(from_another_site(&headers(&[(
+            "origin",
+            "http://localhost.evil:1455"
+        )])));
+    }
 
     #[test]
     fn query_decoding() {
@@ -282,7 +389,7 @@ mod tests {
         }
         // None of that reached the login; a real answer still does.
         assert!(waiting.try_recv().is_err());
-        let answer = exchange(port, b"GET /success HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        let answer = exchange(port, b"GET /success HTTP/1.1\r\nHost: localhost\r\n\r\n").await;
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
         server.abort();
     }

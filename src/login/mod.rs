@@ -116,6 +116,30 @@ pub(crate) async fn login(
     }
 }
 
+/// Why a sign-in URL another machine printed is not opened here.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum UntrustedUrl {
+    /// Not `{issuer}/oauth/authorize?...` of the issuer expected.
+    Issuer,
+    /// Its redirect is not to 127.0.0.1/localhost on one of Codex's ports.
+    Redirect,
+}
+
+/// The callback port of a sign-in URL that a host's `codex login` printed, when the URL
+/// may be opened here: printable ASCII only, `{issuer}/oauth/authorize?` of the issuer
+/// expected (https, or http on loopback as the command line allows it), and a redirect
+/// to localhost on one of Codex's ports (the one port then bound here). Anything else a
+/// host prints (another scheme, another site, a port of its choosing) is refused.
+pub(crate) fn trusted_sign_in_url(url: &str, issuer: &Issuer) -> Result<u16, UntrustedUrl> {
+    let prefix = format!("{}/oauth/authorize?", issuer.base);
+    if !url.starts_with(&prefix) || !url.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(UntrustedUrl::Issuer);
+    }
+    redirect_port(url)
+        .filter(|p| REDIRECT_PORTS.contains(p))
+        .ok_or(UntrustedUrl::Redirect)
+}
+
 /// The callback port an authorize URL's `redirect_uri` names (1455 or 1457), as the
 /// login server that printed it listens.
 pub(crate) fn redirect_port(url: &str) -> Option<u16> {
@@ -133,6 +157,8 @@ fn http_client() -> Result<reqwest::Client, LoginError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
+        // A token goes to the issuer named and nowhere else, whatever it answers.
+        .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("codex-auth/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| LoginError::Network(e.to_string()))
@@ -141,6 +167,35 @@ fn http_client() -> Result<reqwest::Client, LoginError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_expected_issuers_urls_to_codexs_ports_are_trusted() {
+        let openai = Issuer::default();
+        let good = "https://auth.openai.com/oauth/authorize?response_type=code&redirect_uri=http%3A%2F%2Flocalhost%3A1457%2Fauth%2Fcallback&state=x";
+        assert_eq!(trusted_sign_in_url(good, &openai), Ok(1457));
+        for (url, why) in [
+            ("smb://auth.openai.com/oauth/authorize?redirect_uri=http%3A%2F%2Flocalhost%3A1455%2F", UntrustedUrl::Issuer),
+            ("https://auth.openai.com.evil/oauth/authorize?redirect_uri=http%3A%2F%2Flocalhost%3A1455%2F", UntrustedUrl::Issuer),
+            ("https://evil/oauth/authorize?x=https://auth.openai.com/oauth/authorize?", UntrustedUrl::Issuer),
+            ("http://auth.openai.com/oauth/authorize?redirect_uri=http%3A%2F%2Flocalhost%3A1455%2F", UntrustedUrl::Issuer),
+            ("https://auth.openai.com/oauth/authorize?redirect_uri=http%3A%2F%2Flocalhost%3A1455%2F\u{1b}]52", UntrustedUrl::Issuer),
+            ("https://auth.openai.com/oauth/authorize?redirect_uri=http%3A%2F%2Flocalhost%3A22%2F", UntrustedUrl::Redirect),
+            ("https://auth.openai.com/oauth/authorize?redirect_uri=http%3A%2F%2Fevil%3A1455%2F", UntrustedUrl::Redirect),
+            ("https://auth.openai.com/oauth/authorize?state=x", UntrustedUrl::Redirect),
+        ] {
+            assert_eq!(trusted_sign_in_url(url, &openai), Err(why), "{url}");
+        }
+        let test_issuer = Issuer {
+            base: "http://127.0.0.1:9".into(),
+            client_id: "c".into(),
+        };
+        let local = "http://127.0.0.1:9/oauth/authorize?redirect_uri=http%3A%2F%2Flocalhost%3A1455%2Fauth%2Fcallback";
+        assert_eq!(trusted_sign_in_url(local, &test_issuer), Ok(1455));
+        assert_eq!(
+            trusted_sign_in_url(local, &openai),
+            Err(UntrustedUrl::Issuer)
+        );
+    }
 
     #[test]
     fn redirect_port_of_codex_urls() {

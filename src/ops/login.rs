@@ -48,6 +48,8 @@ pub(crate) struct ForwardOptions {
     /// Only hold the tunnel (`--no-run`).
     pub no_run: bool,
     pub no_browser: bool,
+    /// The issuer whose sign-in URL the host's Codex may print (no other is opened).
+    pub issuer: crate::login::Issuer,
 }
 
 pub(crate) struct DeviceOptions {
@@ -140,7 +142,8 @@ pub(crate) async fn forward(
     }
     let spec = TargetSpec::Ssh(opts.dest.clone());
     warn_if_shared(&host, &spec.display(), &[spec.display()], run).await;
-    host.browser_login(opts.no_browser, ui, interrupt).await
+    host.browser_login(opts.no_browser, &opts.issuer, ui, interrupt)
+        .await
 }
 
 /// One host's device-code login.

@@ -258,12 +258,17 @@ async fn revoke(
                 also.push(format!("{named}, remembered"));
             }
         }
+        // Only the issuer this machine trusts (the default, or --issuer) receives the
+        // token: a target's file naming another one is reported, not obeyed.
         let (prov_issuer, prov_client) = login.provenance();
+        let named = prov_issuer.map(|b| b.trim_end_matches('/').to_string());
+        let foreign = named.as_ref().filter(|b| **b != fallback.base).cloned();
         let issuer = Issuer {
-            base: prov_issuer
-                .map(|b| b.trim_end_matches('/').to_string())
-                .unwrap_or_else(|| fallback.base.clone()),
-            client_id: prov_client.unwrap_or_else(|| fallback.client_id.clone()),
+            base: fallback.base.clone(),
+            client_id: match foreign {
+                None => prov_client.unwrap_or_else(|| fallback.client_id.clone()),
+                Some(_) => fallback.client_id.clone(),
+            },
         };
         let account = crate::auth::local::describe_account(&login);
         let signs_out = if also.is_empty() {
@@ -271,16 +276,23 @@ async fn revoke(
         } else {
             format!("this also signs out {}", also.join(", "))
         };
-        run.sink.warn(&format!(
-            "{} the ChatGPT session of {account} at {}: {signs_out}",
-            if opts.dry_run {
-                "would revoke"
-            } else {
-                "revoking"
-            },
-            issuer.base
-        ));
-        let result = if opts.dry_run {
+        if foreign.is_none() {
+            run.sink.warn(&format!(
+                "{} the ChatGPT session of {account} at {}: {signs_out}",
+                if opts.dry_run {
+                    "would revoke"
+                } else {
+                    "revoking"
+                },
+                issuer.base
+            ));
+        }
+        let result = if let Some(other) = &foreign {
+            Some(Err(format!(
+                "not revoked: the login names another issuer ({other}) than {}; the session may still be alive (if you trust that issuer, run again with --issuer {other})",
+                issuer.base
+            )))
+        } else if opts.dry_run {
             None
         } else {
             let r = match login.refresh_token() {

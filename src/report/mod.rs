@@ -72,6 +72,7 @@ impl Reporter {
 
     /// A line of human text on stderr that does not tear the progress display.
     fn line(&self, line: &str) {
+        let line = &*terminal_safe(line);
         if let Ok(display) = self.display.read() {
             if let Some((multi, _)) = &display.bars {
                 let _ = multi.println(line);
@@ -113,8 +114,29 @@ impl Reporter {
     }
 }
 
+/// `text` with every control character but newline and tab written out as `\u{XXXX}`
+/// (DEL and the C1 range too: some terminals take U+009B for ESC [). The same form is
+/// the JSON escape, so a `--json` document stays valid JSON: serde_json escapes C0
+/// already, and C1 and DEL occur only inside its strings.
+pub(crate) fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !text.contains(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// The result document of a command, on stdout.
 pub(crate) fn print_stdout(text: &str) {
+    let text = &*terminal_safe(text);
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes());
     if !text.ends_with('\n') {
@@ -125,7 +147,11 @@ pub(crate) fn print_stdout(text: &str) {
 
 /// The one line a failed command ends with, on stderr.
 pub(crate) fn print_error(e: &AppError) {
-    let _ = writeln!(std::io::stderr(), "codex-auth: {e}");
+    let _ = writeln!(
+        std::io::stderr(),
+        "codex-auth: {}",
+        terminal_safe(&e.to_string())
+    );
 }
 
 /// A command-line parsing error (or `--help`/`--version`), as clap formats it; returns
@@ -200,7 +226,7 @@ impl ProgressSink for Reporter {
             Some((_, bars)) => {
                 let mark = if ok { "✓" } else { "✗" };
                 if let Some(bar) = bars.get(index) {
-                    bar.finish_with_message(format!("{mark} {summary}"));
+                    bar.finish_with_message(format!("{mark} {}", terminal_safe(summary)));
                 }
             }
             None if self.verbosity == Verbosity::Quiet && ok => {}
@@ -289,6 +315,10 @@ impl crate::targets::ForwardUi for Reporter {
     }
 
     fn remote_output(&self, text: &str) {
+        // Codex colours its output even into a pipe: its colours go, the rest is shown
+        // as text.
+        let plain = crate::encoding::strip_csi(text).replace("\r\n", "\n");
+        let text = terminal_safe(&plain);
         let _g = self.lock.lock();
         let mut err = std::io::stderr();
         let _ = err.write_all(text.as_bytes());
@@ -386,6 +416,23 @@ fn login_detail(a: &AuthFile) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_targets_control_sequences_are_written_out_not_sent_to_the_terminal() {
+        // OSC 52 (write the clipboard), erase line, CSI as one C1 character, DEL.
+        let hostile = "Logged in\u{1b}]52;c;ZXZpbA==\u{7}\u{1b}[2K\r\u{9b}1A\u{7f}x";
+        let safe = terminal_safe(hostile);
+        assert!(!safe.chars().any(char::is_control), "{safe:?}");
+        assert_eq!(
+            safe,
+            "Logged in\\u001b]52;c;ZXZpbA==\\u0007\\u001b[2K\\u000d\\u009b1A\\u007fx"
+        );
+        assert_eq!(terminal_safe("a\tb\nc ✓"), "a\tb\nc ✓");
+        // In a JSON document the escape is JSON's own: still valid, same string.
+        let doc = serde_json::to_string(&serde_json::json!({ "s": hostile })).unwrap();
+        let back: serde_json::Value = serde_json::from_str(&terminal_safe(&doc)).unwrap();
+        assert_eq!(back["s"], hostile);
+    }
 
     #[test]
     fn table_pads_by_characters_not_bytes() {

@@ -45,6 +45,7 @@ error_classes!(
     ReadOnly,
     Torn,
     NotAFile,
+    UnsafeHome,
     Busy,
     ForcedLogin,
     ForcedWorkspace,
@@ -61,6 +62,7 @@ error_classes!(
     Tmpfs,
     DockerApi,
     Login,
+    Untrusted,
     Keyring,
     Internal,
 );
@@ -90,6 +92,9 @@ impl ErrorClass {
             ErrorClass::NoHome => "pass --codex-home PATH",
             ErrorClass::Torn => "the transfer was cut short; run again",
             ErrorClass::NotAFile => "move the directory out of the way",
+            ErrorClass::UnsafeHome => {
+                "make it the login user's alone (chown it to them; chmod go-w it and the directories above it), or pass --codex-home on a private path"
+            }
             ErrorClass::Busy => {
                 "a Codex there is committing a refresh, or another push is writing; run again"
             }

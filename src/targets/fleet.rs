@@ -88,6 +88,60 @@ fn read_list(path: &Path) -> std::io::Result<String> {
     Ok(text)
 }
 
+/// How long `ansible-inventory` may take: a dynamic inventory asks a cloud API, which
+/// can hang; the run must not.
+const INVENTORY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Run `cmd` to its end and collect its output, or kill it after `limit` (`None`).
+fn output_within(
+    mut cmd: std::process::Command,
+    limit: std::time::Duration,
+) -> std::io::Result<Option<std::process::Output>> {
+    use std::io::Read;
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let deadline = std::time::Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(None);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    Ok(Some(std::process::Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    }))
+}
+
 /// The hosts of an Ansible inventory (optionally `--limit`ed), as Ansible itself reads
 /// it: `ansible-inventory -i FILE --list`, with `ansible_host`, `ansible_user`,
 /// `ansible_port` and `ansible_ssh_private_key_file` honoured. Each keeps its inventory
@@ -111,8 +165,18 @@ pub(crate) fn inventory(file: &Path, limit: Option<&str>) -> Result<Vec<Destinat
     cmd.stdin(std::process::Stdio::null())
         .env("ANSIBLE_NOCOLOR", "1")
         .env("ANSIBLE_INVENTORY_UNPARSED_WARNING", "False");
-    let out = match cmd.output() {
-        Ok(o) => o,
+    let out = match output_within(cmd, INVENTORY_TIMEOUT) {
+        Ok(Some(o)) => o,
+        Ok(None) => {
+            return Err(AppError::usage(
+                format!(
+                    "ansible-inventory did not finish reading {} within {} s",
+                    file.display(),
+                    INVENTORY_TIMEOUT.as_secs()
+                ),
+                Some("a dynamic inventory plugin may be waiting on the network; check it with `ansible-inventory -i FILE --list`"),
+            ))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(AppError::usage(
                 "--inventory needs Ansible: ansible-inventory is not on PATH",
@@ -217,10 +281,12 @@ fn destination(name: &str, vars: Option<&Value>) -> Result<Destination, AppError
         ),
         None => parsed.port,
     };
+    // Checked as a user typed in `--ssh USER@HOST` is.
     let user = match var("ansible_user") {
         Some(u)
-            if u.chars()
-                .any(|c| c.is_whitespace() || c.is_control() || c == '@') =>
+            if u.contains('@')
+                || Destination::parse(&format!("{u}@{}", parsed.host))
+                    .map_or(true, |d| d.user.as_deref() != Some(u.as_str())) =>
         {
             return Err(bad("ansible_user"))
         }
@@ -298,6 +364,36 @@ mod tests {
             Some(&serde_json::json!({"ansible_host": "a b"})),
         ));
         assert!(bad_host.starts_with("inventory host x: "), "{bad_host}");
+        // ansible_user is checked as a --ssh user: no options, no shell, no '@'.
+        for user in ["-oProxyCommand=sh", "a b", "a@b", "a;b", "$(id)", "a'b"] {
+            assert_eq!(
+                message(destination(
+                    "x",
+                    Some(&serde_json::json!({"ansible_user": user}))
+                )),
+                "inventory host x: bad ansible_user",
+                "{user:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_command_that_does_not_end_is_killed_at_its_limit() {
+        let mut cmd = std::process::Command::new("sleep");
+        cmd.arg("30");
+        let started = std::time::Instant::now();
+        let out = output_within(cmd, std::time::Duration::from_millis(200)).unwrap();
+        assert!(out.is_none());
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        let mut cmd = std::process::Command::new("sh");
+        cmd.args(["-c", "echo out; echo err >&2"]);
+        let out = output_within(cmd, std::time::Duration::from_secs(10))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (&out.stdout[..], &out.stderr[..]),
+            (&b"out\n"[..], &b"err\n"[..])
+        );
     }
 
     #[test]

@@ -192,7 +192,17 @@ fn logout_revoke_ends_the_session_once_and_names_every_holder() {
     );
     // Logging out a and b with --revoke: one revocation, naming c (remembered).
     let out = sb.run(&[
-        "logout", "--ssh", &a.name, "--ssh", &b.name, "-F", &cfg, "--revoke", "--json",
+        "logout",
+        "--ssh",
+        &a.name,
+        "--ssh",
+        &b.name,
+        "-F",
+        &cfg,
+        "--revoke",
+        "--issuer",
+        &issuer.base,
+        "--json",
     ]);
     let out = out.code(0);
     let doc = out.json();
@@ -238,6 +248,47 @@ fn logout_revoke_ends_the_session_once_and_names_every_holder() {
         out.stdout.contains("platform.openai.com/api-keys"),
         "{out:?}"
     );
+}
+
+#[test]
+fn a_login_naming_a_foreign_issuer_is_not_revoked_there_and_says_so() {
+    // The issuer this machine trusts, and one a compromised target names in its file.
+    let trusted = FakeIssuer::start();
+    let foreign = FakeIssuer::start();
+    let mut sb = Sandbox::new();
+    let a = RemoteUser::bash();
+    let cfg = fleet_config(&sb, &[&a]);
+    let (json, refresh) = foreign.login_json();
+    sb.secret(&refresh);
+    a.write_owned(".codex/auth.json", &json, 0o600);
+    let out = sb.run(&[
+        "logout",
+        "--ssh",
+        &a.name,
+        "-F",
+        &cfg,
+        "--revoke",
+        "--issuer",
+        &trusted.base,
+        "--json",
+    ]);
+    assert_eq!(out.code, 1, "{out:?}");
+    let doc = out.json();
+    let rev = &doc["revocations"][0];
+    assert_eq!(rev["issuer"], trusted.base, "{out:?}");
+    assert!(
+        rev["error"].to_string().contains("names another issuer"),
+        "{out:?}"
+    );
+    assert!(!out.stderr.contains("revoking"), "{out:?}");
+    for issuer in [&trusted, &foreign] {
+        assert!(
+            !issuer.bodies().iter().any(|b| b.contains(&refresh)),
+            "the refresh token was sent to an issuer"
+        );
+    }
+    // The file is still removed: a logout is local first.
+    assert!(!a.auth_path().exists());
 }
 
 #[test]

@@ -367,3 +367,44 @@ fn device_logins_on_several_hosts_at_once_even_where_forwarding_is_off() {
     assert_eq!(out.code, 2, "{out:?}");
     assert!(out.stderr.contains("--device-auth"), "{out:?}");
 }
+
+#[test]
+fn a_host_printing_a_foreign_sign_in_url_is_refused_and_nothing_is_opened_or_bound() {
+    let _ports = login_ports();
+    for (tag, url) in [
+        // Another scheme (a file share the desktop would mount).
+        ("scheme", "smb://10.0.0.9/oauth/authorize?redirect_uri=http%3A%2F%2Flocalhost%3A1455%2Fauth%2Fcallback"),
+        // The real issuer, but a callback port of the host's choosing.
+        ("port", "https://auth.openai.com/oauth/authorize?redirect_uri=http%3A%2F%2Flocalhost%3A2222%2Fauth%2Fcallback"),
+        // A look-alike site.
+        ("site", "https://auth.openai.com.example/oauth/authorize?redirect_uri=http%3A%2F%2Flocalhost%3A1455%2Fauth%2Fcallback"),
+    ] {
+        let mut sb = Sandbox::new();
+        let user = RemoteUser::bash();
+        user.authorize(&sb);
+        // The host's "codex" prints the URL and waits, as a login server would.
+        user.write_owned(
+            ".local/bin/codex",
+            &format!("#!/bin/sh\necho 'Starting local login server'\necho '{url}'\nexec sleep 30\n"),
+            0o755,
+        );
+        let cfg = jump_config(&sb, &user);
+        let record = sb.recording_browser();
+        let out = sb.run(&["login", "--forward", "host", "-F", cfg.to_str().unwrap()]);
+        assert_eq!(out.code, 1, "{tag}: {out:?}");
+        assert!(out.stderr.contains("printed a sign-in URL"), "{tag}: {out:?}");
+        assert!(out.stderr.contains("it was not opened"), "{tag}: {out:?}");
+        assert!(!record.exists(), "{tag}: a browser was started");
+        assert!(!out.stderr.contains("forwarding 127.0.0.1"), "{tag}: a port was bound: {out:?}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::process::Command::new("pgrep")
+            .args(["-u", &user.name, "sleep"])
+            .status()
+            .unwrap()
+            .success()
+        {
+            assert!(Instant::now() < deadline, "{tag}: the host's login was left running");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}

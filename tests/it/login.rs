@@ -445,3 +445,71 @@ fn issuer_that_grants_no_api_key_gives_a_login_without_one() {
         "the code exchange, then the refused key exchange"
     );
 }
+
+/// A raw GET to 127.0.0.1:`port` with the given extra header lines; the status code.
+fn get_with_headers(port: u16, path: &str, headers: &str) -> u16 {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\n{headers}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_web_page_cannot_cancel_the_sign_in_nor_reach_it_by_another_name() {
+    let _ports = login_ports();
+    let issuer = FakeIssuer::start();
+    let (sb, record, args) = login_sandbox(&issuer);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let child = sb.spawn(&args);
+    let callback = authorize(&wait_for_line(&record, 10));
+    let port = callback_port(&callback);
+    let here = format!("Host: localhost:{port}\r\n");
+    // A page that rebinds its own name to 127.0.0.1, and pages of other sites.
+    for (path, headers) in [
+        ("/cancel", "Host: evil.example:1455\r\n".to_string()),
+        ("/cancel", format!("{here}Sec-Fetch-Site: cross-site\r\n")),
+        ("/cancel", format!("{here}Origin: https://evil.example\r\n")),
+        ("/success", "Host: evil.example\r\n".to_string()),
+        ("/cancel", String::new()),
+    ] {
+        assert_eq!(
+            get_with_headers(port, path, &headers),
+            403,
+            "{path} {headers:?}"
+        );
+    }
+    // The sign-in still waits, and completes.
+    http_get(&callback.replace("localhost", "127.0.0.1"));
+    let out = sb.wait(child, &issuer.issued());
+    assert_eq!(out.code, 0, "{out:?}");
+}
+
+#[test]
+fn a_local_codex_home_others_can_write_is_refused_with_nothing_written() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut sb = Sandbox::new();
+    let home = sb.home().join("shared-codex");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o775)).unwrap();
+    sb.env
+        .push(("CODEX_HOME".into(), home.display().to_string()));
+    let key = logins::api_key("local-unsafe");
+    sb.secret(&key);
+    let out = sb.run_with_stdin(&["login", "--api-key-stdin"], &key);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("can be written by others than this user"),
+        "{out:?}"
+    );
+    assert_eq!(std::fs::read_dir(&home).unwrap().count(), 0);
+}

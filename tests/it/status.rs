@@ -219,3 +219,44 @@ fn human_status_table_is_exact() {
             "PLACE  LOGIN   STORE  CODEX  DETAIL\nlocal  none    file   -      not logged in [{local}]\ns      apikey  file   -      sk-test-***00000\n"
         ));
 }
+
+#[test]
+fn a_hosts_control_sequences_are_shown_as_text_never_sent_to_the_terminal() {
+    let mut sb = Sandbox::new();
+    let user = RemoteUser::bash();
+    user.authorize(&sb);
+    let key = logins::api_key("ctl");
+    sb.secret(&key);
+    user.write_owned(".codex/auth.json", &logins::api_key_json(&key), 0o600);
+    // A host whose codex answers with OSC 52 (write the clipboard), erase-line, a
+    // carriage return and CSI as its one-byte C1 form.
+    user.write_owned(
+        "bin/codex",
+        "#!/bin/sh\nprintf 'Logged in using an API key\\033]52;c;ZXZpbA==\\007\\033[2K\\r\\302\\2331A\\n' >&2\n",
+        0o755,
+    );
+    user.set_environment(&[(
+        "PATH",
+        &format!("{}/bin:/usr/bin:/bin", user.home.display()),
+    )]);
+    let cfg = sb.alias("s", &user);
+    for json in [false, true] {
+        let mut args = vec!["status", "--ssh", "s", "-F", cfg.to_str().unwrap()];
+        if json {
+            args.push("--json");
+        }
+        let out = sb.run(&args);
+        assert_eq!(out.code, 0, "{out:?}");
+        let raw = out.all();
+        assert!(
+            !raw.chars().any(|c| c.is_control() && c != '\n'),
+            "a control character reached the terminal: {raw:?}"
+        );
+        if json {
+            let line = out.json()["places"][1]["codex_status"].clone();
+            assert!(line.as_str().unwrap().contains("\u{1b}]52"), "{line}");
+        } else {
+            assert!(out.stdout.contains("\\u001b]52;c;"), "{out:?}");
+        }
+    }
+}

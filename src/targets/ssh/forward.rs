@@ -16,7 +16,7 @@ use super::super::script::{forward_device_invocation, Script, CODEX_NOT_FOUND};
 use super::super::{ErrorClass, InspectRequest, Target, TargetError};
 use super::SshTarget;
 use crate::auth::AuthFile;
-use crate::login::{redirect_port, REDIRECT_PORTS};
+use crate::login::{trusted_sign_in_url, Issuer, UntrustedUrl, REDIRECT_PORTS};
 use crate::prompt::Prompter;
 use crate::ssh::{
     serve_forward, Destination, ProcessEvent, RemoteProcess, Session, SshError, SshOptions,
@@ -77,6 +77,25 @@ fn lost(host: &str) -> ForwardError {
         ErrorClass::Disconnected,
         format!("the connection to {host} was lost during the login"),
         None,
+    ))
+}
+
+fn untrusted_url(host: &str, url: &str, why: UntrustedUrl, issuer: &Issuer) -> ForwardError {
+    // Shown cut short: it is the host's text, and may be long.
+    let shown: String = url.chars().take(80).collect();
+    let message = match why {
+        UntrustedUrl::Issuer => format!(
+            "{host} printed a sign-in URL that is not {}'s ({shown}...); it was not opened",
+            issuer.base
+        ),
+        UntrustedUrl::Redirect => format!(
+            "{host} printed a sign-in URL whose redirect is not to 127.0.0.1 on port 1455 or 1457 ({shown}...); it was not opened"
+        ),
+    };
+    ForwardError::Failed(TargetError::new(
+        ErrorClass::Untrusted,
+        message,
+        Some("check the codex on the host (which binary is first on its PATH?); if its Codex uses another issuer, name it with --issuer"),
     ))
 }
 
@@ -242,6 +261,7 @@ impl HostLogin {
     pub(crate) async fn browser_login(
         self,
         no_browser: bool,
+        issuer: &Issuer,
         ui: Arc<dyn ForwardUi>,
         interrupt: impl Future<Output = ()>,
     ) -> Result<ForwardReport, ForwardError> {
@@ -283,7 +303,16 @@ impl HostLogin {
                 ProcessEvent::Closed => return Err(lost(&host)),
             }
         };
-        let port = redirect_port(&url).unwrap_or(REDIRECT_PORTS[0]);
+        // The host chose what it printed: only the expected issuer's page, redirecting
+        // to one of Codex's ports, is opened here and has a port bound for it.
+        let port = match trusted_sign_in_url(&url, issuer) {
+            Ok(port) => port,
+            Err(why) => {
+                proc.close_stdin().await;
+                proc.close().await;
+                return Err(untrusted_url(&host, &url, why, issuer));
+            }
+        };
 
         // 2. The local end of the tunnel, on exactly that port.
         let listener = match bind_local(port).await {
@@ -353,7 +382,7 @@ impl HostLogin {
         let exit = loop {
             match proc.next().await {
                 ProcessEvent::Stdout(b) | ProcessEvent::Stderr(b) => {
-                    seen.push_str(&strip_ansi(&String::from_utf8_lossy(&b)));
+                    seen.push_str(&crate::encoding::strip_csi(&String::from_utf8_lossy(&b)));
                     if !shown {
                         if let Some((url, code)) = find_device_prompt(&seen) {
                             ui.host_device_code(label, &url, &code);
@@ -412,28 +441,6 @@ async fn host_codex_status(session: Arc<Session>) -> Option<String> {
     status
 }
 
-/// Text without its ANSI colour sequences (Codex colours its prompt even into a pipe).
-fn strip_ansi(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            // ESC [ ... final byte in @..~
-            if chars.clone().next() == Some('[') {
-                chars.next();
-                for d in chars.by_ref() {
-                    if ('@'..='~').contains(&d) {
-                        break;
-                    }
-                }
-            }
-            continue;
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// The verification URL and the one-time code in `codex login --device-auth`'s prompt:
 /// the URL ends in `/codex/device`, the code is the first line after it that looks like
 /// `XXXX-XXXX`.
@@ -470,7 +477,7 @@ mod tests {
     #[test]
     fn the_device_prompt_of_codex_0_171_is_read_through_its_colours() {
         let printed = "\nWelcome to Codex [v\u{1b}[90m0.171.0\u{1b}[0m]\n\nFollow these steps to sign in with ChatGPT using device code authorization:\n\n1. Open this link in your browser and sign in to your account\n   \u{1b}[94mhttp://127.0.0.1:18765/codex/device\u{1b}[0m\n\n2. Enter this one-time code \u{1b}[90m(expires in 15 minutes)\u{1b}[0m\n   \u{1b}[94mABCD-1234\u{1b}[0m\n";
-        let clean = strip_ansi(printed);
+        let clean = crate::encoding::strip_csi(printed);
         assert_eq!(
             find_device_prompt(&clean),
             Some((
@@ -491,7 +498,7 @@ mod tests {
         let url = find_url(out).unwrap();
         assert!(url.ends_with("state=x"));
         assert!(url.starts_with("https://auth.openai.com/"));
-        assert_eq!(redirect_port(&url), Some(1457));
+        assert_eq!(crate::login::redirect_port(&url), Some(1457));
         assert_eq!(
             find_url("Starting local login server on http://localhost:1455."),
             None
