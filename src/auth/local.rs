@@ -198,6 +198,8 @@ pub(crate) enum LocalWriteError {
     Busy { path: String, secs: u64 },
     #[error("{path} is not what this run read ({now}); nothing was written")]
     Changed { path: String, now: &'static str },
+    #[error("{path} (owner uid {owner}, mode {mode:o}) can be written by others than this user: nothing was written")]
+    UnsafeHome { path: String, owner: u32, mode: u32 },
     #[error("not saved: config.toml sets cli_auth_credentials_store = \"ephemeral\", so Codex here keeps no login on disk or in a keyring")]
     Ephemeral,
     #[error("not saved: config.toml sets cli_auth_credentials_store = \"keyring\", and {0}")]
@@ -211,6 +213,9 @@ impl LocalWriteError {
         match self {
             LocalWriteError::OtherAccount { .. } => Some(
                 "pass --force to replace it (a file login is kept as auth.json.bak)".into(),
+            ),
+            LocalWriteError::UnsafeHome { .. } => Some(
+                "make it yours alone (chmod go-w it and the directories above it), or set CODEX_HOME to a private directory".into(),
             ),
             LocalWriteError::Ephemeral => Some(
                 "set cli_auth_credentials_store to \"file\", \"keyring\" or \"auto\" in config.toml".into(),
@@ -263,6 +268,7 @@ fn locks_for_write(
     home: &LocalHome,
     opts: &WriteOptions<'_>,
 ) -> Result<Option<Vec<std::fs::File>>, LocalWriteError> {
+    check_home_safe(&home.dir)?;
     if opts.dry_run {
         return Ok(None);
     }
@@ -583,11 +589,18 @@ fn codex_locks(
     let mut held = Vec::new();
     for name in ["auth.lock", "auth.json.lock"] {
         let path = dir.join(name);
+        // Never through a link, nor on a FIFO or a device (it could block, or be read).
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
             .open(&path)
+            .and_then(|f| match f.metadata() {
+                Ok(m) if m.file_type().is_file() => Ok(f),
+                Ok(_) => Err(std::io::Error::other("not a regular file")),
+                Err(e) => Err(e),
+            })
             .map_err(|e| LocalWriteError::Io {
                 path: path.display().to_string(),
                 detail: e.to_string(),
@@ -625,6 +638,52 @@ fn codex_locks(
     _wait: std::time::Duration,
 ) -> Result<Vec<std::fs::File>, LocalWriteError> {
     Ok(Vec::new())
+}
+
+/// Refuse a Codex home that anyone but this user (and root) could write, as the scripts
+/// do on targets (`check_home_safe` in common.sh) and OpenSSH's StrictModes does for
+/// `~/.ssh`: the deepest existing directory on the way to `dir` and every one above it,
+/// up to the home directory (or /), must be owned by this user or root and not writable
+/// by group or others, unless sticky (/tmp: nobody else can move what is ours there).
+#[cfg(unix)]
+fn check_home_safe(dir: &Path) -> Result<(), LocalWriteError> {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let me = unsafe { libc::getuid() };
+    let mut walk = dir.to_path_buf();
+    while !walk.is_dir() {
+        match walk.parent() {
+            Some(p) => walk = p.to_path_buf(),
+            None => return Ok(()),
+        }
+    }
+    let Ok(walk) = walk.canonicalize() else {
+        return Ok(());
+    };
+    let stop = dirs::home_dir().and_then(|h| h.canonicalize().ok());
+    for at in walk.ancestors() {
+        let Ok(m) = std::fs::metadata(at) else {
+            return Ok(());
+        };
+        let (owner, mode) = (m.uid(), m.mode() & 0o7777);
+        let sticky = mode & 0o1000 != 0;
+        if (owner != me && owner != 0) || (mode & 0o022 != 0 && !sticky) {
+            return Err(LocalWriteError::UnsafeHome {
+                path: at.display().to_string(),
+                owner,
+                mode,
+            });
+        }
+        if stop.as_deref() == Some(at) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_home_safe(_dir: &Path) -> Result<(), LocalWriteError> {
+    Ok(())
 }
 
 /// Create `dir` (and parents) 0700, or tighten an existing one that others can read.

@@ -129,6 +129,7 @@ fn write_error(e: LocalWriteError) -> TargetError {
         }
         LocalWriteError::Busy { .. } => ErrorClass::Busy,
         LocalWriteError::Changed { .. } => ErrorClass::Changed,
+        LocalWriteError::UnsafeHome { .. } => ErrorClass::UnsafeHome,
         _ => ErrorClass::Io,
     };
     let hint = e
@@ -384,10 +385,12 @@ fn local_codex() -> Option<std::path::PathBuf> {
 /// entry is named after the home's own path.
 async fn codex_verdict(home: &LocalHome, codex_version: bool) -> Option<(String, CodexSeen)> {
     let codex = local_codex()?;
-    let scratch = tempfile::Builder::new()
-        .prefix("codex-auth-status")
-        .tempdir()
-        .ok()?;
+    let mut scratch = tempfile::Builder::new();
+    scratch.prefix("codex-auth-status");
+    // Only we may enter it, whatever the umask: another user must not swap the links.
+    #[cfg(unix)]
+    scratch.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
+    let scratch = scratch.tempdir().ok()?;
     let run_in = if home.store().may_ignore_file() {
         home.dir.clone()
     } else {

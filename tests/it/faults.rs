@@ -443,6 +443,13 @@ fn sshd_killed_or_client_killed_mid_push_leaves_a_whole_file_and_no_leftovers() 
             now == logins::api_key_json(&old) || now == logins::api_key_json(&new),
             "{now}"
         );
+        // And the script took its temp file with it: no copy of the login stays beside
+        // it, not even until the next run.
+        assert_eq!(
+            temp_files(&user),
+            Vec::<String>::new(),
+            "kill_client {kill_client}"
+        );
         assert_eq!(crate::harness::mode_and_uid(&user.auth_path()).0, 0o600);
         // The next push cleans up after the dead run.
         let _ = std::fs::remove_file(user.home.join(".ssh/environment"));
@@ -458,6 +465,67 @@ fn sshd_killed_or_client_killed_mid_push_leaves_a_whole_file_and_no_leftovers() 
                 .output()
                 .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
         );
+    }
+}
+
+#[test]
+fn killed_logouts_leave_the_login_where_it_was_or_nowhere() {
+    for kill_client in [false, true] {
+        let mut sb = Sandbox::new();
+        let user = RemoteUser::bash();
+        user.authorize(&sb);
+        let key = logins::api_key("killed-logout");
+        sb.secret(&key);
+        user.write_owned(".codex/auth.json", &logins::api_key_json(&key), 0o600);
+        slow_flock(&user);
+        let cfg = sb.alias("s", &user);
+        let cfg = cfg.to_str().unwrap();
+        let run = sb.spawn(&["logout", "--ssh", "s", "-F", cfg, "--json"]);
+        wait_until("the slow flock", 20, || {
+            !processes(&user, "sleep").is_empty()
+        });
+        if kill_client {
+            run.signal(libc::SIGKILL);
+            let out = sb.wait(run, &[]);
+            assert_eq!(out.code, -1, "{out:?}");
+        } else {
+            for pid in processes(&user, "sshd") {
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                }
+            }
+            let out = wait_bounded(&sb, run, 20).code(1);
+            assert_eq!(
+                out.json()["places"][0]["error"]["class"],
+                "disconnected",
+                "{out:?}"
+            );
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !user_processes(&user).is_empty() {
+            assert!(
+                Instant::now() < deadline,
+                "kill_client {kill_client}: the remote script never ended"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Where it was, whole, or gone; and no copy of it anywhere beside.
+        match std::fs::read_to_string(user.auth_path()) {
+            Ok(now) => assert_eq!(now, logins::api_key_json(&key)),
+            Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::NotFound),
+        }
+        assert_eq!(
+            temp_files(&user),
+            Vec::<String>::new(),
+            "kill_client {kill_client}"
+        );
+        for entry in std::fs::read_dir(user.home.join(".codex")).unwrap() {
+            let path = entry.unwrap().path();
+            if path.file_name().is_some_and(|n| n != "auth.json") && path.is_file() {
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                assert!(!text.contains(&key), "{} holds the login", path.display());
+            }
+        }
     }
 }
 

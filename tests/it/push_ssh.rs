@@ -1016,3 +1016,85 @@ fn human_table_and_quiet_output_are_exact() {
         .stdout_is("1 target: 1 unchanged\n")
         .stderr_is("");
 }
+
+#[test]
+fn a_codex_home_others_can_write_is_refused_with_nothing_written() {
+    use std::os::unix::fs::PermissionsExt;
+    let chmod = |p: &std::path::Path, mode: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    let mut sb = Sandbox::new();
+    let user = RemoteUser::bash();
+    user.authorize(&sb);
+    let cfg = sb.alias("s", &user);
+    let cfg = cfg.to_str().unwrap();
+    let codex = user.home.join(".codex");
+    user.write_owned(".codex/config.toml", "", 0o600);
+    // A shared directory, not the user's, that anyone may write.
+    let shared = std::path::PathBuf::from(format!("/srv/cxa-shared-{}", user.name));
+    std::fs::create_dir_all(&shared).unwrap();
+    chmod(&shared, 0o777);
+    let shared_arg = shared.display().to_string();
+    for (case, extra, unsafe_dir) in [
+        ("world-writable home", vec![], codex.clone()),
+        ("group-writable parent", vec![], user.home.clone()),
+        (
+            "shared directory",
+            vec!["--codex-home", shared_arg.as_str()],
+            shared.clone(),
+        ),
+    ] {
+        match case {
+            "world-writable home" => chmod(&codex, 0o777),
+            "group-writable parent" => {
+                chmod(&codex, 0o700);
+                chmod(&user.home, 0o770)
+            }
+            _ => chmod(&user.home, 0o700),
+        }
+        let mut args = vec!["--ssh", "s", "-F", cfg, "--json"];
+        args.extend(extra.iter().copied());
+        let (out, _) = sb.push_key(&format!("unsafe{}", case.len()), &args);
+        assert_eq!(out.code, 1, "{case}: {out:?}");
+        let e = &out.json()["targets"][0]["error"];
+        assert_eq!(e["class"], "unsafe-home", "{case}: {out:?}");
+        assert!(
+            e["message"]
+                .as_str()
+                .unwrap()
+                .starts_with(&unsafe_dir.display().to_string()),
+            "{case}: {out:?}"
+        );
+        for dir in [&codex, &shared] {
+            let names: Vec<String> = std::fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n != "config.toml")
+                .collect();
+            assert!(names.is_empty(), "{case}: written: {names:?}");
+        }
+    }
+    // A logout from an unsafe home touches nothing either.
+    chmod(&user.home, 0o700);
+    chmod(&codex, 0o700);
+    let (out, key) = sb.push_key("unsafe-logout", &["--ssh", "s", "-F", cfg]);
+    out.code(0);
+    chmod(&codex, 0o777);
+    let out = sb.run(&["logout", "--ssh", "s", "-F", cfg, "--json"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(out.json()["places"][0]["error"]["class"], "unsafe-home");
+    assert_eq!(
+        std::fs::read_to_string(user.auth_path()).unwrap(),
+        logins::api_key_json(&key)
+    );
+    // Under a sticky directory (/tmp), a home of the user's own is fine.
+    chmod(&codex, 0o700);
+    let sticky = format!("/tmp/cxa-sticky-{}/codex", user.name);
+    let (out, _) = sb.push_key(
+        "sticky",
+        &["--ssh", "s", "-F", cfg, "--codex-home", &sticky],
+    );
+    out.code(0);
+    let _ = std::fs::remove_dir_all(std::path::Path::new(&sticky).parent().unwrap());
+    let _ = std::fs::remove_dir_all(&shared);
+}

@@ -280,6 +280,16 @@ impl Report {
                 format!("uid {detail} has no home directory (no passwd entry, or HOME is empty or /)"),
             ),
             F::NotAFile => (ErrorClass::NotAFile, format!("{detail} is a directory")),
+            F::UnsafeHome => {
+                // DETAIL: the path (it may hold spaces), its owner's uid, its mode.
+                let mut words = detail.rsplitn(3, ' ');
+                let (mode, owner) = (words.next().unwrap_or("?"), words.next().unwrap_or("?"));
+                let path = words.next().unwrap_or(dir);
+                (
+                    ErrorClass::UnsafeHome,
+                    format!("{path} (owner uid {owner}, {mode}) can be written by others than the login user: nothing was written to {dir}"),
+                )
+            }
             F::Torn if detail == "sum" => (
                 ErrorClass::Torn,
                 "the received content does not match what was sent (connection cut short?); nothing was replaced".to_string(),
@@ -588,11 +598,13 @@ fn verify(
             Some("another process may be writing the file; run again"),
         ));
     }
-    // A trailing '.' marks an SELinux context, which changes nothing here.
+    // A trailing '.' marks an SELinux context, a '+' an ACL. Neither changes anything
+    // here: with the group bits ---, the ACL mask is empty and no named user or group
+    // may read the file.
     let mode = install
         .file_mode
         .as_deref()
-        .map(|m| m.trim_end_matches('.'));
+        .map(|m| m.trim_end_matches(['.', '+']));
     if mode != Some("-rw-------") {
         return Err(TargetError::new(
             ErrorClass::Verify,
@@ -609,6 +621,22 @@ fn verify(
             ErrorClass::Verify,
             format!("{} is not owned by the login user", install.path),
             None,
+        ));
+    }
+    // The directory too: nobody else may write where the login is.
+    let dir_mode = install.dir_mode.as_deref().unwrap_or("?");
+    let others_write =
+        dir_mode.as_bytes().get(5) != Some(&b'-') || dir_mode.as_bytes().get(8) != Some(&b'-');
+    let dir_owner_ok = own.dir_uid.as_deref() == uid || own.dir_uid.as_deref() == Some("0");
+    if others_write || !dir_owner_ok {
+        return Err(TargetError::new(
+            ErrorClass::Verify,
+            format!(
+                "{} has mode {dir_mode}, owner uid {}: others than the login user can write there",
+                install.path.trim_end_matches("/auth.json"),
+                own.dir_uid.as_deref().unwrap_or("?")
+            ),
+            Some(ErrorClass::UnsafeHome.default_hint().unwrap_or_default()),
         ));
     }
     install.verified = true;

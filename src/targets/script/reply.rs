@@ -21,6 +21,8 @@ pub(crate) enum Failure {
     Write,
     Busy,
     NotAFile,
+    /// Someone else could write the Codex home (check_home_safe).
+    UnsafeHome,
     ForcedLogin,
     ForcedWorkspace,
     Torn,
@@ -127,6 +129,7 @@ pub(crate) struct Install {
     pub file_mode: Option<String>,
     pub file_uid: Option<String>,
     pub dir_mode: Option<String>,
+    pub dir_uid: Option<String>,
 }
 
 /// What `sh/inspect.sh` says of its own.

@@ -41,14 +41,39 @@ finish() {
 # client words the message); class write means a command failed, DETAIL says what it
 # said.
 fail() {
-    if [ -n "$temp_file" ]; then
-        rm -f "$temp_file"
-    fi
+    drop_temps
     say error "$1"
     say detail "$2"
     say end 1
     cat >/dev/null 2>&1
     exit 3
+}
+
+# guard_secrets: from here until the script ends, a hangup, an interrupt, a TERM or a
+# write to a client that is gone (SIGPIPE: sshd or the engine closed our output) removes
+# the temp file being written and ends the script, so that no copy of a login stays
+# behind. (SIGKILL cannot be caught: clean_stale of the next run is the second line.)
+guard_secrets() {
+    trap abandon HUP INT TERM PIPE
+}
+
+# drop_temps: remove the temp files this run is writing, if any.
+drop_temps() {
+    # (set by the scripts that write them, unset in the others)
+    # shellcheck disable=SC2154
+    for temp_left in "$temp_file" "$backup_temp"; do
+        if [ -n "$temp_left" ]; then
+            rm -f "$temp_left"
+        fi
+    done
+}
+
+# abandon: the client is gone or we are told to stop: nothing is reported (there is no
+# one to read it), the temp file goes, and the script ends.
+abandon() {
+    trap "" HUP INT TERM PIPE
+    drop_temps
+    exit 4
 }
 
 # read_request MAGIC: the request on stdin, up to its empty line; each key it knows
@@ -607,6 +632,76 @@ codex_running() {
     say codex_running "$running"
 }
 
+# ---- a Codex home only the user can write (install and remove)
+
+# ls_fields PATH: $ls_mode and $ls_uid of PATH as `ls -ldn` shows them (empty if absent).
+ls_fields() {
+    ls_mode=
+    ls_uid=
+    # shellcheck disable=SC2046
+    set -- $(LC_ALL=C ls -ldn "$1" 2>/dev/null)
+    ls_mode=$1
+    ls_uid=$3
+}
+
+# check_home_safe: refuse a Codex home that anyone but the user (and root) could write,
+# as OpenSSH StrictModes refuses such a ~/.ssh: the deepest existing directory on the
+# way to dir, and every directory above it up to the user home (or /), must be owned by
+# the user or root and give no write to group or others (a sticky one, such as /tmp,
+# may: nobody else can move what is ours in it). Whoever can write there could plant a
+# link or a FIFO where the login goes. Class unsafe-home, DETAIL: the path, its owner
+# and its mode.
+check_home_safe() {
+    safe_walk=$dir
+    while [ -n "$safe_walk" ] && ! [ -d "$safe_walk" ]; do
+        safe_walk=${safe_walk%/*}
+    done
+    safe_walk=$(cd -P "${safe_walk:-/}" 2>/dev/null && pwd -P) || return 0
+    safe_stop=$(cd -P "${HOME:-/}" 2>/dev/null && pwd -P)
+    while :; do
+        ls_fields "${safe_walk:-/}"
+        if [ "$ls_uid" != "$uid" ] && [ "$ls_uid" != 0 ]; then
+            fail unsafe-home "${safe_walk:-/} $ls_uid $ls_mode"
+        fi
+        case $ls_mode in
+            ?????????t* | ?????????T*) ;;
+            ?????w* | ????????w*) fail unsafe-home "${safe_walk:-/} $ls_uid $ls_mode" ;;
+        esac
+        if [ -z "$safe_walk" ] || [ "$safe_walk" = "$safe_stop" ]; then
+            return 0
+        fi
+        safe_walk=${safe_walk%/*}
+    done
+}
+
+# make_private_dir: dir, created (0700) if missing, else made 0700; a failed chmod of a
+# directory that is not ours is no failure when nobody else may write it
+# (check_home_safe came first).
+make_private_dir() {
+    if [ -d "$dir" ]; then
+        chmod 700 "$dir" 2>/dev/null
+    else
+        mkdir_said=$(mkdir -p "$dir" 2>&1) || fail write "create $dir: $mkdir_said"
+    fi
+}
+
+# new_temp NAME: $made_temp, a new empty file dir/NAME.PID.RANDOM (0600), created with
+# O_EXCL by mktemp, so nothing planted is opened; the PID lets a run that died be told
+# from one still writing (clean_stale). Without mktemp: dir/NAME.PID, refused if
+# anything is there already (dir is the user alone, see check_home_safe).
+new_temp() {
+    if made_temp=$(mktemp "$dir/$1.$$.XXXXXXXXXX" 2>/dev/null); then
+        return
+    fi
+    made_temp=$dir/$1.$$
+    if [ -e "$made_temp" ] || [ -L "$made_temp" ]; then
+        fail write "$made_temp exists"
+    fi
+    set -C
+    temp_said=$( : 2>&1 >"$made_temp") || fail write "create $made_temp: $temp_said"
+    set +C
+}
+
 # ---- writing under Codex's locks (install and remove)
 
 # sum_of FILE: $sum, its sha256 (empty where there is no tool to compute it).
@@ -644,6 +739,7 @@ report_modes() {
     # shellcheck disable=SC2046
     set -- $(cd "$dir" && LC_ALL=C ls -lnd . auth.json)
     say dir_mode "$1"
+    say dir_uid "$3"
     shift 9
     say file_mode "$1"
     say file_uid "$3"
@@ -678,11 +774,15 @@ take_lock() {
     return 1
 }
 
-# open_lock FD NAME: FD opened on dir/NAME for appending. `command` keeps a failed
+# open_lock FD NAME: FD opened on dir/NAME for appending (never through a link, nor on
+# a FIFO or a device). `command` keeps a failed
 # redirection from ending the shell (exec is special); its reason is then read from a
 # second try in a subshell.
 open_lock() {
     lock_path=$dir/$2
+    if [ -L "$lock_path" ] || { [ -e "$lock_path" ] && ! [ -f "$lock_path" ]; }; then
+        fail write "open $lock_path: not a regular file"
+    fi
     case $1 in
         7) command exec 7>>"$lock_path" && return ;;
         8) command exec 8>>"$lock_path" && return ;;
@@ -750,15 +850,17 @@ alive() {
     esac
 }
 
-# clean_stale: remove the temp files of runs that died (.auth.json.PID whose PID is
-# gone), reporting each.
+# clean_stale: remove the temp files of runs that died (.auth.json.PID[.RANDOM] and
+# .auth.json.bak.PID[.RANDOM] whose PID is gone), reporting each.
 clean_stale() {
     set +f
     for stale_file in "$dir"/.auth.json.[0-9]* "$dir"/.auth.json.bak.[0-9]*; do
         if ! [ -e "$stale_file" ]; then
             continue
         fi
-        owner_pid=${stale_file##*.}
+        owner_pid=${stale_file##*/.auth.json.}
+        owner_pid=${owner_pid#bak.}
+        owner_pid=${owner_pid%%.*}
         if ! [ "$owner_pid" -ge 0 ] 2>/dev/null; then
             continue
         fi

@@ -15,6 +15,7 @@
 umask 077
 read_request codex-auth-install-4
 locate
+guard_secrets
 
 # refuse_forced: Codex there would refuse a login its forced settings exclude (and its
 # exec would delete the file): not installed.
@@ -79,22 +80,16 @@ look() {
     fi
 }
 
-# receive: the payload into a temp file created with O_EXCL (noclobber) in a directory
-# only the user can write, so nothing planted at its name is followed; its name carries
-# our PID, so a run that died can be told from one still writing (clean_stale). A
-# command's own error output is captured into the report (what the shell's start-up
-# files print is not). The temp file is then checked against the sum (or, without a
-# hash tool, the length) the request gave: a cut connection leaves nothing replaced.
+# receive: the payload into a new temp file (new_temp) in a directory only the user can
+# write (check_home_safe). A command's own error output is captured into the report
+# (what the shell's start-up files print is not). The temp file is then checked against
+# the sum (or, without a hash tool, the length) the request gave: a cut connection
+# leaves nothing replaced, and nothing behind (guard_secrets).
 receive() {
-    if [ -d "$dir" ]; then
-        chmod 700 "$dir" 2>/dev/null
-    else
-        mkdir_said=$(mkdir -p "$dir" 2>&1) || fail write "create $dir: $mkdir_said"
-    fi
-    temp_file=$dir/.auth.json.$$
-    set -C
+    make_private_dir
+    new_temp .auth.json
+    temp_file=$made_temp
     cat_said=$(cat 2>&1 >"$temp_file") || fail write "write $temp_file: $cat_said"
-    set +C
     sum_of "$temp_file"
     received_sum=$sum
     if [ -z "$sum" ]; then
@@ -110,25 +105,25 @@ receive() {
 # back_up_existing: a different login that is there is kept once as auth.json.bak (0600,
 # written whole before it replaces an older one).
 back_up_existing() {
-    if [ "$existing" = different ] && [ -r "$auth_file" ]; then
-        backup_temp=$dir/.auth.json.bak.$$
-        set -C
-        cat "$auth_file" >"$backup_temp" && set +C && mv -f "$backup_temp" "$dir/auth.json.bak" &&
+    if [ "$existing" = different ] && [ -f "$auth_file" ] && [ -r "$auth_file" ]; then
+        new_temp .auth.json.bak
+        backup_temp=$made_temp
+        cat "$auth_file" >"$backup_temp" && mv -f "$backup_temp" "$dir/auth.json.bak" &&
             say backup "$dir/auth.json.bak"
-        set +C
         rm -f "$backup_temp"
+        backup_temp=
     fi
 }
 
 # commit: the temp file renamed over auth.json. Saying committing first is the commit
-# point: a client that is gone by now makes that write fail (SIGPIPE), and the rename
-# does not happen.
+# point: a client that is gone by now makes that write fail (SIGPIPE, or EPIPE where
+# SIGPIPE is ignored), and the rename does not happen (abandon).
 commit() {
     back_up_existing
     if [ -L "$auth_file" ]; then
         rm -f "$auth_file"
     fi
-    say committing 1
+    say committing 1 || abandon
     mv_said=$(mv -f "$temp_file" "$auth_file" 2>&1) || fail write "replace $auth_file: $mv_said"
     temp_file=
     say outcome installed
@@ -137,6 +132,7 @@ commit() {
 
 refuse_forced
 skip_unread
+check_home_safe
 
 if [ "$req_dry_run" = 1 ]; then
     look

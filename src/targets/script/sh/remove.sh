@@ -10,25 +10,28 @@
 # itself is asked what it sees now. The login removed (on a dry run, the one there)
 # follows the report behind a framed body line, auth_len bytes long, so that the client
 # knows what it took away (to report it, and to revoke exactly that session) without a
-# second round trip. It is renamed aside under the locks and deleted once sent; a run
-# cut off meanwhile leaves it as .auth.json.PID, which the next push or logout removes.
+# second round trip. It is opened, then unlinked under the locks, and sent from the open
+# descriptor: from the unlink on no copy of it is on disk, so a run cut off at any point
+# leaves the login either where it was or nowhere.
 
 umask 077
 read_request codex-auth-remove-2
 locate
+guard_secrets
 if [ -d "$auth_file" ] && ! [ -L "$auth_file" ]; then
     fail not-a-file "$auth_file"
 fi
 backup_file=$dir/auth.json.bak
+check_home_safe
 
-# send_login FILE: the end of the report, then FILE behind it.
+# send_login: the end of the report, then the login (length bytes) behind it, from
+# descriptor 6.
 send_login() {
-    length_of "$1"
     say auth_len "$length"
     say end 1
     printf "%s body" "$nonce"
     echo
-    cat "$1"
+    cat <&6
 }
 
 # report_backup: auth.json.bak, when it goes too.
@@ -46,8 +49,10 @@ if [ "$req_dry_run" = 1 ]; then
         say outcome absent
     fi
     report_backup
-    if [ -f "$auth_file" ] && ! [ -L "$auth_file" ] && [ -r "$auth_file" ]; then
-        send_login "$auth_file"
+    if [ -f "$auth_file" ] && ! [ -L "$auth_file" ] && [ -r "$auth_file" ] &&
+        command exec 6<"$auth_file"; then
+        length_of "$auth_file"
+        send_login
         exit 0
     fi
     finish
@@ -62,14 +67,16 @@ fi
 lock_codex
 clean_stale
 check_expected
-if [ -L "$auth_file" ]; then
+if [ -f "$auth_file" ] && ! [ -L "$auth_file" ]; then
+    if [ -r "$auth_file" ] && command exec 6<"$auth_file"; then
+        length_of "$auth_file"
+        sent=1
+    fi
     rm_said=$(rm -f "$auth_file" 2>&1) || fail write "remove $auth_file: $rm_said"
     say outcome removed
-elif [ -e "$auth_file" ]; then
-    removed_file=$dir/.auth.json.$$
-    mv_said=$(mv -f "$auth_file" "$removed_file" 2>&1) || fail write "remove $auth_file: $mv_said"
-    # (a failure from here on removes it with the temp file: the login is gone either way)
-    temp_file=$removed_file
+elif [ -e "$auth_file" ] || [ -L "$auth_file" ]; then
+    # (a link is removed, never followed; a FIFO or a device is never opened)
+    rm_said=$(rm -f "$auth_file" 2>&1) || fail write "remove $auth_file: $rm_said"
     say outcome removed
 else
     say outcome absent
@@ -81,9 +88,8 @@ fi
 unlock_codex
 codex_running
 codex_verdict
-if [ -n "$removed_file" ]; then
-    send_login "$removed_file"
-    rm -f "$removed_file"
+if [ -n "$sent" ]; then
+    send_login
     exit 0
 fi
 finish
