@@ -47,6 +47,10 @@ pub(crate) struct HostConfig {
     pub identities_only: bool,
     pub identity_agent: AgentSetting,
     pub proxy_jump: Vec<Destination>,
+    /// `ProxyCommand`, its tokens not yet expanded (`none`: absent).
+    pub proxy_command: Option<String>,
+    /// The host as given (`%n`), before HostName.
+    pub original_host: String,
     pub user_known_hosts: Vec<PathBuf>,
     pub global_known_hosts: Vec<PathBuf>,
     pub strict: StrictHostKeys,
@@ -80,7 +84,9 @@ pub(crate) async fn resolve(
         Some(result) => result?,
         None => fallback::resolve(dest, opts, apply_cli)?,
     };
-    from_pairs(&lines)
+    let mut hc = from_pairs(&lines)?;
+    hc.original_host = dest.host.clone();
+    Ok(hc)
 }
 
 /// How long `ssh -G` may take to print the configuration.
@@ -238,6 +244,10 @@ fn from_pairs(pairs: &[(String, String)]) -> Result<HostConfig, SshError> {
         identities_only: get("identitiesonly").is_some_and(yes),
         identity_agent,
         proxy_jump,
+        proxy_command: get("proxycommand")
+            .filter(|v| !v.eq_ignore_ascii_case("none"))
+            .map(str::to_string),
+        original_host: String::new(),
         user_known_hosts: files("userknownhostsfile"),
         global_known_hosts: files("globalknownhostsfile"),
         strict,

@@ -7,6 +7,7 @@ mod config;
 mod dest;
 mod forward;
 mod known_hosts;
+mod proxy_command;
 mod quickack;
 mod session_auth;
 
@@ -77,6 +78,8 @@ pub(crate) enum SshError {
     Disconnected { addr: String, detail: String },
     #[error("jump host {jump} could not open a connection to {target}")]
     JumpFailed { jump: String, target: String },
+    #[error("cannot reach {addr}: {detail}")]
+    ProxyCommand { addr: String, detail: String },
     #[error("ssh protocol error with {addr}: {detail}")]
     Protocol { addr: String, detail: String },
     #[error("{addr} refuses port forwarding (AllowTcpForwarding)")]
@@ -94,6 +97,9 @@ impl SshError {
             SshError::Timeout { .. } => "the host did not answer; check the address, firewall, or raise -o ConnectTimeout=N".into(),
             SshError::Unreachable { .. } => "check the network path to the host".into(),
             SshError::JumpFailed { .. } => "check the target's address as the jump host sees it".into(),
+            SshError::ProxyCommand { .. } => {
+                "run the ProxyCommand of the ssh config by hand (ssh -v HOST shows it) and check what it needs (a login, a tunnel, a tool on PATH)".into()
+            }
             SshError::HostKeyUnknown { host, why, .. } => format!(
                 "{why}; connect once with `ssh {host}` to check and record the key, or pass -o StrictHostKeyChecking=accept-new"
             ),
@@ -170,6 +176,9 @@ pub(crate) struct Session {
     handle: Handle,
     jumps: Vec<Handle>,
     addr: String,
+    /// The ProxyCommand the first hop goes through, if any: it lives (and is killed)
+    /// with the session.
+    _proxy: Option<proxy_command::Proxy>,
 }
 
 /// A byte stream over the connection (a forwarded port, or a command's stdin/stdout).
@@ -288,15 +297,18 @@ impl Session {
             hops.push(config::resolve(hop, opts, false).await?);
         }
         let mut jumps: Vec<Handle> = Vec::new();
+        let mut proxy = None;
         for hop in &hops {
-            let h = connect_hop(hop, jumps.last(), &prompter).await?;
+            let (h, p) = connect_hop(hop, jumps.last(), &prompter).await?;
+            proxy = proxy.or(p);
             jumps.push(h);
         }
-        let handle = connect_hop(&target, jumps.last(), &prompter).await?;
+        let (handle, p) = connect_hop(&target, jumps.last(), &prompter).await?;
         Ok(Session {
             handle,
             jumps,
             addr: addr_label(&target),
+            _proxy: proxy.or(p),
         })
     }
 
@@ -458,12 +470,14 @@ impl Session {
     }
 }
 
-/// One hop: TCP (or a channel through the previous hop), handshake, host key, auth.
+/// One hop: TCP, the ProxyCommand's stdio (the first hop only, as ssh runs it) or a
+/// channel through the previous hop; handshake, host key, auth. The ProxyCommand, if
+/// one runs, comes back with the connection that depends on it.
 async fn connect_hop(
     hc: &HostConfig,
     via: Option<&Handle>,
     prompter: &Arc<dyn Prompter>,
-) -> Result<Handle, SshError> {
+) -> Result<(Handle, Option<proxy_command::Proxy>), SshError> {
     let addr = addr_label(hc);
     // As OpenSSH: a HostKeyAlias is looked up as it is, without the port.
     let kh_name = match &hc.host_key_alias {
@@ -492,8 +506,34 @@ async fn connect_hop(
             verdict: verdict.clone(),
         };
         let cfg = Arc::new(client_config(hc, &files, &kh_name));
+        let mut proxy = None;
+        let proxied = match (&hc.proxy_command, via) {
+            (Some(command), None) => {
+                let command = proxy_command::expand(
+                    command,
+                    &proxy_command::Tokens {
+                        host: &hc.hostname,
+                        port: hc.port,
+                        user: &hc.user,
+                        original: &hc.original_host,
+                    },
+                )?;
+                let (p, stream) = proxy_command::spawn(command)?;
+                proxy = Some(p);
+                Some(stream)
+            }
+            _ => None,
+        };
         let connecting = async {
             match via {
+                None if proxied.is_some() => {
+                    let Some(stream) = proxied else {
+                        return Err(SshError::Config("ProxyCommand: no stream".into()));
+                    };
+                    client::connect_stream(cfg, stream, verifier)
+                        .await
+                        .map_err(|e| map_handshake_error(e, &addr))
+                }
                 None => {
                     let tcp = tcp_connect(hc, &addr, timeout).await?;
                     client::connect_stream(cfg, quickack::QuickAckStream::new(tcp), verifier)
@@ -520,10 +560,24 @@ async fn connect_hop(
                 }
             }
         };
-        let result = match tokio::time::timeout(timeout, connecting).await {
+        let mut result = match tokio::time::timeout(timeout, connecting).await {
             Ok(r) => r,
             Err(_) => Err(SshError::Timeout { addr: addr.clone() }),
         };
+        // Through a ProxyCommand, a failure says how the command ended and what it said.
+        if let (Err(e), Some(p)) = (&result, proxy.as_mut()) {
+            if matches!(
+                e,
+                SshError::Disconnected { .. }
+                    | SshError::Timeout { .. }
+                    | SshError::Protocol { .. }
+            ) {
+                let e = std::mem::replace(&mut result, Err(SshError::Config(String::new())));
+                if let Err(e) = e {
+                    result = Err(p.failure(&addr, e).await);
+                }
+            }
+        }
         let mut handle = match result {
             Ok(h) => h,
             Err(err) => {
@@ -595,6 +649,7 @@ async fn connect_hop(
                     }
                     _ => {}
                 }
+                // (A ProxyCommand that died is not run again: it said why.)
                 let retryable = matches!(err, SshError::Disconnected { .. });
                 if retryable && attempt < HANDSHAKE_ATTEMPTS {
                     drop(permit);
@@ -617,7 +672,7 @@ async fn connect_hop(
         let auth = session_auth::authenticate(&mut handle, hc, prompter, &addr).await;
         drop(permit);
         auth?;
-        return Ok(handle);
+        return Ok((handle, proxy));
     }
 }
 

@@ -204,7 +204,9 @@ impl From<SshError> for TargetError {
             SshError::Resolve { .. } => ErrorClass::Dns,
             SshError::Refused { .. } => ErrorClass::Refused,
             SshError::Timeout { .. } => ErrorClass::Timeout,
-            SshError::Unreachable { .. } | SshError::JumpFailed { .. } => ErrorClass::Unreachable,
+            SshError::Unreachable { .. }
+            | SshError::JumpFailed { .. }
+            | SshError::ProxyCommand { .. } => ErrorClass::Unreachable,
             SshError::HostKeyUnknown { .. } => ErrorClass::HostKeyUnknown,
             SshError::HostKeyChanged { .. } => ErrorClass::HostKeyChanged,
             SshError::HostKeyRevoked { .. } => ErrorClass::HostKeyRevoked,

@@ -210,6 +210,53 @@ fn proxyjump_chain_reaches_host_only_visible_from_jump() {
 }
 
 #[test]
+fn a_proxycommand_host_is_reached_only_through_its_command_with_its_tokens() {
+    assert!(
+        peers().netns(),
+        "network namespaces are needed for the jump peer"
+    );
+    let mut sb = Sandbox::new();
+    let user = RemoteUser::bash();
+    user.authorize(&sb);
+    sb.pin_host(peers().get("PEER_JUMP_HOST"), 22);
+    sb.pin_host(peers().get("PEER_INNER_HOST"), 22);
+    // inner is only reachable from the jump host: through OpenSSH's `ssh -W`, run as
+    // the ProxyCommand, which records the tokens it was given.
+    let cfg_path = sb.home().join(".ssh/config");
+    let tokens = sb.home().join("tokens");
+    let cfg = sb.ssh_config(&format!(
+        "Host jump\n  HostName {j}\nHost inner\n  HostName {i}\n  ProxyCommand sh -c \"echo %r %n %h %% >> {t}; exec ssh -F {c} -W %h:%p jump\"\nHost failing\n  HostName {i}\n  ProxyCommand sh -c \"echo the bastion says no >&2; exit 3\"\nHost direct\n  HostName {i}\n  ProxyCommand none\n  ConnectTimeout 2\nHost *\n  User {u}\n  IdentityFile {{key}}\n  UserKnownHostsFile {{known_hosts}}\n  StrictHostKeyChecking yes\n",
+        j = peers().get("PEER_JUMP_HOST"),
+        i = peers().get("PEER_INNER_HOST"),
+        t = tokens.display(),
+        c = cfg_path.display(),
+        u = user.name
+    ));
+    let cfg = cfg.to_str().unwrap();
+    let (out, _) = sb.push_key("proxycmd", &["--ssh", "inner", "-F", cfg]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(user.auth_path().exists());
+    assert_eq!(
+        std::fs::read_to_string(&tokens).unwrap(),
+        format!("{} inner {} %\n", user.name, peers().get("PEER_INNER_HOST"))
+    );
+    // A command that fails ends that target at once, saying how and what it printed.
+    let started = std::time::Instant::now();
+    let (out, _) = sb.push_key("proxyfail", &["--ssh", "failing", "-F", cfg, "--json"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    let e = &out.json()["targets"][0]["error"];
+    assert_eq!(e["class"], "unreachable", "{out:?}");
+    let message = e["message"].as_str().unwrap();
+    assert!(message.contains("exited with status 3"), "{message}");
+    assert!(message.contains("the bastion says no"), "{message}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    // ProxyCommand none: straight there, where inner cannot be reached.
+    let (out, _) = sb.push_key("proxynone", &["--ssh", "direct", "-F", cfg, "--json"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_ne!(out.json()["targets"][0]["outcome"], "installed");
+}
+
+#[test]
 fn unknown_host_key_policies() {
     let mut sb = Sandbox::new();
     let user = RemoteUser::bash();
