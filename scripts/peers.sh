@@ -260,6 +260,8 @@ write_sshd_conf() {
         echo "PubkeyAuthentication yes"
         echo "AuthorizedKeysFile .ssh/authorized_keys"
         echo "PermitUserEnvironment yes"
+        # As Debian ships it, and CODEX_HOME (tests of SetEnv).
+        echo "AcceptEnv LANG LC_* CODEX_HOME"
         echo "AllowTcpForwarding yes"
         echo "Subsystem sftp /usr/lib/openssh/sftp-server"
         echo "LogLevel INFO"

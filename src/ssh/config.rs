@@ -64,11 +64,175 @@ pub(crate) struct HostConfig {
     pub server_alive_interval: Duration,
     /// Keepalives left unanswered before the connection counts as lost.
     pub server_alive_count_max: usize,
+    /// `AddressFamily`: which addresses of the host name to try.
+    pub address_family: AddressFamily,
+    /// Environment variables to ask the server to set (`SendEnv` from this process's
+    /// environment, then `SetEnv`), as `ssh` sends them before its command.
+    pub env: Vec<(String, String)>,
+    /// `KexAlgorithms`, `Ciphers`, `MACs`, `HostKeyAlgorithms` as the config narrows
+    /// them (`None`: not given).
+    pub algorithms: Algorithms,
 }
 
-/// Resolve one destination. `apply_cli` is false for ProxyJump hops: as with `ssh -J`,
-/// command-line `-o`/`-i` apply to the destination only, `-F` to every hop.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum AddressFamily {
+    #[default]
+    Any,
+    Inet,
+    Inet6,
+}
+
+/// Algorithm lists of the config, each the names it allows, in its order.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Algorithms {
+    pub kex: Option<Vec<String>>,
+    pub ciphers: Option<Vec<String>>,
+    pub macs: Option<Vec<String>>,
+    pub host_keys: Option<Vec<String>>,
+}
+
+/// ssh_config keywords that change where or how ssh connects, whom it trusts or what it
+/// runs, and that codex-auth does not implement: set (to other than their default), they
+/// are refused by name, never ignored. `(keyword as ssh -G prints it, its spelling, the
+/// value that means "not set" (None: any value is a setting), what to do instead)`.
+const REFUSED: &[(&str, &str, Option<&str>, &str)] = &[
+    (
+        "knownhostscommand",
+        "KnownHostsCommand",
+        Some("none"),
+        "list the host's key (or its CA, @cert-authority) in a known_hosts file",
+    ),
+    (
+        "revokedhostkeys",
+        "RevokedHostKeys",
+        Some("none"),
+        "mark revoked keys with @revoked in known_hosts",
+    ),
+    (
+        "remotecommand",
+        "RemoteCommand",
+        Some("none"),
+        "codex-auth runs its own command; drop it for this host (-o RemoteCommand=none)",
+    ),
+    (
+        "proxyusefdpass",
+        "ProxyUseFdpass",
+        Some("no"),
+        "let the ProxyCommand relay on its stdin and stdout",
+    ),
+    (
+        "pkcs11provider",
+        "PKCS11Provider",
+        Some("none"),
+        "add the token's keys to ssh-agent (ssh-add -s LIBRARY)",
+    ),
+    (
+        "securitykeyprovider",
+        "SecurityKeyProvider",
+        Some("internal"),
+        "use the security key through ssh-agent",
+    ),
+    (
+        "hostbasedauthentication",
+        "HostbasedAuthentication",
+        Some("no"),
+        "authenticate with a key or a certificate",
+    ),
+    (
+        "bindaddress",
+        "BindAddress",
+        None,
+        "drop it for this host; codex-auth connects from the default address",
+    ),
+    (
+        "bindinterface",
+        "BindInterface",
+        None,
+        "drop it for this host; codex-auth connects from the default interface",
+    ),
+    (
+        "permitlocalcommand",
+        "PermitLocalCommand",
+        Some("no"),
+        "codex-auth runs no LocalCommand; set it for interactive use only (a Match block)",
+    ),
+    (
+        "tunnel",
+        "Tunnel",
+        Some("false"),
+        "codex-auth opens no tun device; drop it for this host",
+    ),
+];
+
+/// Refuse a setting of a keyword in [`REFUSED`].
+fn refuse_unsupported(host: &str, pairs: &[(String, String)]) -> Result<(), SshError> {
+    for (key, value) in pairs {
+        let Some((_, name, unset, instead)) = REFUSED.iter().find(|(k, ..)| k == key) else {
+            continue;
+        };
+        let is_unset = unset.is_some_and(|u| value.eq_ignore_ascii_case(u))
+            || (*key == "tunnel" && value.eq_ignore_ascii_case("no"));
+        if !is_unset {
+            return Err(SshError::Unsupported {
+                host: host.to_string(),
+                setting: format!("{name} {value}"),
+                keyword: name,
+                instead,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Resolve one destination, once per run: the first resolution is kept (the preflight
+/// of every destination, then each connection, ask for the same). `apply_cli` is false
+/// for ProxyJump hops: as with `ssh -J`, command-line `-o`/`-i` apply to the destination
+/// only, `-F` to every hop.
 pub(crate) async fn resolve(
+    dest: &Destination,
+    opts: &SshOptions,
+    apply_cli: bool,
+) -> Result<HostConfig, SshError> {
+    type Resolved = std::sync::Mutex<std::collections::HashMap<String, HostConfig>>;
+    static RESOLVED: std::sync::OnceLock<Resolved> = std::sync::OnceLock::new();
+    let cache = RESOLVED.get_or_init(Default::default);
+    let key = format!("{dest:?}|{opts:?}|{apply_cli}");
+    if let Some(hc) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+        return Ok(hc);
+    }
+    let hc = resolve_now(dest, opts, apply_cli).await?;
+    if let Ok(mut c) = cache.lock() {
+        c.insert(key, hc.clone());
+    }
+    Ok(hc)
+}
+
+/// Resolve every destination (and its ProxyJump hops) before anything connects, so
+/// that a config this tool cannot honour is refused before any place is touched.
+/// Other errors are left for each connection to report as its own.
+pub(crate) async fn preflight(dests: &[Destination], opts: &SshOptions) -> Result<(), SshError> {
+    use futures_util::StreamExt;
+    let checks = dests.iter().map(|dest| async move {
+        let hc = match resolve(dest, opts, true).await {
+            Err(e @ SshError::Unsupported { .. }) => return Err(e),
+            Err(_) => return Ok(()),
+            Ok(hc) => hc,
+        };
+        for hop in &hc.proxy_jump {
+            if let Err(e @ SshError::Unsupported { .. }) = resolve(hop, opts, false).await {
+                return Err(e);
+            }
+        }
+        Ok(())
+    });
+    let mut results = futures_util::stream::iter(checks).buffer_unordered(16);
+    while let Some(r) = results.next().await {
+        r?;
+    }
+    Ok(())
+}
+
+async fn resolve_now(
     dest: &Destination,
     opts: &SshOptions,
     apply_cli: bool,
@@ -84,6 +248,7 @@ pub(crate) async fn resolve(
         Some(result) => result?,
         None => fallback::resolve(dest, opts, apply_cli)?,
     };
+    refuse_unsupported(&dest.to_string(), &lines)?;
     let mut hc = from_pairs(&lines)?;
     hc.original_host = dest.host.clone();
     Ok(hc)
@@ -265,7 +430,62 @@ fn from_pairs(pairs: &[(String, String)]) -> Result<HostConfig, SshError> {
             .and_then(|v| v.parse().ok())
             .filter(|n| *n > 0)
             .unwrap_or(3),
+        address_family: match get("addressfamily").map(str::to_ascii_lowercase).as_deref() {
+            Some("inet") => AddressFamily::Inet,
+            Some("inet6") => AddressFamily::Inet6,
+            _ => AddressFamily::Any,
+        },
+        env: environment(&all("sendenv"), &all("setenv")),
+        algorithms: Algorithms {
+            kex: algorithm_list(get("kexalgorithms")),
+            ciphers: algorithm_list(get("ciphers")),
+            macs: algorithm_list(get("macs")),
+            host_keys: algorithm_list(get("hostkeyalgorithms")),
+        },
     })
+}
+
+/// An algorithm list as the config gives it: `None` when not given, or when it only
+/// adds to or reorders the defaults (`+`, `^`: what ssh -G prints is always whole).
+fn algorithm_list(value: Option<&str>) -> Option<Vec<String>> {
+    let v = value?.trim();
+    if v.is_empty() || v.starts_with(['+', '^', '-']) {
+        return None;
+    }
+    Some(v.split(',').map(|a| a.trim().to_string()).collect())
+}
+
+/// The variables to send: those of this process's environment that a `SendEnv`
+/// pattern names (`*` and `?` wildcards), then each `SetEnv NAME=VALUE`, which wins.
+fn environment(send: &[&str], set: &[&str]) -> Vec<(String, String)> {
+    let patterns: Vec<&str> = send.iter().flat_map(|v| v.split_whitespace()).collect();
+    let mut out: Vec<(String, String)> = std::env::vars()
+        .filter(|(name, _)| patterns.iter().any(|p| wildcard(p, name)))
+        .collect();
+    out.sort();
+    for line in set {
+        if let Some((name, value)) = line.split_once('=') {
+            let name = name.trim().to_string();
+            out.retain(|(n, _)| *n != name);
+            out.push((name, value.trim_matches('"').to_string()));
+        }
+    }
+    out
+}
+
+/// `name` matches `pattern` (`*` any run, `?` one character), as ssh matches SendEnv.
+fn wildcard(pattern: &str, name: &str) -> bool {
+    fn go(p: &[char], n: &[char]) -> bool {
+        match p.split_first() {
+            None => n.is_empty(),
+            Some(('*', rest)) => (0..=n.len()).any(|i| go(rest, &n[i..])),
+            Some(('?', rest)) => !n.is_empty() && go(rest, &n[1..]),
+            Some((c, rest)) => n.first() == Some(c) && go(rest, &n[1..]),
+        }
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    go(&p, &n)
 }
 
 /// The local user name, as ssh defaults the remote user to it.
@@ -520,6 +740,77 @@ pub(super) use fallback::glob;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn keywords_not_implemented_are_refused_by_name_unless_unset() {
+        let refused = |list: &[(&str, &str)]| match refuse_unsupported("h", &pairs(list)) {
+            Err(SshError::Unsupported { keyword, .. }) => Some(keyword),
+            _ => None,
+        };
+        assert_eq!(
+            refused(&[("knownhostscommand", "/bin/x %H")]),
+            Some("KnownHostsCommand")
+        );
+        assert_eq!(refused(&[("remotecommand", "ls")]), Some("RemoteCommand"));
+        assert_eq!(
+            refused(&[("pkcs11provider", "/usr/lib/p11.so")]),
+            Some("PKCS11Provider")
+        );
+        assert_eq!(refused(&[("bindaddress", "10.0.0.1")]), Some("BindAddress"));
+        assert_eq!(
+            refused(&[("proxyusefdpass", "yes")]),
+            Some("ProxyUseFdpass")
+        );
+        // What ssh -G prints for a host that sets none of them.
+        assert_eq!(
+            refused(&[
+                ("proxyusefdpass", "no"),
+                ("securitykeyprovider", "internal"),
+                ("hostbasedauthentication", "no"),
+                ("permitlocalcommand", "no"),
+                ("tunnel", "false"),
+                ("remotecommand", "none"),
+                ("gssapiauthentication", "yes"),
+            ]),
+            None
+        );
+    }
+
+    #[test]
+    fn sendenv_and_setenv_make_the_environment_asked_for() {
+        assert!(wildcard("LC_*", "LC_ALL") && wildcard("LANG", "LANG"));
+        assert!(!wildcard("LC_*", "LANG") && wildcard("A?C", "ABC") && !wildcard("A?C", "AC"));
+        let env = environment(&[], &["CODEX_HOME=/srv/c", "FOO=a b"]);
+        assert_eq!(
+            env,
+            vec![
+                ("CODEX_HOME".to_string(), "/srv/c".to_string()),
+                ("FOO".to_string(), "a b".to_string())
+            ]
+        );
+        std::env::set_var("CXA_TEST_SENDENV", "sent");
+        let env = environment(&["CXA_TEST_SEND*"], &["CXA_TEST_SENDENV=set"]);
+        assert_eq!(
+            env,
+            vec![("CXA_TEST_SENDENV".to_string(), "set".to_string())]
+        );
+    }
+
+    #[test]
+    fn algorithm_lists_narrow_only_when_whole() {
+        assert_eq!(
+            algorithm_list(Some("aes256-ctr,aes128-ctr")),
+            Some(vec!["aes256-ctr".to_string(), "aes128-ctr".to_string()])
+        );
+        assert_eq!(algorithm_list(Some("+ssh-rsa")), None);
+        assert_eq!(algorithm_list(None), None);
+    }
 
     #[test]
     fn fallback_parser_first_value_wins_and_host_star_adds_identities() {

@@ -20,8 +20,8 @@ use russh::client;
 use russh::keys::PublicKey;
 use tokio::sync::Semaphore;
 
-pub(crate) use config::{expand_tilde, SshOptions};
-use config::{HostConfig, StrictHostKeys};
+pub(crate) use config::{expand_tilde, preflight, SshOptions};
+use config::{AddressFamily, HostConfig, StrictHostKeys};
 pub(crate) use dest::Destination;
 pub(crate) use forward::serve_forward;
 use known_hosts::HostKeyStatus;
@@ -80,6 +80,13 @@ pub(crate) enum SshError {
     JumpFailed { jump: String, target: String },
     #[error("cannot reach {addr}: {detail}")]
     ProxyCommand { addr: String, detail: String },
+    #[error("ssh config for {host}: {keyword} is not supported ({setting})")]
+    Unsupported {
+        host: String,
+        keyword: &'static str,
+        setting: String,
+        instead: &'static str,
+    },
     #[error("ssh protocol error with {addr}: {detail}")]
     Protocol { addr: String, detail: String },
     #[error("{addr} refuses port forwarding (AllowTcpForwarding)")]
@@ -97,6 +104,7 @@ impl SshError {
             SshError::Timeout { .. } => "the host did not answer; check the address, firewall, or raise -o ConnectTimeout=N".into(),
             SshError::Unreachable { .. } => "check the network path to the host".into(),
             SshError::JumpFailed { .. } => "check the target's address as the jump host sees it".into(),
+            SshError::Unsupported { instead, .. } => (*instead).into(),
             SshError::ProxyCommand { .. } => {
                 "run the ProxyCommand of the ssh config by hand (ssh -v HOST shows it) and check what it needs (a login, a tunnel, a tool on PATH)".into()
             }
@@ -176,6 +184,8 @@ pub(crate) struct Session {
     handle: Handle,
     jumps: Vec<Handle>,
     addr: String,
+    /// SendEnv and SetEnv of the config, asked for before each command.
+    env: Vec<(String, String)>,
     /// The ProxyCommand the first hop goes through, if any: it lives (and is killed)
     /// with the session.
     _proxy: Option<proxy_command::Proxy>,
@@ -308,6 +318,7 @@ impl Session {
             handle,
             jumps,
             addr: addr_label(&target),
+            env: target.env.clone(),
             _proxy: proxy.or(p),
         })
     }
@@ -342,10 +353,7 @@ impl Session {
     /// output. An error means the command did not start; a connection lost after that
     /// is reported in [`ExecOutput::lost`], with what it printed until then.
     pub(crate) async fn exec(&self, command: &str, stdin: &[u8]) -> Result<ExecOutput, SshError> {
-        let mut channel = self
-            .unless_closed(self.handle.channel_open_session())
-            .await?;
-        self.unless_closed(channel.exec(true, command)).await?;
+        let mut channel = self.start(command).await?;
         let mut out = ExecOutput {
             stdout: Vec::new(),
             stderr: Vec::new(),
@@ -400,21 +408,29 @@ impl Session {
 
     /// Start `command` and return it running, for output as it comes.
     pub(crate) async fn spawn(&self, command: &str) -> Result<RemoteProcess, SshError> {
-        let channel = self
-            .unless_closed(self.handle.channel_open_session())
-            .await?;
-        self.unless_closed(channel.exec(true, command)).await?;
+        let channel = self.start(command).await?;
         Ok(RemoteProcess { channel })
     }
 
     /// Start `command` and use its stdin and stdout as one byte stream (stderr and the
     /// exit status are dropped), as `docker system dial-stdio` is used over ssh.
     pub(crate) async fn spawn_stream(&self, command: &str) -> Result<impl Stream, SshError> {
+        let channel = self.start(command).await?;
+        Ok(channel.into_stream())
+    }
+
+    /// A session channel running `command`, the config's environment asked for first
+    /// (as ssh does; the server sets only what its AcceptEnv allows, and says nothing).
+    async fn start(&self, command: &str) -> Result<russh::Channel<client::Msg>, SshError> {
         let channel = self
             .unless_closed(self.handle.channel_open_session())
             .await?;
+        for (name, value) in &self.env {
+            self.unless_closed(channel.set_env(false, name.as_str(), value.as_str()))
+                .await?;
+        }
         self.unless_closed(channel.exec(true, command)).await?;
-        Ok(channel.into_stream())
+        Ok(channel)
     }
 
     /// A TCP connection from the server to `host:port` (as `ssh -L` makes).
@@ -479,6 +495,7 @@ async fn connect_hop(
     prompter: &Arc<dyn Prompter>,
 ) -> Result<(Handle, Option<proxy_command::Proxy>), SshError> {
     let addr = addr_label(hc);
+    check_algorithms(hc)?;
     // As OpenSSH: a HostKeyAlias is looked up as it is, without the port.
     let kh_name = match &hc.host_key_alias {
         Some(alias) => alias.clone(),
@@ -703,6 +720,7 @@ fn client_config(hc: &HostConfig, files: &[PathBuf], kh_name: &str) -> client::C
         }
         preferred.key = order.into();
     }
+    narrow(&mut preferred, &hc.algorithms);
     client::Config {
         preferred,
         nodelay: true,
@@ -713,6 +731,70 @@ fn client_config(hc: &HostConfig, files: &[PathBuf], kh_name: &str) -> client::C
     }
 }
 
+/// The algorithms of `preferred` that the config's lists allow, in our order (the
+/// server's and ours decide, as with ssh). The protocol's extension names stay. A list
+/// that allows none of ours leaves nothing to negotiate: the handshake then fails,
+/// and [`check_algorithms`] says why before it is tried.
+fn narrow(preferred: &mut russh::Preferred, lists: &config::Algorithms) {
+    fn allowed(list: &Option<Vec<String>>, name: &str) -> bool {
+        list.as_ref().is_none_or(|l| l.iter().any(|a| a == name))
+    }
+    let extension = |n: &str| n.starts_with("ext-info-") || n.starts_with("kex-strict-");
+    preferred.kex = preferred
+        .kex
+        .iter()
+        .filter(|k| extension(k.as_ref()) || allowed(&lists.kex, k.as_ref()))
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    preferred.cipher = preferred
+        .cipher
+        .iter()
+        .filter(|c| allowed(&lists.ciphers, c.as_ref()))
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    preferred.mac = preferred
+        .mac
+        .iter()
+        .filter(|m| allowed(&lists.macs, m.as_ref()))
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    preferred.key = preferred
+        .key
+        .iter()
+        .filter(|k| allowed(&lists.host_keys, k.as_str()))
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+}
+
+/// Refuse a config whose algorithm lists leave none of ours (which ssh could use):
+/// the error names the list, instead of a handshake that fails without saying why.
+fn check_algorithms(hc: &HostConfig) -> Result<(), SshError> {
+    let mut preferred = russh::Preferred::default();
+    narrow(&mut preferred, &hc.algorithms);
+    let empty = [
+        (
+            "KexAlgorithms",
+            preferred.kex.iter().all(|k| {
+                k.as_ref().starts_with("ext-info-") || k.as_ref().starts_with("kex-strict-")
+            }),
+        ),
+        ("Ciphers", preferred.cipher.is_empty()),
+        ("MACs", preferred.mac.is_empty()),
+        ("HostKeyAlgorithms", preferred.key.is_empty()),
+    ];
+    match empty.iter().find(|(_, e)| *e) {
+        Some((name, _)) => Err(SshError::Config(format!(
+            "none of the {name} the ssh config allows for {} is one codex-auth speaks",
+            hc.hostname
+        ))),
+        None => Ok(()),
+    }
+}
+
 async fn tcp_connect(
     hc: &HostConfig,
     addr: &str,
@@ -720,7 +802,13 @@ async fn tcp_connect(
 ) -> Result<tokio::net::TcpStream, SshError> {
     let addrs: Vec<std::net::SocketAddr> =
         match tokio::net::lookup_host((hc.hostname.as_str(), hc.port)).await {
-            Ok(a) => a.collect(),
+            Ok(a) => a
+                .filter(|a| match hc.address_family {
+                    AddressFamily::Any => true,
+                    AddressFamily::Inet => a.is_ipv4(),
+                    AddressFamily::Inet6 => a.is_ipv6(),
+                })
+                .collect(),
             Err(_) => {
                 return Err(SshError::Resolve {
                     host: hc.hostname.clone(),

@@ -200,7 +200,7 @@ impl TargetError {
 impl From<SshError> for TargetError {
     fn from(e: SshError) -> Self {
         let class = match &e {
-            SshError::Config(_) => ErrorClass::Config,
+            SshError::Config(_) | SshError::Unsupported { .. } => ErrorClass::Config,
             SshError::Resolve { .. } => ErrorClass::Dns,
             SshError::Refused { .. } => ErrorClass::Refused,
             SshError::Timeout { .. } => ErrorClass::Timeout,

@@ -397,6 +397,18 @@ impl Selection {
                 return Err(named_twice(t));
             }
         }
+        let ssh: Vec<crate::ssh::Destination> = specs
+            .iter()
+            .filter_map(|t| match t {
+                TargetSpec::Ssh(d) => Some(d.clone()),
+                _ => None,
+            })
+            .collect();
+        if !ssh.is_empty() {
+            crate::ssh::preflight(&ssh, &ctx.kinds.ssh)
+                .await
+                .map_err(|e| AppError::usage(e.to_string(), e.hint().as_deref()))?;
+        }
         match self.this_machine {
             Some(ThisMachine::First) => specs.insert(0, TargetSpec::this_machine()),
             Some(ThisMachine::Last) => specs.push(TargetSpec::this_machine()),

@@ -286,3 +286,50 @@ fn api_key_stdin_refuses_a_terminal() {
     assert!(out.stdout.contains("stdin is a terminal"), "{out:?}");
     wire.assert_untouched();
 }
+
+#[test]
+fn an_ssh_keyword_codex_auth_cannot_honour_is_refused_by_name_before_anything_is_touched() {
+    use crate::harness::RemoteUser;
+    let mut sb = Sandbox::new();
+    let good = RemoteUser::bash();
+    good.authorize(&sb);
+    let bad = RemoteUser::bash();
+    bad.authorize(&sb);
+    sb.alias("good", &good);
+    let cfg = sb.alias("bad", &bad);
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text = text.replace("Host bad\n", "Host bad\n  RemoteCommand ls\n");
+    std::fs::write(&cfg, text).unwrap();
+    let cfg = cfg.to_str().unwrap();
+    // In the config file, for one host of two: nothing is touched anywhere.
+    let (out, _) = sb.push_key("refused", &["--ssh", "good", "--ssh", "bad", "-F", cfg]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("RemoteCommand is not supported (RemoteCommand ls)"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("(hint: "), "{out:?}");
+    assert!(!good.auth_path().exists() && !bad.auth_path().exists());
+    // On the command line.
+    let (out, _) = sb.push_key(
+        "refused-o",
+        &[
+            "--ssh",
+            "good",
+            "-F",
+            cfg,
+            "-o",
+            "KnownHostsCommand=/bin/true %H",
+        ],
+    );
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("KnownHostsCommand is not supported"),
+        "{out:?}"
+    );
+    assert!(!good.auth_path().exists());
+    // status and logout refuse it the same way.
+    let out = sb.run(&["status", "--ssh", "bad", "-F", cfg]);
+    assert_eq!(out.code, 2, "{out:?}");
+}

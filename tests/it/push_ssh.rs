@@ -1145,3 +1145,39 @@ fn a_codex_home_others_can_write_is_refused_with_nothing_written() {
     let _ = std::fs::remove_dir_all(std::path::Path::new(&sticky).parent().unwrap());
     let _ = std::fs::remove_dir_all(&shared);
 }
+
+#[test]
+fn setenv_and_algorithm_lists_of_the_ssh_config_are_honoured() {
+    let mut sb = Sandbox::new();
+    let user = RemoteUser::bash();
+    user.authorize(&sb);
+    let cfg = sb.alias("s", &user);
+    let home = user.home.join("from-setenv");
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text = text.replace(
+        "Host s\n",
+        &format!(
+            "Host s\n  SetEnv CODEX_HOME={}\n  Ciphers aes128-ctr\n  MACs hmac-sha2-256-etm@openssh.com\n",
+            home.display()
+        ),
+    );
+    std::fs::write(&cfg, &text).unwrap();
+    let cfg = cfg.to_str().unwrap();
+    let (out, _) = sb.push_key("setenv", &["--ssh", "s", "-F", cfg, "--json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.json()["targets"][0]["home_from"], "env", "{out:?}");
+    assert!(home.join("auth.json").exists());
+    // A list that leaves nothing codex-auth speaks is said, not a failed handshake.
+    std::fs::write(cfg, text.replace("Ciphers aes128-ctr", "Ciphers 3des-cbc")).unwrap();
+    let (out, _) = sb.push_key("nocipher", &["--ssh", "s", "-F", cfg, "--json"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    let e = &out.json()["targets"][0]["error"];
+    assert_eq!(e["class"], "config", "{out:?}");
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("none of the Ciphers"),
+        "{out:?}"
+    );
+}
