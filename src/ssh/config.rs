@@ -44,6 +44,8 @@ pub(crate) struct HostConfig {
     pub user: String,
     pub port: u16,
     pub identity_files: Vec<PathBuf>,
+    /// `CertificateFile`s: user certificates, paired with the identities by their key.
+    pub certificate_files: Vec<PathBuf>,
     pub identities_only: bool,
     pub identity_agent: AgentSetting,
     pub proxy_jump: Vec<Destination>,
@@ -365,6 +367,11 @@ fn from_pairs(pairs: &[(String, String)]) -> Result<HostConfig, SshError> {
         .parse::<u16>()
         .map_err(|_| SshError::Config("bad Port in ssh config".into()))?;
     let identity_files = all("identityfile").into_iter().map(expand_tilde).collect();
+    let certificate_files = all("certificatefile")
+        .into_iter()
+        .filter(|v| !v.eq_ignore_ascii_case("none"))
+        .map(expand_tilde)
+        .collect();
     let identity_agent = match get("identityagent") {
         None => AgentSetting::Environment,
         Some(v) if v.eq_ignore_ascii_case("none") => AgentSetting::None,
@@ -406,6 +413,7 @@ fn from_pairs(pairs: &[(String, String)]) -> Result<HostConfig, SshError> {
         user,
         port,
         identity_files,
+        certificate_files,
         identities_only: get("identitiesonly").is_some_and(yes),
         identity_agent,
         proxy_jump,

@@ -1,6 +1,7 @@
 //! known_hosts files as OpenSSH reads them: plain and hashed (`|1|`) host patterns,
-//! `[host]:port`, wildcards and negation, `@revoked`; and appending a learned key.
-//! `@cert-authority` lines are ignored (host certificates are not supported).
+//! `[host]:port`, wildcards and negation, `@revoked`, `@cert-authority` (host
+//! certificates checked as ssh checks them: the CA's signature, the validity window,
+//! the principals, no critical option, nothing revoked); and appending a learned key.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -24,6 +25,10 @@ pub(crate) enum HostKeyStatus {
         file: PathBuf,
         line: usize,
     },
+    /// A host certificate from a CA known for this host, that does not hold.
+    CertificateInvalid {
+        why: String,
+    },
 }
 
 /// The name a host is recorded under: `host`, or `[host]:port` off port 22.
@@ -43,6 +48,8 @@ struct Entry {
     file: PathBuf,
     line: usize,
     revoked: bool,
+    /// `@cert-authority`: a CA whose host certificates are accepted for these hosts.
+    authority: bool,
     key: PublicKey,
 }
 
@@ -71,10 +78,11 @@ fn entries_in(text: &str, file: &Path, name: &str) -> Vec<Entry> {
         }
         let mut fields = line.split_whitespace();
         let mut first = fields.next().unwrap_or("");
-        let mut revoked = false;
+        let (mut revoked, mut authority) = (false, false);
         if first.starts_with('@') {
             match first {
                 "@revoked" => revoked = true,
+                "@cert-authority" => authority = true,
                 _ => continue,
             }
             first = fields.next().unwrap_or("");
@@ -90,6 +98,7 @@ fn entries_in(text: &str, file: &Path, name: &str) -> Vec<Entry> {
                 file: file.to_path_buf(),
                 line: idx + 1,
                 revoked,
+                authority,
                 key,
             });
         }
@@ -102,7 +111,7 @@ fn entries_in(text: &str, file: &Path, name: &str) -> Vec<Entry> {
 pub(crate) fn known_algorithms(files: &[PathBuf], name: &str) -> Vec<russh::keys::Algorithm> {
     let mut algs = Vec::new();
     for e in entries_for(files, name) {
-        if !e.revoked && !algs.contains(&e.key.algorithm()) {
+        if !e.revoked && !e.authority && !algs.contains(&e.key.algorithm()) {
             algs.push(e.key.algorithm());
         }
     }
@@ -120,7 +129,10 @@ pub(crate) fn check(files: &[PathBuf], name: &str, key: &PublicKey) -> HostKeySt
             line: e.line,
         };
     }
-    let live: Vec<&Entry> = entries.iter().filter(|e| !e.revoked).collect();
+    let live: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| !e.revoked && !e.authority)
+        .collect();
     if live.iter().any(|e| e.key.key_data() == key.key_data()) {
         return HostKeyStatus::Known;
     }
@@ -131,6 +143,82 @@ pub(crate) fn check(files: &[PathBuf], name: &str, key: &PublicKey) -> HostKeySt
         },
         None => HostKeyStatus::Unknown,
     }
+}
+
+/// Whether a `@cert-authority` line names this host: then its host certificates are
+/// asked for, and checked against those CAs.
+pub(crate) fn has_authorities(files: &[PathBuf], name: &str) -> bool {
+    entries_for(files, name)
+        .iter()
+        .any(|e| e.authority && !e.revoked)
+}
+
+/// Check a host certificate as ssh does. `name` is the known_hosts name (`[host]:port`
+/// off port 22), `principal` the host name the certificate must be for (HostKeyAlias,
+/// else the host name, without the port). A certified key or a CA marked `@revoked` is
+/// refused; a certificate from a CA listed for the host must be a host certificate, in
+/// its validity window, signed by that CA (not with SHA-1), for `principal`, with no
+/// critical option; with no CA listed for the host, the certified key is checked as a
+/// plain key.
+pub(crate) fn check_certificate(
+    files: &[PathBuf],
+    name: &str,
+    principal: &str,
+    cert: &russh::keys::Certificate,
+) -> HostKeyStatus {
+    let entries = entries_for(files, name);
+    let ca = cert.signature_key();
+    for e in entries.iter().filter(|e| e.revoked) {
+        if e.key.key_data() == cert.public_key() || e.key.key_data() == ca {
+            return HostKeyStatus::Revoked {
+                file: e.file.clone(),
+                line: e.line,
+            };
+        }
+    }
+    let authorities: Vec<russh::keys::ssh_key::Fingerprint> = entries
+        .iter()
+        .filter(|e| e.authority)
+        .map(|e| e.key.fingerprint(HashAlg::Sha256))
+        .collect();
+    if !authorities.contains(&ca.fingerprint(HashAlg::Sha256)) {
+        // No CA known for it: the key inside is checked as a plain host key.
+        return check(files, name, &PublicKey::new(cert.public_key().clone(), ""));
+    }
+    let invalid = |why: String| HostKeyStatus::CertificateInvalid { why };
+    if !cert.cert_type().is_host() {
+        return invalid("it is not a host certificate".into());
+    }
+    if matches!(
+        cert.signature().algorithm(),
+        russh::keys::Algorithm::Rsa { hash: None }
+    ) {
+        return invalid("its CA signed it with SHA-1 (ssh-rsa), which ssh refuses".into());
+    }
+    if let Err(e) = cert.validate(authorities.iter()) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let why = if now < cert.valid_after() {
+            "it is not valid yet".to_string()
+        } else if now >= cert.valid_before() {
+            "it has expired".to_string()
+        } else {
+            format!("its signature does not hold ({e})")
+        };
+        return invalid(why);
+    }
+    let principals = cert.valid_principals();
+    if !principals.is_empty() && !principals.iter().any(|p| super::config::glob(p, principal)) {
+        return invalid(format!(
+            "it is for {}, not {principal}",
+            principals.join(", ")
+        ));
+    }
+    if let Some(option) = cert.critical_options().keys().next() {
+        return invalid(format!("it carries the critical option {option}"));
+    }
+    HostKeyStatus::Known
 }
 
 fn patterns_match(patterns: &str, name: &str) -> bool {

@@ -67,6 +67,8 @@ pub(crate) enum SshError {
         file: String,
         line: usize,
     },
+    #[error("the host certificate of {host} is refused: {why}")]
+    HostCertificateInvalid { host: String, why: String },
     #[error("authentication failed for {user}@{host}: {detail}")]
     Auth {
         user: String,
@@ -115,6 +117,9 @@ impl SshError {
                 "if the host was really reinstalled, remove the old key with `ssh-keygen -R {host} -f {file}`; otherwise someone may be intercepting the connection"
             ),
             SshError::HostKeyRevoked { .. } => "the key was revoked on purpose; do not connect".into(),
+            SshError::HostCertificateInvalid { .. } => {
+                "the host's certificate must be renewed (or its principals fixed) by whoever runs its CA; do not connect meanwhile".into()
+            }
             SshError::Auth { no_terminal: true, .. } => {
                 "no terminal to ask for a password or passphrase: load the key into ssh-agent, or pass -i KEY".into()
             }
@@ -137,6 +142,8 @@ struct KeyVerdict {
 
 struct Verifier {
     name: String,
+    /// What a host certificate must be for: HostKeyAlias, else the host name.
+    principal: String,
     files: Vec<PathBuf>,
     learn_to: Option<PathBuf>,
     hash: bool,
@@ -151,13 +158,16 @@ impl client::Handler for Verifier {
         &mut self,
         server_key: &russh::keys::PublicKeyOrCertificate,
     ) -> Result<bool, Self::Error> {
-        let key = match server_key {
-            russh::keys::PublicKeyOrCertificate::PublicKey { key, .. } => key.clone(),
-            russh::keys::PublicKeyOrCertificate::Certificate(c) => {
-                PublicKey::new(c.public_key().clone(), "")
-            }
+        let (key, status) = match server_key {
+            russh::keys::PublicKeyOrCertificate::PublicKey { key, .. } => (
+                key.clone(),
+                known_hosts::check(&self.files, &self.name, key),
+            ),
+            russh::keys::PublicKeyOrCertificate::Certificate(c) => (
+                PublicKey::new(c.public_key().clone(), ""),
+                known_hosts::check_certificate(&self.files, &self.name, &self.principal, c),
+            ),
         };
-        let status = known_hosts::check(&self.files, &self.name, &key);
         let accept = match &status {
             HostKeyStatus::Known => true,
             HostKeyStatus::Unknown => match self.strict {
@@ -167,7 +177,9 @@ impl client::Handler for Verifier {
                 },
                 StrictHostKeys::Yes | StrictHostKeys::Ask => false,
             },
-            HostKeyStatus::Changed { .. } | HostKeyStatus::Revoked { .. } => false,
+            HostKeyStatus::Changed { .. }
+            | HostKeyStatus::Revoked { .. }
+            | HostKeyStatus::CertificateInvalid { .. } => false,
         };
         if let Ok(mut v) = self.verdict.lock() {
             v.key = Some(key);
@@ -516,6 +528,10 @@ async fn connect_hop(
         let verdict = Arc::new(Mutex::new(KeyVerdict::default()));
         let verifier = Verifier {
             name: kh_name.clone(),
+            principal: hc
+                .host_key_alias
+                .clone()
+                .unwrap_or_else(|| hc.hostname.clone()),
             files: files.clone(),
             learn_to: hc.user_known_hosts.first().cloned(),
             hash: hc.hash_known_hosts,
@@ -621,6 +637,12 @@ async fn connect_hop(
                                     line,
                                 })
                             }
+                            HostKeyStatus::CertificateInvalid { why } => {
+                                return Err(SshError::HostCertificateInvalid {
+                                    host: kh_name.clone(),
+                                    why,
+                                })
+                            }
                             _ => {}
                         }
                         drop(permit);
@@ -720,6 +742,30 @@ fn client_config(hc: &HostConfig, files: &[PathBuf], kh_name: &str) -> client::C
         }
         preferred.key = order.into();
     }
+    // Host certificates are asked for where a CA is known for the host, as ssh orders
+    // its host key algorithms; a certificate then proves the host instead of its key.
+    if known_hosts::has_authorities(files, kh_name) {
+        use russh::keys::{Algorithm, EcdsaCurve, HashAlg};
+        preferred.host_key_certificates = vec![
+            Algorithm::Ed25519,
+            Algorithm::Ecdsa {
+                curve: EcdsaCurve::NistP256,
+            },
+            Algorithm::Ecdsa {
+                curve: EcdsaCurve::NistP384,
+            },
+            Algorithm::Ecdsa {
+                curve: EcdsaCurve::NistP521,
+            },
+            Algorithm::Rsa {
+                hash: Some(HashAlg::Sha512),
+            },
+            Algorithm::Rsa {
+                hash: Some(HashAlg::Sha256),
+            },
+        ]
+        .into();
+    }
     narrow(&mut preferred, &hc.algorithms);
     client::Config {
         preferred,
@@ -765,6 +811,13 @@ fn narrow(preferred: &mut russh::Preferred, lists: &config::Algorithms) {
         .key
         .iter()
         .filter(|k| allowed(&lists.host_keys, k.as_str()))
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    preferred.host_key_certificates = preferred
+        .host_key_certificates
+        .iter()
+        .filter(|k| allowed(&lists.host_keys, &k.to_certificate_type()))
         .cloned()
         .collect::<Vec<_>>()
         .into();

@@ -1,6 +1,8 @@
-//! Client authentication in OpenSSH's order: agent keys, identity files (asking for a
-//! passphrase on the terminal when needed), then keyboard-interactive and password when
-//! the server offers them and there is a terminal to ask on.
+//! Client authentication in OpenSSH's order: agent keys and the certificates the agent
+//! holds, identity files (asking for a passphrase on the terminal when needed), each
+//! with its certificate first (`-cert.pub` beside it, or a `CertificateFile` for its
+//! key), then keyboard-interactive and password when the server offers them and there
+//! is a terminal to ask on.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -16,6 +18,29 @@ use crate::prompt::Prompter;
 use crate::secret::Secret;
 
 const PASSWORD_ATTEMPTS: usize = 3;
+
+/// The certificates for the private key of `identity`: `IDENTITY-cert.pub`, then each
+/// `CertificateFile` whose key it is (as ssh pairs them). Unreadable ones are skipped.
+fn certificates_for(
+    identity: &Path,
+    key: &russh::keys::PrivateKey,
+    certificate_files: &[std::path::PathBuf],
+) -> Vec<russh::keys::Certificate> {
+    let mut beside = identity.as_os_str().to_owned();
+    beside.push("-cert.pub");
+    let beside = std::path::PathBuf::from(beside);
+    std::iter::once(&beside)
+        .chain(certificate_files.iter())
+        .filter(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file()))
+        .filter_map(|p| russh::keys::load_openssh_certificate(p).ok())
+        .filter(|c| c.public_key() == key.public_key().key_data())
+        .fold(Vec::new(), |mut all, c| {
+            if !all.iter().any(|a: &russh::keys::Certificate| a == &c) {
+                all.push(c);
+            }
+            all
+        })
+}
 
 pub(super) async fn authenticate(
     handle: &mut Handle,
@@ -52,6 +77,12 @@ pub(super) async fn authenticate(
             let mut n = 0;
             for id in ids {
                 let key = id.public_key().into_owned();
+                let certificate = match &id {
+                    russh::keys::agent::AgentIdentity::Certificate { certificate, .. } => {
+                        Some(certificate.clone())
+                    }
+                    _ => None,
+                };
                 if hc.identities_only
                     && !configured
                         .iter()
@@ -65,10 +96,19 @@ pub(super) async fn authenticate(
                 } else {
                     None
                 };
-                match handle
-                    .authenticate_publickey_with(user.clone(), key, hash, &mut agent)
-                    .await
-                {
+                let attempt = match certificate {
+                    Some(cert) => {
+                        handle
+                            .authenticate_certificate_with(user.clone(), cert, hash, &mut agent)
+                            .await
+                    }
+                    None => {
+                        handle
+                            .authenticate_publickey_with(user.clone(), key, hash, &mut agent)
+                            .await
+                    }
+                };
+                match attempt {
                     Ok(AuthResult::Success) => return Ok(()),
                     Ok(AuthResult::Failure {
                         remaining_methods, ..
@@ -115,7 +155,24 @@ pub(super) async fn authenticate(
             } else {
                 None
             };
-            let key = PrivateKeyWithHashAlg::new(Arc::new(key), hash);
+            let key = Arc::new(key);
+            // Its certificate first, as ssh offers it. (An RSA certificate is left out:
+            // russh would name it ssh-rsa-cert, which OpenSSH refuses since 8.8.)
+            if !key.algorithm().is_rsa() {
+                for cert in certificates_for(path, &key, &hc.certificate_files) {
+                    tried.push(format!("{} (certificate)", path.display()));
+                    match handle
+                        .authenticate_openssh_cert(user.clone(), key.clone(), cert)
+                        .await
+                        .map_err(lost)?
+                    {
+                        AuthResult::Success => return Ok(()),
+                        // (the plain key is tried next, and tells what remains)
+                        AuthResult::Failure { .. } => {}
+                    }
+                }
+            }
+            let key = PrivateKeyWithHashAlg::new(key, hash);
             tried.push(path.display().to_string());
             match handle
                 .authenticate_publickey(user.clone(), key)

@@ -3,6 +3,7 @@
 //! per run by scripts/test.sh.
 
 mod bad_input;
+mod certificates;
 mod codex171;
 mod compare_and_swap;
 mod examples;
