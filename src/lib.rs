@@ -36,6 +36,7 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    secret::no_core_dumps();
     let parsed = match cli::parse(args) {
         Ok(parsed) => parsed,
         Err(e) => return report::print_clap(&e),

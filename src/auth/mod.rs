@@ -148,7 +148,8 @@ pub(crate) struct AuthSummary {
 /// shows the mode and size only (no account, no email).
 #[derive(Clone)]
 pub(crate) struct AuthFile {
-    bytes: SecretBytes,
+    /// Shared by every clone of the login: one copy of the secret in memory.
+    bytes: std::sync::Arc<SecretBytes>,
     pub mode: AuthMode,
     pub summary: AuthSummary,
     /// Short hash of the refresh token: equal values mean one shared session.
@@ -163,7 +164,7 @@ pub(crate) struct AuthFile {
     /// ChatGPT tokens, as an old Codex's refresh merging into a replaced file leaves it).
     pub inconsistent: Option<&'static str>,
     /// Every secret string inside, so output can be scrubbed as a last line of defence.
-    secrets: Vec<Secret>,
+    secrets: std::sync::Arc<[Secret]>,
     /// Who this login is (account id and email, or a hash of the key): equal for two
     /// logins of the same account.
     account_identity: String,
@@ -199,16 +200,17 @@ impl AuthFile {
     /// The document as one line of compact JSON, as Codex keeps it in the OS keyring
     /// (keys in the order of the file).
     pub(crate) fn compact_json(&self) -> Secret {
-        let text = serde_json::from_slice::<Value>(self.bytes.expose())
-            .map(|v| v.to_string())
-            .unwrap_or_else(|_| String::from_utf8_lossy(self.bytes.expose()).into_owned());
-        Secret::new(text)
+        match SecretDoc::parse(self.bytes.expose()) {
+            Some(doc) => Secret::new(doc.0.to_string()),
+            None => Secret::new(String::from_utf8_lossy(self.bytes.expose())),
+        }
     }
 
     /// The refresh token of a ChatGPT login (what `--revoke` revokes).
     pub(crate) fn refresh_token(&self) -> Option<Secret> {
-        let doc: Value = serde_json::from_slice(self.bytes.expose()).ok()?;
-        doc.get("tokens")?
+        let doc = SecretDoc::parse(self.bytes.expose())?;
+        doc.0
+            .get("tokens")?
             .get("refresh_token")?
             .as_str()
             .filter(|t| !t.is_empty())
@@ -218,10 +220,10 @@ impl AuthFile {
     /// The issuer and client id this login was issued by (`tokens.oauth_provenance`),
     /// when the file names them.
     pub(crate) fn provenance(&self) -> (Option<String>, Option<String>) {
-        let doc: Option<Value> = serde_json::from_slice(self.bytes.expose()).ok();
+        let doc = SecretDoc::parse(self.bytes.expose());
         let p = doc
             .as_ref()
-            .and_then(|d| d.get("tokens"))
+            .and_then(|d| d.0.get("tokens"))
             .and_then(|t| t.get("oauth_provenance"));
         let field = |k: &str| {
             p.and_then(|p| p.get(k))
@@ -269,9 +271,10 @@ impl AuthFile {
     /// survive every push); a file without `auth_mode` is read as Codex reads it, by the
     /// credentials it carries.
     pub(crate) fn parse(bytes: &[u8]) -> Result<AuthFile, AuthError> {
-        let value: Value =
-            serde_json::from_slice(bytes).map_err(|e| AuthError::Json(json_error_line(&e)))?;
-        let Value::Object(obj) = value else {
+        let value = SecretDoc(
+            serde_json::from_slice(bytes).map_err(|e| AuthError::Json(json_error_line(&e)))?,
+        );
+        let Value::Object(obj) = &value.0 else {
             return Err(AuthError::NotObject);
         };
         // A repeated key collapses into one in `obj`; Codex's parser refuses it.
@@ -290,11 +293,11 @@ impl AuthFile {
             Some(Value::Null) | None => {
                 if obj.get("tokens").is_some_and(|t| !t.is_null()) {
                     AuthMode::ChatGpt
-                } else if non_empty_str(&obj, "personal_access_token").is_some() {
+                } else if non_empty_str(obj, "personal_access_token").is_some() {
                     AuthMode::AccessToken
-                } else if non_empty_str(&obj, "agent_identity").is_some() {
+                } else if non_empty_str(obj, "agent_identity").is_some() {
                     AuthMode::AgentIdentity
-                } else if non_empty_str(&obj, "OPENAI_API_KEY").is_some() {
+                } else if non_empty_str(obj, "OPENAI_API_KEY").is_some() {
                     AuthMode::ApiKey
                 } else {
                     return Err(AuthError::Empty);
@@ -313,11 +316,11 @@ impl AuthFile {
         let mut workspace = None;
         let mut identity = None;
 
-        if let Some(key) = non_empty_str(&obj, "OPENAI_API_KEY") {
+        if let Some(key) = non_empty_str(obj, "OPENAI_API_KEY") {
             summary.api_key = Some(mask_api_key(key));
             secrets.push(Secret::new(key));
         }
-        if let Some(token) = non_empty_str(&obj, "personal_access_token") {
+        if let Some(token) = non_empty_str(obj, "personal_access_token") {
             summary.access_token = Some(mask_api_key(token));
             secrets.push(Secret::new(token));
             identity = Some(format!("token:{}", sha256_hex(token.as_bytes())));
@@ -340,7 +343,7 @@ impl AuthFile {
                 }
             }
             AuthMode::AgentIdentity => {
-                let jwt = non_empty_str(&obj, "agent_identity")
+                let jwt = non_empty_str(obj, "agent_identity")
                     .ok_or(AuthError::BadAgentIdentity("missing"))?;
                 secrets.push(Secret::new(jwt));
                 let claims = jwt_claims(jwt).map_err(AuthError::BadAgentIdentity)?;
@@ -366,7 +369,7 @@ impl AuthFile {
                 }
                 let account = non_empty_str(tokens, "account_id")
                     .ok_or(AuthError::MissingField("tokens.account_id"))?;
-                let last_refresh = non_empty_str(&obj, "last_refresh")
+                let last_refresh = non_empty_str(obj, "last_refresh")
                     .ok_or(AuthError::MissingField("last_refresh"))?;
                 let id_token = non_empty_str(tokens, "id_token").unwrap_or_default();
                 let claims = jwt_claims(id_token).map_err(AuthError::BadIdToken)?;
@@ -410,34 +413,100 @@ impl AuthFile {
         .then_some("an API-key login that also carries ChatGPT tokens (a refresh merged into it?)");
         let account_identity = identity
             .or_else(|| {
-                non_empty_str(&obj, "OPENAI_API_KEY")
+                non_empty_str(obj, "OPENAI_API_KEY")
                     .map(|key| format!("key:{}", sha256_hex(key.as_bytes())))
             })
             .unwrap_or_default();
         Ok(AuthFile {
-            bytes: SecretBytes::new(bytes.to_vec()),
+            bytes: std::sync::Arc::new(SecretBytes::new(bytes.to_vec())),
             mode,
             summary,
             session_id,
             lineage,
             workspace,
             inconsistent,
-            secrets,
+            secrets: secrets.into(),
             account_identity,
         })
     }
 
-    /// Replace every secret found in `text` by a mask. Output that came from a target
-    /// passes through here, so a remote tool that echoes a token cannot leak it.
+    /// Replace every secret found in `text` by a mask, and every run of
+    /// [`SCRUB_RUN`] or more characters of one (a token cut short, or half of one, is
+    /// still a leak). Output that came from a target passes through here, so a remote
+    /// tool that echoes a token cannot leak it.
     pub(crate) fn scrub(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for s in &self.secrets {
-            if s.expose().len() >= 8 && out.contains(s.expose()) {
-                out = out.replace(s.expose(), "***");
+        scrub_runs(text, self.secrets.iter().map(Secret::expose))
+    }
+}
+
+/// A login parsed as JSON for a moment: every string in it is zeroed when it is
+/// dropped (the tokens are among them).
+struct SecretDoc(Value);
+
+impl SecretDoc {
+    fn parse(bytes: &[u8]) -> Option<SecretDoc> {
+        serde_json::from_slice(bytes).ok().map(SecretDoc)
+    }
+}
+
+impl Drop for SecretDoc {
+    fn drop(&mut self) {
+        fn wipe(v: &mut Value) {
+            match v {
+                Value::String(s) => zeroize::Zeroize::zeroize(s),
+                Value::Array(a) => a.iter_mut().for_each(wipe),
+                Value::Object(o) => o.values_mut().for_each(wipe),
+                _ => {}
             }
         }
-        out
+        wipe(&mut self.0);
     }
+}
+
+/// The shortest run of a secret's characters that [`AuthFile::scrub`] masks.
+pub(crate) const SCRUB_RUN: usize = 12;
+
+/// `text` with every run of [`SCRUB_RUN`] or more bytes that also occurs in one of
+/// `secrets` replaced by `***` (secrets shorter than that: only whole).
+fn scrub_runs<'a>(text: &str, secrets: impl Iterator<Item = &'a str>) -> String {
+    let bytes = text.as_bytes();
+    let mut masked = vec![false; bytes.len()];
+    for secret in secrets {
+        let s = secret.as_bytes();
+        if s.len() < 8 {
+            continue;
+        }
+        let run = SCRUB_RUN.min(s.len());
+        if bytes.len() < run {
+            continue;
+        }
+        let windows: std::collections::HashSet<&[u8]> = s.windows(run).collect();
+        for start in 0..=bytes.len() - run {
+            if windows.contains(&bytes[start..start + run]) {
+                masked[start..start + run]
+                    .iter_mut()
+                    .for_each(|m| *m = true);
+            }
+        }
+    }
+    if !masked.contains(&true) {
+        return text.to_string();
+    }
+    // Whole characters only: a masked byte masks its character.
+    let mut out = String::with_capacity(text.len());
+    let mut in_mask = false;
+    for (i, c) in text.char_indices() {
+        if masked[i..i + c.len_utf8()].contains(&true) {
+            if !in_mask {
+                out.push_str("***");
+                in_mask = true;
+            }
+        } else {
+            in_mask = false;
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A key or token as piped in: trimmed, one word.
@@ -622,6 +691,23 @@ pub(crate) mod testdata {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn any_run_of_twelve_characters_of_a_secret_is_masked() {
+        let secret = "rt-abcdefghijklmnopqrstuvwxyz0123456789";
+        let scrub = |t: &str| scrub_runs(t, std::iter::once(secret));
+        assert_eq!(scrub(&format!("token {secret} end")), "token *** end");
+        // Cut one character short, or only its middle: still masked.
+        assert_eq!(
+            scrub(&format!("x {}", &secret[..secret.len() - 1])),
+            "x ***"
+        );
+        assert_eq!(scrub("mid ghijklmnopqrstu!"), "mid ***!");
+        // Eleven characters of it are not a leak worth a mask.
+        assert_eq!(scrub("ghijklmnopq"), "ghijklmnopq");
+        // Text around it, multi-byte characters included, stays whole.
+        assert_eq!(scrub("✓ abcdefghijklmnop ✓"), "✓ *** ✓");
+    }
 
     #[test]
     fn api_key_is_serialized_like_codex() {

@@ -127,8 +127,9 @@ pub(crate) fn get(account: &str) -> Result<Option<Secret>, KeyringError> {
 
 /// Keep `value` for `account`, replacing what was there.
 pub(crate) fn set(account: &str, value: &Secret) -> Result<(), KeyringError> {
-    let (account, value) = (account.to_string(), value.expose().to_string());
-    bounded(move || entry(&account)?.set_password(&value))
+    // (A copy for the keyring's thread, zeroed with it.)
+    let (account, value) = (account.to_string(), Secret::new(value.expose()));
+    bounded(move || entry(&account)?.set_password(value.expose()))
 }
 
 /// Remove what is kept for `account`; `false` when there was nothing.

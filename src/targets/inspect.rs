@@ -40,7 +40,8 @@ pub(crate) struct InspectReport {
     pub forced: Forced,
     /// Things worth knowing (Codex running there).
     pub notes: Vec<String>,
-    pub content: Option<SecretBytes>,
+    /// (Shared by the clones of the report: one copy in memory.)
+    pub content: Option<std::sync::Arc<SecretBytes>>,
     pub unreadable: bool,
     /// The keyring account the login was read from (this machine, keyring-held logins).
     pub keyring_account: Option<String>,

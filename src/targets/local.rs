@@ -264,7 +264,7 @@ impl Target for LocalTarget {
                 forced: home.config.forced.clone(),
                 notes,
                 unreadable: false,
-                content,
+                content: content.map(std::sync::Arc::new),
                 keyring_account,
             })
         })

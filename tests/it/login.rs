@@ -472,6 +472,14 @@ fn a_web_page_cannot_cancel_the_sign_in_nor_reach_it_by_another_name() {
     let child = sb.spawn(&args);
     let callback = authorize(&wait_for_line(&record, 10));
     let port = callback_port(&callback);
+    // While it holds a sign-in in memory, it can leave no core dump.
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.child.id())).unwrap();
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .unwrap();
+    assert_eq!(core.split_whitespace().nth(4), Some("0"), "{core}");
+    assert_eq!(core.split_whitespace().nth(5), Some("0"), "{core}");
     let here = format!("Host: localhost:{port}\r\n");
     // A page that rebinds its own name to 127.0.0.1, and pages of other sites.
     for (path, headers) in [

@@ -275,7 +275,7 @@ impl Archive<'_> {
             Some(Entry::File { content, mode, .. }) => {
                 report.kind = FileKind::File;
                 report.file_mode = Some(mode_string(mode));
-                report.content = Some(SecretBytes::new(content));
+                report.content = Some(std::sync::Arc::new(SecretBytes::new(content)));
             }
             Some(Entry::Symlink) => report.kind = FileKind::Symlink,
             Some(Entry::Dir) => report.kind = FileKind::Dir,

@@ -148,6 +148,13 @@ pub(crate) struct Invocation {
     nonce: String,
 }
 
+/// The stdin of an install carries the login: zeroed when the run is over.
+impl Drop for Invocation {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.stdin);
+    }
+}
+
 impl Invocation {
     /// A run of `script` with `request` (sent as lines) and `payload` after it.
     pub(crate) fn new(
@@ -703,7 +710,9 @@ pub(crate) async fn inspect(
         codex,
         forced: forced(&located),
         notes: notes(&report.read()?),
-        content: report.body(own.auth_len)?.map(SecretBytes::new),
+        content: report
+            .body(own.auth_len)?
+            .map(|b| std::sync::Arc::new(SecretBytes::new(b))),
         unreadable: own.unreadable,
         keyring_account: None,
     })
