@@ -38,9 +38,11 @@ pub(super) fn expand(command: &str, t: &Tokens<'_>) -> Result<String, SshError> 
             Some('p') => out.push_str(&t.port.to_string()),
             Some('r') => out.push_str(t.user),
             Some('n') => out.push_str(t.original),
-            Some(other) => return Err(SshError::Config(format!(
+            Some(other) => {
+                return Err(SshError::Config(format!(
                 "ProxyCommand: unknown token %{other} (ProxyCommand takes %h, %p, %r, %n and %%)"
-            ))),
+            )))
+            }
             None => {
                 return Err(SshError::Config(
                     "ProxyCommand ends in a lone %".to_string(),
