@@ -16,8 +16,14 @@
 # cxa-podman (the base image running sleep). It runs in its own PID and mount
 # namespace, so stopping it leaves no conmon process and no mount behind.
 #
+# The same dockerd also listens on tcp://127.0.0.1:<free port> with TLS and client
+# certificates required (--tlsverify): a throwaway CA, server and client certificate
+# made with openssl in STATE_DIR/tls at `up` (the client's ca.pem cert.pem key.pem in
+# STATE_DIR/tls/client, as DOCKER_CERT_PATH wants them).
+#
 # docker.env (KEY=value lines): DOCKER_TEST_HOST, DOCKER_TEST_API,
-# PODMAN_TEST_HOST (empty when podman does not work here), IMAGE_<NAME>.
+# DOCKER_TEST_TLS_HOST (tcp://127.0.0.1:PORT), DOCKER_TEST_TLS_CERTS (the client's
+# directory), PODMAN_TEST_HOST (empty when podman does not work here), IMAGE_<NAME>.
 #
 # Processes are only stopped by the PIDs this script recorded in STATE_DIR
 # (dockerd, its containerd, the shims of the containers, the podman namespace).
@@ -32,7 +38,7 @@ REPO=$(cd "$(dirname "$0")/.." && pwd -P)
 DEFS=$REPO/docker/test-images
 INSTALL_LOG=${DOCKER_PEERS_INSTALL_LOG:-/tmp/cxa-docker-peers-install.log}
 CACHE_DIR=${DOCKER_PEERS_CACHE:-/var/cache/cxa-docker-peers}
-APT_PACKAGES=(docker.io docker-compose busybox-static podman gcc)
+APT_PACKAGES=(docker.io docker-compose busybox-static podman gcc openssl)
 PREFIX='codex-auth-test'
 IMAGES=(base busybox-root user1000 noshell codex codex171)
 CONTAINERS=(cxa-root cxa-user1000 cxa-noshell cxa-tmpfs cxa-readonly cxa-codex cxa-stopped cxa-env)
@@ -159,14 +165,55 @@ cmd_install() {
 
 # ---------------------------------------------------------------- dockerd
 
+# True if something listens on 127.0.0.1:PORT (or any address of this namespace).
+port_in_use() {
+    [ -n "$(ss -Htln "sport = :$1" 2>/dev/null)" ]
+}
+
+# First port >= $1 that nothing listens on.
+free_port() {
+    local p=$1
+    while [ "$p" -lt 65000 ]; do
+        port_in_use "$p" || { printf '%s\n' "$p"; return 0; }
+        p=$((p + 1))
+    done
+    return 1
+}
+
+# A throwaway CA, a server certificate for 127.0.0.1/localhost and a client
+# certificate, as Docker's "protect the daemon socket" guide makes them (no
+# passphrases, 2 days). The client's files are named as DOCKER_CERT_PATH wants.
+make_tls() {
+    local t=$SD/tls
+    mkdir -p "$t/client"
+    chmod 700 "$t"
+    openssl genrsa -out "$t/ca-key.pem" 2048
+    openssl req -new -x509 -days 2 -sha256 -key "$t/ca-key.pem" -subj /CN=cxa-test-docker-ca -out "$t/ca.pem"
+    openssl genrsa -out "$t/server-key.pem" 2048
+    openssl req -new -sha256 -key "$t/server-key.pem" -subj /CN=localhost -out "$t/server.csr"
+    printf 'subjectAltName = IP:127.0.0.1,DNS:localhost\nextendedKeyUsage = serverAuth\n' >"$t/server.ext"
+    openssl x509 -req -days 2 -sha256 -in "$t/server.csr" -CA "$t/ca.pem" -CAkey "$t/ca-key.pem" \
+        -CAcreateserial -extfile "$t/server.ext" -out "$t/server-cert.pem"
+    openssl genrsa -out "$t/client/key.pem" 2048
+    openssl req -new -sha256 -key "$t/client/key.pem" -subj /CN=cxa-test-client -out "$t/client.csr"
+    printf 'extendedKeyUsage = clientAuth\n' >"$t/client.ext"
+    openssl x509 -req -days 2 -sha256 -in "$t/client.csr" -CA "$t/ca.pem" -CAkey "$t/ca-key.pem" \
+        -CAcreateserial -extfile "$t/client.ext" -out "$t/client/cert.pem"
+    cp "$t/ca.pem" "$t/client/ca.pem"
+    openssl verify -CAfile "$t/ca.pem" "$t/server-cert.pem" "$t/client/cert.pem"
+}
+
 start_dockerd() {
-    local pid deadline
+    local pid deadline t=$SD/tls
     echo '{}' >"$SD/daemon.json"   # not /etc/docker/daemon.json
+    TLS_PORT=$(free_port 23760) || { echo "no free port for the TLS listener"; return 1; }
     # setsid: not in the caller's process group (a Ctrl-C there is for `up` only).
     setsid dockerd \
         --config-file "$SD/daemon.json" \
         --data-root "$SD/data" --exec-root "$SD/exec" \
         -H "unix://$SD/docker.sock" --pidfile "$SD/docker.pid" \
+        -H "tcp://127.0.0.1:$TLS_PORT" \
+        --tlsverify --tlscacert "$t/ca.pem" --tlscert "$t/server-cert.pem" --tlskey "$t/server-key.pem" \
         --bridge=none --iptables=false --ip-masq=false --ip6tables=false \
         >"$SD/dockerd.log" 2>&1 </dev/null &
     pid=$!
@@ -181,6 +228,10 @@ start_dockerd() {
         fi
         sleep 0.1
     done
+    # the TLS listener answers too, to a client with the client certificate
+    DOCKER_HOST="tcp://127.0.0.1:$TLS_PORT" DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH="$t/client" \
+        docker version --format '{{.Server.Version}} over TLS'
+    echo "$TLS_PORT" >"$SD/tls-port"
 }
 
 # ---------------------------------------------------------------- images
@@ -467,7 +518,9 @@ cmd_up() {
     CODEX171=$(find_codex_npm) || die "codex $CODEX_NPM_VERSION (npm) not found: run '$0 install' first"
     command -v dockerd >/dev/null || die "dockerd not found: run '$0 install' first"
 
-    step "start dockerd ($SD/docker.sock)" start_dockerd
+    command -v openssl >/dev/null || die "openssl not found"
+    step "TLS material for dockerd's tcp:// listener ($SD/tls)" make_tls
+    step "start dockerd ($SD/docker.sock, TLS on 127.0.0.1)" start_dockerd
     api=$(dk version --format '{{.Server.APIVersion}}')
     step "rootfs: base (busybox-static .deb), noshell (pause.c)" build_rootfs
     step "image $PREFIX/base (docker import)" import_base
@@ -501,6 +554,8 @@ cmd_up() {
     {
         echo "DOCKER_TEST_HOST=unix://$SD/docker.sock"
         echo "DOCKER_TEST_API=$api"
+        echo "DOCKER_TEST_TLS_HOST=tcp://127.0.0.1:$(cat "$SD/tls-port")"
+        echo "DOCKER_TEST_TLS_CERTS=$SD/tls/client"
         echo "PODMAN_TEST_HOST=$podman_host"
         for img in "${IMAGES[@]}"; do
             printf 'IMAGE_%s=%s/%s\n' "$(echo "$img" | tr 'a-z-' 'A-Z_')" "$PREFIX" "$img"

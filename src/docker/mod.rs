@@ -1,11 +1,14 @@
 //! The Docker transport on bollard: connect as the docker CLI would (`DOCKER_HOST`, the
-//! current context, the default socket), find a container, exec with stdin, and read and
+//! current context, the default socket; TLS as the CLI speaks it: [`endpoint`]), find a container, exec with stdin, and read and
 //! write files through the archive API (which works without a shell, and on stopped
 //! containers). Never prints.
 
+pub(crate) mod endpoint;
 pub(crate) mod passwd;
 
-use std::path::{Path, PathBuf};
+pub(crate) use endpoint::Endpoint;
+
+use std::path::Path;
 use std::sync::Arc;
 
 use bollard::exec::{CreateExecOptions, StartExecResults};
@@ -22,6 +25,25 @@ pub(crate) enum DockerError {
     Unreachable { host: String, detail: String },
     #[error("unsupported DOCKER_HOST {host}")]
     UnsupportedHost { host: String },
+    /// TLS was asked for and its files cannot be used.
+    #[error("{message}")]
+    TlsMaterial {
+        message: String,
+        /// The docker context whose material it is (else the environment's).
+        context: Option<String>,
+    },
+    /// TLS without checking the engine's certificate.
+    #[error("{what}: the Docker engine's certificate would not be checked")]
+    Unverified { what: String },
+    /// Plain TCP to an engine on another machine, not allowed.
+    #[error("DOCKER_HOST {host} is plain TCP to another machine: the login would cross the network unencrypted")]
+    Plaintext { host: String },
+    /// Plain HTTP reached an engine that speaks TLS (nothing more was sent).
+    #[error("the Docker engine at {host} speaks TLS, and no TLS is set up for it")]
+    TlsExpected { host: String },
+    /// The TLS handshake failed (the engine's certificate, or ours, was not accepted).
+    #[error("TLS with the Docker engine at {host} failed: {detail}")]
+    Tls { host: String, detail: String },
     #[error("no such container: {name}")]
     NoSuchContainer { name: String, similar: Vec<String> },
     #[error("user {user:?} does not exist in container {container}")]
@@ -129,53 +151,11 @@ pub(crate) struct ExecOutput {
 /// The most a command in a container may print; more is cut off.
 const MAX_OUTPUT: usize = 4 << 20;
 
-/// Where the docker CLI would connect: `$DOCKER_HOST`, else the current context's
-/// endpoint (`$DOCKER_CONTEXT` or `currentContext` in the CLI config), else the default.
-pub(crate) fn resolve_host() -> String {
-    if let Ok(h) = std::env::var("DOCKER_HOST") {
-        if !h.is_empty() {
-            return h;
-        }
-    }
-    if let Some(h) = context_host() {
-        return h;
-    }
-    "unix:///var/run/docker.sock".to_string()
-}
-
-fn docker_config_dir() -> Option<PathBuf> {
-    match std::env::var_os("DOCKER_CONFIG") {
-        Some(d) if !d.is_empty() => Some(PathBuf::from(d)),
-        _ => dirs::home_dir().map(|h| h.join(".docker")),
-    }
-}
-
-fn context_host() -> Option<String> {
-    let dir = docker_config_dir()?;
-    let name = match std::env::var("DOCKER_CONTEXT") {
-        Ok(n) if !n.is_empty() => n,
-        _ => {
-            let cfg: serde_json::Value =
-                serde_json::from_slice(&std::fs::read(dir.join("config.json")).ok()?).ok()?;
-            cfg.get("currentContext")?.as_str()?.to_string()
-        }
-    };
-    if name.is_empty() || name == "default" {
-        return None;
-    }
-    let id = crate::encoding::sha256_hex(name.as_bytes());
-    let meta: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(dir.join("contexts/meta").join(id).join("meta.json")).ok()?,
-    )
-    .ok()?;
-    meta.pointer("/Endpoints/docker/Host")?
-        .as_str()
-        .map(str::to_string)
-}
-
 impl Engine {
-    /// Connect to `host` (`unix://` or `tcp://`; see [`resolve_host`]).
-    pub(crate) async fn connect_to(host: String) -> Result<Engine, DockerError> {
+    /// Connect to the engine at `endpoint` (`unix://`, or `tcp://` with or without TLS;
+    /// see [`Endpoint::resolve`]). Nothing is sent yet.
+    pub(crate) async fn connect(endpoint: &Endpoint) -> Result<Engine, DockerError> {
+        let host = endpoint.host.clone();
         // API 1.41 (Docker 20.10, podman 4) is spoken by every current engine; asking
         // for it directly saves the version round trip. An older engine says "too new"
         // and gets a negotiated version instead (see `container`).
@@ -189,6 +169,9 @@ impl Engine {
         };
         let docker = if host.starts_with("unix://") {
             Docker::connect_with_unix(&host, 120, &pinned).map_err(unreachable)?
+        } else if let (Some(authority), Some(tls)) = (endpoint::tcp_authority(&host), &endpoint.tls)
+        {
+            connect_tls(authority, tls.clone(), &pinned).map_err(unreachable)?
         } else if host.starts_with("tcp://") || host.starts_with("http://") {
             Docker::connect_with_http(&host, 120, &pinned).map_err(unreachable)?
         } else {
@@ -507,21 +490,112 @@ impl Engine {
     }
 }
 
+/// A client for `https://authority` that speaks only TLS with `tls`, through bollard's
+/// custom transport (one connection per request, as bollard's own clients).
+fn connect_tls(
+    authority: &str,
+    tls: std::sync::Arc<rustls::ClientConfig>,
+    version: &bollard::ClientVersion,
+) -> Result<Docker, bollard::errors::Error> {
+    let mut tcp = hyper_util::client::legacy::connect::HttpConnector::new();
+    tcp.enforce_http(false);
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config((*tls).clone())
+        .https_only()
+        .enable_http1()
+        .wrap_connector(tcp);
+    let mut builder =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new());
+    builder.pool_max_idle_per_host(0);
+    let client = Arc::new(builder.build(https));
+    Docker::connect_with_custom_transport(
+        move |request: bollard::BollardRequest| {
+            let client = client.clone();
+            async move {
+                client
+                    .request(request)
+                    .await
+                    .map_err(bollard::errors::Error::from)
+            }
+        },
+        Some(format!("https://{authority}")),
+        120,
+        version,
+    )
+}
+
 impl Engine {
-    /// A transport failure on the first call means the engine is not there.
+    /// A transport failure on the first call means the engine is not there, or that
+    /// TLS failed; a TLS engine answering plain HTTP says so.
     fn unreachable_or(&self, e: bollard::errors::Error) -> DockerError {
+        let host = self.host.clone();
         match e {
+            bollard::errors::Error::DockerResponseServerError {
+                status_code: 400,
+                ref message,
+            } if message.contains("HTTP request to an HTTPS server") => {
+                DockerError::TlsExpected { host }
+            }
             bollard::errors::Error::DockerResponseServerError { .. } => e.into(),
-            other => DockerError::Unreachable {
-                host: self.host.clone(),
-                detail: short(&other.to_string()),
+            other => match tls_failure(&other) {
+                Some(detail) => DockerError::Tls { host, detail },
+                None => DockerError::Unreachable {
+                    host,
+                    detail: short(&chain(&other)),
+                },
             },
         }
     }
 }
 
+/// The error and its causes on one line, each said once (hyper's own text, "client
+/// error (Connect)", says little without what caused it).
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut next = cause(e);
+    while let Some(c) = next {
+        let said = c.to_string();
+        if !said.is_empty() && !text.contains(&said) {
+            text = format!("{text}: {said}");
+        }
+        next = cause(c);
+    }
+    text
+}
+
+/// What caused `e`: an `io::Error` wrapping another error yields that error (its
+/// `source` skips it).
+fn cause<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a (dyn std::error::Error + 'static)> {
+    if let Some(io) = e.downcast_ref::<std::io::Error>() {
+        if let Some(inner) = io.get_ref() {
+            return Some(inner);
+        }
+    }
+    e.source()
+}
+
+/// The TLS error among the causes of `e`, if the failure was one.
+fn tls_failure(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut next = Some(e);
+    while let Some(c) = next {
+        if let Some(tls) = c.downcast_ref::<rustls::Error>() {
+            return Some(match tls {
+                rustls::Error::AlertReceived(alert) => format!(
+                    "the engine ended the handshake ({alert:?}): it did not accept this \
+                     client's certificate, or none was given (cert.pem with key.pem)"
+                ),
+                other => short(&other.to_string()),
+            });
+        }
+        next = cause(c);
+    }
+    None
+}
+
 fn short(s: &str) -> String {
-    s.lines().next().unwrap_or("").chars().take(200).collect()
+    s.lines().next().unwrap_or("").chars().take(300).collect()
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {

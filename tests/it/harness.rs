@@ -802,6 +802,15 @@ impl DockerPeers {
     pub fn host(&self) -> &str {
         &self.env["DOCKER_TEST_HOST"]
     }
+    /// The same engine over TLS with client certificates required: `tcp://127.0.0.1:PORT`.
+    pub fn tls_host(&self) -> &str {
+        &self.env["DOCKER_TEST_TLS_HOST"]
+    }
+    /// The client's ca.pem, cert.pem and key.pem for [`DockerPeers::tls_host`], as
+    /// DOCKER_CERT_PATH wants them.
+    pub fn tls_certs(&self) -> &Path {
+        Path::new(&self.env["DOCKER_TEST_TLS_CERTS"])
+    }
     pub fn podman_host(&self) -> Option<&str> {
         self.env
             .get("PODMAN_TEST_HOST")

@@ -390,14 +390,7 @@ fn unreachable_engine_and_docker_context() {
     let mut sb = Sandbox::new();
     let c = TestContainer::new("BUSYBOX_ROOT", &[], true);
     let ctx = "cxa-test";
-    let id: String = {
-        let out = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(format!("printf %s {ctx} | sha256sum | cut -d' ' -f1"))
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    };
+    let id = context_id(ctx);
     sb.write(
         ".docker/config.json",
         &format!("{{\"currentContext\": \"{ctx}\"}}"),
@@ -466,6 +459,210 @@ fn tcp_docker_host_is_supported() {
     let (out, _) = sb.push_key("dtcp", &["--docker", &c.name, "--json"]);
     assert_eq!(out.code, 0, "{out:?}");
     assert!(c.file("/root/.codex/auth.json").is_some());
+}
+
+/// The directory name the docker CLI gives a context's files: sha256 of its name.
+fn context_id(name: &str) -> String {
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("printf %s {name} | sha256sum | cut -d' ' -f1"))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The TLS engine named by the environment, as for the docker CLI.
+fn tls_env(sb: &mut Sandbox, cert_path: &std::path::Path) {
+    sb.env
+        .push(("DOCKER_HOST".into(), docker_peers().tls_host().into()));
+    sb.env.push(("DOCKER_TLS_VERIFY".into(), "1".into()));
+    sb.env
+        .push(("DOCKER_CERT_PATH".into(), cert_path.display().to_string()));
+}
+
+#[test]
+fn tls_docker_host_with_client_certificates_installs_the_login() {
+    let mut sb = Sandbox::new();
+    tls_env(&mut sb, docker_peers().tls_certs());
+    let c = TestContainer::new("BUSYBOX_ROOT", &[], true);
+    let (out, key) = sb.push_key("dtls", &["--docker", &c.name, "--json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.json()["targets"][0]["outcome"], "installed", "{out:?}");
+    assert_eq!(
+        c.exec(&["cat", "/root/.codex/auth.json"]),
+        logins::api_key_json(&key)
+    );
+    // status reads it back over the same TLS connection.
+    let out = sb.run(&["status", "--docker", &c.name, "--json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+}
+
+#[test]
+fn docker_context_with_tls_material_installs_the_login() {
+    let sb = Sandbox::new();
+    let c = TestContainer::new("BUSYBOX_ROOT", &[], true);
+    let ctx = "cxa-tls";
+    let id = context_id(ctx);
+    sb.write(
+        ".docker/config.json",
+        &format!("{{\"currentContext\": \"{ctx}\"}}"),
+    );
+    sb.write(
+        &format!(".docker/contexts/meta/{id}/meta.json"),
+        &format!(
+            "{{\"Name\":\"{ctx}\",\"Metadata\":{{}},\"Endpoints\":{{\"docker\":{{\"Host\":\"{}\",\"SkipTLSVerify\":false}}}}}}",
+            docker_peers().tls_host()
+        ),
+    );
+    for f in ["ca.pem", "cert.pem", "key.pem"] {
+        let pem = std::fs::read_to_string(docker_peers().tls_certs().join(f)).unwrap();
+        sb.write(&format!(".docker/contexts/tls/{id}/docker/{f}"), &pem);
+    }
+    let mut sb = sb;
+    // The environment's TLS settings do not apply to a context (as for the CLI).
+    sb.env
+        .push(("DOCKER_CERT_PATH".into(), "/nonexistent".into()));
+    let (out, key) = sb.push_key("dctxtls", &["--docker", &c.name]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(
+        c.exec(&["cat", "/root/.codex/auth.json"]),
+        logins::api_key_json(&key)
+    );
+
+    // A context that skips verification is refused before anything is sent.
+    sb.write(
+        &format!(".docker/contexts/meta/{id}/meta.json"),
+        &format!(
+            "{{\"Name\":\"{ctx}\",\"Metadata\":{{}},\"Endpoints\":{{\"docker\":{{\"Host\":\"{}\",\"SkipTLSVerify\":true}}}}}}",
+            docker_peers().tls_host()
+        ),
+    );
+    let (out, _) = sb.push_key("dctxskip", &["--docker", &c.name]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("SkipTLSVerify"), "{out:?}");
+}
+
+#[test]
+fn tls_engine_without_tls_material_is_a_clear_error() {
+    let c = TestContainer::new("BUSYBOX_ROOT", &[], true);
+    // Plain HTTP to the TLS port: the engine says so, and the login is never sent.
+    let mut sb = Sandbox::new();
+    sb.env
+        .push(("DOCKER_HOST".into(), docker_peers().tls_host().into()));
+    let (out, _) = sb.push_key("dnotls", &["--docker", &c.name, "--json"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    let error = &out.json()["targets"][0]["error"];
+    assert_eq!(error["class"], "config", "{out:?}");
+    assert!(
+        error["message"].as_str().unwrap().contains("speaks TLS"),
+        "{out:?}"
+    );
+    assert!(
+        error["hint"]
+            .as_str()
+            .unwrap()
+            .contains("DOCKER_TLS_VERIFY=1"),
+        "{out:?}"
+    );
+    assert!(c.file("/root/.codex").is_none(), "something was written");
+
+    // DOCKER_TLS_VERIFY without a ca.pem: bad input, nothing connected.
+    let mut sb = Sandbox::new();
+    let empty = sb.home().join("no-certs");
+    std::fs::create_dir_all(&empty).unwrap();
+    tls_env(&mut sb, &empty);
+    let (out, _) = sb.push_key("dnoca", &["--docker", &c.name]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("ca.pem"), "{out:?}");
+    assert!(out.stderr.contains("DOCKER_CERT_PATH"), "{out:?}");
+
+    // The CA only, no client certificate: the engine refuses the handshake.
+    let mut sb = Sandbox::new();
+    let ca_only = sb.home().join("ca-only");
+    std::fs::create_dir_all(&ca_only).unwrap();
+    std::fs::copy(
+        docker_peers().tls_certs().join("ca.pem"),
+        ca_only.join("ca.pem"),
+    )
+    .unwrap();
+    tls_env(&mut sb, &ca_only);
+    let (out, _) = sb.push_key("dnocert", &["--docker", &c.name, "--json"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    let error = &out.json()["targets"][0]["error"];
+    assert_eq!(error["class"], "docker-unreachable", "{out:?}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("TLS with the Docker engine"),
+        "{out:?}"
+    );
+    assert!(
+        error["message"].as_str().unwrap().contains("cert.pem"),
+        "{out:?}"
+    );
+
+    // Another CA than the engine's: its certificate is not trusted (no system roots).
+    let mut sb = Sandbox::new();
+    let other = sb.home().join("other-ca");
+    std::fs::create_dir_all(&other).unwrap();
+    for (from, to) in [
+        ("cert.pem", "ca.pem"),
+        ("cert.pem", "cert.pem"),
+        ("key.pem", "key.pem"),
+    ] {
+        std::fs::copy(docker_peers().tls_certs().join(from), other.join(to)).unwrap();
+    }
+    tls_env(&mut sb, &other);
+    let (out, _) = sb.push_key("dotherca", &["--docker", &c.name, "--json"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    let error = &out.json()["targets"][0]["error"];
+    assert_eq!(error["class"], "docker-unreachable", "{out:?}");
+    assert!(
+        error["message"].as_str().unwrap().contains("certificate"),
+        "{out:?}"
+    );
+
+    // TLS without verification is refused (exit 2).
+    let mut sb = Sandbox::new();
+    sb.env
+        .push(("DOCKER_HOST".into(), docker_peers().tls_host().into()));
+    sb.env.push(("DOCKER_TLS".into(), "1".into()));
+    let (out, _) = sb.push_key("dtlsnov", &["--docker", &c.name]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("DOCKER_TLS_VERIFY"), "{out:?}");
+    assert!(c.file("/root/.codex").is_none(), "something was written");
+}
+
+#[test]
+fn plaintext_tcp_to_another_machine_is_refused_unless_allowed() {
+    // 192.0.2.1 (TEST-NET-1) is not this machine: plain TCP there is refused, exit 2.
+    let mut sb = Sandbox::new();
+    sb.env
+        .push(("DOCKER_HOST".into(), "tcp://192.0.2.1:2375".into()));
+    let (out, _) = sb.push_key("dplain", &["--docker", "whatever"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("unencrypted"), "{out:?}");
+    assert!(out.stderr.contains("--docker-plaintext"), "{out:?}");
+    let out = sb.run(&["status", "--docker", "whatever"]);
+    assert_eq!(out.code, 2, "{out:?}");
+
+    // With the flag it is tried (and here, nothing answers).
+    let (out, _) = sb.push_key(
+        "dplain2",
+        &["--docker", "whatever", "--docker-plaintext", "--json"],
+    );
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(
+        out.json()["targets"][0]["error"]["class"],
+        "docker-unreachable",
+        "{out:?}"
+    );
+
+    // The flag says how to reach containers: alone it is refused, never ignored.
+    let out = sb.run(&["status", "--docker-plaintext"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("--docker-plaintext"), "{out:?}");
 }
 
 /// A user on the ssh peer who can use the engine: in the docker group, the docker CLI

@@ -17,7 +17,7 @@ use super::{
     ConnectContext, ErrorClass, InspectReport, InspectRequest, RemoveReport, RemoveRequest, Target,
     TargetError, TargetKind,
 };
-use crate::docker::{Container, ContainerState, DockerError, Engine};
+use crate::docker::{Container, ContainerState, DockerError, Endpoint, Engine};
 use crate::error::AppError;
 
 /// The container targets of a command.
@@ -27,7 +27,11 @@ pub(crate) struct DockerTargetArgs {
     /// finds it.
     ///
     /// $DOCKER_HOST (unix://, tcp://, ssh://user@host), else the current docker
-    /// context, else the default socket; podman's Docker-compatible socket works too. A
+    /// context, else the default socket; podman's Docker-compatible socket works too.
+    /// tcp:// speaks TLS as the docker CLI does: DOCKER_TLS_VERIFY with ca.pem, cert.pem
+    /// and key.pem from DOCKER_CERT_PATH (else $DOCKER_CONFIG, else ~/.docker), or a
+    /// context's TLS material; the engine's certificate is checked against that CA only.
+    /// A
     /// running container with a shell is written through docker exec; a stopped or
     /// shell-less one through the archive API (no locks there). `@FILE` reads one name per
     /// line.
@@ -48,6 +52,15 @@ pub(crate) struct DockerTargetArgs {
     /// values of one key match any; several keys must all match.
     #[arg(long, value_name = "KEY=VALUE")]
     pub docker_filter: Vec<String>,
+    /// Allow a plain-TCP engine on another machine: the login crosses the network
+    /// unencrypted.
+    ///
+    /// Without it, a tcp:// DOCKER_HOST or context without TLS material is refused
+    /// (exit 2) unless it is this machine's loopback (localhost, 127.0.0.0/8, ::1). TLS
+    /// that does not check the engine's certificate (DOCKER_TLS without
+    /// DOCKER_TLS_VERIFY, a context with SkipTLSVerify) is refused either way.
+    #[arg(long)]
+    pub docker_plaintext: bool,
 }
 
 /// A container name or id as `docker ps` shows it.
@@ -104,7 +117,11 @@ impl TargetKind for DockerKind {
     }
 
     fn option_flag(args: &DockerTargetArgs) -> Option<&'static str> {
-        args.docker_user.is_some().then_some("--docker-user")
+        if args.docker_user.is_some() {
+            Some("--docker-user")
+        } else {
+            args.docker_plaintext.then_some("--docker-plaintext")
+        }
     }
 
     /// The containers named (lists read), then those the filters match (the engine
@@ -166,9 +183,22 @@ impl DockerTargetArgs {
                 ));
             }
         }
+        // The engine's address and TLS are bad input when containers are named (a
+        // source alone, `--from docker:C`, finds out when it connects).
+        let endpoint = if self.docker.is_empty() && self.docker_filter.is_empty() {
+            None
+        } else {
+            let endpoint = Endpoint::resolve(self.docker_plaintext).map_err(|e| {
+                let e = TargetError::from(e);
+                AppError::usage(e.message, e.hint.as_deref())
+            })?;
+            Some(endpoint)
+        };
         Ok(DockerContext {
             user: self.docker_user.clone(),
             filters: super::fleet::filters(&self.docker_filter)?,
+            plaintext: self.docker_plaintext,
+            endpoint,
             engine: Arc::new(tokio::sync::OnceCell::new()),
         })
     }
@@ -181,6 +211,10 @@ impl DockerTargetArgs {
 pub(crate) struct DockerContext {
     user: Option<String>,
     filters: Vec<(String, String)>,
+    /// `--docker-plaintext`.
+    plaintext: bool,
+    /// Where the engine is and how to speak to it, when resolved with the flags.
+    endpoint: Option<Endpoint>,
     engine: Arc<tokio::sync::OnceCell<Result<Engine, TargetError>>>,
 }
 
@@ -188,11 +222,15 @@ impl DockerContext {
     async fn engine(&self, ctx: &ConnectContext) -> Result<Engine, TargetError> {
         self.engine
             .get_or_init(|| async {
-                let host = crate::docker::resolve_host();
-                if host.starts_with("ssh://") {
-                    return over_ssh::connect(&host, &ctx.kinds.ssh, ctx.prompter.clone()).await;
+                let endpoint = match &self.endpoint {
+                    Some(e) => e.clone(),
+                    None => Endpoint::resolve(self.plaintext)?,
+                };
+                if endpoint.host.starts_with("ssh://") {
+                    return over_ssh::connect(&endpoint.host, &ctx.kinds.ssh, ctx.prompter.clone())
+                        .await;
                 }
-                Engine::connect_to(host).await.map_err(TargetError::from)
+                Engine::connect(&endpoint).await.map_err(TargetError::from)
             })
             .await
             .clone()
@@ -250,6 +288,37 @@ impl From<DockerError> for TargetError {
                 ErrorClass::DockerUnreachable,
                 message,
                 Some("is the Docker engine running? check DOCKER_HOST or `docker context ls`"),
+            ),
+            DockerError::TlsMaterial { ref context, .. } => {
+                let hint = match context {
+                    Some(name) => format!("`docker context inspect {name}` shows its TLS material; give it ca.pem (and cert.pem with key.pem) with `docker context update {name} --docker ca=...,cert=...,key=...`"),
+                    None => "put the engine's CA as ca.pem, and a client certificate as cert.pem with key.pem, in DOCKER_CERT_PATH (else $DOCKER_CONFIG, else ~/.docker), as for the docker CLI".into(),
+                };
+                TargetError {
+                    class: ErrorClass::Config,
+                    message,
+                    hint: Some(hint),
+                }
+            }
+            DockerError::Unverified { .. } => TargetError::new(
+                ErrorClass::Config,
+                message,
+                Some("set DOCKER_TLS_VERIFY=1 with the engine's CA as ca.pem in DOCKER_CERT_PATH (or a context with ca=): a login goes only to an engine whose certificate was checked"),
+            ),
+            DockerError::Plaintext { .. } => TargetError::new(
+                ErrorClass::Config,
+                message,
+                Some("set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem) as for the docker CLI, or pass --docker-plaintext to send it unencrypted anyway"),
+            ),
+            DockerError::TlsExpected { .. } => TargetError::new(
+                ErrorClass::Config,
+                message,
+                Some("set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem) as for the docker CLI; nothing of the login was sent"),
+            ),
+            DockerError::Tls { .. } => TargetError::new(
+                ErrorClass::DockerUnreachable,
+                message,
+                Some("ca.pem must be the CA that signed the engine's certificate (for the address in DOCKER_HOST), and cert.pem/key.pem a client certificate the engine accepts; `docker version` with the same settings tells"),
             ),
             DockerError::UnsupportedHost { .. } => TargetError::new(
                 ErrorClass::Config,

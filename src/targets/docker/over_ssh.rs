@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use super::super::{ErrorClass, TargetError};
-use crate::docker::Engine;
+use crate::docker::{Endpoint, Engine};
 use crate::prompt::Prompter;
 use crate::ssh::{Destination, Session, SshOptions};
 
@@ -79,7 +79,7 @@ pub(super) async fn connect(
             });
         }
     });
-    let engine = Engine::connect_to(format!("unix://{}", path.display()))
+    let engine = Engine::connect(&Endpoint::plain(format!("unix://{}", path.display())))
         .await
         .map_err(|e| {
             TargetError::new(
