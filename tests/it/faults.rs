@@ -319,13 +319,13 @@ fn a_network_gone_silent_is_noticed_by_keepalives() {
     );
 }
 
-/// Make the target's `flock` slow for `user` (3 s, then the real one): an install then
+/// Make the target's `flock` slow for `user` (5 s, then the real one): an install then
 /// holds still right before it replaces the file, long enough to fault it there. Fault
 /// injection only: ~/.ssh/environment puts the slow one first on the PATH.
 fn slow_flock(user: &RemoteUser) {
     user.write_owned(
         "slow/flock",
-        "#!/bin/sh\nsleep 3\nexec /usr/bin/flock \"$@\"\n",
+        "#!/bin/sh\nsleep 5\nexec /usr/bin/flock \"$@\"\n",
         0o755,
     );
     user.set_environment(&[(
@@ -399,7 +399,9 @@ fn sshd_killed_or_client_killed_mid_push_leaves_a_whole_file_and_no_leftovers() 
             let out = sb.wait(run, &[]);
             assert_eq!(out.code, -1, "{out:?}");
         } else {
-            for pid in processes(&user, "sshd") {
+            let sessions = processes(&user, "sshd");
+            assert!(!sessions.is_empty(), "no sshd session of the user to kill");
+            for pid in sessions {
                 unsafe {
                     libc::kill(pid, libc::SIGKILL);
                 }
