@@ -260,3 +260,31 @@ fn a_hosts_control_sequences_are_shown_as_text_never_sent_to_the_terminal() {
         }
     }
 }
+
+#[test]
+fn status_reports_a_temp_file_left_beside_the_login_and_touches_it_not() {
+    let mut sb = Sandbox::new();
+    let user = RemoteUser::bash();
+    user.authorize(&sb);
+    let key = logins::api_key("leftover");
+    sb.secret(&key);
+    user.write_owned(".codex/auth.json", &logins::api_key_json(&key), 0o600);
+    // What a push killed with SIGKILL (its script too) would leave.
+    user.write_owned(
+        ".codex/.auth.json.99999.aBcDeFgHiJ",
+        &logins::api_key_json(&key),
+        0o600,
+    );
+    let cfg = sb.alias("s", &user);
+    let out = sb.status_json("s", &cfg);
+    assert_eq!(out.code, 0, "{out:?}");
+    let notes = out.json()["places"][1]["notes"].to_string();
+    assert!(
+        notes.contains(".auth.json.99999.aBcDeFgHiJ may hold a copy of a login"),
+        "{out:?}"
+    );
+    assert!(user
+        .home
+        .join(".codex/.auth.json.99999.aBcDeFgHiJ")
+        .exists());
+}

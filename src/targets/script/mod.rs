@@ -491,6 +491,11 @@ fn notes(notes: &reply::Notes) -> Vec<String> {
     for t in &notes.cleaned {
         out.push(format!("removed {t}, left by a run that died"));
     }
+    for t in &notes.leftover {
+        out.push(format!(
+            "{t} may hold a copy of a login (left by a run that died, or of one still writing); the next push or logout there removes it"
+        ));
+    }
     out
 }
 
@@ -1308,6 +1313,7 @@ pub(crate) mod tests {
         ",",
         "codex_running=",
         "cleaned=",
+        "leftover=",
         "lock=",
         "committing=1",
         "file_mode=",

@@ -109,6 +109,8 @@ pub(crate) struct Notes {
     pub keyring_why: Option<String>,
     /// Temp files of runs that died, removed.
     pub cleaned: Vec<String>,
+    /// Temp files found beside the login (inspect: found, not removed).
+    pub leftover: Vec<String>,
 }
 
 /// What `sh/install.sh` says of its own.

@@ -649,29 +649,50 @@ ls_fields() {
 # way to dir, and every directory above it up to the user home (or /), must be owned by
 # the user or root and give no write to group or others (a sticky one, such as /tmp,
 # may: nobody else can move what is ours in it). Whoever can write there could plant a
-# link or a FIFO where the login goes. Class unsafe-home, DETAIL: the path, its owner
-# and its mode.
+# link or a FIFO where the login goes. The path is resolved (cd -P) in this shell, and
+# the directories are read by one stat (ls, one by one, where there is no such stat).
+# Class unsafe-home, DETAIL: the path, its owner and its mode.
 check_home_safe() {
     safe_walk=$dir
     while [ -n "$safe_walk" ] && ! [ -d "$safe_walk" ]; do
         safe_walk=${safe_walk%/*}
     done
-    safe_walk=$(cd -P "${safe_walk:-/}" 2>/dev/null && pwd -P) || return 0
-    safe_stop=$(cd -P "${HOME:-/}" 2>/dev/null && pwd -P)
-    while :; do
-        ls_fields "${safe_walk:-/}"
-        if [ "$ls_uid" != "$uid" ] && [ "$ls_uid" != 0 ]; then
-            fail unsafe-home "${safe_walk:-/} $ls_uid $ls_mode"
-        fi
-        case $ls_mode in
-            ?????????t* | ?????????T*) ;;
-            ?????w* | ????????w*) fail unsafe-home "${safe_walk:-/} $ls_uid $ls_mode" ;;
-        esac
-        if [ -z "$safe_walk" ] || [ "$safe_walk" = "$safe_stop" ]; then
-            return 0
-        fi
+    safe_back=$PWD
+    cd -P "${safe_walk:-/}" 2>/dev/null || return 0
+    safe_walk=$PWD
+    safe_stop=/
+    if [ -n "$HOME" ] && cd -P "$HOME" 2>/dev/null; then
+        safe_stop=$PWD
+    fi
+    cd "$safe_back" 2>/dev/null || cd /
+    set -- "$safe_walk"
+    while [ "$safe_walk" != "$safe_stop" ] && [ -n "$safe_walk" ] && [ "$safe_walk" != / ]; do
         safe_walk=${safe_walk%/*}
+        set -- "$@" "${safe_walk:-/}"
     done
+    safe_list=$(LC_ALL=C stat -c "%u:%A" -- "$@" 2>/dev/null) || safe_list=
+    if [ -z "$safe_list" ]; then
+        for safe_path in "$@"; do
+            ls_fields "$safe_path"
+            safe_dir_ok "$safe_path" "$ls_uid" "$ls_mode"
+        done
+        return 0
+    fi
+    for safe_entry in $safe_list; do
+        safe_dir_ok "$1" "${safe_entry%%:*}" "${safe_entry#*:}"
+        shift
+    done
+}
+
+# safe_dir_ok PATH UID MODE: the directory is the user alone (or root), or sticky.
+safe_dir_ok() {
+    if [ "$2" != "$uid" ] && [ "$2" != 0 ]; then
+        fail unsafe-home "$1 $2 $3"
+    fi
+    case $3 in
+        ?????????t* | ?????????T*) ;;
+        ?????w* | ????????w*) fail unsafe-home "$1 $2 $3" ;;
+    esac
 }
 
 # make_private_dir: dir, created (0700) if missing, else made 0700; a failed chmod of a
@@ -685,21 +706,16 @@ make_private_dir() {
     fi
 }
 
-# new_temp NAME: $made_temp, a new empty file dir/NAME.PID.RANDOM (0600), created with
-# O_EXCL by mktemp, so nothing planted is opened; the PID lets a run that died be told
-# from one still writing (clean_stale). Without mktemp: dir/NAME.PID, refused if
-# anything is there already (dir is the user alone, see check_home_safe).
+# new_temp NAME: $made_temp, the name of a new temp file dir/NAME.PID.NONCE, nothing
+# there yet (not even a dangling link); the caller creates it with noclobber (set -C:
+# O_EXCL), so nothing planted is opened. Its name cannot be guessed (the run nonce is
+# random and travels on stdin), and its PID lets a run that died be told from one still
+# writing (clean_stale). The directory is the user alone (check_home_safe came first).
 new_temp() {
-    if made_temp=$(mktemp "$dir/$1.$$.XXXXXXXXXX" 2>/dev/null); then
-        return
-    fi
-    made_temp=$dir/$1.$$
+    made_temp=$dir/$1.$$.$nonce
     if [ -e "$made_temp" ] || [ -L "$made_temp" ]; then
         fail write "$made_temp exists"
     fi
-    set -C
-    temp_said=$( : 2>&1 >"$made_temp") || fail write "create $made_temp: $temp_said"
-    set +C
 }
 
 # ---- writing under Codex's locks (install and remove)
@@ -848,6 +864,19 @@ alive() {
     case $process_stat in
         Z* | X*) return 1 ;;
     esac
+}
+
+# report_leftovers: temp files beside the login, which may hold a copy of it (of a run
+# that died, or of one still writing): status only reads, so it says what it found and
+# leaves them to the next push or logout there (clean_stale).
+report_leftovers() {
+    set +f
+    for left_file in "$dir"/.auth.json.[0-9]* "$dir"/.auth.json.bak.[0-9]*; do
+        if [ -e "$left_file" ]; then
+            say leftover "$left_file"
+        fi
+    done
+    set -f
 }
 
 # clean_stale: remove the temp files of runs that died (.auth.json.PID[.RANDOM] and

@@ -12,6 +12,7 @@ if [ "$store" = auto ]; then
     keyring_reach
 fi
 codex_running
+report_leftovers
 if [ "$req_judge" = 1 ]; then
     codex_verdict
 fi

@@ -80,8 +80,8 @@ look() {
     fi
 }
 
-# receive: the payload into a new temp file (new_temp) in a directory only the user can
-# write (check_home_safe). A command's own error output is captured into the report
+# receive: the payload into a new temp file (new_temp, created with O_EXCL) in a
+# directory only the user can write (check_home_safe). A command's own error output is captured into the report
 # (what the shell's start-up files print is not). The temp file is then checked against
 # the sum (or, without a hash tool, the length) the request gave: a cut connection
 # leaves nothing replaced, and nothing behind (guard_secrets).
@@ -89,7 +89,9 @@ receive() {
     make_private_dir
     new_temp .auth.json
     temp_file=$made_temp
+    set -C
     cat_said=$(cat 2>&1 >"$temp_file") || fail write "write $temp_file: $cat_said"
+    set +C
     sum_of "$temp_file"
     received_sum=$sum
     if [ -z "$sum" ]; then
@@ -108,8 +110,10 @@ back_up_existing() {
     if [ "$existing" = different ] && [ -f "$auth_file" ] && [ -r "$auth_file" ]; then
         new_temp .auth.json.bak
         backup_temp=$made_temp
+        set -C
         cat "$auth_file" >"$backup_temp" && mv -f "$backup_temp" "$dir/auth.json.bak" &&
             say backup "$dir/auth.json.bak"
+        set +C
         rm -f "$backup_temp"
         backup_temp=
     fi
