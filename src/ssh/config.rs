@@ -523,7 +523,8 @@ fn user_from_passwd() -> Option<String> {
 }
 
 /// The ssh_config parser used when `ssh` is not installed: Host blocks with patterns,
-/// first value wins, Include; `Match` blocks are skipped (use OpenSSH for those).
+/// first value wins, Include, `Match all`; another `Match` is refused (OpenSSH's client
+/// resolves those).
 mod fallback {
     use super::*;
 
@@ -652,7 +653,17 @@ mod fallback {
             };
             match key.as_str() {
                 "host" => active = host_matches(host, &value),
-                "match" => active = value.trim().eq_ignore_ascii_case("all"),
+                "match" if value.trim().eq_ignore_ascii_case("all") => active = true,
+                // Its criteria (exec, user, originalhost, ...) need OpenSSH itself:
+                // never skipped as if it did not apply.
+                "match" => {
+                    return Err(SshError::Unsupported {
+                        host: host.to_string(),
+                        keyword: "Match",
+                        setting: format!("Match {}", value.trim()),
+                        instead: "install OpenSSH's client (ssh -G resolves Match blocks exactly), or use Host blocks",
+                    })
+                }
                 "include" if active => {
                     for pattern in value.split_whitespace() {
                         let p = expand_tilde(pattern);
@@ -667,8 +678,18 @@ mod fallback {
                     }
                 }
                 _ if active => {
-                    let multi = matches!(key.as_str(), "identityfile" | "certificatefile");
-                    if multi || !pairs.iter().any(|(k, _)| *k == key) {
+                    let multi = matches!(
+                        key.as_str(),
+                        "identityfile" | "certificatefile" | "sendenv" | "setenv"
+                    );
+                    // ProxyJump and ProxyCommand: the first of the two given wins.
+                    let other = match key.as_str() {
+                        "proxyjump" => "proxycommand",
+                        "proxycommand" => "proxyjump",
+                        _ => "",
+                    };
+                    let taken = pairs.iter().any(|(k, _)| *k == key || *k == other);
+                    if multi || !taken {
                         pairs.push((key, value));
                     }
                 }
@@ -847,6 +868,30 @@ mod tests {
         assert_eq!(hc.strict, StrictHostKeys::AcceptNew);
         assert!(fallback::host_matches("a.example", "*.example !b.example"));
         assert!(!fallback::host_matches("b.example", "*.example !b.example"));
+        // A Match it cannot evaluate is refused, not skipped; ProxyJump and
+        // ProxyCommand: the first given wins; SetEnv adds up.
+        let mut pairs = Vec::new();
+        let r = fallback::parse_text("Match exec \"true\"\n  User x\n", "devbox", &mut pairs, 0);
+        assert!(matches!(
+            r,
+            Err(SshError::Unsupported {
+                keyword: "Match",
+                ..
+            })
+        ));
+        let mut pairs = Vec::new();
+        fallback::parse_text(
+            "Host *\n  ProxyCommand nc %h %p\n  ProxyJump j\n  SetEnv A=1\n  SetEnv B=2\n",
+            "devbox",
+            &mut pairs,
+            0,
+        )
+        .unwrap();
+        let hc =
+            from_pairs(&[pairs.clone(), vec![("hostname".into(), "h".into())]].concat()).unwrap();
+        assert_eq!(hc.proxy_command.as_deref(), Some("nc %h %p"));
+        assert!(hc.proxy_jump.is_empty());
+        assert_eq!(hc.env.len(), 2);
     }
 
     const CONFIG_WORDS: &[&str] = &[
