@@ -785,42 +785,23 @@ fn narrow(preferred: &mut russh::Preferred, lists: &config::Algorithms) {
     fn allowed(list: &Option<Vec<String>>, name: &str) -> bool {
         list.as_ref().is_none_or(|l| l.iter().any(|a| a == name))
     }
+    fn keep<T: Clone>(list: &[T], keep: impl Fn(&T) -> bool) -> std::borrow::Cow<'static, [T]> {
+        list.iter()
+            .filter(|a| keep(a))
+            .cloned()
+            .collect::<Vec<_>>()
+            .into()
+    }
     let extension = |n: &str| n.starts_with("ext-info-") || n.starts_with("kex-strict-");
-    preferred.kex = preferred
-        .kex
-        .iter()
-        .filter(|k| extension(k.as_ref()) || allowed(&lists.kex, k.as_ref()))
-        .cloned()
-        .collect::<Vec<_>>()
-        .into();
-    preferred.cipher = preferred
-        .cipher
-        .iter()
-        .filter(|c| allowed(&lists.ciphers, c.as_ref()))
-        .cloned()
-        .collect::<Vec<_>>()
-        .into();
-    preferred.mac = preferred
-        .mac
-        .iter()
-        .filter(|m| allowed(&lists.macs, m.as_ref()))
-        .cloned()
-        .collect::<Vec<_>>()
-        .into();
-    preferred.key = preferred
-        .key
-        .iter()
-        .filter(|k| allowed(&lists.host_keys, k.as_str()))
-        .cloned()
-        .collect::<Vec<_>>()
-        .into();
-    preferred.host_key_certificates = preferred
-        .host_key_certificates
-        .iter()
-        .filter(|k| allowed(&lists.host_keys, &k.to_certificate_type()))
-        .cloned()
-        .collect::<Vec<_>>()
-        .into();
+    preferred.kex = keep(&preferred.kex, |k| {
+        extension(k.as_ref()) || allowed(&lists.kex, k.as_ref())
+    });
+    preferred.cipher = keep(&preferred.cipher, |c| allowed(&lists.ciphers, c.as_ref()));
+    preferred.mac = keep(&preferred.mac, |m| allowed(&lists.macs, m.as_ref()));
+    preferred.key = keep(&preferred.key, |k| allowed(&lists.host_keys, k.as_str()));
+    preferred.host_key_certificates = keep(&preferred.host_key_certificates, |k| {
+        allowed(&lists.host_keys, &k.to_certificate_type())
+    });
 }
 
 /// Refuse a config whose algorithm lists leave none of ours (which ssh could use):

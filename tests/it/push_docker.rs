@@ -391,17 +391,7 @@ fn unreachable_engine_and_docker_context() {
     let c = TestContainer::new("BUSYBOX_ROOT", &[], true);
     let ctx = "cxa-test";
     let id = context_id(ctx);
-    sb.write(
-        ".docker/config.json",
-        &format!("{{\"currentContext\": \"{ctx}\"}}"),
-    );
-    sb.write(
-        &format!(".docker/contexts/meta/{id}/meta.json"),
-        &format!(
-            "{{\"Name\":\"{ctx}\",\"Metadata\":{{}},\"Endpoints\":{{\"docker\":{{\"Host\":\"{}\",\"SkipTLSVerify\":false}}}}}}",
-            docker_peers().host()
-        ),
-    );
+    use_context(&sb, ctx, &id, docker_peers().host());
     let (out, _) = sb.push_key("dctx", &["--docker", &c.name]);
     assert_eq!(out.code, 0, "{out:?}");
 }
@@ -462,6 +452,21 @@ fn tcp_docker_host_is_supported() {
 }
 
 /// The directory name the docker CLI gives a context's files: sha256 of its name.
+/// Make `ctx` (whose id is `id`) the current docker context, its engine `host`, as the
+/// docker CLI stores it.
+fn use_context(sb: &Sandbox, ctx: &str, id: &str, host: &str) {
+    sb.write(
+        ".docker/config.json",
+        &format!("{{\"currentContext\": \"{ctx}\"}}"),
+    );
+    sb.write(
+        &format!(".docker/contexts/meta/{id}/meta.json"),
+        &format!(
+            "{{\"Name\":\"{ctx}\",\"Metadata\":{{}},\"Endpoints\":{{\"docker\":{{\"Host\":\"{host}\",\"SkipTLSVerify\":false}}}}}}"
+        ),
+    );
+}
+
 fn context_id(name: &str) -> String {
     let out = std::process::Command::new("sh")
         .arg("-c")
@@ -503,17 +508,7 @@ fn docker_context_with_tls_material_installs_the_login() {
     let c = TestContainer::new("BUSYBOX_ROOT", &[], true);
     let ctx = "cxa-tls";
     let id = context_id(ctx);
-    sb.write(
-        ".docker/config.json",
-        &format!("{{\"currentContext\": \"{ctx}\"}}"),
-    );
-    sb.write(
-        &format!(".docker/contexts/meta/{id}/meta.json"),
-        &format!(
-            "{{\"Name\":\"{ctx}\",\"Metadata\":{{}},\"Endpoints\":{{\"docker\":{{\"Host\":\"{}\",\"SkipTLSVerify\":false}}}}}}",
-            docker_peers().tls_host()
-        ),
-    );
+    use_context(&sb, ctx, &id, docker_peers().tls_host());
     for f in ["ca.pem", "cert.pem", "key.pem"] {
         let pem = std::fs::read_to_string(docker_peers().tls_certs().join(f)).unwrap();
         sb.write(&format!(".docker/contexts/tls/{id}/docker/{f}"), &pem);
