@@ -363,6 +363,51 @@ fn user_processes(user: &RemoteUser) -> Vec<(i32, String)> {
         .collect()
 }
 
+/// SIGKILL the sshd session that the user's script (sleeping in the slow flock) runs
+/// under, found up from its `sleep` (a list of the user's sshd processes once came back
+/// empty in a loaded suite); the chain is shown when there is none.
+fn kill_the_scripts_session(user: &RemoteUser) {
+    let sleeping = processes(user, "sleep");
+    let session = sleeping.iter().find_map(|p| sshd_above(*p));
+    let Some(session) = session else {
+        panic!(
+            "no sshd above the script's sleep {sleeping:?}: {:?}",
+            sleeping.iter().map(|p| ancestry(*p)).collect::<Vec<_>>()
+        );
+    };
+    unsafe {
+        libc::kill(session, libc::SIGKILL);
+    }
+}
+
+/// `pid` and its ancestors: (pid, name), up to init.
+fn ancestry(pid: i32) -> Vec<(i32, String)> {
+    let mut chain = Vec::new();
+    let mut at = pid;
+    while at > 1 && chain.len() < 32 {
+        let comm = std::fs::read_to_string(format!("/proc/{at}/comm")).unwrap_or_default();
+        chain.push((at, comm.trim().to_string()));
+        let stat = std::fs::read_to_string(format!("/proc/{at}/stat")).unwrap_or_default();
+        // pid (comm) state ppid ...: the comm may hold spaces, so after its ')'.
+        let after = stat.rsplit_once(") ").map_or("", |(_, a)| a);
+        at = after
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+    }
+    chain
+}
+
+/// The nearest sshd process above `pid` (its session), if any.
+fn sshd_above(pid: i32) -> Option<i32> {
+    ancestry(pid)
+        .into_iter()
+        .skip(1)
+        .find(|(_, name)| name.starts_with("sshd"))
+        .map(|(p, _)| p)
+}
+
 fn wait_until(what: &str, secs: u64, mut ready: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(secs);
     while !ready() {
@@ -399,13 +444,7 @@ fn sshd_killed_or_client_killed_mid_push_leaves_a_whole_file_and_no_leftovers() 
             let out = sb.wait(run, &[]);
             assert_eq!(out.code, -1, "{out:?}");
         } else {
-            let sessions = processes(&user, "sshd");
-            assert!(!sessions.is_empty(), "no sshd session of the user to kill");
-            for pid in sessions {
-                unsafe {
-                    libc::kill(pid, libc::SIGKILL);
-                }
-            }
+            kill_the_scripts_session(&user);
             let out = wait_bounded(&sb, run, 20).code(1);
             let e = &out.json()["targets"][0]["error"];
             assert_eq!(e["class"], "disconnected", "{out:?}");
@@ -491,11 +530,7 @@ fn killed_logouts_leave_the_login_where_it_was_or_nowhere() {
             let out = sb.wait(run, &[]);
             assert_eq!(out.code, -1, "{out:?}");
         } else {
-            for pid in processes(&user, "sshd") {
-                unsafe {
-                    libc::kill(pid, libc::SIGKILL);
-                }
-            }
+            kill_the_scripts_session(&user);
             let out = wait_bounded(&sb, run, 20).code(1);
             assert_eq!(
                 out.json()["places"][0]["error"]["class"],
