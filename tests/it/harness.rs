@@ -128,6 +128,14 @@ fn sh(cmd: &str) {
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
+/// A uid no user of this run has had: useradd would give a deleted user's uid to the
+/// next one, and a process a fault test left running (it ends on its own) would then
+/// count as the new user's (a stuck target's slow `flock` was taken for another test's
+/// script, whose sshd session was then not found). The sandbox's /etc/passwd is its own.
+fn fresh_uid(n: usize) -> usize {
+    30_000 + n
+}
+
 /// Tests that use 127.0.0.1:1455/1457 (the only redirect ports) take turns.
 pub fn login_ports() -> std::sync::MutexGuard<'static, ()> {
     static PORTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -164,7 +172,8 @@ impl RemoteUser {
         let name = format!("cxa{}x{n}", std::process::id() % 100_000);
         let home = PathBuf::from(format!("/home/{name}"));
         sh(&format!(
-            "useradd -m -s {shell} {name} && usermod -p '*' {name} && install -d -o {name} -m 700 {home}/.ssh",
+            "useradd -m -u {uid} -s {shell} {name} && usermod -p '*' {name} && install -d -o {name} -m 700 {home}/.ssh",
+            uid = fresh_uid(n),
             home = home.display()
         ));
         RemoteUser { name, home }
@@ -177,19 +186,20 @@ impl RemoteUser {
     /// `n` bash users that `sandbox`'s key logs in as, made in one shell run (a fleet).
     pub fn many(n: usize, sandbox: &Sandbox) -> Vec<RemoteUser> {
         let key = sandbox.key_path().with_extension("pub");
-        let users: Vec<RemoteUser> = (0..n)
+        let users: Vec<(RemoteUser, usize)> = (0..n)
             .map(|_| {
                 let n = COUNTER.fetch_add(1, Ordering::SeqCst);
                 let name = format!("cxa{}x{n}", std::process::id() % 100_000);
                 let home = PathBuf::from(format!("/home/{name}"));
-                RemoteUser { name, home }
+                (RemoteUser { name, home }, n)
             })
             .collect();
         let script: String = users
             .iter()
-            .map(|u| {
+            .map(|(u, n)| {
                 format!(
-                    "useradd -m -s /bin/bash {n} && usermod -p '*' {n} && install -d -o {n} -m 700 {h}/.ssh && install -o {n} -m 600 {k} {h}/.ssh/authorized_keys\n",
+                    "useradd -m -u {uid} -s /bin/bash {n} && usermod -p '*' {n} && install -d -o {n} -m 700 {h}/.ssh && install -o {n} -m 600 {k} {h}/.ssh/authorized_keys\n",
+                    uid = fresh_uid(*n),
                     n = u.name,
                     h = u.home.display(),
                     k = key.display()
@@ -197,7 +207,7 @@ impl RemoteUser {
             })
             .collect();
         sh(&format!("set -e\n{script}"));
-        users
+        users.into_iter().map(|(u, _)| u).collect()
     }
 
     pub fn authorize(&self, sandbox: &Sandbox) -> &Self {
