@@ -34,6 +34,10 @@ pub(crate) struct Entry {
     pub session: String,
     /// `chatgpt`, `apikey`, ...
     pub kind: String,
+    /// sha256 of the bytes that place held when the entry was made: a place that still
+    /// holds exactly those is known to hold this session without sending its login here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
     /// Unix time of the last update.
     pub at: i64,
     /// The command that made the entry: `push`, `move`, `status`, `login`.
@@ -138,6 +142,7 @@ impl Ledger {
                                 .find(|e| e.place == place && e.session == fp)
                             {
                                 e.resolved = resolved;
+                                e.content = Some(auth.sha256_hex());
                                 continue;
                             }
                         }
@@ -149,6 +154,7 @@ impl Ledger {
                             resolved,
                             session: session_key(&auth),
                             kind: auth.summary.mode.clone(),
+                            content: Some(auth.sha256_hex()),
                             at: now,
                             by: by.to_string(),
                         });

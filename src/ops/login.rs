@@ -114,6 +114,7 @@ pub(crate) async fn here(
                 judge: true,
                 codex_home: None,
                 codex_version: opts.codex_version,
+                digest_only: false,
             })
             .await
             .ok()
@@ -242,29 +243,41 @@ fn failed(e: ForwardError) -> TargetError {
 /// the ledger remembers, except the hosts of this run (each gets a login of its own).
 /// Best effort: a host that cannot be read is not a reason to stop.
 async fn warn_if_shared(host: &HostLogin, name: &str, run_hosts: &[String], run: &Run) {
-    let Some(there) = host
-        .current_login()
-        .await
-        .filter(AuthFile::is_rotating_session)
-    else {
+    // Only the host's sha256 travels: the session is known when those exact bytes are
+    // this machine's login, or what the ledger recorded for a place.
+    let Some(there) = host.current_digest().await else {
         return;
     };
     let here_spec = TargetSpec::this_machine();
-    let here = crate::targets::this_machines_login().and_then(|a| a.session_id);
+    let here = crate::targets::this_machines_login();
     let mut others = Vec::new();
-    if here.is_some() && here == there.session_id {
-        others.push("this machine".to_string());
+    let mut session = None;
+    if let Some(h) = here.as_ref().filter(|h| h.sha256_hex() == there) {
+        if h.is_rotating_session() {
+            others.push("this machine".to_string());
+            session = Some(ledger::session_key(h));
+        } else {
+            return;
+        }
     }
     if let Some(ledger) = Ledger::open() {
         let (entries, _) = ledger.entries();
-        // This machine was read just now: the ledger's word on it may be old.
-        let mut except = run_hosts.to_vec();
-        except.push(here_spec.display());
-        others.extend(
-            ledger::holders(&entries, &ledger::session_key(&there), &except)
-                .into_iter()
-                .map(ledger::describe),
-        );
+        if session.is_none() {
+            session = entries
+                .iter()
+                .find(|e| e.kind == "chatgpt" && e.content.as_deref() == Some(there.as_str()))
+                .map(|e| e.session.clone());
+        }
+        if let Some(session) = &session {
+            // This machine was read just now: the ledger's word on it may be old.
+            let mut except = run_hosts.to_vec();
+            except.push(here_spec.display());
+            others.extend(
+                ledger::holders(&entries, session, &except)
+                    .into_iter()
+                    .map(ledger::describe),
+            );
+        }
     }
     if !others.is_empty() {
         run.sink.warn(&format!(

@@ -287,6 +287,7 @@ async fn would_log_in(
             judge: true,
             codex_home,
             codex_version: plan.codex_version,
+            digest_only: false,
         })
         .await?;
     let skipped = seen.location.store.may_ignore_file() && !plan.force;

@@ -136,6 +136,7 @@ pub(crate) async fn run(opts: StatusOptions, run: &Run) -> Result<StatusResults,
                         judge: true,
                         codex_home: codex_home.as_deref(),
                         codex_version,
+                        digest_only: false,
                     };
                     let r = target.inspect(&req).await;
                     target.close().await;

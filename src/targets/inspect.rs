@@ -14,6 +14,9 @@ pub(crate) struct InspectRequest<'a> {
     pub judge: bool,
     /// Report which Codex version judged (`-v`, `--json`): one more process there.
     pub codex_version: bool,
+    /// Only the login's sha256 is wanted, not the login (scripted places; the others
+    /// read it where they are).
+    pub digest_only: bool,
 }
 
 impl<'a> InspectRequest<'a> {
@@ -24,6 +27,15 @@ impl<'a> InspectRequest<'a> {
             codex_home,
             judge: false,
             codex_version: false,
+            digest_only: false,
+        }
+    }
+
+    /// A read for the login's sha256 alone: the login itself stays where it is.
+    pub fn digest(codex_home: Option<&'a str>) -> Self {
+        InspectRequest {
+            digest_only: true,
+            ..InspectRequest::content(codex_home)
         }
     }
 }
@@ -42,6 +54,8 @@ pub(crate) struct InspectReport {
     pub notes: Vec<String>,
     /// (Shared by the clones of the report: one copy in memory.)
     pub content: Option<std::sync::Arc<SecretBytes>>,
+    /// The login's sha256, when only that was asked for (`digest_only`).
+    pub sum: Option<String>,
     pub unreadable: bool,
     /// The keyring account the login was read from (this machine, keyring-held logins).
     pub keyring_account: Option<String>,

@@ -266,6 +266,7 @@ impl Target for LocalTarget {
                 unreadable: false,
                 content: content.map(std::sync::Arc::new),
                 keyring_account,
+                sum: None,
             })
         })
     }

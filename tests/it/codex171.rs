@@ -845,3 +845,62 @@ fn forward_warns_before_the_hosts_codex_revokes_a_shared_session() {
         "{out:?}"
     );
 }
+
+#[test]
+fn forward_knows_a_pushed_session_from_its_sha256_alone() {
+    // No login here: the host holds exactly what a push left there, and the ledger knows
+    // which session that is and where else it went; the host sends only its sha256.
+    assert!(peers().netns(), "needs the netns host");
+    let _ports = crate::harness::login_ports();
+    let mut sb = Sandbox::new();
+    let user = RemoteUser::bash();
+    user.authorize(&sb).with_nvm_codex();
+    let (chatgpt, refresh) = logins::chatgpt_json("fwddigest");
+    sb.secret(&refresh);
+    sb.env.push((
+        "CODEX_HOME".into(),
+        sb.home().join("empty-codex").display().to_string(),
+    ));
+    sb.pin_host(peers().get("PEER_JUMP_HOST"), 22);
+    sb.pin_host("127.0.0.1", peers().port());
+    let other = RemoteUser::bash();
+    other.authorize(&sb);
+    let cfg = sb.ssh_config(&format!(
+        "Host host\n  HostName {}\n  User {}\n  IdentityFile {{key}}\n  UserKnownHostsFile {{known_hosts}}\n  StrictHostKeyChecking yes\nHost other\n  HostName 127.0.0.1\n  Port {}\n  User {}\n  IdentityFile {{key}}\n  UserKnownHostsFile {{known_hosts}}\n  StrictHostKeyChecking yes\n",
+        peers().get("PEER_JUMP_HOST"),
+        user.name,
+        peers().port(),
+        other.name
+    ));
+    let cfg = cfg.to_str().unwrap();
+    let from = sb.write("in/auth.json", &chatgpt);
+    sb.run(&[
+        "push",
+        "--ssh",
+        "host",
+        "--ssh",
+        "other",
+        "-F",
+        cfg,
+        "--from",
+        from.to_str().unwrap(),
+        "--share",
+    ])
+    .code(0);
+    let record = sb.recording_browser();
+    let run = sb.spawn(&["login", "--forward", "host", "-F", cfg]);
+    let url = crate::harness::wait_for_line(&record, 30);
+    let port = if url.contains("%3A1457%2F") {
+        1457
+    } else {
+        1455
+    };
+    let (status, _, _) = crate::issuer::http_get(&format!("http://127.0.0.1:{port}/cancel"));
+    assert_eq!(status, 200);
+    let out = sb.wait(run, &[]).code(1);
+    assert!(
+        out.stderr
+            .contains("host holds the same ChatGPT session as other (pushed "),
+        "{out:?}"
+    );
+}

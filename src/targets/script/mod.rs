@@ -688,6 +688,7 @@ pub(crate) async fn inspect(
         whom: whom(shell, req.codex_home),
         judge: req.judge,
         codex_version: req.codex_version,
+        digest_only: req.digest_only,
     };
     let invocation = Invocation::new(Script::Inspect, &request, b"")?;
     let out = shell.run(&invocation).await?;
@@ -720,6 +721,7 @@ pub(crate) async fn inspect(
             .map(|b| std::sync::Arc::new(SecretBytes::new(b))),
         unreadable: own.unreadable,
         keyring_account: None,
+        sum: own.sum.filter(|s| !s.is_empty()),
     })
 }
 
@@ -1186,6 +1188,7 @@ pub(crate) mod tests {
                 judge: false,
                 codex_home: None,
                 codex_version: false,
+                digest_only: false,
             },
         )
         .await
@@ -1351,6 +1354,7 @@ pub(crate) mod tests {
                 judge: true,
                 codex_home: None,
                 codex_version: true,
+                digest_only: false,
             };
             let _ = inspect(&target, &request).await;
             let removal = RemoveRequest {

@@ -144,6 +144,8 @@ pub(crate) struct Inspect {
     pub auth_len: Option<usize>,
     /// There is a file, and the user cannot read it.
     pub unreadable: bool,
+    /// The login's sha256 (`digest_only`; empty without a hash tool there).
+    pub sum: Option<String>,
 }
 
 /// What `sh/remove.sh` says of its own.

@@ -48,6 +48,8 @@ pub(crate) struct Inspect {
     /// Run `codex login status` there.
     pub judge: bool,
     pub codex_version: bool,
+    /// Say the login's sha256, and send no login.
+    pub digest_only: bool,
 }
 
 /// `sh/remove.sh`.
@@ -135,6 +137,7 @@ mod tests {
             },
             judge: false,
             codex_version: false,
+            digest_only: false,
         };
         assert!(to_lines(&bad).is_err());
     }

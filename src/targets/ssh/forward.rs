@@ -15,7 +15,6 @@ use tokio::net::TcpListener;
 use super::super::script::{forward_device_invocation, Script, CODEX_NOT_FOUND};
 use super::super::{ErrorClass, InspectRequest, Target, TargetError};
 use super::SshTarget;
-use crate::auth::AuthFile;
 use crate::login::{trusted_sign_in_url, Issuer, UntrustedUrl, REDIRECT_PORTS};
 use crate::prompt::Prompter;
 use crate::ssh::{
@@ -208,16 +207,15 @@ impl HostLogin {
         }
     }
 
-    /// The login the host holds now, read over the same connection (best effort:
-    /// `None` when there is none, or it cannot be read).
-    pub(crate) async fn current_login(&self) -> Option<AuthFile> {
+    /// The sha256 of the login the host holds now, read over the same connection (best
+    /// effort: `None` when there is none, it cannot be read, or there is no hash tool):
+    /// the login itself is not sent here.
+    pub(crate) async fn current_digest(&self) -> Option<String> {
         let target = SshTarget {
             session: self.session.clone(),
         };
-        let seen = target.inspect(&InspectRequest::content(None)).await;
-        seen.ok()
-            .and_then(|r| r.content)
-            .and_then(|c| AuthFile::parse(c.expose()).ok())
+        let seen = target.inspect(&InspectRequest::digest(None)).await;
+        seen.ok().and_then(|r| r.sum)
     }
 
     /// `--no-run`: hold the tunnel for both redirect ports until Ctrl-C (or the

@@ -104,6 +104,7 @@ read_request() {
             expect) req_expect=$request_value ;;
             keep_backup) req_keep_backup=$request_value ;;
             issuer) req_issuer=$request_value ;;
+            digest_only) req_digest_only=$request_value ;;
         esac
     done
 }

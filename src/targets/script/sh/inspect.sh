@@ -3,8 +3,9 @@
 # (common.sh comes first).
 #
 # The request (targets/script/request.rs, Inspect): the Codex home and whose it is (see
-# locate), judge (ask Codex there) and codex_version. The file itself, when there is one to read, is
-# sent after the end of the report, behind a framed body line, auth_len bytes long.
+# locate), judge (ask Codex there), codex_version and digest_only. The file itself, when
+# there is one to read, is sent after the end of the report, behind a framed body line,
+# auth_len bytes long; with digest_only, only its sha256 is said (sum), and no body.
 
 read_request codex-auth-inspect-4
 locate
@@ -25,6 +26,11 @@ elif [ -e "$auth_file" ]; then
     kind="file"
 fi
 say kind "$kind"
+if [ "$req_digest_only" = 1 ] && [ -f "$auth_file" ] && [ -r "$auth_file" ]; then
+    sum_of "$auth_file"
+    say sum "$sum"
+    finish
+fi
 if [ -f "$auth_file" ] && [ -r "$auth_file" ]; then
     # shellcheck disable=SC2046
     set -- $(ls -lnL "$auth_file")
