@@ -789,6 +789,41 @@ fn a_login_made_here_refreshes_against_the_issuer_it_came_from() {
     );
 }
 
+/// An ssh config naming the netns host (`host`, as `user`) and the loopback peer
+/// (`other`, as `other`), both known.
+fn host_and_other_config(
+    sb: &Sandbox,
+    user: &RemoteUser,
+    other: &RemoteUser,
+) -> std::path::PathBuf {
+    sb.pin_host(peers().get("PEER_JUMP_HOST"), 22);
+    sb.pin_host("127.0.0.1", peers().port());
+    sb.ssh_config(&format!(
+        "Host host\n  HostName {}\n  User {}\n  IdentityFile {{key}}\n  UserKnownHostsFile {{known_hosts}}\n  StrictHostKeyChecking yes\nHost other\n  HostName 127.0.0.1\n  Port {}\n  User {}\n  IdentityFile {{key}}\n  UserKnownHostsFile {{known_hosts}}\n  StrictHostKeyChecking yes\n",
+        peers().get("PEER_JUMP_HOST"),
+        user.name,
+        peers().port(),
+        other.name
+    ))
+}
+
+/// Start `login --forward host`, let the host's Codex print its URL, cancel it there,
+/// and return what was printed (exit 1: the login was cancelled).
+fn forward_then_cancel(sb: &mut Sandbox, cfg: &std::path::Path) -> crate::harness::Out {
+    let record = sb.recording_browser();
+    let run = sb.spawn(&["login", "--forward", "host", "-F", cfg.to_str().unwrap()]);
+    // The host's codex (nvm's, found without ~/.ssh/environment) printed its URL.
+    let url = crate::harness::wait_for_line(&record, 30);
+    let port = if url.contains("%3A1457%2F") {
+        1457
+    } else {
+        1455
+    };
+    let (status, _, _) = crate::issuer::http_get(&format!("http://127.0.0.1:{port}/cancel"));
+    assert_eq!(status, 200);
+    sb.wait(run, &[]).code(1)
+}
+
 #[test]
 fn forward_warns_before_the_hosts_codex_revokes_a_shared_session() {
     assert!(peers().netns(), "needs the netns host");
@@ -804,18 +839,10 @@ fn forward_warns_before_the_hosts_codex_revokes_a_shared_session() {
         "CODEX_HOME".into(),
         sb.home().join("local-codex").display().to_string(),
     ));
-    sb.pin_host(peers().get("PEER_JUMP_HOST"), 22);
-    sb.pin_host("127.0.0.1", peers().port());
     // A second place with the same session, which the ledger remembers.
     let other = RemoteUser::bash();
     other.authorize(&sb);
-    let cfg = sb.ssh_config(&format!(
-        "Host host\n  HostName {}\n  User {}\n  IdentityFile {{key}}\n  UserKnownHostsFile {{known_hosts}}\n  StrictHostKeyChecking yes\nHost other\n  HostName 127.0.0.1\n  Port {}\n  User {}\n  IdentityFile {{key}}\n  UserKnownHostsFile {{known_hosts}}\n  StrictHostKeyChecking yes\n",
-        peers().get("PEER_JUMP_HOST"),
-        user.name,
-        peers().port(),
-        other.name
-    ));
+    let cfg = host_and_other_config(&sb, &user, &other);
     let from = sb.write("in/auth.json", &chatgpt);
     sb.run(&[
         "push",
@@ -827,18 +854,7 @@ fn forward_warns_before_the_hosts_codex_revokes_a_shared_session() {
         from.to_str().unwrap(),
     ])
     .code(0);
-    let record = sb.recording_browser();
-    let run = sb.spawn(&["login", "--forward", "host", "-F", cfg.to_str().unwrap()]);
-    // The host's codex (nvm's, found without ~/.ssh/environment) printed its URL.
-    let url = crate::harness::wait_for_line(&record, 30);
-    let port = if url.contains("%3A1457%2F") {
-        1457
-    } else {
-        1455
-    };
-    let (status, _, _) = crate::issuer::http_get(&format!("http://127.0.0.1:{port}/cancel"));
-    assert_eq!(status, 200);
-    let out = sb.wait(run, &[]).code(1);
+    let out = forward_then_cancel(&mut sb, &cfg);
     assert!(
         out.stderr
             .contains("host holds the same ChatGPT session as this machine, other (pushed "),
@@ -861,17 +877,9 @@ fn forward_knows_a_pushed_session_from_its_sha256_alone() {
         "CODEX_HOME".into(),
         sb.home().join("empty-codex").display().to_string(),
     ));
-    sb.pin_host(peers().get("PEER_JUMP_HOST"), 22);
-    sb.pin_host("127.0.0.1", peers().port());
     let other = RemoteUser::bash();
     other.authorize(&sb);
-    let cfg = sb.ssh_config(&format!(
-        "Host host\n  HostName {}\n  User {}\n  IdentityFile {{key}}\n  UserKnownHostsFile {{known_hosts}}\n  StrictHostKeyChecking yes\nHost other\n  HostName 127.0.0.1\n  Port {}\n  User {}\n  IdentityFile {{key}}\n  UserKnownHostsFile {{known_hosts}}\n  StrictHostKeyChecking yes\n",
-        peers().get("PEER_JUMP_HOST"),
-        user.name,
-        peers().port(),
-        other.name
-    ));
+    let cfg = host_and_other_config(&sb, &user, &other);
     let cfg = cfg.to_str().unwrap();
     let from = sb.write("in/auth.json", &chatgpt);
     sb.run(&[
@@ -887,17 +895,7 @@ fn forward_knows_a_pushed_session_from_its_sha256_alone() {
         "--share",
     ])
     .code(0);
-    let record = sb.recording_browser();
-    let run = sb.spawn(&["login", "--forward", "host", "-F", cfg]);
-    let url = crate::harness::wait_for_line(&record, 30);
-    let port = if url.contains("%3A1457%2F") {
-        1457
-    } else {
-        1455
-    };
-    let (status, _, _) = crate::issuer::http_get(&format!("http://127.0.0.1:{port}/cancel"));
-    assert_eq!(status, 200);
-    let out = sb.wait(run, &[]).code(1);
+    let out = forward_then_cancel(&mut sb, std::path::Path::new(cfg));
     assert!(
         out.stderr
             .contains("host holds the same ChatGPT session as other (pushed "),
