@@ -507,7 +507,6 @@ async fn connect_hop(
     prompter: &Arc<dyn Prompter>,
 ) -> Result<(Handle, Option<proxy_command::Proxy>), SshError> {
     let addr = addr_label(hc);
-    check_algorithms(hc)?;
     // As OpenSSH: a HostKeyAlias is looked up as it is, without the port.
     let kh_name = match &hc.host_key_alias {
         Some(alias) => alias.clone(),
@@ -538,7 +537,7 @@ async fn connect_hop(
             strict,
             verdict: verdict.clone(),
         };
-        let cfg = Arc::new(client_config(hc, &files, &kh_name));
+        let cfg = Arc::new(client_config(hc, &files, &kh_name)?);
         let mut proxy = None;
         let proxied = match (&hc.proxy_command, via) {
             (Some(command), None) => {
@@ -593,24 +592,22 @@ async fn connect_hop(
                 }
             }
         };
-        let mut result = match tokio::time::timeout(timeout, connecting).await {
+        let result = match tokio::time::timeout(timeout, connecting).await {
             Ok(r) => r,
             Err(_) => Err(SshError::Timeout { addr: addr.clone() }),
         };
         // Through a ProxyCommand, a failure says how the command ended and what it said.
-        if let (Err(e), Some(p)) = (&result, proxy.as_mut()) {
-            if matches!(
-                e,
-                SshError::Disconnected { .. }
+        let result = match (result, proxy.as_mut()) {
+            (
+                Err(
+                    e @ (SshError::Disconnected { .. }
                     | SshError::Timeout { .. }
-                    | SshError::Protocol { .. }
-            ) {
-                let e = std::mem::replace(&mut result, Err(SshError::Config(String::new())));
-                if let Err(e) = e {
-                    result = Err(p.failure(&addr, e).await);
-                }
-            }
-        }
+                    | SshError::Protocol { .. }),
+                ),
+                Some(p),
+            ) => Err(p.failure(&addr, e).await),
+            (result, _) => result,
+        };
         let mut handle = match result {
             Ok(h) => h,
             Err(err) => {
@@ -720,7 +717,13 @@ fn jitter_ms() -> u64 {
     crate::encoding::random_bytes(1).map_or(0, |b| u64::from(b[0]))
 }
 
-fn client_config(hc: &HostConfig, files: &[PathBuf], kh_name: &str) -> client::Config {
+/// The client's settings for `hc`; a config whose algorithm lists leave none of ours
+/// is refused here, naming the list, instead of a handshake that fails without a word.
+fn client_config(
+    hc: &HostConfig,
+    files: &[PathBuf],
+    kh_name: &str,
+) -> Result<client::Config, SshError> {
     let mut preferred = russh::Preferred::default();
     // Ask for the key types already recorded for this host first, as OpenSSH does.
     let known = known_hosts::known_algorithms(files, kh_name);
@@ -766,22 +769,26 @@ fn client_config(hc: &HostConfig, files: &[PathBuf], kh_name: &str) -> client::C
         ]
         .into();
     }
-    narrow(&mut preferred, &hc.algorithms);
-    client::Config {
+    if let Some(list) = narrow(&mut preferred, &hc.algorithms) {
+        return Err(SshError::Config(format!(
+            "none of the {list} the ssh config allows for {} is one codex-auth speaks",
+            hc.hostname
+        )));
+    }
+    Ok(client::Config {
         preferred,
         nodelay: true,
         inactivity_timeout: None,
         keepalive_interval: Some(hc.server_alive_interval),
         keepalive_max: hc.server_alive_count_max,
         ..Default::default()
-    }
+    })
 }
 
-/// The algorithms of `preferred` that the config's lists allow, in our order (the
-/// server's and ours decide, as with ssh). The protocol's extension names stay. A list
-/// that allows none of ours leaves nothing to negotiate: the handshake then fails,
-/// and [`check_algorithms`] says why before it is tried.
-fn narrow(preferred: &mut russh::Preferred, lists: &config::Algorithms) {
+/// Keep the algorithms of `preferred` that the config's lists allow, in our order (the
+/// server's and ours decide, as with ssh); the protocol's extension names stay. The
+/// name of a list that leaves nothing to negotiate, if one does.
+fn narrow(preferred: &mut russh::Preferred, lists: &config::Algorithms) -> Option<&'static str> {
     fn allowed(list: &Option<Vec<String>>, name: &str) -> bool {
         list.as_ref().is_none_or(|l| l.iter().any(|a| a == name))
     }
@@ -802,31 +809,18 @@ fn narrow(preferred: &mut russh::Preferred, lists: &config::Algorithms) {
     preferred.host_key_certificates = keep(&preferred.host_key_certificates, |k| {
         allowed(&lists.host_keys, &k.to_certificate_type())
     });
-}
-
-/// Refuse a config whose algorithm lists leave none of ours (which ssh could use):
-/// the error names the list, instead of a handshake that fails without saying why.
-fn check_algorithms(hc: &HostConfig) -> Result<(), SshError> {
-    let mut preferred = russh::Preferred::default();
-    narrow(&mut preferred, &hc.algorithms);
-    let empty = [
-        (
-            "KexAlgorithms",
-            preferred.kex.iter().all(|k| {
-                k.as_ref().starts_with("ext-info-") || k.as_ref().starts_with("kex-strict-")
-            }),
-        ),
+    let only_extensions = preferred.kex.iter().all(|k| extension(k.as_ref()));
+    [
+        ("KexAlgorithms", only_extensions),
         ("Ciphers", preferred.cipher.is_empty()),
         ("MACs", preferred.mac.is_empty()),
-        ("HostKeyAlgorithms", preferred.key.is_empty()),
-    ];
-    match empty.iter().find(|(_, e)| *e) {
-        Some((name, _)) => Err(SshError::Config(format!(
-            "none of the {name} the ssh config allows for {} is one codex-auth speaks",
-            hc.hostname
-        ))),
-        None => Ok(()),
-    }
+        (
+            "HostKeyAlgorithms",
+            preferred.key.is_empty() && preferred.host_key_certificates.is_empty(),
+        ),
+    ]
+    .into_iter()
+    .find_map(|(list, empty)| empty.then_some(list))
 }
 
 async fn tcp_connect(
