@@ -158,3 +158,55 @@ fn a_user_with_only_a_certificate_gets_in_and_an_expired_one_does_not() {
         "{out:?}"
     );
 }
+
+#[test]
+fn a_certificate_held_by_the_agent_is_offered_as_a_certificate() {
+    let mut sb = Sandbox::new();
+    let user = RemoteUser::bash();
+    let ca = read(peers().get("PEER_HOST_CA_PUB"));
+    let c = peers().get("PEER_SSH_PORT_CERT");
+    let cfg = config(
+        &sb,
+        &user.name,
+        &format!("@cert-authority [127.0.0.1]:{c} {ca}\n"),
+    );
+    let key = sb.key_path();
+    certify_user(&key.with_extension("pub"), &user.name, "-5m:+1h");
+    // An agent of this test's own, holding the key and its certificate; then the files
+    // go, so only the agent can sign (and the user has no authorized key).
+    let socket = sb.home().join("agent.sock");
+    let mut agent = std::process::Command::new("ssh-agent")
+        .args(["-D", "-a"])
+        .arg(&socket)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if socket.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let added = std::process::Command::new("ssh-add")
+        .arg(&key)
+        .env("SSH_AUTH_SOCK", &socket)
+        .output()
+        .unwrap();
+    assert!(added.status.success(), "{added:?}");
+    assert!(
+        String::from_utf8_lossy(&added.stderr).contains("Certificate added"),
+        "{added:?}"
+    );
+    let kept = sb.home().join("kept-away");
+    std::fs::create_dir_all(&kept).unwrap();
+    for f in ["test_key", "test_key.pub", "test_key-cert.pub"] {
+        std::fs::rename(sb.home().join(".ssh").join(f), kept.join(f)).unwrap();
+    }
+    sb.env
+        .push(("SSH_AUTH_SOCK".into(), socket.display().to_string()));
+    let (out, _) = sb.push_key("agentcert", &["--ssh", "c", "-F", &cfg, "--json"]);
+    let _ = agent.kill();
+    let _ = agent.wait();
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(user.auth_path().exists());
+}
