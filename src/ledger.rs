@@ -38,6 +38,10 @@ pub(crate) struct Entry {
     /// holds exactly those is known to hold this session without sending its login here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
+    /// What can be shown of that login (account, plan, masked key; no secret): a logout
+    /// that receives only a fingerprint names what it removed from this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<crate::auth::AuthSummary>,
     /// Unix time of the last update.
     pub at: i64,
     /// The command that made the entry: `push`, `move`, `status`, `login`.
@@ -143,6 +147,7 @@ impl Ledger {
                             {
                                 e.resolved = resolved;
                                 e.content = Some(auth.sha256_hex());
+                                e.summary = Some(auth.summary.clone());
                                 continue;
                             }
                         }
@@ -155,6 +160,7 @@ impl Ledger {
                             session: session_key(&auth),
                             kind: auth.summary.mode.clone(),
                             content: Some(auth.sha256_hex()),
+                            summary: Some(auth.summary.clone()),
                             at: now,
                             by: by.to_string(),
                         });
@@ -236,6 +242,21 @@ pub(crate) fn holders<'a>(
         .iter()
         .filter(|e| e.session == session && !except.contains(&e.place))
         .collect()
+}
+
+/// The entry that remembers the login whose bytes have the sha256 `content`: the one of
+/// `place` first, else any (the same bytes went to several places).
+pub(crate) fn with_content<'a>(
+    entries: &'a [Entry],
+    place: &str,
+    content: &str,
+) -> Option<&'a Entry> {
+    let same = |e: &&Entry| e.content.as_deref() == Some(content);
+    entries
+        .iter()
+        .filter(same)
+        .find(|e| e.place == place)
+        .or_else(|| entries.iter().find(same))
 }
 
 /// "devbox (pushed 2026-11-30)".

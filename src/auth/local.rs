@@ -517,7 +517,11 @@ fn save_to_keyring(
 
 /// Who a login belongs to, in words that show no secret.
 pub(crate) fn describe_account(a: &AuthFile) -> String {
-    let s = &a.summary;
+    describe_summary(&a.summary)
+}
+
+/// [`describe_account`] of a login known only by its summary.
+pub(crate) fn describe_summary(s: &crate::auth::AuthSummary) -> String {
     match (&s.email, &s.api_key, &s.access_token) {
         (Some(e), _, _) => format!("ChatGPT account {e}"),
         (None, _, Some(t)) => format!("access token {t}"),

@@ -121,7 +121,7 @@ pub(crate) enum AuthError {
 }
 
 /// What can be shown about a login without showing it.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct AuthSummary {
     pub mode: String,
     #[serde(skip_serializing_if = "Option::is_none")]

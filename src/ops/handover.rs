@@ -279,6 +279,7 @@ async fn rounds(
                 lock_wait: plan.lock_wait,
                 codex_version: false,
                 expect: login.seen.expect_unchanged(),
+                send_login: false,
             })
             .await;
         match removal {

@@ -6,11 +6,13 @@
 use std::time::Duration;
 
 use super::{fan_out, Run, TargetOutcome};
-use crate::auth::AuthFile;
+use crate::auth::{AuthFile, AuthSummary};
 use crate::error::AppError;
 use crate::ledger::Change;
 use crate::login::Issuer;
-use crate::targets::{RemoveOutcome, RemoveRequest, Selection, TargetError, TargetSpec};
+use crate::targets::{
+    Fingerprint, RemoveOutcome, RemoveRequest, Selection, TargetError, TargetSpec,
+};
 
 /// A validated logout (from `cli`).
 pub(crate) struct LogoutOptions {
@@ -33,8 +35,14 @@ pub(crate) struct LoggedOut {
     pub outcome: RemoveOutcome,
     /// The auth.json path, or the keyring entry (this machine).
     pub path: String,
-    /// The login that was there (read just before it was removed).
+    /// The login that was there (read just before it was removed), when it was sent
+    /// here: to revoke it, or because it was here (this machine).
     pub login: Option<AuthFile>,
+    /// What was removed, by its sha256 (every place that can compute one says it).
+    pub removed: Option<Fingerprint>,
+    /// What can be said of it: from the login, else from the ledger entry that remembers
+    /// those bytes.
+    pub known_as: Option<AuthSummary>,
     pub backup: Option<String>,
     /// What Codex there says now.
     pub codex_status: Option<String>,
@@ -136,6 +144,8 @@ pub(crate) async fn run(opts: LogoutOptions, run: &Run) -> Result<LogoutResults,
                             lock_wait: opts.lock_wait,
                             codex_version: opts.codex_version,
                             expect: None,
+                            // The login itself travels only to be revoked.
+                            send_login: opts.revoke.is_some(),
                         })
                         .await;
                     target.close().await;
@@ -158,10 +168,16 @@ pub(crate) async fn run(opts: LogoutOptions, run: &Run) -> Result<LogoutResults,
                             rep.credential_store
                         ));
                     }
+                    let gone = rep.outcome != RemoveOutcome::Absent;
+                    let login = login.filter(|_| gone);
+                    let removed = rep.removed_sum.filter(|_| gone);
+                    let known_as = login.as_ref().map(|l| l.summary.clone());
                     Ok(LoggedOut {
                         outcome: rep.outcome,
                         path: rep.path,
-                        login: login.filter(|_| rep.outcome != RemoveOutcome::Absent),
+                        login,
+                        removed,
+                        known_as,
                         backup: rep.backup,
                         codex_status: rep.codex_status,
                         notes,
@@ -173,6 +189,8 @@ pub(crate) async fn run(opts: LogoutOptions, run: &Run) -> Result<LogoutResults,
         },
     )
     .await;
+    let mut places = places;
+    name_what_went(&mut places);
     let (revocations, not_revocable) = match &opts.revoke {
         Some(fallback) => revoke(&opts, fallback, &places, run).await,
         None => (Vec::new(), Vec::new()),
@@ -195,6 +213,28 @@ pub(crate) async fn run(opts: LogoutOptions, run: &Run) -> Result<LogoutResults,
         dry_run: opts.dry_run,
         ledger,
     })
+}
+
+/// What a place removed, when only its fingerprint came back: the account the ledger
+/// remembers for those bytes (a login this machine pushed or saw there).
+fn name_what_went(places: &mut [PlaceLogout]) {
+    let unnamed =
+        |p: &PlaceLogout| matches!(&p.result, Ok(o) if o.known_as.is_none() && o.removed.is_some());
+    if !places.iter().any(unnamed) {
+        return;
+    }
+    let known = crate::ledger::Ledger::open()
+        .map(|l| l.entries().0)
+        .unwrap_or_default();
+    for p in places.iter_mut() {
+        let place = p.spec.display();
+        if let Ok(o) = &mut p.result {
+            if let (None, Some(sum)) = (&o.known_as, &o.removed) {
+                o.known_as = crate::ledger::with_content(&known, &place, sum.as_str())
+                    .and_then(|e| e.summary.clone());
+            }
+        }
+    }
 }
 
 /// Revoke every ChatGPT session removed in this run, once each.

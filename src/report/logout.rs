@@ -42,8 +42,14 @@ fn table(results: &LogoutResults, verbosity: Verbosity) -> String {
         rows.push(match &p.result {
             Ok(o) => {
                 let mut notes = Vec::new();
-                if let Some(l) = &o.login {
-                    notes.push(format!("was {}", crate::auth::local::describe_account(l)));
+                match (&o.known_as, &o.removed) {
+                    (Some(s), _) => {
+                        notes.push(format!("was {}", crate::auth::local::describe_summary(s)))
+                    }
+                    (None, Some(sum)) => {
+                        notes.push(format!("was a login with sha256 {}", &sum.as_str()[..16]))
+                    }
+                    (None, None) => {}
                 }
                 if let Some(b) = &o.backup {
                     notes.push(format!("{b} too"));
@@ -127,7 +133,7 @@ struct JsonPlace<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     path: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    removed_login: Option<&'a AuthSummary>,
+    removed_login: Option<RemovedLogin<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     backup: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -136,6 +142,16 @@ struct JsonPlace<'a> {
     notes: Vec<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<&'a TargetError>,
+}
+
+/// What a place removed: its fingerprint, and what is known of it (from the login when it
+/// came here, else from the ledger).
+#[derive(Serialize)]
+struct RemovedLogin<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fingerprint: Option<&'a str>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    summary: Option<&'a AuthSummary>,
 }
 
 #[derive(Serialize)]
@@ -172,7 +188,12 @@ fn json(results: &LogoutResults) -> String {
                 ok: true,
                 outcome: Some(o.outcome),
                 path: Some(&o.path),
-                removed_login: o.login.as_ref().map(|l| &l.summary),
+                removed_login: (o.removed.is_some() || o.known_as.is_some()).then(|| {
+                    RemovedLogin {
+                        fingerprint: o.removed.as_ref().map(|f| f.as_str()),
+                        summary: o.known_as.as_ref(),
+                    }
+                }),
                 backup: o.backup.as_deref(),
                 codex_status: o.codex_status.as_deref(),
                 notes: o.notes.iter().map(String::as_str).collect(),

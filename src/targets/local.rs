@@ -10,9 +10,9 @@ use clap::Args;
 use futures_util::future::BoxFuture;
 
 use super::{
-    ConnectContext, ErrorClass, FileKind, InspectReport, InspectRequest, InstallReport,
-    InstallRequest, Location, Outcome, Previous, RemoveOutcome, RemoveReport, RemoveRequest,
-    Target, TargetError, TargetKind,
+    ConnectContext, ErrorClass, FileKind, Fingerprint, InspectReport, InspectRequest,
+    InstallReport, InstallRequest, Location, Outcome, Previous, RemoveOutcome, RemoveReport,
+    RemoveRequest, Target, TargetError, TargetKind,
 };
 use crate::auth::local::{
     self, LocalHome, LocalOutcome, LocalPlace, LocalRead, LocalReadError, LocalWriteError,
@@ -323,6 +323,12 @@ impl Target for LocalTarget {
                 user: at.user,
                 credential_store: at.store,
                 backup: removed.backup.map(|b| b.display().to_string()),
+                removed_sum: removed
+                    .login
+                    .as_ref()
+                    .filter(|_| outcome != RemoveOutcome::Absent)
+                    .map(|l| Fingerprint::of(l.expose())),
+                // This machine's own login is here anyway: it names what went.
                 removed: removed.login.filter(|_| outcome != RemoveOutcome::Absent),
                 codex_status: None,
                 codex: None,

@@ -19,6 +19,8 @@ pub(crate) struct RemoveRequest<'a> {
     pub codex_version: bool,
     /// What the place must still hold (compare-and-swap); `None`: anything.
     pub expect: Option<Expect>,
+    /// Send the removed login here (to revoke it). Otherwise only its sha256 travels.
+    pub send_login: bool,
 }
 
 /// What a removal did.
@@ -51,9 +53,13 @@ pub(crate) struct RemoveReport {
     /// auth.json.bak removed too (or would be, on a dry run).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backup: Option<String>,
-    /// The login that was removed (on a dry run: that would be). Never serialized.
+    /// The login that was removed (on a dry run: that would be), when it was asked for
+    /// or is here anyway (this machine). Never serialized.
     #[serde(skip)]
     pub removed: Option<crate::secret::SecretBytes>,
+    /// Its sha256, whenever the place could say it.
+    #[serde(skip)]
+    pub removed_sum: Option<super::Fingerprint>,
     /// What Codex there says now.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub codex_status: Option<String>,

@@ -82,19 +82,25 @@ fn logout_takes_the_login_off_the_places_named_only() {
         "would-remove",
         "{out:?}"
     );
+    // Only its fingerprint comes back: this machine never saw that login, so that is
+    // all it can say of it.
+    let sum = hex_sha256(logins::api_key_json(&key).as_bytes());
     assert_eq!(
-        out.json()["places"][0]["removed_login"]["api_key"],
-        "sk-test-***00000",
+        out.json()["places"][0]["removed_login"],
+        serde_json::json!({ "fingerprint": sum }),
         "the dry run says what would go: {out:?}"
     );
     assert!(a.auth_path().exists());
+    // Once a status has seen it there, the ledger names the account.
+    sb.run(&["status", "--ssh", &a.name, "-F", &cfg]).code(0);
     // The real thing: a's login and backup go; b keeps its own; Codex on a says so.
     let out = sb
         .run(&["logout", "--ssh", &a.name, "-F", &cfg, "--json"])
         .code(0);
     let p = &out.json()["places"][0];
     assert_eq!(p["outcome"], "removed", "{out:?}");
-    assert_eq!(p["removed_login"]["api_key"], "sk-test-***00000");
+    assert_eq!(p["removed_login"]["api_key"], "sk-test-***00000", "{out:?}");
+    assert_eq!(p["removed_login"]["fingerprint"], sum.as_str(), "{out:?}");
     assert!(
         p["codex_status"]
             .as_str()
@@ -645,4 +651,12 @@ fn many_device_sign_ins_at_once_each_installed_as_its_code_is_approved() {
         .map(|u| std::fs::read_to_string(u.auth_path()).unwrap())
         .collect();
     assert_eq!(files.len(), 3, "one session per target");
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

@@ -16,8 +16,8 @@ use futures_util::future::BoxFuture;
 use serde::de::DeserializeOwned;
 
 use super::{
-    ErrorClass, Expect, Forced, InspectReport, InspectRequest, InstallReport, InstallRequest,
-    Location, NowHolds, Outcome, RemoveReport, RemoveRequest, TargetError,
+    ErrorClass, Expect, Fingerprint, Forced, InspectReport, InspectRequest, InstallReport,
+    InstallRequest, Location, NowHolds, Outcome, RemoveReport, RemoveRequest, TargetError,
 };
 use crate::auth::verdict::CodexSeen;
 use crate::secret::SecretBytes;
@@ -67,7 +67,7 @@ impl Script {
         match self {
             Script::Install => "codex-auth-install-4",
             Script::Inspect => "codex-auth-inspect-4",
-            Script::Remove => "codex-auth-remove-2",
+            Script::Remove => "codex-auth-remove-3",
             Script::ForwardDevice => "codex-auth-forward-device-2",
             Script::ForwardLogin | Script::LoginStatus => "",
         }
@@ -737,6 +737,7 @@ pub(crate) async fn remove(
         lock_wait: req.lock_wait.as_secs().max(1),
         codex_version: req.codex_version,
         expect: expect_word(req.expect.as_ref()),
+        send_login: req.send_login,
     };
     let invocation = Invocation::new(Script::Remove, &request, b"")?;
     let out = shell
@@ -784,6 +785,10 @@ pub(crate) async fn remove(
         user: location.user,
         credential_store: location.store,
         backup: own.backup,
+        removed_sum: match &removed {
+            Some(b) => Some(Fingerprint::of(b.expose())),
+            None => own.sum.and_then(|s| s.parse().ok()),
+        },
         removed,
         codex_status,
         codex,
@@ -1083,6 +1088,7 @@ pub(crate) mod tests {
             lock_wait: std::time::Duration::from_secs(10),
             codex_version: false,
             expect: Some(expect),
+            send_login: false,
         };
         let e = remove(
             &sh,
@@ -1092,13 +1098,24 @@ pub(crate) mod tests {
         .unwrap_err();
         assert_eq!(e.class, ErrorClass::Changed);
         assert!(path.exists());
+        // To be revoked, the login itself is sent back (a dry run: it stays).
+        let dry = RemoveRequest {
+            dry_run: true,
+            send_login: true,
+            ..remove_req(Expect::Holds(Fingerprint::of(b.bytes().expose())))
+        };
+        let rep = remove(&sh, &dry).await.unwrap();
+        assert_eq!(rep.removed.unwrap().expose(), b.bytes().expose());
+        assert!(path.exists());
         let rep = remove(
             &sh,
             &remove_req(Expect::Holds(Fingerprint::of(b.bytes().expose()))),
         )
         .await
         .unwrap();
-        assert_eq!(rep.removed.unwrap().expose(), b.bytes().expose());
+        // Only the fingerprint of what went comes back, not the login.
+        assert!(rep.removed.is_none());
+        assert_eq!(rep.removed_sum, Some(Fingerprint::of(b.bytes().expose())));
         assert!(!path.exists());
     }
 
@@ -1364,6 +1381,7 @@ pub(crate) mod tests {
                 lock_wait: std::time::Duration::from_secs(1),
                 codex_version: false,
                 expect: None,
+                send_login: true,
             };
             let _ = remove(&target, &removal).await;
         });

@@ -154,8 +154,10 @@ pub(crate) struct Inspect {
 pub(crate) struct Remove {
     pub outcome: Option<RemoveOutcome>,
     pub backup: Option<String>,
-    /// The length of the login removed, which follows the report.
+    /// The length of the login removed, which follows the report (only when asked for).
     pub auth_len: Option<usize>,
+    /// The sha256 of the login removed, when the login itself is not sent.
+    pub sum: Option<String>,
 }
 
 /// A reply that does not parse.
@@ -403,6 +405,6 @@ mod tests {
         assert_eq!(e.0, "codex_running: \"many\" is not a number");
         assert!(from_pairs::<Install>(&pairs("outcome=exploded\n")).is_err());
         assert!(from_pairs::<End>(&pairs("end=yes\n")).is_err());
-        assert_eq!(fields::<Remove>(), ["outcome", "backup", "auth_len"]);
+        assert_eq!(fields::<Remove>(), ["outcome", "backup", "auth_len", "sum"]);
     }
 }

@@ -63,6 +63,8 @@ pub(crate) struct Remove {
     pub codex_version: bool,
     /// As for [`Install::expect`].
     pub expect: String,
+    /// Send the removed login back (to revoke it); else only its sha256 is said.
+    pub send_login: bool,
 }
 
 /// `sh/forward_device.sh`.
@@ -128,7 +130,7 @@ mod tests {
         };
         assert_eq!(
             to_lines(&request).unwrap(),
-            "codex_home=~/a b=c\npasswd_user=\nhome_from_passwd=0\nkeep_backup=1\ndry_run=0\nlock_wait=7\ncodex_version=0\nexpect=\n"
+            "codex_home=~/a b=c\npasswd_user=\nhome_from_passwd=0\nkeep_backup=1\ndry_run=0\nlock_wait=7\ncodex_version=0\nexpect=\nsend_login=0\n"
         );
         let bad = Inspect {
             whom: Whom {

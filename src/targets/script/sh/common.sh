@@ -105,6 +105,7 @@ read_request() {
             keep_backup) req_keep_backup=$request_value ;;
             issuer) req_issuer=$request_value ;;
             digest_only) req_digest_only=$request_value ;;
+            send_login) req_send_login=$request_value ;;
         esac
     done
 }

@@ -2,20 +2,22 @@
 # remove.sh: take the login off a target in one round trip (common.sh comes first).
 #
 # The request (targets/script/request.rs, Remove): the Codex home and whose it
-# is (see locate), keep_backup, dry_run, lock_wait, codex_version, and expect (the
-# compare-and-swap precondition, as for an install). A logout sends no secret.
+# is (see locate), keep_backup, dry_run, lock_wait, codex_version, expect (the
+# compare-and-swap precondition, as for an install) and send_login. A logout sends no
+# secret.
 #
 # Under Codex's own locks, as an install: a symlink at the path is removed, never
 # followed; a directory there is refused; auth.json.bak goes too unless kept. Then Codex
-# itself is asked what it sees now. The login removed (on a dry run, the one there)
-# follows the report behind a framed body line, auth_len bytes long, so that the client
-# knows what it took away (to report it, and to revoke exactly that session) without a
-# second round trip. It is opened, then unlinked under the locks, and sent from the open
-# descriptor: from the unlink on no copy of it is on disk, so a run cut off at any point
-# leaves the login either where it was or nowhere.
+# itself is asked what it sees now. What was removed (on a dry run, what is there) is
+# said as its sha256 (sum), which the client matches against what it remembers. Only
+# with send_login (a logout that revokes) does the login itself follow the report,
+# behind a framed body line, auth_len bytes long, so that the client revokes exactly that
+# session without a second round trip. It is opened, then unlinked under the locks, and
+# sent from the open descriptor: from the unlink on no copy of it is on disk, so a run
+# cut off at any point leaves the login either where it was or nowhere.
 
 umask 077
-read_request codex-auth-remove-2
+read_request codex-auth-remove-3
 locate
 guard_secrets
 if [ -d "$auth_file" ] && ! [ -L "$auth_file" ]; then
@@ -23,6 +25,17 @@ if [ -d "$auth_file" ] && ! [ -L "$auth_file" ]; then
 fi
 backup_file=$dir/auth.json.bak
 check_home_safe
+
+# say_sum: the sha256 of the login about to go, when it is not sent itself.
+say_sum() {
+    if [ "$req_send_login" != 1 ] && [ -f "$auth_file" ] && ! [ -L "$auth_file" ] &&
+        [ -r "$auth_file" ]; then
+        sum_of "$auth_file"
+        if [ -n "$sum" ]; then
+            say sum "$sum"
+        fi
+    fi
+}
 
 # send_login: the end of the report, then the login (length bytes) behind it, from
 # descriptor 6.
@@ -49,8 +62,9 @@ if [ "$req_dry_run" = 1 ]; then
         say outcome absent
     fi
     report_backup
-    if [ -f "$auth_file" ] && ! [ -L "$auth_file" ] && [ -r "$auth_file" ] &&
-        command exec 6<"$auth_file"; then
+    say_sum
+    if [ "$req_send_login" = 1 ] && [ -f "$auth_file" ] && ! [ -L "$auth_file" ] &&
+        [ -r "$auth_file" ] && command exec 6<"$auth_file"; then
         length_of "$auth_file"
         send_login
         exit 0
@@ -67,8 +81,9 @@ fi
 lock_codex
 clean_stale
 check_expected
+say_sum
 if [ -f "$auth_file" ] && ! [ -L "$auth_file" ]; then
-    if [ -r "$auth_file" ] && command exec 6<"$auth_file"; then
+    if [ "$req_send_login" = 1 ] && [ -r "$auth_file" ] && command exec 6<"$auth_file"; then
         length_of "$auth_file"
         sent=1
     fi
