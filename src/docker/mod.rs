@@ -136,6 +136,14 @@ pub(crate) enum Entry {
     Other,
 }
 
+/// Who owns a path in a container, and its permission bits.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Stat {
+    pub uid: u64,
+    pub mode: u32,
+    pub dir: bool,
+}
+
 pub(crate) struct ExecOutput {
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
@@ -467,6 +475,46 @@ impl Engine {
             }));
         }
         Ok(None)
+    }
+
+    /// The owner and mode of `path` in the container (`None`: nothing there), from the
+    /// first header of its archive: the rest of the stream (a directory's whole tree) is
+    /// dropped unread.
+    pub(crate) async fn stat(
+        &self,
+        container: &Container,
+        path: &str,
+    ) -> Result<Option<Stat>, DockerError> {
+        let mut stream = self.docker.download_from_container(
+            &container.id,
+            Some(DownloadFromContainerOptions {
+                path: path.to_string(),
+            }),
+        );
+        let mut head = Vec::new();
+        while head.len() < 512 {
+            match stream.next().await {
+                Some(Ok(b)) => head.extend_from_slice(&b),
+                Some(Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404,
+                    ..
+                })) => return Ok(None),
+                Some(Err(e)) => return Err(e.into()),
+                None => break,
+            }
+        }
+        drop(stream);
+        let bad = || DockerError::Transport(format!("the archive of {path} has no header"));
+        let block: &[u8; 512] = head
+            .get(..512)
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(bad)?;
+        let header = tar::Header::from_byte_slice(block);
+        Ok(Some(Stat {
+            uid: header.uid().map_err(|_| bad())?,
+            mode: header.mode().map_err(|_| bad())? & 0o7777,
+            dir: header.entry_type() == tar::EntryType::Directory,
+        }))
     }
 
     /// Extract a tar archive into `dir` (which must exist) in the container.

@@ -114,6 +114,51 @@ fn shell_less_container_is_written_through_the_archive_api() {
 }
 
 #[test]
+fn a_codex_home_others_can_write_is_refused_through_the_archive_api_too() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut sb = sandbox();
+    let c = TestContainer::new("USER1000", &[], false);
+    // docker cp makes root the owner: /srv/open is anyone's to write, /srv/sticky too,
+    // but sticky (as /tmp).
+    let local = sb.dir.path().join("srv");
+    for (name, mode) in [("open", 0o777), ("sticky", 0o1777)] {
+        let d = local.join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    c.copy_in(&local, "/");
+    let (out, _) = sb.push_key(
+        "darch-open",
+        &["--docker", &c.name, "--codex-home", "/srv/open", "--json"],
+    );
+    assert_eq!(out.code, 1, "{out:?}");
+    let e = &out.json()["targets"][0]["error"];
+    assert_eq!(e["class"], "unsafe-home", "{out:?}");
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("/srv/open (owner uid 0, mode 0777)"),
+        "{out:?}"
+    );
+    assert!(c.file("/srv/open/auth.json").is_none(), "written: {out:?}");
+    // A Codex home of the user's own below a sticky directory is fine.
+    let (out, _) = sb.push_key(
+        "darch-sticky",
+        &[
+            "--docker",
+            &c.name,
+            "--codex-home",
+            "/srv/sticky/codex",
+            "--json",
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let (_, mode, uid) = c.file("/srv/sticky/codex/auth.json").unwrap();
+    assert_eq!((mode, uid), (0o600, 1000));
+}
+
+#[test]
 fn stopped_container_is_written_and_sees_it_when_started() {
     let mut sb = sandbox();
     let c = TestContainer::new("USER1000", &[], false);

@@ -168,6 +168,7 @@ impl Archive<'_> {
             _ => {}
         }
 
+        self.check_home_safe(&dir, &who).await?;
         let want = req.auth.bytes().expose();
         let existing = self.engine.read(self.container, &path).await?;
         check_expected(req.expect.as_ref(), existing.as_ref(), &path)?;
@@ -282,6 +283,46 @@ impl Archive<'_> {
             Some(Entry::Other) => report.kind = FileKind::Other,
         }
         Ok(report)
+    }
+
+    /// As `check_home_safe` in common.sh: the deepest existing directory on the way to
+    /// `dir` and those above it, up to the user's home (or /), must belong to the user or
+    /// root and not be writable by group or others unless sticky. A process in a running
+    /// container without a shell could otherwise replace what is written.
+    async fn check_home_safe(&self, dir: &str, who: &Who) -> Result<(), TargetError> {
+        let stop = who.home.as_deref().map(|h| h.trim_end_matches('/'));
+        let mut at = dir.trim_end_matches('/').to_string();
+        let mut found = false;
+        loop {
+            let path = if at.is_empty() { "/" } else { at.as_str() };
+            match self.engine.stat(self.container, path).await? {
+                Some(st) if st.dir => {
+                    found = true;
+                    let foreign = st.uid != u64::from(who.uid) && st.uid != 0;
+                    let loose = st.mode & 0o022 != 0 && st.mode & 0o1000 == 0;
+                    if foreign || loose {
+                        return Err(TargetError::new(
+                            ErrorClass::UnsafeHome,
+                            format!(
+                                "{path} (owner uid {}, mode {:04o}) can be written by others than the login user: nothing was written to {dir}",
+                                st.uid, st.mode
+                            ),
+                            ErrorClass::UnsafeHome.default_hint(),
+                        ));
+                    }
+                }
+                // Nothing yet, or a link on the way (the engine resolves it in the
+                // container): the directory above is the one that counts.
+                _ => {}
+            }
+            if (found && stop == Some(path)) || at.is_empty() {
+                return Ok(());
+            }
+            match at.rfind('/') {
+                Some(i) => at.truncate(i),
+                None => return Ok(()),
+            }
+        }
     }
 
     /// Upload `dir/auth.json` (and `auth.json.bak`) as one tar, rooted at the deepest
