@@ -15,6 +15,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("report", 6),
     ("ops", 5),
     ("ledger", 4),
+    ("journal", 4),
     ("targets", 3),
     ("auth", 2),
     ("login", 2),

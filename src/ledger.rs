@@ -38,6 +38,13 @@ pub(crate) struct Entry {
     /// holds exactly those is known to hold this session without sending its login here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
+    /// The sign-in it belongs to across refreshes (a hash of `tokens.login_owner_id`):
+    /// `sync` finds the places of a session by it after the refresh token rotated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lineage: Option<String>,
+    /// The place holds an access-only copy (refresh token withheld).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub access_only: bool,
     /// What can be shown of that login (account, plan, masked key; no secret): a logout
     /// that receives only a fingerprint names what it removed from this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -147,6 +154,8 @@ impl Ledger {
                             {
                                 e.resolved = resolved;
                                 e.content = Some(auth.sha256_hex());
+                                e.lineage = auth.lineage.clone();
+                                e.access_only = auth.summary.access_only;
                                 e.summary = Some(auth.summary.clone());
                                 continue;
                             }
@@ -160,6 +169,8 @@ impl Ledger {
                             session: session_key(&auth),
                             kind: auth.summary.mode.clone(),
                             content: Some(auth.sha256_hex()),
+                            lineage: auth.lineage.clone(),
+                            access_only: auth.summary.access_only,
                             summary: Some(auth.summary.clone()),
                             at: now,
                             by: by.to_string(),
@@ -272,7 +283,7 @@ pub(crate) fn describe(e: &Entry) -> String {
 }
 
 #[cfg(unix)]
-fn private_dir(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn private_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     if dir.is_dir() {
         return Ok(());
@@ -284,12 +295,12 @@ fn private_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 #[cfg(not(unix))]
-fn private_dir(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn private_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)
 }
 
 #[cfg(unix)]
-fn lock(path: &Path) -> std::io::Result<std::fs::File> {
+pub(crate) fn lock(path: &Path) -> std::io::Result<std::fs::File> {
     use std::os::fd::AsRawFd;
     use std::os::unix::fs::OpenOptionsExt;
     let f = std::fs::OpenOptions::new()
@@ -305,16 +316,17 @@ fn lock(path: &Path) -> std::io::Result<std::fs::File> {
 }
 
 #[cfg(not(unix))]
-fn lock(path: &Path) -> std::io::Result<std::fs::File> {
+pub(crate) fn lock(path: &Path) -> std::io::Result<std::fs::File> {
     std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)
 }
 
-fn write_private(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_private(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let suffix = crate::encoding::random_b64url(6).map_err(std::io::Error::other)?;
-    let tmp = dir.join(format!(".ledger.json.{suffix}"));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("state");
+    let tmp = dir.join(format!(".{name}.{suffix}"));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -326,7 +338,11 @@ fn write_private(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let mut f = options.open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
-        std::fs::rename(&tmp, path)
+        std::fs::rename(&tmp, path)?;
+        // The rename itself on disk too (the journal relies on it before a refresh).
+        #[cfg(unix)]
+        std::fs::File::open(dir)?.sync_all()?;
+        Ok(())
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);

@@ -1,6 +1,6 @@
 //! codex-auth: get a working Codex CLI login onto machines without a browser.
 //! [`run`] parses the arguments and dispatches to the command; the layers below it are
-//! `commands` → `cli` → `report` → `ops` → `ledger` → `targets` → `auth`, `login`,
+//! `commands` → `cli` → `report` → `ops` → `ledger`, `journal` → `targets` → `auth`, `login`,
 //! `ssh`, `docker` → the shared leaves (see the README's layout section; `layering.rs`
 //! holds every module to it).
 
@@ -11,6 +11,7 @@ mod commands;
 mod docker;
 mod encoding;
 mod error;
+mod journal;
 #[cfg(test)]
 mod layering;
 mod ledger;
@@ -46,6 +47,7 @@ where
         Command::Push(args) => commands::push::run(args, given),
         Command::Status(args) => commands::status::run(args, given),
         Command::Logout(args) => commands::logout::run(args, given),
+        Command::Sync(args) => commands::sync::run(args, given),
         Command::Login(args) => commands::login::run(args, given),
         Command::Completions(args) => commands::completions::completions(&args),
         Command::Man(args) => commands::completions::man(&args),

@@ -142,6 +142,10 @@ pub(crate) struct AuthSummary {
     /// The issuer this login refreshes against (`tokens.oauth_provenance.issuer`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
+    /// A ChatGPT login whose refresh token is withheld (the empty string): usable until
+    /// its access token expires, and it can never rotate or revoke the session.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub access_only: bool,
 }
 
 /// A validated auth.json, ready to install: the exact bytes, and what it says. Its Debug
@@ -363,10 +367,15 @@ impl AuthFile {
                 for (field, name) in [
                     ("id_token", "tokens.id_token"),
                     ("access_token", "tokens.access_token"),
-                    ("refresh_token", "tokens.refresh_token"),
                 ] {
                     non_empty_str(tokens, field).ok_or(AuthError::MissingField(name))?;
                 }
+                // An empty refresh token is an access-only copy (both Codex builds accept
+                // it); a missing one, Codex 0.171 refuses.
+                let refresh = tokens
+                    .get("refresh_token")
+                    .and_then(Value::as_str)
+                    .ok_or(AuthError::MissingField("tokens.refresh_token"))?;
                 let account = non_empty_str(tokens, "account_id")
                     .ok_or(AuthError::MissingField("tokens.account_id"))?;
                 let last_refresh = non_empty_str(obj, "last_refresh")
@@ -397,8 +406,11 @@ impl AuthFile {
                     .and_then(|p| p.get("issuer"))
                     .and_then(Value::as_str)
                     .map(str::to_string);
-                let refresh = non_empty_str(tokens, "refresh_token").unwrap_or_default();
-                session_id = Some(sha256_hex(refresh.as_bytes())[..16].to_string());
+                if refresh.is_empty() {
+                    summary.access_only = true;
+                } else {
+                    session_id = Some(sha256_hex(refresh.as_bytes())[..16].to_string());
+                }
                 lineage = non_empty_str(tokens, "login_owner_id")
                     .map(|o| sha256_hex(o.as_bytes())[..16].to_string());
                 identity = Some(format!(
@@ -428,6 +440,79 @@ impl AuthFile {
             secrets: secrets.into(),
             account_identity,
         })
+    }
+
+    /// The same login without its refresh token (the empty string) and without the API
+    /// key Codex got at sign-in: a copy that can use the session until its access token
+    /// expires, and can never rotate, revoke or outlive it. `None` for anything but a
+    /// ChatGPT login.
+    pub(crate) fn access_only_copy(&self) -> Option<AuthFile> {
+        if self.mode != AuthMode::ChatGpt {
+            return None;
+        }
+        let mut doc = SecretDoc::parse(self.bytes.expose())?;
+        let obj = doc.0.as_object_mut()?;
+        if obj.get("OPENAI_API_KEY").is_some() {
+            obj.insert("OPENAI_API_KEY".into(), Value::Null);
+        }
+        let tokens = obj.get_mut("tokens")?.as_object_mut()?;
+        tokens.insert("refresh_token".into(), Value::String(String::new()));
+        AuthFile::parse(&serialize_like_codex(&doc.0)).ok()
+    }
+
+    /// This ChatGPT login after a refresh at its issuer: the new tokens (a refresh token
+    /// only when the issuer rotated it), `last_refresh` now; everything else as it was.
+    pub(crate) fn with_refreshed(
+        &self,
+        id_token: Option<&str>,
+        access_token: &str,
+        refresh_token: Option<&str>,
+    ) -> Result<AuthFile, AuthError> {
+        let mut doc = SecretDoc::parse(self.bytes.expose()).ok_or(AuthError::NotObject)?;
+        let obj = doc.0.as_object_mut().ok_or(AuthError::NotObject)?;
+        let tokens = obj
+            .get_mut("tokens")
+            .and_then(Value::as_object_mut)
+            .ok_or(AuthError::MissingField("tokens"))?;
+        if let Some(id) = id_token {
+            tokens.insert("id_token".into(), Value::String(id.into()));
+        }
+        tokens.insert("access_token".into(), Value::String(access_token.into()));
+        if let Some(r) = refresh_token {
+            tokens.insert("refresh_token".into(), Value::String(r.into()));
+        }
+        obj.insert(
+            "last_refresh".into(),
+            Value::String(crate::timestamp::now_rfc3339()),
+        );
+        AuthFile::parse(&serialize_like_codex(&doc.0))
+    }
+
+    /// This ChatGPT login with a `tokens.login_owner_id` (as Codex 0.171 writes at every
+    /// sign-in and keeps through refreshes) when it has none, so that its copies can be
+    /// told from other sign-ins after any of them refreshed. `None`: it has one already.
+    pub(crate) fn with_lineage(&self) -> Option<AuthFile> {
+        if self.lineage.is_some() || self.mode != AuthMode::ChatGpt {
+            return None;
+        }
+        let mut doc = SecretDoc::parse(self.bytes.expose())?;
+        let tokens = doc.0.get_mut("tokens")?.as_object_mut()?;
+        let owner = crate::encoding::random_b64url(32).ok()?;
+        tokens.insert("login_owner_id".into(), Value::String(owner));
+        AuthFile::parse(&serialize_like_codex(&doc.0)).ok()
+    }
+
+    /// How new this copy of a session is: `last_refresh` (microseconds), then the access
+    /// token's expiry. A later pair is a later generation.
+    pub(crate) fn generation(&self) -> (i64, i64) {
+        (
+            self.summary
+                .last_refresh
+                .as_deref()
+                .and_then(crate::timestamp::parse_rfc3339_micros)
+                .unwrap_or(i64::MIN),
+            self.summary.access_expires.unwrap_or(i64::MIN),
+        )
     }
 
     /// Replace every secret found in `text` by a mask, and every run of

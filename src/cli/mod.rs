@@ -11,6 +11,7 @@ mod logout;
 mod manual;
 mod push;
 mod status;
+mod sync;
 
 use std::time::Duration;
 
@@ -23,6 +24,7 @@ pub(crate) use logout::LogoutArgs;
 pub(crate) use manual::{CompletionsArgs, ManArgs};
 pub(crate) use push::PushArgs;
 pub(crate) use status::{StatusArgs, StatusAsk};
+pub(crate) use sync::SyncArgs;
 
 use crate::error::AppError;
 use crate::login::{Issuer, DEFAULT_CLIENT_ID, DEFAULT_ISSUER};
@@ -99,6 +101,21 @@ pub(crate) enum Command {
         after_help = "Examples:\n  codex-auth logout\n  codex-auth logout --ssh devbox --docker app --local\n  codex-auth logout --ssh devbox --revoke\n  codex-auth logout --ssh @hosts.txt --dry-run"
     )]
     Logout(LogoutArgs),
+    /// Keep one ChatGPT sign-in alive on every place that holds it.
+    ///
+    /// Every copy of this machine's session is read (the places named, else every place
+    /// the ledger says holds it); the newest becomes this machine's, never an older one
+    /// over a newer one; it is refreshed here when its access token expires within
+    /// --refresh-within (each refresh token is recorded before it is sent, and never sent
+    /// twice); and the result is written to every place behind, under Codex's locks and
+    /// only where the place still holds what was read. Access-only copies (push
+    /// --access-only) get the new access token, never a refresh token. Places holding
+    /// another sign-in, an API key or nothing are left alone. A place that cannot be
+    /// reached is exit 1 and catches up next time.
+    #[command(
+        after_help = "Examples:\n  codex-auth sync\n  codex-auth sync --ssh devbox --docker app\n  codex-auth sync --dry-run --json\n  codex-auth push --ssh ci-1 --ssh ci-2 --access-only && codex-auth sync"
+    )]
+    Sync(SyncArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
     /// Print the manual page (roff), for `man -l -` or a man directory; with COMMAND, that command's page (every flag).

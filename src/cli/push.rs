@@ -69,6 +69,17 @@ pub(crate) struct PushArgs {
     /// signs the others out, and a logout or new login at any revokes it for all.
     #[arg(long)]
     pub share: bool,
+    /// Install a copy that can use the ChatGPT session but never rotate or revoke it:
+    /// its refresh token is withheld (the empty string), and so is the API key Codex got
+    /// at sign-in.
+    ///
+    /// Codex there works until the copy's access token expires (about 10 days after
+    /// the last refresh); `codex-auth sync` keeps it fresh from here. Such copies cannot
+    /// break the session anywhere, so several places need no --share. Only a ChatGPT
+    /// login has a refresh token to withhold.
+    /// Example: codex-auth push --ssh ci-1 --ssh ci-2 --access-only
+    #[arg(long, conflicts_with_all = ["api_key_stdin", "access_token_stdin", "login", "share"])]
+    pub access_only: bool,
     /// Push even where Codex would not read the file, and replace another account's
     /// login here.
     ///
@@ -171,6 +182,13 @@ impl PushArgs {
                 "sign in here with `codex-auth login`",
             ));
         }
+        if self.access_only && self.move_ {
+            return Err(not_with(
+                "--access-only",
+                "push --move (the whole session moves)",
+                "drop --move to leave the session here and put an access-only copy there",
+            ));
+        }
         if self.share && (self.login || self.move_) {
             return Err(not_with(
                 "--share",
@@ -256,6 +274,7 @@ impl PushArgs {
             force: self.force,
             dry_run: self.dry_run,
             share: self.share,
+            access_only: self.access_only,
             move_source: self.move_,
             expect,
             jobs: self.scope.jobs(),

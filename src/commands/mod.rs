@@ -8,6 +8,7 @@ pub(crate) mod login;
 pub(crate) mod logout;
 pub(crate) mod push;
 pub(crate) mod status;
+pub(crate) mod sync;
 
 use std::future::Future;
 use std::sync::Arc;

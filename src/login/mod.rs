@@ -6,10 +6,12 @@
 mod browser;
 mod callback;
 mod device;
+mod refresh;
 mod revoke;
 mod tokens;
 
 pub(crate) use callback::ask_to_cancel;
+pub(crate) use refresh::{refresh, RefreshError};
 pub(crate) use revoke::revoke_refresh_token;
 
 use std::time::Duration;

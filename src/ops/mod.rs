@@ -12,6 +12,7 @@ pub(crate) mod logout;
 pub(crate) mod push;
 pub(crate) mod source;
 pub(crate) mod status;
+pub(crate) mod sync;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};

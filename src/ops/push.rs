@@ -32,6 +32,8 @@ pub(crate) struct PushOptions {
     pub dry_run: bool,
     /// Allow one ChatGPT session on several places.
     pub share: bool,
+    /// Install a copy without the refresh token (`--access-only`).
+    pub access_only: bool,
     /// Take the login off its source once the destination verified it (`--move`).
     pub move_source: bool,
     /// What each place must still hold (`--if-holds`).
@@ -124,6 +126,10 @@ pub(crate) async fn run(
         }
     }
     let mut from = None;
+    let pending = match pending {
+        Pending::Ready(auth) if opts.access_only => Pending::Ready(Box::new(access_only(&auth)?)),
+        other => other,
+    };
     let login = match pending {
         Pending::Ready(auth) => Login::Fixed(auth),
         Pending::Fresh(flow) => {
@@ -140,7 +146,11 @@ pub(crate) async fn run(
             if !spec.kind().remote() {
                 from = Some(source::login_from(&read));
             }
-            Login::Fixed(Box::new(read.auth))
+            if opts.access_only {
+                Login::Fixed(Box::new(access_only(&read.auth)?))
+            } else {
+                Login::Fixed(Box::new(read.auth))
+            }
         }
     };
     let shared = match &login {
@@ -312,6 +322,20 @@ async fn would_log_in(
         .notes
         .push("a fresh sign-in would be made for this target".into());
     Ok(report)
+}
+
+/// The access-only copy of `auth` (`--access-only`); a login with no refresh token to
+/// withhold is a usage error.
+fn access_only(auth: &AuthFile) -> Result<AuthFile, AppError> {
+    auth.access_only_copy().ok_or_else(|| {
+        AppError::usage(
+            format!(
+                "--access-only withholds a ChatGPT login's refresh token, and this is {}",
+                crate::auth::local::describe_account(auth)
+            ),
+            Some("push it without --access-only (an API key or access token cannot rotate)"),
+        )
+    })
 }
 
 /// One ChatGPT login on several places is refused unless `--share`: its refresh token

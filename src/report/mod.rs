@@ -8,6 +8,7 @@ pub(crate) mod login;
 pub(crate) mod logout;
 pub(crate) mod push;
 pub(crate) mod status;
+pub(crate) mod sync;
 
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
@@ -399,11 +400,22 @@ fn login_detail(a: &AuthFile) -> String {
             }
             if let Some(exp) = s.access_expires {
                 let when = crate::timestamp::utc(exp);
-                parts.push(if exp < crate::timestamp::now_unix() {
-                    format!("access token expired {when} (refreshes on next use)")
-                } else {
-                    format!("access token until {when}")
+                let left = exp - crate::timestamp::now_unix();
+                parts.push(match (s.access_only, left < 0) {
+                    (true, true) => format!(
+                        "access-only, expired {when} (it cannot refresh: `codex-auth sync` renews it)"
+                    ),
+                    (true, false) => format!(
+                        "access-only, expires in {} ({when})",
+                        crate::timestamp::human(left)
+                    ),
+                    (false, true) => {
+                        format!("access token expired {when} (refreshes on next use)")
+                    }
+                    (false, false) => format!("access token until {when}"),
                 });
+            } else if s.access_only {
+                parts.push("access-only".into());
             }
             if let Some(r) = &s.last_refresh {
                 parts.push(format!("refreshed {r}"));

@@ -59,6 +59,11 @@ struct State {
     approved: Vec<String>,
     /// Refresh tokens it issued and has not seen used or revoked, with their account.
     refresh_tokens: HashMap<String, usize>,
+    /// Every refresh token it ever issued, with its family (one sign-in and every
+    /// token rotated from it). A token sent twice revokes its whole family, as the real
+    /// issuer is reported to do.
+    families: HashMap<String, usize>,
+    revoked_families: std::collections::HashSet<usize>,
     issued: Vec<String>,
     next: usize,
     log: Vec<String>,
@@ -140,6 +145,8 @@ impl FakeIssuer {
             device_order: Vec::new(),
             approved: Vec::new(),
             refresh_tokens: HashMap::new(),
+            families: HashMap::new(),
+            revoked_families: std::collections::HashSet::new(),
             issued: Vec::new(),
             next: 0,
             log: Vec::new(),
@@ -221,6 +228,22 @@ impl FakeIssuer {
             .unwrap()
             .refresh_tokens
             .contains_key(refresh)
+    }
+    /// The refresh tokens sent to it, in order (an empty one: an access-only copy's).
+    pub fn refreshes(&self) -> Vec<String> {
+        self.bodies()
+            .iter()
+            .filter_map(|b| serde_json::from_str::<serde_json::Value>(b).ok())
+            .filter(|v| v["grant_type"] == "refresh_token")
+            .map(|v| v["refresh_token"].as_str().unwrap_or("").to_string())
+            .collect()
+    }
+    /// Whether the sign-in `refresh` belongs to was ended for a reused token.
+    pub fn family_revoked(&self, refresh: &str) -> bool {
+        let s = self.state.lock().unwrap();
+        s.families
+            .get(refresh)
+            .is_some_and(|f| s.revoked_families.contains(f))
     }
     pub fn log(&self) -> Vec<String> {
         self.state.lock().unwrap().log.clone()
@@ -318,6 +341,8 @@ fn tokens_for_(s: &mut State, account: usize, refreshed: bool) -> serde_json::Va
     let access = logins::jwt(&serde_json::json!({"exp": exp, "n": n}));
     let refresh = format!("rt-issued-{n}-{}", b64(format!("refresh{n}").as_bytes()));
     s.refresh_tokens.insert(refresh.clone(), account);
+    // A new family (a refresh puts its token in the old one's).
+    s.families.insert(refresh.clone(), n);
     s.issued
         .extend([id.clone(), access.clone(), refresh.clone()]);
     serde_json::json!({"id_token": id, "access_token": access, "refresh_token": refresh, "expires_in": 3600})
@@ -405,19 +430,59 @@ fn route(
                     serde_json::json!({"error": "invalid_request"}),
                 );
             }
+            let Some(&family) = s.families.get(&token) else {
+                return json_reply(
+                    "401 Unauthorized",
+                    serde_json::json!({"error": {"code": "invalid_grant", "message": "unknown refresh token"}}),
+                );
+            };
+            if s.revoked_families.contains(&family) {
+                return json_reply(
+                    "401 Unauthorized",
+                    serde_json::json!({"error": {"code": "refresh_token_invalidated", "message": "Your refresh token has been invalidated"}}),
+                );
+            }
             let Some(account) = s.refresh_tokens.remove(&token) else {
+                // Sent twice: the whole sign-in ends.
+                s.revoked_families.insert(family);
+                let dead: Vec<String> = s
+                    .families
+                    .iter()
+                    .filter(|(_, f)| **f == family)
+                    .map(|(t, _)| t.clone())
+                    .collect();
+                for t in dead {
+                    s.refresh_tokens.remove(&t);
+                }
                 return json_reply(
                     "401 Unauthorized",
                     serde_json::json!({"error": {"code": "refresh_token_reused", "message": "Your refresh token has already been used"}}),
                 );
             };
-            json_reply("200 OK", tokens_for_(&mut s, account, true))
+            let tokens = tokens_for_(&mut s, account, true);
+            if let Some(next) = tokens["refresh_token"].as_str() {
+                s.families.insert(next.to_string(), family);
+            }
+            json_reply("200 OK", tokens)
         }
         ("POST", "/oauth/revoke") => {
             s.bodies.push(body.to_string());
             let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
             let token = v["token"].as_str().unwrap_or("").to_string();
             s.refresh_tokens.remove(&token);
+            // A revocation ends the sign-in: every token of its family.
+            if let Some(&family) = s.families.get(&token) {
+                s.revoked_families.insert(family);
+                let dead: Vec<String> = s
+                    .families
+                    .iter()
+                    .filter(|(_, f)| **f == family)
+                    .map(|(t, _)| t.clone())
+                    .collect();
+                for t in dead {
+                    s.refresh_tokens.remove(&t);
+                }
+            }
             json_reply("200 OK", serde_json::json!({}))
         }
         ("POST", "/oauth/token") => {

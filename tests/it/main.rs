@@ -19,3 +19,4 @@ mod push_docker;
 mod push_ssh;
 mod scale;
 mod status;
+mod sync;

@@ -1,0 +1,318 @@
+//! `sync` against real hosts, containers and both Codex builds, with the strict issuer
+//! (refresh tokens rotate, a replay ends the whole sign-in): one sign-in kept alive on
+//! every place, access-only copies that never reach the issuer, adoption of a copy a
+//! place's own Codex refreshed, and a refresh token never sent twice.
+
+use std::time::Duration;
+
+use crate::codex171::{refresh_as, wait_for_refreshes};
+use crate::harness::{docker_peers, Codex, RemoteUser, Sandbox, TestContainer};
+use crate::issuer::FakeIssuer;
+
+/// A sandbox whose own login (CODEX_HOME) is a fresh sign-in at `issuer`, trusting it.
+fn signed_in(issuer: &FakeIssuer) -> (Sandbox, std::path::PathBuf, String) {
+    let mut sb = Sandbox::new();
+    sb.env
+        .push(("DOCKER_HOST".into(), docker_peers().host().to_string()));
+    sb.env
+        .push(("CODEX_AUTH_ISSUER".into(), issuer.base.clone()));
+    let (login, refresh) = issuer.login_json();
+    sb.secret(&refresh);
+    let home = sb.home().join("local-codex");
+    sb.write("local-codex/auth.json", &login);
+    sb.env
+        .push(("CODEX_HOME".into(), home.display().to_string()));
+    (sb, home, refresh)
+}
+
+fn tokens(path: &std::path::Path) -> serde_json::Value {
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    v["tokens"].clone()
+}
+
+/// No token the issuer made is in `out`; each is registered as a secret no later output
+/// may show.
+fn no_token_shown(sb: &mut Sandbox, issuer: &FakeIssuer, out: &crate::harness::Out) {
+    for t in issuer.issued() {
+        assert!(!out.all().contains(&t), "a token leaked: {out:?}");
+        sb.secret(&t);
+    }
+}
+
+/// How many requests reached the token endpoint (answered or not).
+fn token_posts(issuer: &FakeIssuer) -> usize {
+    issuer
+        .log()
+        .iter()
+        .filter(|l| *l == "POST /oauth/token")
+        .count()
+}
+
+fn actions(out: &serde_json::Value) -> Vec<(String, String)> {
+    out["places"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["target"].as_str().unwrap().to_string(),
+                p["action"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn one_sign_in_stays_alive_on_hosts_and_containers_and_a_refresh_there_is_adopted() {
+    let issuer = FakeIssuer::start();
+    // Signed in 10 minutes before expiry; every refresh gives 303 s, so a place's own
+    // Codex (which refreshes in the last 300) refreshes a few seconds later, once.
+    issuer.access_tokens_expire_in(600);
+    issuer.refreshed_tokens_expire_in(303);
+    let (mut sb, home, first) = signed_in(&issuer);
+    let (full, access) = (RemoteUser::bash(), RemoteUser::bash());
+    full.with_codex(Codex::Npm171);
+    access.with_codex(Codex::Pypi147);
+    for u in [&full, &access] {
+        u.authorize(&sb);
+    }
+    sb.alias("full", &full);
+    let cfg = sb.alias("access", &access);
+    let cfg = cfg.to_str().unwrap().to_string();
+    let c = TestContainer::new(Codex::Npm171.image(), &[], true);
+    sb.run(&["push", "--ssh", "full", "-F", &cfg]).code(0);
+    let out = sb
+        .run(&[
+            "push",
+            "--ssh",
+            "access",
+            "--docker",
+            &c.name,
+            "-F",
+            &cfg,
+            "--access-only",
+            "--json",
+        ])
+        .code(0);
+    // Access-only copies: no refresh token, no API key; Codex accepts them.
+    for t in out.json()["targets"].as_array().unwrap() {
+        assert!(
+            t["codex_status"]
+                .as_str()
+                .unwrap()
+                .contains("Logged in using ChatGPT"),
+            "{out:?}"
+        );
+    }
+    assert_eq!(tokens(&access.auth_path())["refresh_token"], "");
+    let status = sb.run(&["status", "--ssh", "access", "-F", &cfg]).code(0);
+    assert!(
+        status.stdout.contains("access-only, expires in"),
+        "{status:?}"
+    );
+
+    // The first sync: due (10 minutes < 1 hour), refreshed here once, spread.
+    let out = sb
+        .run(&["sync", "--refresh-within", "1h", "-F", &cfg, "--json"])
+        .code(0);
+    no_token_shown(&mut sb, &issuer, &out);
+    let doc = out.json();
+    assert_eq!(doc["session"]["refreshed"], true, "{out:?}");
+    let mut got = actions(&doc);
+    got.sort();
+    let mut want = vec![
+        ("local".to_string(), "refreshed".to_string()),
+        ("full".into(), "updated".into()),
+        ("access".into(), "updated".into()),
+        (c.name.clone(), "updated".into()),
+    ];
+    want.sort();
+    assert_eq!(got, want, "{out:?}");
+    assert_eq!(issuer.refreshes(), vec![first.clone()]);
+    let here = tokens(&home.join("auth.json"));
+    let second = here["refresh_token"].as_str().unwrap().to_string();
+    assert!(issuer.is_live(&second));
+    assert_eq!(tokens(&full.auth_path())["refresh_token"], second.as_str());
+    let a = tokens(&access.auth_path());
+    assert_eq!(a["refresh_token"], "");
+    assert_eq!(a["access_token"], here["access_token"]);
+    let in_container: serde_json::Value =
+        serde_json::from_str(&c.exec(&["cat", "/root/.codex/auth.json"])).unwrap();
+    assert_eq!(in_container["tokens"]["refresh_token"], "");
+    assert_eq!(in_container["tokens"]["access_token"], here["access_token"]);
+    assert_eq!(in_container["OPENAI_API_KEY"], serde_json::Value::Null);
+
+    // Nothing is due now: every place is current, nothing is sent.
+    let out = sb
+        .run(&["sync", "--refresh-within", "30s", "-F", &cfg, "--json"])
+        .code(0);
+    assert!(
+        actions(&out.json()).iter().all(|(_, a)| a == "current"),
+        "{out:?}"
+    );
+    assert_eq!(issuer.refreshes().len(), 1);
+
+    // The host's own Codex refreshes (once its copy has under 300 s left): its copy is
+    // the newest, adopted here and spread; nothing is sent twice.
+    std::thread::sleep(Duration::from_secs(4));
+    let mut codex = refresh_as(&full, Codex::Npm171, &issuer);
+    wait_for_refreshes(&issuer, 2);
+    let _ = codex.wait();
+    let third = tokens(&full.auth_path())["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(third, second);
+    no_token_shown(&mut sb, &issuer, &out);
+    let out = sb
+        .run(&["sync", "--refresh-within", "30s", "-F", &cfg, "--json"])
+        .code(0);
+    no_token_shown(&mut sb, &issuer, &out);
+    let mut got = actions(&out.json());
+    got.sort();
+    let mut want = vec![
+        ("local".to_string(), "adopted".to_string()),
+        ("full".into(), "current".into()),
+        ("access".into(), "updated".into()),
+        (c.name.clone(), "updated".into()),
+    ];
+    want.sort();
+    assert_eq!(got, want, "{out:?}");
+    assert_eq!(
+        tokens(&home.join("auth.json"))["refresh_token"],
+        third.as_str()
+    );
+    assert_eq!(
+        tokens(&access.auth_path())["access_token"],
+        tokens(&full.auth_path())["access_token"]
+    );
+    let sent = issuer.refreshes();
+    assert_eq!(sent, vec![first, second], "each token once, no empty one");
+    assert!(issuer.is_live(&third) && !issuer.family_revoked(&third));
+    // Every place is still signed in, as its own Codex says.
+    let out = sb
+        .run(&[
+            "status", "--ssh", "full", "--ssh", "access", "--docker", &c.name, "-F", &cfg, "--json",
+        ])
+        .code(0);
+    for p in out.json()["places"].as_array().unwrap() {
+        assert!(
+            p["codex_status"]
+                .as_str()
+                .is_none_or(|s| s.contains("Logged in using ChatGPT")),
+            "{out:?}"
+        );
+    }
+}
+
+#[test]
+fn a_refresh_whose_answer_never_came_is_never_sent_again() {
+    let issuer = FakeIssuer::start();
+    issuer.access_tokens_expire_in(600);
+    let (mut sb, home, first) = signed_in(&issuer);
+    let before = std::fs::read_to_string(home.join("auth.json")).unwrap();
+    // The issuer holds its answer back; the sync is killed while it waits, and the
+    // issuer takes the token all the same (the answer is lost).
+    issuer.delay_refresh(Duration::from_secs(2));
+    let run = sb.spawn(&["sync", "--refresh-within", "1h"]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while token_posts(&issuer) == 0 {
+        assert!(std::time::Instant::now() < deadline, "no refresh was sent");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    run.signal(libc::SIGKILL);
+    let killed = sb.wait(run, &[]);
+    assert_eq!(killed.code, -1, "{killed:?}");
+    std::thread::sleep(Duration::from_millis(2500));
+    issuer.delay_refresh(Duration::ZERO);
+    assert!(!issuer.is_live(&first), "the issuer took the token");
+    assert_eq!(
+        std::fs::read_to_string(home.join("auth.json")).unwrap(),
+        before
+    );
+    // The next sync knows the token was sent, and does not send it again.
+    let out = sb.run(&["sync", "--refresh-within", "1h", "--json"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    no_token_shown(&mut sb, &issuer, &out);
+    let doc = out.json();
+    assert!(
+        doc["session"]["needs_sign_in"]
+            .as_str()
+            .unwrap()
+            .contains("never sent twice"),
+        "{out:?}"
+    );
+    assert_eq!(
+        actions(&doc),
+        vec![("local".into(), "needs-sign-in".into())]
+    );
+    assert_eq!(issuer.refreshes(), vec![first.clone()]);
+    let out = sb.run(&["sync", "--refresh-within", "1h"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stdout.contains("NEEDS SIGN-IN"), "{out:?}");
+    assert_eq!(issuer.refreshes(), vec![first]);
+}
+
+#[test]
+fn a_refused_refresh_says_what_to_do_and_two_syncs_take_turns() {
+    let issuer = FakeIssuer::start();
+    issuer.access_tokens_expire_in(600);
+    let (mut sb, home, first) = signed_in(&issuer);
+    // Two syncs at once: one refresh, one token sent once.
+    issuer.delay_refresh(Duration::from_millis(700));
+    let a = sb.spawn(&["sync", "--refresh-within", "1h", "--json"]);
+    let b = sb.spawn(&["sync", "--refresh-within", "1h", "--json"]);
+    let (a, b) = (sb.wait(a, &[]), sb.wait(b, &[]));
+    no_token_shown(&mut sb, &issuer, &a);
+    no_token_shown(&mut sb, &issuer, &b);
+    assert_eq!(issuer.refreshes(), vec![first.clone()], "{a:?} {b:?}");
+    assert_eq!((a.code, b.code), (0, 0), "{a:?} {b:?}");
+    let refreshed = [&a, &b]
+        .iter()
+        .filter(|o| o.json()["session"]["refreshed"] == true)
+        .count();
+    assert_eq!(
+        refreshed, 1,
+        "the second waits, then finds it fresh: {a:?} {b:?}"
+    );
+    // The session is ended elsewhere (a replay of the first token): the next refresh
+    // is refused, and the report says to sign in again.
+    let second = tokens(&home.join("auth.json"))["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let replay = reqwest_like_replay(&issuer, &first);
+    assert!(replay.contains("refresh_token_reused"), "{replay}");
+    assert!(issuer.family_revoked(&second));
+    let out = sb.run(&["sync", "--refresh-within", "5000w", "--json"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    no_token_shown(&mut sb, &issuer, &out);
+    let why = out.json()["session"]["needs_sign_in"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(why.contains("refresh_token_invalidated"), "{why}");
+    assert!(why.contains("sign in again"), "{why}");
+}
+
+/// Send `token` to the issuer's token endpoint as a replay would (curl).
+fn reqwest_like_replay(issuer: &FakeIssuer, token: &str) -> String {
+    let body = serde_json::json!({
+        "client_id": crate::issuer::CLIENT_ID,
+        "grant_type": "refresh_token",
+        "refresh_token": token,
+    });
+    let out = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "-H",
+            "content-type: application/json",
+            "--data-binary",
+        ])
+        .arg(body.to_string())
+        .arg(format!("{}/oauth/token", issuer.base))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
