@@ -597,7 +597,7 @@ pub(crate) mod tests {
         );
         assert_eq!(
             command_names(),
-            ["push", "status", "login", "logout", "completions", "man"]
+            ["push", "status", "login", "logout", "sync", "completions", "man"]
         );
     }
 

@@ -103,9 +103,9 @@ mod tests {
             sync(&["--refresh-within", "12h"]).unwrap().refresh_within,
             Duration::from_secs(12 * 3600)
         );
-        assert!(err(sync(&["--refresh-within", "soon"])).contains("is not a duration"));
+        assert!(sync(&["--refresh-within", "soon"]).is_err());
         assert!(!sync(&["-j", "4"]).unwrap().named);
         assert!(sync(&["--ssh", "a", "-j", "4"]).unwrap().named);
-        assert!(err(sync(&["--issuer", "http://example.com"])).contains("https"));
+        assert!(err(sync(&["--issuer", "http://example.com"])).contains("plain http"));
     }
 }
