@@ -36,7 +36,7 @@ NETNS_OWNER=/run/cxa-peers-netns.owner
 LOCK_FILE=/run/cxa-peers.lock
 PORT_BASE=${PEERS_PORT_BASE:-22022}
 INSTALL_LOG=${PEERS_INSTALL_LOG:-/tmp/cxa-peers-install.log}
-APT_PACKAGES=(openssh-server openssh-sftp-server openssh-client fish csh zsh iproute2 man-db)
+APT_PACKAGES=(openssh-server openssh-sftp-server openssh-client fish csh zsh iproute2 man-db systemd)
 SSHD_NAMES=(loopback wide cert certold jump inner)
 
 say() { printf 'peers: %s\n' "$*"; }

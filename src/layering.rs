@@ -16,6 +16,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("ops", 5),
     ("ledger", 4),
     ("journal", 4),
+    ("schedule", 4),
     ("targets", 3),
     ("auth", 2),
     ("login", 2),

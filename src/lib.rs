@@ -19,6 +19,7 @@ mod login;
 mod ops;
 mod prompt;
 mod report;
+mod schedule;
 mod secret;
 mod ssh;
 mod targets;

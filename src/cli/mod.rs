@@ -597,7 +597,15 @@ pub(crate) mod tests {
         );
         assert_eq!(
             command_names(),
-            ["push", "status", "login", "logout", "sync", "completions", "man"]
+            [
+                "push",
+                "status",
+                "login",
+                "logout",
+                "sync",
+                "completions",
+                "man"
+            ]
         );
     }
 

@@ -30,6 +30,30 @@ pub(crate) struct SyncArgs {
     /// Example: --refresh-within 12h
     #[arg(long, value_name = "DURATION", default_value = DEFAULT_REFRESH_WITHIN, value_parser = duration)]
     pub refresh_within: Duration,
+    /// Keep going: a sync every DURATION (with up to 10% jitter), in the foreground,
+    /// until SIGTERM or Ctrl-C (exit 0 then).
+    ///
+    /// For a container or a service. A pass that leaves a place behind is tried again
+    /// sooner (after 1 minute, then 2, 4, ... up to DURATION). Each pass prints its
+    /// report (with --json, one document per pass).
+    /// Example: --every 1d
+    #[arg(long, value_name = "DURATION", value_parser = duration, conflicts_with_all = ["dry_run", "uninstall_timer"])]
+    pub every: Option<Duration>,
+    /// Run this sync on a schedule on this machine (every --every, default 1d), and
+    /// exit.
+    ///
+    /// A systemd user timer on Linux (~/.config/systemd/user/codex-auth-sync.timer,
+    /// enabled with systemctl --user), a launchd agent on macOS, else the crontab line
+    /// to add is printed. It runs this program by its absolute path with the flags given
+    /// here (-F, --codex-home, --refresh-within, --issuer, --client-id) and this
+    /// machine's CODEX_HOME; it syncs the places the ledger knows, so places are not
+    /// named here. Run again to change it.
+    /// Example: codex-auth sync --install-timer --every 12h
+    #[arg(long, conflicts_with_all = ["uninstall_timer", "dry_run"])]
+    pub install_timer: bool,
+    /// Remove the schedule --install-timer made, and exit.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub uninstall_timer: bool,
     /// Say what would be read, refreshed and written; change nothing.
     ///
     /// Every place is read as in a real run; nothing is refreshed or written, and the

@@ -183,3 +183,38 @@ fn json(results: &SyncResults) -> String {
     };
     scrub(json_text(&doc), results.logins())
 }
+
+#[derive(Serialize)]
+struct JsonSchedule<'a> {
+    command: &'static str,
+    timer: &'static str,
+    files: Vec<String>,
+    done: bool,
+    notes: &'a [String],
+}
+
+/// What `--install-timer` / `--uninstall-timer` did.
+pub(crate) fn print_schedule(
+    s: &crate::schedule::Scheduled,
+    removed: bool,
+    output: &super::Output,
+) {
+    let files: Vec<String> = s.files.iter().map(|f| f.display().to_string()).collect();
+    super::print_stdout(&if output.json {
+        json_text(&JsonSchedule {
+            command: "sync",
+            timer: if removed { "uninstall" } else { "install" },
+            files,
+            done: s.done,
+            notes: &s.lines,
+        })
+    } else {
+        let verb = if removed { "removed" } else { "wrote" };
+        let mut out: String = files.iter().map(|f| format!("{verb} {f}\n")).collect();
+        for l in &s.lines {
+            out.push_str(l);
+            out.push('\n');
+        }
+        out
+    });
+}

@@ -316,3 +316,71 @@ fn reqwest_like_replay(issuer: &FakeIssuer, token: &str) -> String {
         .unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+#[test]
+fn the_timer_runs_this_sync_on_schedule_and_goes_again() {
+    let issuer = FakeIssuer::start();
+    let (sb, home, _) = signed_in(&issuer);
+    let user = RemoteUser::bash();
+    let cfg = sb.alias("box", &user);
+    let cfg = cfg.to_str().unwrap();
+    let units = sb.home().join(".config/systemd/user");
+    // No user session bus here: the units are written, and the report says what to
+    // run (exit 1, nothing claimed).
+    let out = sb.run(&[
+        "sync",
+        "--install-timer",
+        "--every",
+        "12h",
+        "-F",
+        cfg,
+        "--refresh-within",
+        "2d",
+    ]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stdout
+            .contains("systemctl --user enable --now codex-auth-sync.timer"),
+        "{out:?}"
+    );
+    let service = std::fs::read_to_string(units.join("codex-auth-sync.service")).unwrap();
+    let timer = std::fs::read_to_string(units.join("codex-auth-sync.timer")).unwrap();
+    assert!(
+        service.contains(&format!(
+            "\"sync\" \"--refresh-within\" \"172800s\" \"-F\" \"{cfg}\""
+        )),
+        "{service}"
+    );
+    assert!(
+        service.contains(&format!("Environment=\"CODEX_HOME={}\"", home.display())),
+        "{service}"
+    );
+    assert!(timer.contains("OnUnitActiveSec=43200s"), "{timer}");
+    let verify = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(units.join("codex-auth-sync.service"))
+        .arg(units.join("codex-auth-sync.timer"))
+        .output()
+        .unwrap();
+    assert!(verify.status.success(), "{verify:?}");
+    // Places are the ledger's: naming one is refused.
+    let out = sb.run(&["sync", "--install-timer", "--ssh", "box", "-F", cfg]);
+    assert_eq!(out.code, 2, "{out:?}");
+    let out = sb.run(&["sync", "--uninstall-timer"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(!units.join("codex-auth-sync.timer").exists());
+    assert!(!units.join("codex-auth-sync.service").exists());
+}
+
+#[test]
+fn sync_every_stops_cleanly_on_sigterm() {
+    let issuer = FakeIssuer::start();
+    let (sb, _, _) = signed_in(&issuer);
+    let run = sb.spawn(&["sync", "--every", "1h"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    run.signal(libc::SIGTERM);
+    let out = sb.wait(run, &[]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stderr.contains("next sync in 1h"), "{out:?}");
+    assert!(out.stdout.contains("local"), "{out:?}");
+}
