@@ -64,7 +64,35 @@ pub(crate) struct PlaceResult {
 /// What a status run saw, and what the ledger learns from it.
 pub(crate) struct StatusResults {
     pub places: Vec<PlaceResult>,
+    /// The ChatGPT sign-ins held at more than one place, or as access-only copies.
+    pub sessions: Vec<SessionView>,
     pub ledger: Vec<Change>,
+}
+
+/// An access-only copy of a sign-in.
+#[derive(Debug, serde::Serialize)]
+pub(crate) struct AccessOnlyCopy {
+    pub place: String,
+    /// Unix time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_expires: Option<i64>,
+}
+
+/// One sign-in across the places read: where its newest copy is, which copies are
+/// behind, the access-only copies and their expiry, and when `sync` last ran on it.
+#[derive(Debug, serde::Serialize)]
+pub(crate) struct SessionView {
+    pub account: String,
+    /// The place holding the newest full copy (or the newest copy).
+    pub newest: String,
+    /// Places holding a full copy (the refresh token).
+    pub full: Vec<String>,
+    /// Access-only places, with their access token's expiry.
+    pub access_only: Vec<AccessOnlyCopy>,
+    /// Places whose copy is older than the newest.
+    pub behind: Vec<String>,
+    /// When a sync last wrote or checked this sign-in (unix time, from the ledger).
+    pub last_sync: Option<i64>,
 }
 
 impl StatusResults {
@@ -154,8 +182,10 @@ pub(crate) async fn run(opts: StatusOptions, run: &Run) -> Result<StatusResults,
         mark_known(&mut results, &known);
     }
     let ledger = changes(&results);
+    let sessions = sessions(&results, &known);
     Ok(StatusResults {
         places: results,
+        sessions,
         ledger,
     })
 }
@@ -292,6 +322,79 @@ fn mark_stale(places: &mut [PlaceResult]) {
             status.stale = Some(name.clone());
         }
     }
+}
+
+/// The sign-ins held at several places, or as access-only copies.
+fn sessions(places: &[PlaceResult], known: &[ledger::Entry]) -> Vec<SessionView> {
+    let copies: Vec<(String, &AuthFile)> = places
+        .iter()
+        .filter_map(|p| {
+            let a = p.result.as_ref().ok()?.login()?;
+            (a.mode == crate::auth::AuthMode::ChatGpt).then(|| (p.spec.display(), a))
+        })
+        .collect();
+    // One group per sign-in: by lineage, else by refresh token.
+    let key = |a: &AuthFile| a.lineage.clone().or_else(|| a.session_id.clone());
+    let mut keys: Vec<String> = Vec::new();
+    for (_, a) in &copies {
+        if let Some(k) = key(a) {
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for k in keys {
+        let group: Vec<&(String, &AuthFile)> = copies
+            .iter()
+            .filter(|(_, a)| key(a).as_deref() == Some(k.as_str()))
+            .collect();
+        let any_access_only = group.iter().any(|(_, a)| a.summary.access_only);
+        if group.len() < 2 && !any_access_only {
+            continue;
+        }
+        // (Reversed: of equal copies, the first place read, this machine first.)
+        let Some((newest_at, newest)) = group
+            .iter()
+            .rev()
+            .filter(|(_, a)| !a.summary.access_only)
+            .max_by_key(|(_, a)| a.generation())
+            .or_else(|| group.iter().rev().max_by_key(|(_, a)| a.generation()))
+            .map(|c| (c.0.clone(), c.1))
+        else {
+            continue;
+        };
+        let last_sync = known
+            .iter()
+            .filter(|e| e.by == "sync" && e.lineage.as_deref() == newest.lineage.as_deref())
+            .filter(|e| e.lineage.is_some())
+            .map(|e| e.at)
+            .max();
+        out.push(SessionView {
+            account: crate::auth::local::describe_account(newest),
+            newest: newest_at,
+            full: group
+                .iter()
+                .filter(|(_, a)| !a.summary.access_only)
+                .map(|(p, _)| p.clone())
+                .collect(),
+            access_only: group
+                .iter()
+                .filter(|(_, a)| a.summary.access_only)
+                .map(|(p, a)| AccessOnlyCopy {
+                    place: p.clone(),
+                    access_expires: a.summary.access_expires,
+                })
+                .collect(),
+            behind: group
+                .iter()
+                .filter(|(_, a)| a.generation() < newest.generation())
+                .map(|(p, _)| p.clone())
+                .collect(),
+            last_sync,
+        });
+    }
+    out
 }
 
 /// Fill `shared_with` from equal refresh-token hashes (the hash itself is never shown).

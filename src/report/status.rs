@@ -7,7 +7,7 @@ use super::push::JsonSummary;
 use super::{json_text, login_detail, render_table, scrub, Verbosity};
 use crate::auth::store::CredentialStore;
 use crate::auth::AuthSummary;
-use crate::ops::status::{LoginState, PlaceResult, PlaceStatus, StatusResults};
+use crate::ops::status::{LoginState, PlaceResult, PlaceStatus, SessionView, StatusResults};
 use crate::targets::{Fingerprint, HomeSource, TargetError};
 
 /// Every login any place holds, for scrubbing.
@@ -20,10 +20,67 @@ fn logins(places: &[PlaceResult]) -> impl Iterator<Item = &crate::auth::AuthFile
 /// The status's result document on stdout: the table, or `--json`'s document.
 pub(crate) fn print(status: &StatusResults, output: &super::Output) {
     super::print_stdout(&if output.json {
-        json(&status.places)
+        json(&status.places, &status.sessions)
     } else {
-        table(&status.places, output.verbosity)
+        let text = table(&status.places, output.verbosity) + &sessions(&status.sessions);
+        scrub(text, logins(&status.places))
     });
+}
+
+/// A copy that expires within this long gets a warning: a daily sync may come too late.
+const EXPIRES_SOON: i64 = 86_400;
+
+/// One line per sign-in held at several places, and a warning for each access-only
+/// copy about to expire.
+fn sessions(sessions: &[SessionView]) -> String {
+    let now = crate::timestamp::now_unix();
+    let mut out = String::new();
+    for s in sessions {
+        let mut parts = vec![format!("newest at {}", s.newest)];
+        if s.full.len() > 1 {
+            parts.push(format!("full copies at {}", s.full.join(", ")));
+        }
+        if !s.access_only.is_empty() {
+            let list: Vec<String> = s
+                .access_only
+                .iter()
+                .map(|c| match c.access_expires {
+                    Some(e) if e < now => format!("{} (expired)", c.place),
+                    Some(e) => format!(
+                        "{} (expires in {})",
+                        c.place,
+                        crate::timestamp::human(e - now)
+                    ),
+                    None => c.place.clone(),
+                })
+                .collect();
+            parts.push(format!("access-only at {}", list.join(", ")));
+        }
+        if !s.behind.is_empty() {
+            parts.push(format!("behind: {}", s.behind.join(", ")));
+        }
+        parts.push(match s.last_sync {
+            Some(t) => format!("last sync {}", crate::timestamp::utc(t)),
+            None => "never synced (`codex-auth sync` keeps every copy fresh)".into(),
+        });
+        out.push_str(&format!("session of {}: {}\n", s.account, parts.join("; ")));
+        for c in &s.access_only {
+            let p = &c.place;
+            if let Some(e) = &c.access_expires {
+                if *e - now < EXPIRES_SOON {
+                    out.push_str(&format!(
+                        "warning: the access-only copy at {p} {}: run `codex-auth sync` before then (or `codex-auth sync --install-timer`)\n",
+                        if *e < now {
+                            "has expired".to_string()
+                        } else {
+                            format!("expires in {}", crate::timestamp::human(e - now))
+                        }
+                    ));
+                }
+            }
+        }
+    }
+    out
 }
 
 fn table(places: &[PlaceResult], verbosity: Verbosity) -> String {
@@ -183,10 +240,12 @@ struct JsonPlace<'a> {
 struct JsonStatus<'a> {
     command: &'static str,
     places: Vec<JsonPlace<'a>>,
+    #[serde(skip_serializing_if = "<[SessionView]>::is_empty")]
+    sessions: &'a [SessionView],
     summary: JsonSummary,
 }
 
-fn json(places: &[PlaceResult]) -> String {
+fn json(places: &[PlaceResult], sessions: &[SessionView]) -> String {
     let list: Vec<JsonPlace> = places
         .iter()
         .map(|p| {
@@ -243,6 +302,7 @@ fn json(places: &[PlaceResult]) -> String {
     let ok = list.iter().filter(|p| p.ok).count();
     let doc = JsonStatus {
         command: "status",
+        sessions,
         summary: JsonSummary {
             total: list.len(),
             ok,

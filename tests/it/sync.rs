@@ -204,6 +204,38 @@ fn one_sign_in_stays_alive_on_hosts_and_containers_and_a_refresh_there_is_adopte
             "{out:?}"
         );
     }
+    // Status shows the session: where the newest copy is, the access-only ones.
+    let text = sb
+        .run(&[
+            "status", "--ssh", "full", "--ssh", "access", "--docker", &c.name, "-F", &cfg,
+        ])
+        .code(0);
+    let line = text
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("session of ChatGPT account user"))
+        .unwrap_or_else(|| panic!("no session line: {text:?}"));
+    assert!(
+        line.contains(
+            "newest at local; full copies at local, full; access-only at access (expires in"
+        ),
+        "{line}"
+    );
+    assert!(line.contains(&format!("{} (expires in", c.name)), "{line}");
+    assert!(line.contains("last sync "), "{line}");
+    assert!(
+        text.stdout
+            .contains("warning: the access-only copy at access expires in"),
+        "{text:?}"
+    );
+    let session = &out.json()["sessions"][0];
+    assert_eq!(session["newest"], "local", "{out:?}");
+    assert_eq!(
+        session["access_only"].as_array().unwrap().len(),
+        2,
+        "{out:?}"
+    );
+    assert!(session["behind"].as_array().unwrap().is_empty(), "{out:?}");
 }
 
 #[test]
