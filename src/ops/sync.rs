@@ -63,6 +63,8 @@ pub(crate) enum Action {
     Other,
     /// It holds no login: left alone (`push` puts one there).
     Empty,
+    /// A container the ledger remembered no longer exists: forgotten.
+    Gone,
 }
 
 impl Action {
@@ -77,6 +79,7 @@ impl Action {
             Action::NeedsSignIn => "needs sign-in",
             Action::Other => "left alone",
             Action::Empty => "no login",
+            Action::Gone => "gone (forgotten)",
         }
     }
 
@@ -436,6 +439,13 @@ pub(crate) async fn run(
         .await?;
         let again = outcome.again && round < 3;
         results = outcome.results;
+        let gone = results
+            .places
+            .iter()
+            .filter(|p| p.action == Action::Gone)
+            .map(|p| Change::empty(&p.spec))
+            .collect::<Vec<_>>();
+        results.ledger.extend(gone);
         if !again {
             break;
         }
@@ -467,6 +477,17 @@ async fn sync_once(
     for r in reads {
         match r.held {
             Ok(h) => held.push((r.spec, h)),
+            // A container the ledger named that no longer exists (a job's, say): the
+            // ledger forgets it. A place named on the command line is reported.
+            Err(e) if e.class == ErrorClass::NoContainer && !opts.named => {
+                rows.push(PlaceSync {
+                    spec: r.spec,
+                    action: Action::Gone,
+                    copy: None,
+                    error: None,
+                    notes: Vec::new(),
+                });
+            }
             Err(e) => rows.push(PlaceSync {
                 spec: r.spec,
                 action: Action::Unreachable,

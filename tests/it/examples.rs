@@ -300,28 +300,25 @@ fn refresh_token(home: &Path) -> String {
 }
 
 #[test]
-fn ci_job_stream_keeps_its_refreshed_login_from_run_to_run() {
+fn ci_jobs_get_access_only_copies_of_a_session_sync_keeps_fresh() {
     let issuer = FakeIssuer::start();
-    // Every access token is due for a refresh: each run's Codex refreshes for real.
-    // The stored login is due for a refresh; each refreshed one is due 4 s later.
-    issuer.access_tokens_expire_in(60);
-    issuer.refreshed_tokens_expire_in(303);
-    let due = || std::thread::sleep(std::time::Duration::from_secs(4));
+    // The store's login is due for a refresh (10 minutes left, under sync's 3 days);
+    // a refreshed one lives long.
+    issuer.access_tokens_expire_in(600);
     let mut sb = Sandbox::new();
     let dir = example(&sb, "ci");
     let workflow = std::fs::read_to_string(dir.join("workflow.yml")).unwrap();
-    for line in [
-        "cancel-in-progress: false",
-        "run: examples/ci/job.sh codex exec",
-    ] {
-        assert!(workflow.contains(line), "workflow.yml lost {line:?}");
-    }
+    assert!(
+        workflow.contains("run: examples/ci/job.sh codex exec"),
+        "workflow.yml lost its job"
+    );
     let store = sb.home().join("ci-login");
     let (json, first) = issuer.login_json();
     sb.secret(&first);
     sb.write("ci-login/auth.json", &json);
     for (k, v) in [
         ("CODEX_HOME", store.display().to_string()),
+        ("CODEX_AUTH_ISSUER", issuer.base.clone()),
         ("DOCKER_HOST", docker_peers().host().to_string()),
         (
             "JOB_IMAGE",
@@ -329,79 +326,109 @@ fn ci_job_stream_keeps_its_refreshed_login_from_run_to_run() {
                 .image(crate::harness::Codex::Npm171.image())
                 .to_string(),
         ),
-        // The job's Codex reaches the test issuer on this machine's loopback, nothing else.
+        // The job's Codex could reach the test issuer on this machine's loopback.
         ("DOCKER_RUN_FLAGS", "--network host".to_string()),
     ] {
         sb.env.push((k.into(), v));
     }
     let script = dir.join("job.sh").display().to_string();
-    // The job: `codex doctor` refreshes a session that is due, then fails its network
-    // checks (exit 1); `fail` keeps that failure, else the job ends well.
-    let job = |sb: &Sandbox, fail: bool| {
+    // The job: Codex there says it is signed in, with a copy that has no refresh token;
+    // `status` is its exit status.
+    let job = |sb: &Sandbox, status: u8| {
         let run = format!(
-            "HTTPS_PROXY=http://127.0.0.1:9 NO_PROXY=127.0.0.1 codex doctor --json >/dev/null{}",
-            if fail { "" } else { "; exit 0" }
+            "codex login status && grep -q '\"refresh_token\": \"\"' /root/.codex/auth.json && HTTPS_PROXY=http://127.0.0.1:9 NO_PROXY=127.0.0.1 codex doctor --json >/dev/null; exit {status}"
         );
         sb.program("bash", &[&script, "sh", "-c", &run]).spawn()
     };
-    let refreshes = |issuer: &FakeIssuer| {
-        issuer
-            .log()
-            .iter()
-            .filter(|l| *l == "POST /oauth/token")
-            .count()
-    };
-    // Run 1: the job refreshes, then fails; the store still gets the new session back.
-    let run = job(&sb, true);
-    let out = sb.wait(run, &issuer.issued()).code(1);
-    assert!(
-        out.stdout
-            .contains("moved: the login was taken off docker:codex-job-"),
-        "{out:?}"
-    );
-    let after_first = refreshes(&issuer);
-    assert!(after_first >= 1);
+    // Run 1: sync refreshes the store's session once; the job's status is the run's.
+    let run = job(&sb, 3);
+    let out = sb.wait(run, &issuer.issued()).code(3);
+    assert!(out.all().contains("Logged in using ChatGPT"), "{out:?}");
+    assert!(!out.stderr.contains("left a place behind"), "{out:?}");
+    assert_eq!(issuer.refreshes(), vec![first.clone()]);
     let second = refresh_token(&store);
-    assert_ne!(second, first, "the refreshed login was not kept");
     assert!(issuer.is_live(&second));
-    // Run 2 starts from it: its refresh is honoured (a spent token would be refused).
-    due();
-    let run = job(&sb, false);
-    sb.wait(run, &issuer.issued()).code(0);
-    let after_second = refreshes(&issuer);
-    assert!(after_second > after_first, "run 2 did not refresh");
-    let third = refresh_token(&store);
-    assert_ne!(third, second);
-    assert!(issuer.is_live(&third));
-    // Two runs at once take turns on the store: the second starts from what the first
-    // left (not yet due), never from the session the first spent.
-    due();
-    let (a, b) = (job(&sb, false), job(&sb, false));
-    sb.wait(a, &issuer.issued()).code(0);
-    sb.wait(b, &issuer.issued()).code(0);
-    assert!(refreshes(&issuer) > after_second);
-    let last = refresh_token(&store);
-    assert!(issuer.is_live(&last), "the store holds a spent session");
-    // No refresh token was ever presented twice.
-    let presented: Vec<String> = issuer
-        .bodies()
-        .iter()
-        .filter_map(|b| serde_json::from_str::<serde_json::Value>(b).ok())
-        .filter_map(|v| v["refresh_token"].as_str().map(str::to_string))
-        .collect();
-    let distinct: std::collections::HashSet<&String> = presented.iter().collect();
-    assert_eq!(presented.len(), refreshes(&issuer));
-    assert_eq!(
-        distinct.len(),
-        presented.len(),
-        "a spent session was used again"
-    );
-    // Every job container is gone, and with it every copy.
+    // Runs 2 and 3 at once: nothing is due, nothing is sent; run 1's container is gone,
+    // and the ledger forgets it.
+    let (a, b) = (job(&sb, 0), job(&sb, 0));
+    for out in [sb.wait(a, &issuer.issued()), sb.wait(b, &issuer.issued())] {
+        assert_eq!(out.code, 0, "{out:?}");
+        assert!(out.all().contains("Logged in using ChatGPT"), "{out:?}");
+        assert!(!out.stderr.contains("left a place behind"), "{out:?}");
+    }
+    // The session was refreshed once, here; no job ever reached the issuer, not even
+    // with an empty refresh token.
+    assert_eq!(issuer.refreshes(), vec![first]);
+    assert_eq!(refresh_token(&store), second);
+    assert!(issuer.is_live(&second));
+    // Every job container is gone, and with it every copy; the ledger holds none.
     let left = crate::harness::docker_cli(
         docker_peers().host(),
         &["ps", "-aq", "--filter", "name=codex-job-"],
     );
     assert!(left.trim().is_empty(), "containers left: {left}");
+    // (The containers of the last runs: forgotten by the next sync.)
+    let out = sb.run(&["sync"]).code(0);
+    assert!(out.stdout.contains("2 gone (forgotten)"), "{out:?}");
+    let out = sb.run(&["sync"]).code(0);
+    assert!(!out.stdout.contains("codex-job-"), "{out:?}");
+}
+
+#[test]
+fn a_timer_keeps_access_only_copies_on_hosts_fresh() {
+    let issuer = FakeIssuer::start();
+    issuer.access_tokens_expire_in(600);
+    let mut sb = Sandbox::new();
+    let dir = example(&sb, "timer");
+    let (a, b) = (RemoteUser::bash(), RemoteUser::bash());
+    a.with_codex(crate::harness::Codex::Npm171);
+    for u in [&a, &b] {
+        u.authorize(&sb);
+    }
+    sb.alias("build-1", &a);
+    let cfg = sb.alias("build-2", &b);
+    let (json, first) = issuer.login_json();
+    sb.secret(&first);
+    let home = sb.home().join("codex-home");
+    sb.write("codex-home/auth.json", &json);
+    for (k, v) in [
+        ("CODEX_HOME", home.display().to_string()),
+        ("CODEX_AUTH_ISSUER", issuer.base.clone()),
+        ("SSH_CONFIG", cfg.display().to_string()),
+    ] {
+        sb.env.push((k.into(), v));
+    }
+    let script = dir.join("setup.sh").display().to_string();
+    let out = sb
+        .program("bash", &[&script, "build-1", "build-2"])
+        .out()
+        .code(0);
+    for t in issuer.issued() {
+        assert!(!out.all().contains(&t), "a token leaked: {out:?}");
+    }
+    // The first sync refreshed the session here and gave both hosts its access token.
+    assert_eq!(issuer.refreshes(), vec![first]);
+    let here: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(home.join("auth.json")).unwrap()).unwrap();
+    for u in [&a, &b] {
+        let there: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(u.auth_path()).unwrap()).unwrap();
+        assert_eq!(there["tokens"]["refresh_token"], "");
+        assert_eq!(
+            there["tokens"]["access_token"],
+            here["tokens"]["access_token"]
+        );
+    }
+    assert!(out.stdout.contains("access-only at build-1"), "{out:?}");
+    // The timer runs the same sync with the same ssh config, daily.
+    let units = sb.home().join(".config/systemd/user");
+    let service = std::fs::read_to_string(units.join("codex-auth-sync.service")).unwrap();
+    assert!(
+        service.contains(&format!("\"-F\" \"{}\"", cfg.display())),
+        "{service}"
+    );
+    let timer = std::fs::read_to_string(units.join("codex-auth-sync.timer")).unwrap();
+    assert!(timer.contains("OnUnitActiveSec=86400s"), "{timer}");
 }
 
 /// The README's demo: a throwaway sshd, a push through it. It runs the codex-auth found
