@@ -1,6 +1,6 @@
 //! codex-auth: get a working Codex CLI login onto machines without a browser.
 //! [`run`] parses the arguments and dispatches to the command; the layers below it are
-//! `commands` → `cli` → `report` → `ops` → `ledger`, `journal` → `targets` → `auth`, `login`,
+//! `commands` → `cli` → `report` → `ops` → `ledger`, `journal`, `schedule` → `targets` → `auth`, `login`,
 //! `ssh`, `docker` → the shared leaves (see the README's layout section; `layering.rs`
 //! holds every module to it).
 

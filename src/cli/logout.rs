@@ -18,10 +18,12 @@ pub(crate) struct LogoutArgs {
     /// Also revoke each ChatGPT session removed, at its issuer: every place holding it
     /// is signed out.
     ///
-    /// Once per session, at the issuer it came from (tokens.oauth_provenance, else
-    /// --issuer), as `codex logout` does. Before it, every other place known to hold the
-    /// session (this run's, this machine, the ledger's) is named. API keys and access
-    /// tokens are removed, never revoked. A failed revocation is exit 1.
+    /// Once per session, at the issuer this machine trusts (--issuer, else OpenAI's),
+    /// as `codex logout` does; a login naming another issuer is reported, not revoked.
+    /// Before it, every other place known to hold the session (this run's, this
+    /// machine, the ledger's) is named. API keys and access tokens are removed, never
+    /// revoked. A failed revocation is exit 1. Only with --revoke does the removed login
+    /// travel back here; otherwise only its fingerprint does.
     #[arg(long)]
     pub revoke: bool,
     /// Keep auth.json.bak (removed with the login by default).
@@ -30,7 +32,7 @@ pub(crate) struct LogoutArgs {
     /// Connect and report what would be removed (and revoked); change nothing.
     #[arg(short = 'n', long)]
     pub dry_run: bool,
-    /// The issuer for --revoke when a login does not name its own.
+    /// The issuer --revoke trusts with refresh tokens.
     #[arg(long, value_name = "URL", env = "CODEX_AUTH_ISSUER", default_value = DEFAULT_ISSUER, value_parser = super::OrDefault(DEFAULT_ISSUER))]
     pub issuer: String,
     /// The OAuth client id for --revoke when a login does not name its own.
