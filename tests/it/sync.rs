@@ -416,3 +416,157 @@ fn sync_every_stops_cleanly_on_sigterm() {
     assert!(out.stderr.contains("next sync in 1h"), "{out:?}");
     assert!(out.stdout.contains("local"), "{out:?}");
 }
+
+#[test]
+fn cycles_of_refreshes_at_a_host_and_a_host_that_was_down_catches_up() {
+    let issuer = FakeIssuer::start();
+    issuer.access_tokens_expire_in(600);
+    issuer.refreshed_tokens_expire_in(303);
+    let (mut sb, home, _) = signed_in(&issuer);
+    let (full, access) = (RemoteUser::bash(), RemoteUser::bash());
+    full.with_codex(Codex::Npm171);
+    access.with_codex(Codex::Npm171);
+    for u in [&full, &access] {
+        u.authorize(&sb);
+    }
+    sb.alias("full", &full);
+    let cfg = sb.alias("access", &access);
+    let cfg = cfg.to_str().unwrap().to_string();
+    // The same hosts, with `access` down (nothing listens on its port).
+    let down = sb.write(
+        "down_config",
+        &std::fs::read_to_string(&cfg).unwrap().replace(
+            &format!(
+                "Port {}\n  User {}\n",
+                crate::harness::peers().port(),
+                access.name
+            ),
+            &format!("Port 1\n  User {}\n", access.name),
+        ),
+    );
+    let down = down.to_str().unwrap().to_string();
+    sb.run(&["push", "--ssh", "full", "-F", &cfg]).code(0);
+    sb.run(&["push", "--ssh", "access", "-F", &cfg, "--access-only"])
+        .code(0);
+    sb.run(&["sync", "--refresh-within", "1h", "-F", &cfg])
+        .code(0);
+    for cycle in 0..3 {
+        // The host's Codex refreshes for real (its copy is due), then a sync adopts it;
+        // in the second cycle `access` is down, and catches up in the third.
+        std::thread::sleep(Duration::from_secs(4));
+        let before = token_posts(&issuer);
+        let mut codex = refresh_as(&full, Codex::Npm171, &issuer);
+        wait_for_refreshes(&issuer, before + 1);
+        let _ = codex.wait();
+        let config = if cycle == 1 { &down } else { &cfg };
+        let out = sb.run(&["sync", "--refresh-within", "30s", "-F", config, "--json"]);
+        no_token_shown(&mut sb, &issuer, &out);
+        let mut got = actions(&out.json());
+        got.sort();
+        let access_action = if cycle == 1 { "unreachable" } else { "updated" };
+        let mut want = vec![
+            ("local".to_string(), "adopted".to_string()),
+            ("full".into(), "current".into()),
+            ("access".into(), access_action.into()),
+        ];
+        want.sort();
+        assert_eq!(got, want, "cycle {cycle}: {out:?}");
+        assert_eq!(out.code, if cycle == 1 { 1 } else { 0 }, "{out:?}");
+        let here = tokens(&home.join("auth.json"));
+        assert_eq!(
+            here["refresh_token"],
+            tokens(&full.auth_path())["refresh_token"]
+        );
+        if cycle != 1 {
+            assert_eq!(
+                tokens(&access.auth_path())["access_token"],
+                here["access_token"]
+            );
+        }
+    }
+    // No token was presented twice, none empty, and the sign-in is alive.
+    let sent = issuer.refreshes();
+    let distinct: std::collections::HashSet<&String> = sent.iter().collect();
+    assert_eq!(distinct.len(), sent.len(), "{sent:?}");
+    assert!(
+        !sent.iter().any(String::is_empty),
+        "an access-only copy reached the issuer"
+    );
+    let live = tokens(&home.join("auth.json"))["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(issuer.is_live(&live) && !issuer.family_revoked(&live));
+    let out = sb
+        .run(&[
+            "status", "--ssh", "full", "--ssh", "access", "-F", &cfg, "--json",
+        ])
+        .code(0);
+    for p in out.json()["places"].as_array().unwrap() {
+        assert!(
+            p["codex_status"]
+                .as_str()
+                .is_none_or(|s| s.contains("Logged in using ChatGPT")),
+            "{out:?}"
+        );
+    }
+}
+
+#[test]
+fn a_sync_killed_at_any_step_never_sends_a_token_twice() {
+    for kill_after_ms in [150u64, 400, 700, 1100] {
+        let issuer = FakeIssuer::start();
+        issuer.access_tokens_expire_in(600);
+        let (mut sb, home, _) = signed_in(&issuer);
+        let user = RemoteUser::bash();
+        user.authorize(&sb);
+        let cfg = sb.alias("box", &user);
+        let cfg = cfg.to_str().unwrap().to_string();
+        sb.run(&["push", "--ssh", "box", "-F", &cfg, "--access-only"])
+            .code(0);
+        // The refresh answer takes 500 ms: the kill lands before, during or after it.
+        issuer.delay_refresh(Duration::from_millis(500));
+        let run = sb.spawn(&["sync", "--refresh-within", "1h", "-F", &cfg]);
+        std::thread::sleep(Duration::from_millis(kill_after_ms));
+        run.signal(libc::SIGKILL);
+        let killed = sb.wait(run, &issuer.issued());
+        std::thread::sleep(Duration::from_millis(700));
+        issuer.delay_refresh(Duration::ZERO);
+        // The next syncs either finish the job or say the session needs a sign-in; no
+        // token is ever presented twice, and the host holds no refresh token.
+        let out = sb.run(&["sync", "--refresh-within", "1h", "-F", &cfg, "--json"]);
+        no_token_shown(&mut sb, &issuer, &out);
+        let doc = out.json();
+        match out.code {
+            0 => {
+                let here = tokens(&home.join("auth.json"));
+                assert_eq!(
+                    tokens(&user.auth_path())["access_token"],
+                    here["access_token"],
+                    "after {kill_after_ms} ms: {killed:?} {out:?}"
+                );
+                assert!(issuer.is_live(here["refresh_token"].as_str().unwrap()));
+            }
+            1 => assert!(
+                doc["session"]["needs_sign_in"].is_string(),
+                "after {kill_after_ms} ms: {out:?}"
+            ),
+            _ => panic!("after {kill_after_ms} ms: {out:?}"),
+        }
+        sb.run(&["sync", "--refresh-within", "1h", "-F", &cfg]);
+        let sent = issuer.refreshes();
+        let distinct: std::collections::HashSet<&String> = sent.iter().collect();
+        assert_eq!(
+            distinct.len(),
+            sent.len(),
+            "after {kill_after_ms} ms: {sent:?}"
+        );
+        assert_eq!(tokens(&user.auth_path())["refresh_token"], "");
+        let leftovers: Vec<String> = std::fs::read_dir(user.home.join(".codex"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".auth"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+}
