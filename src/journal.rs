@@ -1,5 +1,6 @@
 //! The refresh journal: every refresh token this machine has sent to an issuer, by its
-//! sha256, written to disk (and synced) before the request leaves. A refresh token
+//! hash (the session key: 64 bits of its sha256), written to disk (and synced) before
+//! the request leaves. A refresh token
 //! rotates on use, and the issuer ends the whole session when one is sent twice; a run
 //! cut off after sending cannot know whether the issuer took it. So a token found here
 //! is never sent again, whatever happened: the entry only records how it ended
@@ -28,7 +29,7 @@ pub(crate) enum Ending {
 /// One refresh token sent.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct Spent {
-    /// sha256 (hex) of the refresh token.
+    /// The refresh token's hash (`AuthFile::session_id`).
     pub token: String,
     /// The session's lineage, when the login has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
