@@ -147,6 +147,16 @@ impl Ledger {
                         // A status that finds the same session keeps when and how it
                         // got there.
                         let fp = session_key(&auth);
+                        // What status finds at a place given an access-only copy does not
+                        // make it a holder of the session's refresh token: only a push
+                        // or a sync writing a full copy there does (sync trusts no other).
+                        let kept_access_only = by == "status"
+                            && entries.iter().any(|e| {
+                                e.place == place
+                                    && e.access_only
+                                    && e.lineage.is_some()
+                                    && e.lineage == auth.lineage
+                            });
                         if by == "status" {
                             if let Some(e) = entries
                                 .iter_mut()
@@ -155,7 +165,7 @@ impl Ledger {
                                 e.resolved = resolved;
                                 e.content = Some(auth.sha256_hex());
                                 e.lineage = auth.lineage.clone();
-                                e.access_only = auth.summary.access_only;
+                                e.access_only = auth.summary.access_only || kept_access_only;
                                 e.summary = Some(auth.summary.clone());
                                 continue;
                             }
@@ -170,7 +180,7 @@ impl Ledger {
                             kind: auth.summary.mode.clone(),
                             content: Some(auth.sha256_hex()),
                             lineage: auth.lineage.clone(),
-                            access_only: auth.summary.access_only,
+                            access_only: auth.summary.access_only || kept_access_only,
                             summary: Some(auth.summary.clone()),
                             at: now,
                             by: by.to_string(),

@@ -9,6 +9,7 @@ pub(crate) mod expect;
 pub(crate) mod home;
 pub(crate) mod local;
 pub(crate) mod os_keyring;
+pub(crate) mod running;
 pub(crate) mod store;
 pub(crate) mod verdict;
 
@@ -251,6 +252,19 @@ impl AuthFile {
     /// Whether two logins belong to the same account (or are the same key or token).
     pub(crate) fn same_account(&self, other: &AuthFile) -> bool {
         self.mode == other.mode && self.account_identity == other.account_identity
+    }
+
+    /// Whether this is a copy of the same ChatGPT sign-in as `other`, at any generation:
+    /// the same account and `login_owner_id` (which refreshes keep), or, for logins
+    /// without one, the same refresh token.
+    pub(crate) fn same_sign_in(&self, other: &AuthFile) -> bool {
+        if !self.same_account(other) {
+            return false;
+        }
+        match (&self.lineage, &other.lineage) {
+            (Some(a), Some(b)) => a == b,
+            _ => self.session_id.is_some() && self.session_id == other.session_id,
+        }
     }
 
     /// An API-key login exactly as `codex login --with-api-key` writes it.

@@ -37,7 +37,7 @@ pub(crate) struct SyncArgs {
     /// sooner (after 1 minute, then 2, 4, ... up to DURATION). Each pass prints its
     /// report (with --json, one document per pass).
     /// Example: --every 1d
-    #[arg(long, value_name = "DURATION", value_parser = duration, conflicts_with_all = ["dry_run", "uninstall_timer"])]
+    #[arg(long, value_name = "DURATION", value_parser = interval, conflicts_with_all = ["dry_run", "uninstall_timer"])]
     pub every: Option<Duration>,
     /// Run this sync on a schedule on this machine (every --every, default 1d), and
     /// exit.
@@ -78,6 +78,17 @@ fn duration(raw: &str) -> Result<Duration, String> {
     crate::timestamp::parse_duration(raw).ok_or_else(|| {
         format!("{raw:?} is not a duration: give a number and a unit (90s, 30m, 12h, 3d, 1w)")
     })
+}
+
+/// `--every`'s value: a duration of a minute or more (a sync talks to every place).
+fn interval(raw: &str) -> Result<Duration, String> {
+    let d = duration(raw)?;
+    if d < Duration::from_secs(60) {
+        return Err(format!(
+            "{raw:?} is too short: sync at most once a minute (1m)"
+        ));
+    }
+    Ok(d)
 }
 
 impl SyncArgs {
@@ -128,6 +139,8 @@ mod tests {
             Duration::from_secs(12 * 3600)
         );
         assert!(sync(&["--refresh-within", "soon"]).is_err());
+        assert!(sync(&["--every", "0s"]).is_err());
+        assert!(sync(&["--every", "1m"]).is_ok());
         assert!(!sync(&["-j", "4"]).unwrap().named);
         assert!(sync(&["--ssh", "a", "-j", "4"]).unwrap().named);
         assert!(err(sync(&["--issuer", "http://example.com"])).contains("plain http"));

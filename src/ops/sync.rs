@@ -210,13 +210,7 @@ impl TargetOutcome for Wrote {
 
 /// Whether `copy` is a copy of the session `of` (the same sign-in, at any generation).
 fn same_session(copy: &AuthFile, of: &AuthFile) -> bool {
-    if !copy.same_account(of) {
-        return false;
-    }
-    match (&copy.lineage, &of.lineage) {
-        (Some(a), Some(b)) => a == b,
-        _ => copy.session_id.is_some() && copy.session_id == of.session_id,
-    }
+    copy.same_sign_in(of)
 }
 
 /// A full copy (one that carries the refresh token).
@@ -497,13 +491,19 @@ async fn sync_once(
             }),
         }
     }
+    let remembered = Ledger::open().map(|l| l.entries().0).unwrap_or_default();
+    let trusted = opts.issuer.base.trim_end_matches('/').to_string();
+    let suspect = |spec: &TargetSpec, l: &AuthFile| {
+        untrusted_source(&spec.display(), l, &remembered, &trusted)
+    };
     // The session: this machine's full login, else the newest full copy named.
     let session = match &local.login {
         Some(l) if full(l) => Some(l.clone()),
         _ => held
             .iter()
-            .filter_map(|(_, h)| h.login.as_ref())
-            .filter(|l| full(l))
+            .filter_map(|(spec, h)| h.login.as_ref().map(|l| (spec, l)))
+            .filter(|(spec, l)| full(l) && suspect(spec, l).is_none())
+            .map(|(_, l)| l)
             .max_by_key(|l| l.generation())
             .cloned(),
     };
@@ -541,7 +541,20 @@ async fn sync_once(
     for (spec, h) in all {
         match &h.login {
             Some(l) if same_session(l, &session) => {
-                copies.push((spec, l.clone(), h.expect.clone(), h.resolved.clone()))
+                let why = (spec.display() != here.display() && full(l))
+                    .then(|| suspect(&spec, l))
+                    .flatten();
+                match why {
+                    // Never a source, never overwritten: a person looks at it.
+                    Some(why) => others.push(PlaceSync {
+                        spec,
+                        action: Action::Diverged,
+                        copy: None,
+                        error: None,
+                        notes: vec![why],
+                    }),
+                    None => copies.push((spec, l.clone(), h.expect.clone(), h.resolved.clone())),
+                }
             }
             _ if spec.display() == here.display() => {}
             _ => others.push(left_alone(spec, &h)),
@@ -829,6 +842,32 @@ async fn sync_once(
         },
         again,
     })
+}
+
+/// Why the full copy `copy` at `place` may not be adopted, if it may not: a place this
+/// machine gave an access-only copy cannot have come by the refresh token honestly (a
+/// planted copy with the sign-in's lineage would otherwise be taken and spread to every
+/// place), and a copy naming another issuer than the trusted one would send every place's
+/// Codex there.
+fn untrusted_source(
+    place: &str,
+    copy: &AuthFile,
+    remembered: &[crate::ledger::Entry],
+    trusted: &str,
+) -> Option<String> {
+    if remembered.iter().any(|e| e.place == place && e.access_only) {
+        return Some(
+            "holds a full copy (a refresh token) where an access-only copy was put: not taken as the newest and not overwritten; check that place, then `codex-auth push --access-only` to it again"
+                .into(),
+        );
+    }
+    let (issuer, _) = copy.provenance();
+    match issuer.as_deref().map(|i| i.trim_end_matches('/')) {
+        Some(other) if other != trusted => Some(format!(
+            "its copy names another issuer ({other}) than {trusted}: not taken as the newest and not overwritten"
+        )),
+        _ => None,
+    }
 }
 
 /// A place that holds no copy of the session.

@@ -175,7 +175,7 @@ fn table(places: &[PlaceResult], verbosity: Verbosity) -> String {
             group.sort();
             if !seen.contains(&group) {
                 warnings.push(format!(
-                    "warning: {} hold one ChatGPT session: when one refreshes the token, the others are signed out, and a `codex logout` or a new `codex login` at any of them revokes it for all (log in separately on each: codex-auth push --login)",
+                    "warning: {} hold one ChatGPT session: when one refreshes the token, the others are signed out until `codex-auth sync` spreads the new one, and a `codex logout` or a new `codex login` at any of them revokes it for all (give the others access-only copies: codex-auth push --access-only; or a login each: codex-auth push --login)",
                     group.join(", ")
                 ));
                 seen.push(group);

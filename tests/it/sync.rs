@@ -570,3 +570,123 @@ fn a_sync_killed_at_any_step_never_sends_a_token_twice() {
         assert!(leftovers.is_empty(), "{leftovers:?}");
     }
 }
+
+#[test]
+fn a_dry_run_reads_every_place_and_changes_nothing() {
+    let issuer = FakeIssuer::start();
+    issuer.access_tokens_expire_in(600);
+    let (mut sb, home, _) = signed_in(&issuer);
+    let user = RemoteUser::bash();
+    user.authorize(&sb);
+    let cfg = sb.alias("box", &user);
+    let cfg = cfg.to_str().unwrap().to_string();
+    sb.run(&["push", "--ssh", "box", "-F", &cfg, "--access-only"])
+        .code(0);
+    // An access-only copy behind this machine's (as after a refresh here).
+    let stale = std::fs::read_to_string(user.auth_path()).unwrap();
+    let here = std::fs::read_to_string(home.join("auth.json")).unwrap();
+    let ledger =
+        std::fs::read_to_string(sb.home().join(".local/state/codex-auth/ledger.json")).unwrap();
+    let out = sb
+        .run(&[
+            "sync",
+            "--dry-run",
+            "--refresh-within",
+            "1h",
+            "-F",
+            &cfg,
+            "--json",
+        ])
+        .code(0);
+    no_token_shown(&mut sb, &issuer, &out);
+    let doc = out.json();
+    assert_eq!(doc["dry_run"], true);
+    assert!(
+        doc["places"][0]["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("would refresh"),
+        "{out:?}"
+    );
+    assert!(issuer.refreshes().is_empty(), "a dry run sent a refresh");
+    assert_eq!(std::fs::read_to_string(user.auth_path()).unwrap(), stale);
+    assert_eq!(
+        std::fs::read_to_string(home.join("auth.json")).unwrap(),
+        here
+    );
+    assert_eq!(
+        std::fs::read_to_string(sb.home().join(".local/state/codex-auth/ledger.json")).unwrap(),
+        ledger,
+        "a dry run changed the ledger"
+    );
+    assert!(!sb
+        .home()
+        .join(".local/state/codex-auth/refresh-journal.json")
+        .exists());
+    // Bad input: a clear error, exit 2, nothing touched.
+    for bad in [
+        &["sync", "--every", "0s"][..],
+        &["sync", "--refresh-within", "soon"],
+        &["sync", "--install-timer", "--dry-run"],
+        &["sync", "--issuer", "http://example.com"],
+    ] {
+        let out = sb.run(bad);
+        assert_eq!(out.code, 2, "{bad:?}: {out:?}");
+        assert!(out.stdout.is_empty(), "{out:?}");
+        assert!(
+            out.stderr.starts_with("codex-auth: ") || out.stderr.starts_with("error: "),
+            "{out:?}"
+        );
+    }
+    assert!(issuer.refreshes().is_empty());
+}
+
+#[test]
+fn a_full_copy_planted_where_an_access_only_copy_was_put_is_never_adopted() {
+    let issuer = FakeIssuer::start();
+    let (mut sb, home, _) = signed_in(&issuer);
+    let user = RemoteUser::bash();
+    user.authorize(&sb);
+    let cfg = sb.alias("box", &user);
+    let cfg = cfg.to_str().unwrap().to_string();
+    sb.run(&["push", "--ssh", "box", "-F", &cfg, "--access-only"])
+        .code(0);
+    // Someone at the host plants a "newer" full copy of the same sign-in (its lineage is
+    // in the access-only copy), with a refresh token of their own.
+    let mut planted: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(user.auth_path()).unwrap()).unwrap();
+    planted["tokens"]["refresh_token"] = "rt-planted-by-the-host-0000000000".into();
+    planted["last_refresh"] = "2099-01-01T00:00:00.000000Z".into();
+    user.write_owned(".codex/auth.json", &planted.to_string(), 0o600);
+    let before = std::fs::read_to_string(home.join("auth.json")).unwrap();
+    // A status there does not make the place a trusted holder.
+    sb.run(&["status", "--ssh", "box", "-F", &cfg]).code(0);
+    let out = sb.run(&["sync", "-F", &cfg, "--json"]);
+    no_token_shown(&mut sb, &issuer, &out);
+    assert_eq!(out.code, 1, "{out:?}");
+    let doc = out.json();
+    let mut got = actions(&doc);
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("box".into(), "diverged".into()),
+            ("local".into(), "current".into())
+        ],
+        "{out:?}"
+    );
+    assert!(
+        out.stdout.contains("where an access-only copy was put"),
+        "{out:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(home.join("auth.json")).unwrap(),
+        before
+    );
+    assert_eq!(
+        tokens(&user.auth_path())["refresh_token"],
+        "rt-planted-by-the-host-0000000000",
+        "a suspect copy is left for a person to look at"
+    );
+    assert!(issuer.refreshes().is_empty());
+}
