@@ -17,6 +17,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("ledger", 4),
     ("journal", 4),
     ("schedule", 4),
+    ("saved", 4),
     ("targets", 3),
     ("auth", 2),
     ("login", 2),

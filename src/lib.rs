@@ -1,6 +1,6 @@
 //! codex-auth: get a working Codex CLI login onto machines without a browser.
 //! [`run`] parses the arguments and dispatches to the command; the layers below it are
-//! `commands` → `cli` → `report` → `ops` → `ledger`, `journal`, `schedule` → `targets` → `auth`, `login`,
+//! `commands` → `cli` → `report` → `ops` → `ledger`, `journal`, `schedule`, `saved` → `targets` → `auth`, `login`,
 //! `ssh`, `docker` → the shared leaves (see the README's layout section; `layering.rs`
 //! holds every module to it).
 
@@ -19,6 +19,7 @@ mod login;
 mod ops;
 mod prompt;
 mod report;
+mod saved;
 mod schedule;
 mod secret;
 mod ssh;
@@ -49,6 +50,9 @@ where
         Command::Status(args) => commands::status::run(args, given),
         Command::Logout(args) => commands::logout::run(args, given),
         Command::Sync(args) => commands::sync::run(args, given),
+        Command::Save(args) => commands::saved::save(args),
+        Command::Switch(args) => commands::saved::switch(args),
+        Command::Forget(args) => commands::saved::forget(args, given),
         Command::Login(args) => commands::login::run(args, given),
         Command::Completions(args) => commands::completions::completions(&args),
         Command::Man(args) => commands::completions::man(&args),

@@ -10,6 +10,7 @@ mod login;
 mod logout;
 mod manual;
 mod push;
+mod saved;
 mod status;
 mod sync;
 
@@ -23,6 +24,7 @@ pub(crate) use login::LoginArgs;
 pub(crate) use logout::LogoutArgs;
 pub(crate) use manual::{CompletionsArgs, ManArgs};
 pub(crate) use push::PushArgs;
+pub(crate) use saved::{ForgetArgs, SaveArgs, SwitchArgs};
 pub(crate) use status::{StatusArgs, StatusAsk};
 pub(crate) use sync::SyncArgs;
 
@@ -116,6 +118,31 @@ pub(crate) enum Command {
         after_help = "Examples:\n  codex-auth sync\n  codex-auth sync --ssh devbox --docker app\n  codex-auth sync --dry-run --json\n  codex-auth push --ssh ci-1 --ssh ci-2 --access-only && codex-auth sync"
     )]
     Sync(SyncArgs),
+    /// Keep this machine's current login under a name (several accounts here).
+    ///
+    /// Wherever the login lives (auth.json or the OS keyring), a copy goes to the state
+    /// directory (logins/NAME.json, 0600 in a 0700 directory). `switch NAME` makes it
+    /// the current login again; `status --saved` lists the names.
+    #[command(
+        after_help = "Examples:\n  codex-auth save work\n  codex-auth save personal --force"
+    )]
+    Save(SaveArgs),
+    /// Make a saved login this machine's login.
+    ///
+    /// The outgoing login is first written back to its own name when Codex refreshed it
+    /// meanwhile (a refresh is never lost); a login saved under no name is not
+    /// replaced. Refused while a Codex runs with this Codex home (its PID is named), or
+    /// waits for it with --wait. Written under Codex's locks, only if the current login
+    /// is still what was read.
+    #[command(
+        after_help = "Examples:\n  codex-auth switch work\n  codex-auth switch personal --wait 300"
+    )]
+    Switch(SwitchArgs),
+    /// Drop a saved login; --revoke also ends its session at the issuer.
+    #[command(
+        after_help = "Examples:\n  codex-auth forget old-seat\n  codex-auth forget old-seat --revoke"
+    )]
+    Forget(ForgetArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
     /// Print the manual page (roff), for `man -l -` or a man directory; with COMMAND, that command's page (every flag).
@@ -603,6 +630,9 @@ pub(crate) mod tests {
                 "login",
                 "logout",
                 "sync",
+                "save",
+                "switch",
+                "forget",
                 "completions",
                 "man"
             ]

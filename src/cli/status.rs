@@ -27,6 +27,12 @@ pub(crate) struct StatusArgs {
     /// Example: --forget docker:old-app
     #[arg(long, value_name = "PLACE", conflicts_with = "known")]
     pub forget: Option<String>,
+    /// List the saved logins (`codex-auth save NAME`) instead: per name the kind,
+    /// account, plan, access-token expiry and the places the ledger says hold it.
+    ///
+    /// Nothing is connected; it takes no place.
+    #[arg(long, conflicts_with_all = ["known", "forget"])]
+    pub saved: bool,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -36,6 +42,8 @@ pub(crate) enum StatusAsk {
     Read(Box<StatusOptions>),
     /// Drop one place from the ledger.
     Forget(String),
+    /// List the saved logins.
+    Saved,
 }
 
 impl StatusArgs {
@@ -51,6 +59,16 @@ impl StatusArgs {
                 ));
             }
             return Ok(StatusAsk::Forget(place.clone()));
+        }
+        if self.saved {
+            if let Some(flag) = given.first_except(&["saved", "json", "quiet", "verbose"]) {
+                return Err(not_with(
+                    &flag,
+                    "status --saved (it lists this machine's saved logins)",
+                    "run --saved on its own",
+                ));
+            }
+            return Ok(StatusAsk::Saved);
         }
         let places = self.scope.selection(Some(ThisMachine::First))?;
         if !self.known {

@@ -10,6 +10,11 @@ use super::{exit_code, Runner};
 pub(crate) fn run(args: StatusArgs, given: &Given) -> Result<u8, AppError> {
     let opts = match args.options(given)? {
         StatusAsk::Forget(place) => return forget(&place),
+        StatusAsk::Saved => {
+            let views = crate::ops::saved::list()?;
+            report::saved::list(&views, &args.output.output());
+            return Ok(crate::error::exit::OK);
+        }
         StatusAsk::Read(opts) => opts,
     };
     let kinds = args.scope.contexts()?;
