@@ -253,12 +253,16 @@ async fn read_all(places: &[TargetSpec], opts: &Arc<SyncOptions>, run: &Run) -> 
                     let rep = r?;
                     // A login this machine keeps in the keyring is compact JSON there;
                     // places get the file Codex would write for it, as a push sends.
-                    let login = rep.content.as_ref().and_then(|c| match &rep.keyring_account {
-                        Some(_) => {
-                            AuthFile::from_keyring_value(&String::from_utf8_lossy(c.expose())).ok()
-                        }
-                        None => AuthFile::parse(c.expose()).ok(),
-                    });
+                    let login = rep
+                        .content
+                        .as_ref()
+                        .and_then(|c| match &rep.keyring_account {
+                            Some(_) => {
+                                AuthFile::from_keyring_value(&String::from_utf8_lossy(c.expose()))
+                                    .ok()
+                            }
+                            None => AuthFile::parse(c.expose()).ok(),
+                        });
                     Ok(Held {
                         expect: rep.expect_unchanged(),
                         resolved: format!("{} {}", rep.location.user, rep.path()),
