@@ -29,6 +29,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("timestamp", 1),
     ("prompt", 1),
     ("browser", 1),
+    ("console", 1),
     ("test_inputs", 1),
     ("layering", 1),
 ];

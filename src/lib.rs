@@ -8,6 +8,7 @@ mod auth;
 mod browser;
 mod cli;
 mod commands;
+mod console;
 mod docker;
 mod encoding;
 mod error;
@@ -53,6 +54,7 @@ where
         Command::Save(args) => commands::saved::save(args),
         Command::Switch(args) => commands::saved::switch(args),
         Command::Forget(args) => commands::saved::forget(args, given),
+        Command::Run(args) => commands::run::run(args, given),
         Command::Login(args) => commands::login::run(args, given),
         Command::Completions(args) => commands::completions::completions(&args),
         Command::Man(args) => commands::completions::man(&args),

@@ -10,6 +10,7 @@ mod login;
 mod logout;
 mod manual;
 mod push;
+mod run;
 mod saved;
 mod status;
 mod sync;
@@ -24,6 +25,7 @@ pub(crate) use login::LoginArgs;
 pub(crate) use logout::LogoutArgs;
 pub(crate) use manual::{CompletionsArgs, ManArgs};
 pub(crate) use push::PushArgs;
+pub(crate) use run::RunArgs;
 pub(crate) use saved::{ForgetArgs, SaveArgs, SwitchArgs};
 pub(crate) use status::{StatusArgs, StatusAsk};
 pub(crate) use sync::SyncArgs;
@@ -143,6 +145,22 @@ pub(crate) enum Command {
         after_help = "Examples:\n  codex-auth forget old-seat\n  codex-auth forget old-seat --revoke"
     )]
     Forget(ForgetArgs),
+    /// Run one command with a login that exists on the place only while it runs.
+    ///
+    /// The login (this machine's, --from saved:NAME, a file, a place's) is lent to a
+    /// private temporary Codex home on the place (0700, an unpredictable name in its
+    /// TMPDIR) that links the rest of the place's Codex home (config.toml, AGENTS.md,
+    /// sessions, ...); CMD runs there with CODEX_HOME set to it, on a terminal when this
+    /// one is (so `run --ssh box -- codex` is the interactive Codex there), its output
+    /// streamed and its exit status ours; signals (Ctrl-C, TERM, HUP) are passed on.
+    /// Afterwards the temporary home is removed, also when the connection is cut or run
+    /// is killed (its keeper there sees the connection end), or else by the next run or
+    /// status there. The copy is access-only (no refresh token) unless --full. With no
+    /// place named, the command runs here.
+    #[command(
+        after_help = "Examples:\n  codex-auth run --ssh devbox -- codex\n  codex-auth run --docker ci-job -- codex exec \"fix the failing test\"\n  codex-auth run --from saved:work -- codex exec \"summarise the diff\"\n  codex-auth run --ssh box --full -- codex exec hello\n\nExit status: the command's (0-255); 255 when the place was lost before the command's end was seen; before the command starts, 1 (a place out of reach) or 2 (bad input)."
+    )]
+    Run(RunArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
     /// Print the manual page (roff), for `man -l -` or a man directory; with COMMAND, that command's page (every flag).
@@ -633,6 +651,7 @@ pub(crate) mod tests {
                 "save",
                 "switch",
                 "forget",
+                "run",
                 "completions",
                 "man"
             ]

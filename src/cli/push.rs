@@ -14,15 +14,15 @@ use crate::targets::{Kind, TargetSpec, ThisMachine};
 pub(crate) struct PushArgs {
     #[command(flatten)]
     pub scope: TargetArgs,
-    /// Push this auth.json, or the login a place holds (ssh:DEST, docker:CONTAINER,
-    /// local), instead of this machine's.
+    /// Push this auth.json, a saved login (saved:NAME), or the login a place holds
+    /// (ssh:DEST, docker:CONTAINER, local), instead of this machine's.
     ///
     /// A place is read as `status` reads it: its Codex home, where its Codex keeps
     /// the login (a target whose Codex keeps it in its OS keyring cannot be read over a
     /// connection). A path with a colon is written ./name:x. The login is checked before
     /// any target is connected; a bad one is exit 2.
     /// Example: --from ssh:oldbox
-    #[arg(long, value_name = "FILE|PLACE", conflicts_with_all = ["api_key_stdin", "access_token_stdin", "login"])]
+    #[arg(long, value_name = "FILE|PLACE|saved:NAME", conflicts_with_all = ["api_key_stdin", "access_token_stdin", "login"])]
     pub from: Option<String>,
     /// With --from PLACE: take the login off the source once the destination verified
     /// it (one destination).
@@ -112,7 +112,16 @@ pub(crate) struct PushArgs {
 
 /// `--from` as given: a place (`KIND:ADDRESS`, like `ssh:DEST` or `docker:NAME`, or
 /// `local`) or a file path.
-fn parse_from(raw: &str) -> Result<Source, AppError> {
+pub(crate) fn parse_from(raw: &str) -> Result<Source, AppError> {
+    if let Some(name) = raw.strip_prefix("saved:") {
+        crate::saved::check_name(name).map_err(|e| {
+            AppError::usage(
+                format!("--from {raw}: {e}"),
+                Some("`codex-auth status --saved` lists the saved logins"),
+            )
+        })?;
+        return Ok(Source::Saved(name.to_string()));
+    }
     if let Some(spec) = TargetSpec::parse_address(raw)? {
         return Ok(Source::Place(spec));
     }
@@ -124,7 +133,7 @@ fn parse_from(raw: &str) -> Result<Source, AppError> {
             return Err(AppError::usage(
                 format!("unknown place kind {kind:?} in --from {raw}"),
                 Some(&format!(
-                    "--from takes {}, or a file (a path with a colon: ./name:x)",
+                    "--from takes {}, saved:NAME, or a file (a path with a colon: ./name:x)",
                     crate::targets::kind_addresses().join(", ")
                 )),
             ));

@@ -394,6 +394,59 @@ impl Engine {
         Ok(out)
     }
 
+    /// Start `cmd` in the container as `user` and return it running, its stdin, output
+    /// and exit as streams; with `tty` (its TERM and size) on a terminal, as
+    /// `docker exec -it` runs it.
+    pub(crate) async fn spawn(
+        &self,
+        container: &Container,
+        cmd: Vec<String>,
+        user: Option<&str>,
+        tty: Option<(&str, u16, u16)>,
+    ) -> Result<ExecProcess, DockerError> {
+        let created = self
+            .docker
+            .create_exec(
+                &container.id,
+                CreateExecOptions {
+                    cmd: Some(cmd),
+                    user: user.map(str::to_string),
+                    attach_stdin: Some(true),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    tty: Some(tty.is_some()),
+                    env: tty.map(|(term, _, _)| vec![format!("TERM={term}")]),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let started = self
+            .docker
+            .start_exec(
+                &created.id,
+                Some(bollard::exec::StartExecOptions {
+                    detach: false,
+                    tty: tty.is_some(),
+                    output_capacity: None,
+                }),
+            )
+            .await?;
+        let StartExecResults::Attached { output, input } = started else {
+            return Err(DockerError::Transport("the exec did not attach".into()));
+        };
+        let mut process = ExecProcess {
+            engine: self.clone(),
+            id: created.id,
+            output,
+            input: Some(input),
+            exited: false,
+        };
+        if let Some((_, cols, rows)) = tty {
+            process.resize(cols, rows).await;
+        }
+        Ok(process)
+    }
+
     /// Whether `container` still runs, stopped, or is gone.
     pub(crate) async fn state(&self, container: &Container) -> Result<ContainerState, DockerError> {
         match self.docker.inspect_container(&container.id, None).await {
@@ -687,5 +740,110 @@ mod tests {
         assert_eq!(c.tmpfs_under("/homework"), None);
         assert_eq!(c.env_var("CODEX_HOME"), Some("/srv/codex"));
         assert_eq!(c.env_var("A"), Some("b=c"));
+    }
+}
+
+/// A command running in a container (`Engine::spawn`).
+pub(crate) struct ExecProcess {
+    engine: Engine,
+    id: String,
+    output: std::pin::Pin<
+        Box<
+            dyn futures_util::Stream<
+                    Item = Result<bollard::container::LogOutput, bollard::errors::Error>,
+                > + Send,
+        >,
+    >,
+    input: Option<std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>>,
+    exited: bool,
+}
+
+/// What a command in a container did next.
+#[derive(Debug)]
+pub(crate) enum ExecEvent {
+    Stdout(Vec<u8>),
+    Stderr(Vec<u8>),
+    /// It ended with this code (128 + N when signal N killed it).
+    Exit(i64),
+    /// The connection to the engine ended without an exit code.
+    Closed,
+}
+
+impl ExecProcess {
+    pub(crate) async fn next(&mut self) -> ExecEvent {
+        if self.exited {
+            return ExecEvent::Closed;
+        }
+        match self.output.next().await {
+            Some(Ok(bollard::container::LogOutput::StdOut { message }))
+            | Some(Ok(bollard::container::LogOutput::Console { message })) => {
+                ExecEvent::Stdout(message.to_vec())
+            }
+            Some(Ok(bollard::container::LogOutput::StdErr { message })) => {
+                ExecEvent::Stderr(message.to_vec())
+            }
+            Some(Ok(_)) => ExecEvent::Stdout(Vec::new()),
+            Some(Err(_)) => {
+                self.exited = true;
+                ExecEvent::Closed
+            }
+            None => {
+                self.exited = true;
+                // The stream ends a moment before the engine records the exit.
+                for _ in 0..50 {
+                    match self.engine.docker.inspect_exec(&self.id).await {
+                        Ok(info) if info.running == Some(true) => {
+                            tokio::time::sleep(std::time::Duration::from_millis(20)).await
+                        }
+                        Ok(info) => {
+                            return info
+                                .exit_code
+                                .map(ExecEvent::Exit)
+                                .unwrap_or(ExecEvent::Closed)
+                        }
+                        Err(_) => return ExecEvent::Closed,
+                    }
+                }
+                ExecEvent::Closed
+            }
+        }
+    }
+
+    /// Send `data` to its stdin.
+    pub(crate) async fn write_stdin(&mut self, data: &[u8]) -> Result<(), DockerError> {
+        match &mut self.input {
+            Some(input) => {
+                input.write_all(data).await.map_err(|e| {
+                    DockerError::Transport(format!("the command's stdin closed: {e}"))
+                })?;
+                input
+                    .flush()
+                    .await
+                    .map_err(|e| DockerError::Transport(format!("the command's stdin closed: {e}")))
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// End of input: the command sees EOF on stdin.
+    pub(crate) async fn close_stdin(&mut self) {
+        if let Some(mut input) = self.input.take() {
+            let _ = input.shutdown().await;
+        }
+    }
+
+    /// Its terminal was resized.
+    pub(crate) async fn resize(&mut self, cols: u16, rows: u16) {
+        let _ = self
+            .engine
+            .docker
+            .resize_exec(
+                &self.id,
+                bollard::exec::ResizeExecOptions {
+                    height: rows,
+                    width: cols,
+                },
+            )
+            .await;
     }
 }

@@ -10,6 +10,7 @@ pub(crate) mod install;
 pub(crate) mod login;
 pub(crate) mod logout;
 pub(crate) mod push;
+pub(crate) mod run;
 pub(crate) mod saved;
 pub(crate) mod source;
 pub(crate) mod status;

@@ -90,6 +90,7 @@ pub(crate) async fn run(
     // Files and stdin first: a bad one costs no connection.
     let pending = match &opts.source {
         Source::File(path) => Pending::Ready(Box::new(source::from_file(path)?)),
+        Source::Saved(name) => Pending::Ready(Box::new(source::from_saved(name)?)),
         Source::ApiKeyStdin => Pending::Ready(Box::new(source::api_key_from_stdin()?)),
         Source::AccessTokenStdin => Pending::Ready(Box::new(source::access_token_from_stdin()?)),
         Source::Place(spec) => Pending::Place(spec.clone()),

@@ -21,6 +21,8 @@ const MAX_INPUT: u64 = 1 << 20;
 pub(crate) enum Source {
     /// An auth.json (`--from FILE`).
     File(PathBuf),
+    /// A login saved by name (`--from saved:NAME`).
+    Saved(String),
     /// The login a place holds: this machine's by default, or `--from PLACE`.
     Place(TargetSpec),
     ApiKeyStdin,
@@ -73,6 +75,12 @@ pub(crate) enum SourceError {
     /// A place cannot be reached or read.
     #[error("cannot read the login from {place}: {}", .error.message)]
     Unreachable { place: String, error: TargetError },
+    /// No login is saved under the name (the names that are).
+    #[error("no saved login {0:?}")]
+    NoSaved(String, Vec<String>),
+    /// The saved login cannot be read.
+    #[error("cannot read the saved login: {0}")]
+    SavedUnreadable(String),
 }
 
 impl SourceError {
@@ -101,6 +109,13 @@ impl SourceError {
             SourceError::LocalUnreadable(e) | SourceError::Unreachable { error: e, .. } => {
                 return e.hint.clone()
             }
+            SourceError::NoSaved(_, names) if names.is_empty() => {
+                "save one first: `codex-auth save NAME`".into()
+            }
+            SourceError::NoSaved(_, names) => format!("saved logins: {}", names.join(", ")),
+            SourceError::SavedUnreadable(_) => {
+                "`codex-auth status --saved` lists the saved logins".into()
+            }
             SourceError::StdinUnreadable(_) => return None,
         })
     }
@@ -127,6 +142,17 @@ pub(crate) fn from_file(path: &Path) -> Result<AuthFile, SourceError> {
         path: path.to_path_buf(),
         error,
     })
+}
+
+/// The login saved as `name` (`--from saved:NAME`).
+pub(crate) fn from_saved(name: &str) -> Result<AuthFile, SourceError> {
+    crate::saved::check_name(name).map_err(SourceError::SavedUnreadable)?;
+    let saved = crate::saved::SavedLogins::open()
+        .ok_or_else(|| SourceError::SavedUnreadable("no state directory (set HOME)".into()))?;
+    saved
+        .load(name)
+        .map_err(SourceError::SavedUnreadable)?
+        .ok_or_else(|| SourceError::NoSaved(name.to_string(), saved.names()))
 }
 
 /// An API key piped on stdin, as `codex login --with-api-key` takes it.

@@ -7,6 +7,7 @@
 pub(crate) mod login;
 pub(crate) mod logout;
 pub(crate) mod push;
+pub(crate) mod run;
 pub(crate) mod saved;
 pub(crate) mod status;
 pub(crate) mod sync;

@@ -221,6 +221,8 @@ pub(crate) enum ProcessEvent {
     Stdout(Vec<u8>),
     Stderr(Vec<u8>),
     Exit(u32),
+    /// It was killed by this signal (as `kill -l` names it, without SIG).
+    Signal(String),
     /// The channel (or the connection) closed.
     Closed,
 }
@@ -237,6 +239,9 @@ impl RemoteProcess {
                 }
                 Some(russh::ChannelMsg::ExitStatus { exit_status }) => {
                     return ProcessEvent::Exit(exit_status)
+                }
+                Some(russh::ChannelMsg::ExitSignal { signal_name, .. }) => {
+                    return ProcessEvent::Signal(signal_name_of(&signal_name))
                 }
                 Some(_) => continue,
                 None => return ProcessEvent::Closed,
@@ -263,6 +268,31 @@ impl RemoteProcess {
     pub(crate) async fn close(&self) {
         let _ = self.channel.close().await;
     }
+
+    /// The terminal it runs on was resized.
+    pub(crate) async fn resize(&self, cols: u32, rows: u32) {
+        let _ = self.channel.window_change(cols, rows, 0, 0).await;
+    }
+}
+
+/// A signal as the protocol names it (RFC 4254 6.10: without SIG).
+fn signal_name_of(sig: &russh::Sig) -> String {
+    match sig {
+        russh::Sig::ABRT => "ABRT",
+        russh::Sig::ALRM => "ALRM",
+        russh::Sig::FPE => "FPE",
+        russh::Sig::HUP => "HUP",
+        russh::Sig::ILL => "ILL",
+        russh::Sig::INT => "INT",
+        russh::Sig::KILL => "KILL",
+        russh::Sig::PIPE => "PIPE",
+        russh::Sig::QUIT => "QUIT",
+        russh::Sig::SEGV => "SEGV",
+        russh::Sig::TERM => "TERM",
+        russh::Sig::USR1 => "USR1",
+        russh::Sig::Custom(name) => name.as_str(),
+    }
+    .to_string()
 }
 
 /// What a remote command printed and how it ended.
@@ -422,6 +452,32 @@ impl Session {
     pub(crate) async fn spawn(&self, command: &str) -> Result<RemoteProcess, SshError> {
         let channel = self.start(command).await?;
         Ok(RemoteProcess { channel })
+    }
+
+    /// Start `command` on a terminal of type `term` and size `cols` x `rows` (as `ssh -t`).
+    pub(crate) async fn spawn_with_pty(
+        &self,
+        command: &str,
+        term: &str,
+        cols: u32,
+        rows: u32,
+    ) -> Result<RemoteProcess, SshError> {
+        let channel = self
+            .unless_closed(self.handle.channel_open_session())
+            .await?;
+        for (name, value) in &self.env {
+            self.unless_closed(channel.set_env(false, name.as_str(), value.as_str()))
+                .await?;
+        }
+        self.unless_closed(channel.request_pty(true, term, cols, rows, 0, 0, &[]))
+            .await?;
+        self.unless_closed(channel.exec(true, command)).await?;
+        Ok(RemoteProcess { channel })
+    }
+
+    /// Resolves when the connection is gone.
+    pub(crate) async fn gone(&self) {
+        self.closed().await
     }
 
     /// Start `command` and use its stdin and stdout as one byte stream (stderr and the

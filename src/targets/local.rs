@@ -10,9 +10,9 @@ use clap::Args;
 use futures_util::future::BoxFuture;
 
 use super::{
-    ConnectContext, ErrorClass, FileKind, Fingerprint, InspectReport, InspectRequest,
-    InstallReport, InstallRequest, Location, Outcome, Previous, RemoveOutcome, RemoveReport,
-    RemoveRequest, Target, TargetError, TargetKind,
+    ConnectContext, ErrorClass, Event, FileKind, Fingerprint, InspectReport, InspectRequest,
+    InstallReport, InstallRequest, Location, Outcome, Previous, Process, RemoveOutcome,
+    RemoveReport, RemoveRequest, Spawn, Target, TargetError, TargetKind,
 };
 use crate::auth::local::{
     self, LocalHome, LocalOutcome, LocalPlace, LocalRead, LocalReadError, LocalWriteError,
@@ -147,7 +147,128 @@ fn keyring_error(e: &crate::auth::os_keyring::KeyringError) -> TargetError {
     )
 }
 
+/// A child process here: the command on this process's own stdin, stdout and stderr,
+/// or (the keeper of a lease) on pipes.
+struct LocalProcess {
+    child: tokio::process::Child,
+    stdin: Option<tokio::process::ChildStdin>,
+    output: Option<tokio::sync::mpsc::Receiver<Event>>,
+    exited: bool,
+}
+
+impl LocalProcess {
+    fn start(spawn: &Spawn<'_>) -> Result<LocalProcess, TargetError> {
+        use std::process::Stdio;
+        let mut command = tokio::process::Command::new("sh");
+        command.arg("-c").arg(spawn.line).arg("sh").args(spawn.args);
+        if !spawn.inherit {
+            command
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+        }
+        let mut child = command.spawn().map_err(|e| {
+            TargetError::new(ErrorClass::Remote, format!("cannot start sh: {e}"), None)
+        })?;
+        let stdin = child.stdin.take();
+        let output = match (child.stdout.take(), child.stderr.take()) {
+            (Some(out), Some(err)) => {
+                let (tx, rx) = tokio::sync::mpsc::channel(16);
+                tokio::spawn(pump(out, tx.clone(), Event::Stdout));
+                tokio::spawn(pump(err, tx, Event::Stderr));
+                Some(rx)
+            }
+            _ => None,
+        };
+        Ok(LocalProcess {
+            child,
+            stdin,
+            output,
+            exited: false,
+        })
+    }
+}
+
+/// Everything `from` gives, as events, until its end.
+async fn pump(
+    mut from: impl tokio::io::AsyncRead + Unpin,
+    to: tokio::sync::mpsc::Sender<Event>,
+    event: fn(Vec<u8>) -> Event,
+) {
+    use tokio::io::AsyncReadExt;
+    let mut buf = vec![0u8; 16 << 10];
+    while let Ok(n) = from.read(&mut buf).await {
+        if n == 0 || to.send(event(buf[..n].to_vec())).await.is_err() {
+            break;
+        }
+    }
+}
+
+impl Process for LocalProcess {
+    fn next(&mut self) -> BoxFuture<'_, Event> {
+        Box::pin(async move {
+            if let Some(output) = &mut self.output {
+                if let Some(event) = output.recv().await {
+                    return event;
+                }
+                self.output = None;
+            }
+            if self.exited {
+                return Event::Closed;
+            }
+            self.exited = true;
+            match self.child.wait().await {
+                Ok(status) => {
+                    use std::os::unix::process::ExitStatusExt;
+                    Event::Exit(
+                        status
+                            .code()
+                            .or(status.signal().map(|s| 128 + s))
+                            .unwrap_or(255),
+                    )
+                }
+                Err(_) => Event::Closed,
+            }
+        })
+    }
+
+    fn write<'a>(&'a mut self, data: &'a [u8]) -> BoxFuture<'a, Result<(), TargetError>> {
+        Box::pin(async move {
+            use tokio::io::AsyncWriteExt;
+            match &mut self.stdin {
+                Some(stdin) => stdin.write_all(data).await.map_err(|e| {
+                    TargetError::new(
+                        ErrorClass::Remote,
+                        format!("the process's stdin closed: {e}"),
+                        None,
+                    )
+                }),
+                None => Ok(()),
+            }
+        })
+    }
+
+    fn close_stdin(&mut self) -> BoxFuture<'_, ()> {
+        self.stdin = None;
+        Box::pin(async {})
+    }
+}
+
 impl Target for LocalTarget {
+    fn spawn<'a>(
+        &'a self,
+        spawn: &'a Spawn<'a>,
+    ) -> BoxFuture<'a, Result<Box<dyn Process>, TargetError>> {
+        Box::pin(async move { LocalProcess::start(spawn).map(|p| Box::new(p) as Box<dyn Process>) })
+    }
+
+    fn lease_whom(&self) -> (super::ScriptHome, Option<String>) {
+        (
+            super::ScriptHome::Environment,
+            LocalHome::resolve().map(|h| h.dir.display().to_string()),
+        )
+    }
+
     fn install<'a>(
         &'a self,
         req: &'a InstallRequest<'_>,

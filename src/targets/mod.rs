@@ -13,7 +13,9 @@ mod error;
 mod fleet;
 mod inspect;
 mod install;
+mod lease;
 mod local;
+mod process;
 mod remove;
 mod script;
 mod ssh;
@@ -27,8 +29,11 @@ pub(crate) use crate::auth::home::HomeSource;
 pub(crate) use error::{ErrorClass, NowHolds, TargetError};
 pub(crate) use inspect::{InspectReport, InspectRequest};
 pub(crate) use install::{InstallReport, InstallRequest, Outcome, Previous};
+pub(crate) use lease::{Lease, Signal as LeaseSignal, COMMAND_LINE as LEASE_COMMAND_LINE};
 pub(crate) use local::current_login as this_machines_login;
+pub(crate) use process::{Event, Process, Spawn, Tty};
 pub(crate) use remove::{RemoveOutcome, RemoveReport, RemoveRequest};
+pub(crate) use script::HomeFrom as ScriptHome;
 pub(crate) use ssh::{
     destination as ssh_destination, ForwardError, ForwardReport, ForwardUi, HostLogin,
     SshConnectArgs,
@@ -484,6 +489,18 @@ pub(crate) trait Target: Send + Sync {
         &'a self,
         req: &'a RemoveRequest<'_>,
     ) -> BoxFuture<'a, Result<RemoveReport, TargetError>>;
+
+    /// Start a process there (for `run`: the keeper of a lease, the command).
+    fn spawn<'a>(
+        &'a self,
+        spawn: &'a Spawn<'a>,
+    ) -> BoxFuture<'a, Result<Box<dyn Process>, TargetError>>;
+
+    /// Whose home the scripts there find, and the Codex home a lease there is made
+    /// beside when none is named.
+    fn lease_whom(&self) -> (ScriptHome, Option<String>) {
+        (ScriptHome::Environment, None)
+    }
 
     /// End the connection politely (the drop would end it too).
     fn close(self: Box<Self>) -> BoxFuture<'static, ()> {

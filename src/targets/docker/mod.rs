@@ -14,8 +14,8 @@ use futures_util::future::BoxFuture;
 use super::install::{InstallReport, InstallRequest};
 use super::script::{self, HomeFrom, Invocation, RunOutput, Shell};
 use super::{
-    ConnectContext, ErrorClass, InspectReport, InspectRequest, RemoveReport, RemoveRequest, Target,
-    TargetError, TargetKind,
+    ConnectContext, ErrorClass, Event, InspectReport, InspectRequest, Process, RemoveReport,
+    RemoveRequest, Spawn, Target, TargetError, TargetKind,
 };
 use crate::docker::{Container, ContainerState, DockerError, Endpoint, Engine};
 use crate::error::AppError;
@@ -483,9 +483,80 @@ impl Shell for DockerTarget {
     }
 }
 
+/// A command in the container, through docker exec.
+struct DockerProcess {
+    process: crate::docker::ExecProcess,
+}
+
+impl Process for DockerProcess {
+    fn next(&mut self) -> BoxFuture<'_, Event> {
+        Box::pin(async move {
+            match self.process.next().await {
+                crate::docker::ExecEvent::Stdout(b) => Event::Stdout(b),
+                crate::docker::ExecEvent::Stderr(b) => Event::Stderr(b),
+                crate::docker::ExecEvent::Exit(code) => Event::Exit(code as i32),
+                crate::docker::ExecEvent::Closed => Event::Closed,
+            }
+        })
+    }
+
+    fn write<'a>(&'a mut self, data: &'a [u8]) -> BoxFuture<'a, Result<(), TargetError>> {
+        Box::pin(async move {
+            self.process
+                .write_stdin(data)
+                .await
+                .map_err(TargetError::from)
+        })
+    }
+
+    fn close_stdin(&mut self) -> BoxFuture<'_, ()> {
+        Box::pin(self.process.close_stdin())
+    }
+
+    fn resize(&mut self, cols: u16, rows: u16) -> BoxFuture<'_, ()> {
+        Box::pin(self.process.resize(cols, rows))
+    }
+}
+
 /// A running container with a shell gets the script, through docker exec; a stopped or
 /// shell-less one the archive API.
 impl Target for DockerTarget {
+    fn spawn<'a>(
+        &'a self,
+        spawn: &'a Spawn<'a>,
+    ) -> BoxFuture<'a, Result<Box<dyn Process>, TargetError>> {
+        Box::pin(async move {
+            let name = &self.container.name;
+            if !self.container.running {
+                return Err(TargetError::new(
+                    ErrorClass::NotRunning,
+                    format!("container {name} is not running: a command runs only in a running container"),
+                    Some("start it (`docker start`) and run again"),
+                ));
+            }
+            let mut cmd = vec![
+                "sh".to_string(),
+                "-c".to_string(),
+                spawn.line.to_string(),
+                "sh".to_string(),
+            ];
+            cmd.extend(spawn.args.iter().cloned());
+            let tty = spawn
+                .tty
+                .as_ref()
+                .map(|t| (t.term.as_str(), t.cols, t.rows));
+            let process = self
+                .engine
+                .spawn(&self.container, cmd, self.user.as_deref(), tty)
+                .await?;
+            Ok(Box::new(DockerProcess { process }) as Box<dyn Process>)
+        })
+    }
+
+    fn lease_whom(&self) -> (HomeFrom, Option<String>) {
+        (HomeFrom::Passwd(self.exec_user()), None)
+    }
+
     fn install<'a>(
         &'a self,
         req: &'a InstallRequest<'_>,

@@ -6,9 +6,12 @@
 //! `key=value` lines framed by a random nonce sent on stdin ([`reply`]), so whatever a
 //! login shell's start-up files print can never be read as part of the report.
 
+mod lease;
 mod reply;
 mod request;
 mod transport;
+
+pub(crate) use lease::{lease_invocation, LeaseEnd, LeaseReader};
 
 use std::sync::OnceLock;
 
@@ -39,16 +42,19 @@ pub(crate) enum Script {
     LoginStatus,
     /// The host's own `codex login --device-auth` (`login --forward --device-auth`).
     ForwardDevice,
+    /// Keep a private Codex home for one command (`run`), and remove it after.
+    Lease,
 }
 
 impl Script {
-    pub(crate) const ALL: [Script; 6] = [
+    pub(crate) const ALL: [Script; 7] = [
         Script::Install,
         Script::Inspect,
         Script::Remove,
         Script::ForwardLogin,
         Script::LoginStatus,
         Script::ForwardDevice,
+        Script::Lease,
     ];
 
     fn source(self) -> &'static str {
@@ -59,6 +65,7 @@ impl Script {
             Script::ForwardLogin => include_str!("sh/forward_login.sh"),
             Script::LoginStatus => include_str!("sh/login_status.sh"),
             Script::ForwardDevice => include_str!("sh/forward_device.sh"),
+            Script::Lease => include_str!("sh/lease.sh"),
         }
     }
 
@@ -69,6 +76,7 @@ impl Script {
             Script::Inspect => "codex-auth-inspect-4",
             Script::Remove => "codex-auth-remove-3",
             Script::ForwardDevice => "codex-auth-forward-device-2",
+            Script::Lease => "codex-auth-lease-1",
             Script::ForwardLogin | Script::LoginStatus => "",
         }
     }
@@ -98,6 +106,19 @@ impl Script {
     pub(crate) fn command(self) -> Result<String, TargetError> {
         self.line().map(transport::sh_c)
     }
+}
+
+/// `sh -c LINE sh ARGS...` as a command line for the user's login shell (a LINE with
+/// arguments is short and has no single quote: the command wrapper of `run`).
+pub(crate) fn command_line(line: &str, args: &[String]) -> String {
+    if args.is_empty() {
+        return transport::sh_c(line);
+    }
+    let quoted: Vec<String> = args
+        .iter()
+        .map(|a| crate::targets::process::quote(a))
+        .collect();
+    format!("sh -c '{line}' sh {}", quoted.join(" "))
 }
 
 /// Exit status of the forwarded-login scripts when codex is not installed there.
@@ -338,6 +359,10 @@ impl Report {
                     Some("install one there (coreutils, or busybox's sha256sum)"),
                 ))
             }
+            F::KeyringStore => (
+                ErrorClass::KeyringStore,
+                format!("{dir}/config.toml sets cli_auth_credentials_store = \"keyring\": Codex there would not read a login from a file, so none can be lent for the command"),
+            ),
             F::Protocol => (
                 ErrorClass::Protocol,
                 format!("the target script says: {detail}"),
@@ -968,6 +993,7 @@ pub(crate) mod tests {
             reply::fields::<reply::Install>(),
             reply::fields::<reply::Inspect>(),
             reply::fields::<reply::Remove>(),
+            reply::fields::<reply::Lease>(),
         ] {
             replied.extend(fields.iter().map(|f| f.to_string()));
         }
@@ -979,6 +1005,7 @@ pub(crate) mod tests {
         requested.extend(request::keys(&request::Inspect::default()));
         requested.extend(request::keys(&request::Remove::default()));
         requested.extend(request::keys(&request::ForwardDevice::default()));
+        requested.extend(request::keys(&request::Lease::default()));
         assert_eq!(
             read, requested,
             "req_ keys used by the scripts vs request fields"

@@ -30,6 +30,8 @@ pub(crate) enum Failure {
     Changed,
     /// The precondition cannot be checked: no sha256 tool there.
     Unverifiable,
+    /// Codex there keeps its login in the OS keyring, where a lease cannot put one.
+    KeyringStore,
     /// A word this program does not know (a newer or a hostile script).
     #[serde(other)]
     Unknown,
@@ -111,6 +113,8 @@ pub(crate) struct Notes {
     pub cleaned: Vec<String>,
     /// Temp files found beside the login (inspect: found, not removed).
     pub leftover: Vec<String>,
+    /// Leases of runs whose keeper is gone, removed.
+    pub cleaned_lease: Vec<String>,
 }
 
 /// What `sh/install.sh` says of its own.
@@ -158,6 +162,17 @@ pub(crate) struct Remove {
     pub auth_len: Option<usize>,
     /// The sha256 of the login removed, when the login itself is not sent.
     pub sum: Option<String>,
+}
+
+/// What `sh/lease.sh` says: where the lease is, and at its end whether it was removed
+/// and whether the command left a changed login (which follows the second report).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct Lease {
+    pub lease: Option<String>,
+    pub removed: bool,
+    pub changed: bool,
+    pub auth_len: Option<usize>,
 }
 
 /// A reply that does not parse.

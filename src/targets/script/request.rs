@@ -68,6 +68,17 @@ pub(crate) struct Remove {
 }
 
 /// `sh/forward_device.sh`.
+/// A lease for `run`: the login follows the request, `lines` lines whose sha256 is
+/// `sum`; with `full`, a login the command changed is sent back at the end.
+#[derive(Serialize, Default)]
+pub(crate) struct Lease {
+    #[serde(flatten)]
+    pub whom: Whom,
+    pub lines: usize,
+    pub sum: String,
+    pub full: bool,
+}
+
 #[derive(Serialize, Default)]
 pub(crate) struct ForwardDevice {
     /// A base URL for Codex's hidden `--experimental_issuer` (tests), or empty.

@@ -170,7 +170,7 @@ async fn bind_local(port: u16) -> Result<TcpListener, ForwardError> {
 async fn drain_until_exit(proc: &mut RemoteProcess) {
     loop {
         match proc.next().await {
-            ProcessEvent::Exit(_) | ProcessEvent::Closed => return,
+            ProcessEvent::Exit(_) | ProcessEvent::Signal(_) | ProcessEvent::Closed => return,
             _ => {}
         }
     }
@@ -298,6 +298,8 @@ impl HostLogin {
                         "the remote `codex login` stopped before printing a sign-in URL (exit {code}): {last}"
                     )));
                 }
+                // (a signal's end is followed by the channel's close)
+                ProcessEvent::Signal(_) => {}
                 ProcessEvent::Closed => return Err(lost(&host)),
             }
         };
@@ -345,6 +347,7 @@ impl HostLogin {
                     ui.remote_output(&String::from_utf8_lossy(&b));
                 }
                 ProcessEvent::Exit(code) => break Some(code),
+                ProcessEvent::Signal(_) => {}
                 ProcessEvent::Closed => break None,
             }
         };
@@ -390,6 +393,8 @@ impl HostLogin {
                 }
                 ProcessEvent::Exit(CODEX_NOT_FOUND) => return Err(codex_missing(&host)),
                 ProcessEvent::Exit(code) => break code,
+                // (a signal's end is followed by the channel's close)
+                ProcessEvent::Signal(_) => {}
                 ProcessEvent::Closed => return Err(lost(&host)),
             }
         };

@@ -13,13 +13,14 @@ use std::sync::Arc;
 use clap::Args;
 use futures_util::future::BoxFuture;
 
+use super::process::signal_status;
 use super::script::{self, Invocation, RunOutput, Shell};
 use super::{
-    ConnectContext, InspectReport, InspectRequest, InstallReport, InstallRequest, RemoveReport,
-    RemoveRequest, Target, TargetError, TargetKind,
+    ConnectContext, ErrorClass, Event, InspectReport, InspectRequest, InstallReport,
+    InstallRequest, Process, RemoveReport, RemoveRequest, Spawn, Target, TargetError, TargetKind,
 };
 use crate::error::AppError;
-use crate::ssh::{Destination, Session, SshOptions};
+use crate::ssh::{Destination, ProcessEvent, Session, SshOptions};
 
 /// How to reach SSH hosts, as `ssh` takes it.
 #[derive(Args, Debug, Clone, Default)]
@@ -240,8 +241,88 @@ impl Shell for SshTarget {
     }
 }
 
+/// A command on the host, on a channel of the target's connection.
+struct SshProcess {
+    session: Arc<Session>,
+    process: crate::ssh::RemoteProcess,
+    /// The connection is gone or the channel closed: nothing more will come.
+    over: bool,
+}
+
+impl Process for SshProcess {
+    fn next(&mut self) -> BoxFuture<'_, Event> {
+        Box::pin(async move {
+            if self.over {
+                return Event::Closed;
+            }
+            let event = tokio::select! {
+                e = self.process.next() => e,
+                _ = self.session.gone() => ProcessEvent::Closed,
+            };
+            match event {
+                ProcessEvent::Stdout(b) => Event::Stdout(b),
+                ProcessEvent::Stderr(b) => Event::Stderr(b),
+                ProcessEvent::Exit(code) => Event::Exit(code as i32),
+                ProcessEvent::Signal(name) => Event::Exit(signal_status(&name)),
+                ProcessEvent::Closed => {
+                    self.over = true;
+                    Event::Closed
+                }
+            }
+        })
+    }
+
+    fn write<'a>(&'a mut self, data: &'a [u8]) -> BoxFuture<'a, Result<(), TargetError>> {
+        Box::pin(async move {
+            tokio::select! {
+                r = self.process.write_stdin(data) => r.map_err(TargetError::from),
+                _ = self.session.gone() => Err(TargetError::new(
+                    ErrorClass::Disconnected,
+                    "the connection was lost",
+                    None,
+                )),
+            }
+        })
+    }
+
+    fn close_stdin(&mut self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            tokio::select! {
+                _ = self.process.close_stdin() => {}
+                _ = self.session.gone() => {}
+            }
+        })
+    }
+
+    fn resize(&mut self, cols: u16, rows: u16) -> BoxFuture<'_, ()> {
+        Box::pin(self.process.resize(cols.into(), rows.into()))
+    }
+}
+
 /// Every step runs the script through the login shell, on the one connection.
 impl Target for SshTarget {
+    fn spawn<'a>(
+        &'a self,
+        spawn: &'a Spawn<'a>,
+    ) -> BoxFuture<'a, Result<Box<dyn Process>, TargetError>> {
+        Box::pin(async move {
+            let command = script::command_line(spawn.line, spawn.args);
+            let process = match &spawn.tty {
+                Some(t) => {
+                    self.session
+                        .spawn_with_pty(&command, &t.term, t.cols.into(), t.rows.into())
+                        .await?
+                }
+                None => self.session.spawn(&command).await?,
+            };
+            Ok(Box::new(SshProcess {
+                session: self.session.clone(),
+                process,
+                over: false,
+            }) as Box<dyn Process>)
+        })
+    }
+
     fn install<'a>(
         &'a self,
         req: &'a InstallRequest<'_>,

@@ -106,6 +106,8 @@ read_request() {
             issuer) req_issuer=$request_value ;;
             digest_only) req_digest_only=$request_value ;;
             send_login) req_send_login=$request_value ;;
+            lines) req_lines=$request_value ;;
+            full) req_full=$request_value ;;
         esac
     done
 }
@@ -900,6 +902,80 @@ clean_stale() {
         fi
     done
     set -f
+}
+
+
+# ---- leases (run): private Codex homes for one command
+
+# keeper_start: $keeper_start, when this shell started (/proc), so that a PID used again
+# by another process is not taken for a live keeper (empty where there is no /proc).
+keeper_start() {
+    keeper_start=
+    if read -r keeper_stat 2>/dev/null </proc/$$/stat; then
+        # shellcheck disable=SC2086
+        set -- ${keeper_stat##*) }
+        if [ "$#" -ge 20 ]; then
+            shift 19
+            # (read by lease.sh)
+            # shellcheck disable=SC2034
+            keeper_start=$1
+        fi
+    fi
+}
+
+# keeper_alive PID START: the keeper that wrote a lease still runs.
+keeper_alive() {
+    alive "$1" || return 1
+    if [ -z "$2" ] || ! read -r other_stat 2>/dev/null <"/proc/$1/stat"; then
+        return 0
+    fi
+    # shellcheck disable=SC2086
+    set -- "$2" ${other_stat##*) }
+    if [ "$#" -ge 21 ]; then
+        other_expected=$1
+        shift 20
+        [ "$1" = "$other_expected" ]
+    fi
+}
+
+# clean_leases: remove this user's leases (codex-auth-run.* in TMPDIR) whose keeper is
+# gone, reporting each; one of another user, a link, or one still being made is left.
+clean_leases() {
+    set +f
+    for old_lease in "${TMPDIR:-/tmp}"/codex-auth-run.*; do
+        if [ -L "$old_lease" ] || ! [ -d "$old_lease" ] || ! [ -O "$old_lease" ]; then
+            continue
+        fi
+        if read -r old_pid old_start 2>/dev/null <"$old_lease/.keeper" &&
+            [ "$old_pid" -gt 0 ] 2>/dev/null && [ "$old_pid" != "$$" ] &&
+            ! keeper_alive "$old_pid" "$old_start"; then
+            rm -rf "$old_lease" && say cleaned_lease "$old_lease"
+        fi
+    done
+    set -f
+}
+
+# signal_command WORD: send the command of this lease SIGINT, SIGTERM, SIGHUP or SIGKILL.
+signal_command() {
+    # (set by lease.sh)
+    # shellcheck disable=SC2154
+    if read -r command_pid 2>/dev/null <"$lease/.command" && [ "$command_pid" -gt 0 ] 2>/dev/null; then
+        case $1 in
+            int) kill -INT "$command_pid" 2>/dev/null ;;
+            term) kill -TERM "$command_pid" 2>/dev/null ;;
+            hup) kill -HUP "$command_pid" 2>/dev/null ;;
+            kill) kill -KILL "$command_pid" 2>/dev/null ;;
+        esac
+    fi
+}
+
+# drop_lease: the client is gone or we are told to stop: the command is stopped, the
+# lease removed, and the script ends.
+drop_lease() {
+    trap "" HUP INT TERM PIPE
+    signal_command term
+    rm -rf "$lease"
+    exit 4
 }
 
 set -f

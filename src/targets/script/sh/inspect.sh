@@ -14,6 +14,7 @@ if [ "$store" = auto ]; then
 fi
 codex_running
 report_leftovers
+clean_leases
 if [ "$req_judge" = 1 ]; then
     codex_verdict
 fi

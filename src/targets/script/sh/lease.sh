@@ -1,0 +1,98 @@
+# shellcheck shell=sh
+# lease.sh: a private Codex home on this place for one command (codex-auth run), kept
+# while the client holds our stdin open and removed when it says the command ended or
+# when it goes away (EOF: a cut connection, a killed client); common.sh comes first.
+#
+# The request (targets/script/request.rs, Lease): the Codex home and whose it is (see
+# locate), lines and sum (the login: that many lines after the request, its sha256),
+# full (send the login back at the end when the command changed it). The lease is a
+# new directory of unpredictable name in TMPDIR (mktemp -d, 0700) holding the login and
+# a link to every other entry of the Codex home (config.toml, AGENTS.md, sessions, ...),
+# so the command sees the place's own Codex setup and nothing is copied. The first
+# report says where (lease) and ends; then control lines are read: int, term, hup or kill
+# signal the command (whose wrapper wrote its PID to .command in the lease), end says it
+# ended. Then the lease is removed and a second report says so (removed; with full and
+# a changed login: changed and auth_len, and the login behind a framed body line).
+# A lease whose keeper is gone (killed) is removed by the next run or status here.
+
+read_request codex-auth-lease-1
+locate
+if [ "$store" = keyring ]; then
+    fail keyring-store "$dir"
+fi
+check_home_safe
+clean_leases
+umask 077
+lease_root=${TMPDIR:-/tmp}
+lease=$(mktemp -d "$lease_root/codex-auth-run.XXXXXXXXXX" 2>&1) || fail write "create a lease: $lease"
+trap drop_lease HUP INT TERM PIPE
+keeper_start
+echo "$$ $keeper_start" >"$lease/.keeper"
+set -C
+line_count=0
+while [ "$line_count" -lt "$req_lines" ] && IFS= read -r login_line; do
+    printf "%s" "$login_line"
+    echo
+    line_count=$((line_count + 1))
+done >"$lease/auth.json"
+set +C
+if [ "$line_count" != "$req_lines" ]; then
+    rm -rf "$lease"
+    fail torn "$line_count of $req_lines"
+fi
+sum_of "$lease/auth.json"
+if [ -n "$sum" ] && [ "$sum" != "$req_sum" ]; then
+    rm -rf "$lease"
+    fail torn sum
+fi
+set +f
+for home_entry in "$dir"/* "$dir"/.*; do
+    entry_name=${home_entry##*/}
+    case $entry_name in
+        . | .. | auth.json | auth.json.lock | auth.lock | .auth*) continue ;;
+    esac
+    if [ -e "$home_entry" ] || [ -L "$home_entry" ]; then
+        ln -s "$home_entry" "$lease/$entry_name" 2>/dev/null
+    fi
+done
+set -f
+say lease "$lease"
+say end 1
+ended=
+while IFS= read -r control; do
+    case $control in
+        int | term | hup | kill) signal_command "$control" ;;
+        end)
+            ended=1
+            break
+            ;;
+    esac
+done
+trap "" HUP INT TERM PIPE
+if [ -z "$ended" ]; then
+    signal_command term
+fi
+changed=
+if [ "$req_full" = 1 ] && [ -n "$ended" ] && [ -f "$lease/auth.json" ] && ! [ -L "$lease/auth.json" ]; then
+    sum_of "$lease/auth.json"
+    if [ "$sum" != "$req_sum" ]; then
+        length_of "$lease/auth.json"
+        changed=$(cat "$lease/auth.json" && echo x)
+        changed=${changed%x}
+    fi
+fi
+removed=0
+if rm -rf "$lease" 2>/dev/null && ! [ -e "$lease" ]; then
+    removed=1
+fi
+say removed "$removed"
+if [ -n "$changed" ]; then
+    say changed 1
+    say auth_len "$length"
+    say end 1
+    printf "%s body" "$nonce"
+    echo
+    printf "%s" "$changed"
+    exit 0
+fi
+say end 1
