@@ -36,7 +36,16 @@ pub(crate) struct LoginArgs {
     pub no_run: bool,
     #[command(flatten)]
     pub ssh: SshConnectArgs,
-    /// Replace a login of another account.
+    /// Sign in straight into the saved login NAME, leaving this machine's current
+    /// login as it is.
+    ///
+    /// `codex-auth switch NAME` makes it current later; `run --from saved:NAME` and
+    /// `push --from saved:NAME` use it as it is. A name holding another sign-in is
+    /// replaced only with --force.
+    /// Example: --save work
+    #[arg(long, value_name = "NAME", conflicts_with = "forward")]
+    pub save: Option<String>,
+    /// Replace a login of another account (with --save: of another sign-in).
     ///
     /// A file login is kept as auth.json.bak.
     #[arg(long)]
@@ -124,8 +133,17 @@ impl LoginArgs {
         } else {
             Some(self.flow.flow(given)?)
         };
+        if let Some(name) = &self.save {
+            crate::saved::check_name(name).map_err(|e| {
+                AppError::usage(
+                    format!("--save {name}: {e}"),
+                    Some("name a saved login with letters, digits, `.`, `_`, `-` or `@`"),
+                )
+            })?;
+        }
         Ok(LoginOptions::Here(HereOptions {
             flow,
+            save: self.save.clone(),
             force: self.force,
             lock_wait: lock_wait()?,
             codex_version: self.output.codex_version(),

@@ -14,6 +14,13 @@ pub(crate) fn run(args: LoginArgs, given: &Given) -> Result<u8, AppError> {
     let runner = Runner::new(&args.output);
     let run = runner.run(KindContexts::default());
     match opts {
+        LoginOptions::Here(here) if here.save.is_some() => runner.block_on(async {
+            let name = here.save.clone().unwrap_or_default();
+            let r = crate::ops::login::into_saved(here, &name, runner.reporter.as_ref()).await?;
+            runner.reporter.finish();
+            report::saved::saved(&r, &runner.output);
+            Ok(exit::OK)
+        }),
         LoginOptions::Here(here) => runner.block_on(async {
             let saved = crate::ops::login::here(here, &run, runner.reporter.as_ref()).await?;
             runner.reporter.finish();

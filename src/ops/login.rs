@@ -35,6 +35,8 @@ pub(crate) enum LoginOptions {
 pub(crate) struct HereOptions {
     /// A sign-in; `None`: an API key from stdin.
     pub flow: Option<Flow>,
+    /// Keep the new login under this name instead (`--save`), the current one untouched.
+    pub save: Option<String>,
     /// Replace a login of another account.
     pub force: bool,
     pub lock_wait: Duration,
@@ -57,6 +59,23 @@ pub(crate) struct DeviceOptions {
     pub ssh: SshOptions,
     /// The issuer for Codex's hidden `--experimental_issuer` (tests only).
     pub issuer: Option<String>,
+}
+
+/// Sign in (or read the key) and keep the login under `name`, this machine's current
+/// login untouched.
+pub(crate) async fn into_saved(
+    opts: HereOptions,
+    name: &str,
+    ui: &dyn LoginUi,
+) -> Result<super::saved::SaveResult, AppError> {
+    // A bad state directory, or a name that holds another sign-in, is said before
+    // anyone signs in (the --force check is repeated with what the sign-in gives).
+    super::saved::check_store(name)?;
+    let auth = match &opts.flow {
+        Some(flow) => crate::login::login(flow, ui, None).await?,
+        None => source::api_key_from_stdin()?,
+    };
+    super::saved::save_as(name, auth, opts.force)
 }
 
 /// A login saved here.

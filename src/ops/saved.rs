@@ -41,13 +41,29 @@ pub(crate) struct SaveResult {
 /// kept.
 pub(crate) fn save(name: &str, force: bool) -> Result<SaveResult, AppError> {
     crate::saved::check_name(name).map_err(bad_name)?;
-    let saved = store()?;
     let current = crate::targets::this_machines_login().ok_or_else(|| {
         AppError::failed(
             "this machine has no login to save",
             Some("sign in first (`codex-auth login`), or `codex-auth login --save NAME`".into()),
         )
     })?;
+    save_as(name, current, force)
+}
+
+/// The name is good and the saved logins can be read (before a sign-in for it).
+pub(crate) fn check_store(name: &str) -> Result<(), AppError> {
+    crate::saved::check_name(name).map_err(bad_name)?;
+    store()?
+        .load(name)
+        .map(|_| ())
+        .map_err(|e| AppError::failed(e, None))
+}
+
+/// Keep `current` under `name`: a name holding another sign-in is replaced only with
+/// `force`; one holding a newer copy of this sign-in is kept.
+pub(crate) fn save_as(name: &str, current: AuthFile, force: bool) -> Result<SaveResult, AppError> {
+    crate::saved::check_name(name).map_err(bad_name)?;
+    let saved = store()?;
     let existing = saved.load(name).map_err(|e| AppError::failed(e, None))?;
     if let Some(e) = &existing {
         if e.same_sign_in(&current) {

@@ -169,3 +169,44 @@ fn a_switch_under_a_running_codex_is_refused_and_bad_names_are_usage_errors() {
     }
     assert_eq!(std::fs::read_to_string(home.join("auth.json")).unwrap(), a);
 }
+
+#[test]
+fn login_save_signs_in_straight_into_a_name_and_run_lends_it() {
+    let issuer = crate::issuer::FakeIssuer::start();
+    issuer.device_mode(crate::issuer::DeviceMode::Approve { pending: 0 });
+    let (mut sb, home) = sandbox(&issuer);
+    let auth = home.join("auth.json");
+    // This machine's current login is an API key; it stays as it is.
+    let key = crate::harness::logins::api_key("current");
+    std::fs::write(&auth, crate::harness::logins::api_key_json(&key)).unwrap();
+    sb.secret(&key);
+    let before = std::fs::read_to_string(&auth).unwrap();
+    let mut args = vec!["login".to_string(), "--save".into(), "seat-2".into()];
+    args.extend(issuer.args());
+    args.push("--device-auth".into());
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let running = sb.spawn(&argv);
+    let out = sb.wait(running, &issuer.issued());
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout.starts_with("saved seat-2: ChatGPT account"),
+        "{out:?}"
+    );
+    assert_eq!(std::fs::read_to_string(&auth).unwrap(), before);
+    for t in issuer.issued() {
+        sb.secret(&t);
+    }
+    // Lent to a command here, Codex sees the saved sign-in, not the current key.
+    let script = format!(
+        "{} login status 2>&1 | tail -1",
+        Codex::Npm171.bin().display()
+    );
+    let out = sb.run(&["run", "--from", "saved:seat-2", "--", "sh", "-c", &script]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.stdout.trim(), "Logged in using ChatGPT", "{out:?}");
+    // A bad name is refused before anyone signs in.
+    let out = sb.run(&["login", "--save", "a/b", "--api-key-stdin"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("--save a/b"), "{out:?}");
+    assert!(!sb.home().join(".local/state/codex-auth/logins/a").exists());
+}
