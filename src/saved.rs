@@ -1,12 +1,18 @@
 //! Saved logins: logins of this machine kept by name (`codex-auth save NAME`), made the
 //! current login again with `switch NAME`, dropped with `forget NAME`. One file per name
 //! in the state directory (`logins/NAME.json` beside the ledger, 0600 in a 0700
-//! directory), written atomically. A name is a word (letters, digits, `.`, `_`, `-`,
-//! `@`; at most 64; not starting with `.`): never a path.
+//! directory), written atomically; or, when this machine's Codex keeps its own login in
+//! the OS keyring, the login in the keyring (service `codex-auth saved login`, account
+//! NAME) and only a marker without secrets in the directory (`logins/NAME.keyring`), so
+//! that the names can be listed. A name is a word (letters, digits, `.`, `_`, `-`, `@`;
+//! at most 64; not starting with `.`): never a path.
 
 use std::path::PathBuf;
 
+use crate::auth::os_keyring::{self, SAVED_SERVICE};
+use crate::auth::store::CredentialStore;
 use crate::auth::AuthFile;
+use crate::secret::Secret;
 
 /// Why a name is refused, if it is.
 pub(crate) fn check_name(name: &str) -> Result<(), String> {
@@ -48,10 +54,44 @@ impl SavedLogins {
         self.dir.join(format!("{name}.json"))
     }
 
+    /// The marker of a login kept in the keyring.
+    fn marker(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.keyring"))
+    }
+
+    /// Whether new saved logins go to the OS keyring: when this machine's Codex keeps
+    /// its own login there (`keyring`, or `auto` with a keyring that answers).
+    fn in_keyring() -> bool {
+        let Some(home) = crate::auth::local::LocalHome::resolve() else {
+            return false;
+        };
+        match home.store() {
+            CredentialStore::Keyring => true,
+            CredentialStore::Auto => os_keyring::get(&home.account()).is_ok(),
+            _ => false,
+        }
+    }
+
     /// The login saved as `name` (`Ok(None)`: no such name).
     pub(crate) fn load(&self, name: &str) -> Result<Option<AuthFile>, String> {
         check_name(name)?;
         let path = self.path(name);
+        let marker = self.marker(name);
+        if !path.exists() && marker.is_file() {
+            let value = os_keyring::get_in(SAVED_SERVICE, name)
+                .map_err(|e| {
+                    format!(
+                        "saved login {name} is kept in the OS keyring: {e} (hint: {})",
+                        e.hint()
+                    )
+                })?
+                .ok_or_else(|| {
+                    format!("saved login {name} is kept in the OS keyring, and its entry is gone")
+                })?;
+            return AuthFile::parse(value.expose().as_bytes())
+                .map(Some)
+                .map_err(|e| format!("saved login {name} (OS keyring): {e}"));
+        }
         match std::fs::symlink_metadata(&path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(format!("{}: {e}", path.display())),
@@ -68,25 +108,46 @@ impl SavedLogins {
             .map_err(|e| format!("{}: {e}", path.display()))
     }
 
-    /// Keep `auth` as `name` (replacing what was saved under it).
-    pub(crate) fn store(&self, name: &str, auth: &AuthFile) -> Result<PathBuf, String> {
+    /// Keep `auth` as `name` (replacing what was saved under it): in the keyring when
+    /// this machine's Codex keeps its login there, else in a file. Where it went, in
+    /// words.
+    pub(crate) fn store(&self, name: &str, auth: &AuthFile) -> Result<String, String> {
         check_name(name)?;
         let path = self.path(name);
-        let io = |e: std::io::Error| format!("{}: {e}", path.display());
-        crate::ledger::private_dir(&self.dir).map_err(io)?;
-        crate::ledger::write_private(&self.dir, &path, auth.bytes().expose()).map_err(io)?;
-        Ok(path)
+        let marker = self.marker(name);
+        let io = |p: &PathBuf| {
+            let p = p.display().to_string();
+            move |e: std::io::Error| format!("{p}: {e}")
+        };
+        crate::ledger::private_dir(&self.dir).map_err(io(&self.dir))?;
+        if Self::in_keyring() {
+            let value = Secret::new(String::from_utf8_lossy(auth.bytes().expose()).into_owned());
+            os_keyring::set_in(SAVED_SERVICE, name, &value)
+                .map_err(|e| format!("the OS keyring: {e} (hint: {})", e.hint()))?;
+            crate::ledger::write_private(&self.dir, &marker, b"kept in the OS keyring\n")
+                .map_err(io(&marker))?;
+            remove_if_there(&path)?;
+            return Ok(format!("the OS keyring ({SAVED_SERVICE}, {name})"));
+        }
+        crate::ledger::write_private(&self.dir, &path, auth.bytes().expose()).map_err(io(&path))?;
+        if marker.exists() {
+            let _ = os_keyring::delete_in(SAVED_SERVICE, name);
+            remove_if_there(&marker)?;
+        }
+        Ok(path.display().to_string())
     }
 
-    /// Drop `name`; whether it was there.
+    /// Drop `name` (its file, or its keyring entry and marker); whether it was there.
     pub(crate) fn remove(&self, name: &str) -> Result<bool, String> {
         check_name(name)?;
-        let path = self.path(name);
-        match std::fs::remove_file(&path) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(format!("{}: {e}", path.display())),
+        let mut was = remove_if_there(&self.path(name))?;
+        let marker = self.marker(name);
+        if marker.exists() {
+            os_keyring::delete_in(SAVED_SERVICE, name)
+                .map_err(|e| format!("the OS keyring: {e} (hint: {})", e.hint()))?;
+            was |= remove_if_there(&marker)?;
         }
+        Ok(was)
     }
 
     /// Every saved name, sorted.
@@ -96,17 +157,27 @@ impl SavedLogins {
         };
         let mut names: Vec<String> = entries
             .filter_map(|e| {
-                let name = e
-                    .ok()?
-                    .file_name()
-                    .to_str()?
-                    .strip_suffix(".json")?
+                let file = e.ok()?.file_name();
+                let file = file.to_str()?;
+                let name = file
+                    .strip_suffix(".json")
+                    .or_else(|| file.strip_suffix(".keyring"))?
                     .to_string();
                 check_name(&name).ok().map(|()| name)
             })
             .collect();
         names.sort();
+        names.dedup();
         names
+    }
+}
+
+/// Remove the file at `path`; whether it was there.
+fn remove_if_there(path: &std::path::Path) -> Result<bool, String> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(format!("{}: {e}", path.display())),
     }
 }
 
@@ -142,7 +213,8 @@ mod tests {
         };
         let a = AuthFile::parse(crate::auth::testdata::chatgpt_json("rt-saved-one").as_bytes())
             .unwrap();
-        let path = saved.store("work", &a).unwrap();
+        saved.store("work", &a).unwrap();
+        let path = saved.path("work");
         assert_eq!(
             std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
             0o600

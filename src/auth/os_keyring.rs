@@ -19,6 +19,10 @@ use crate::secret::Secret;
 /// The keyring service Codex files its login under.
 pub(crate) const SERVICE: &str = "Codex Auth";
 
+/// The keyring service codex-auth files saved logins under (account: the name), when
+/// this machine's Codex keeps its own login in the keyring.
+pub(crate) const SAVED_SERVICE: &str = "codex-auth saved login";
+
 /// How long one keyring call may take (an unlock dialog nobody answers takes forever).
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -111,35 +115,54 @@ fn bounded<T: Send + 'static>(
     }
 }
 
-fn entry(account: &str) -> Result<keyring::Entry, keyring::Error> {
-    keyring::Entry::new(SERVICE, account)
-}
-
 /// The value kept for `account`, `None` when there is none.
 pub(crate) fn get(account: &str) -> Result<Option<Secret>, KeyringError> {
+    get_in(SERVICE, account)
+}
+
+/// The value kept for `account` of `service`, `None` when there is none.
+pub(crate) fn get_in(service: &'static str, account: &str) -> Result<Option<Secret>, KeyringError> {
     let account = account.to_string();
-    bounded(move || match entry(&account)?.get_password() {
-        Ok(v) => Ok(Some(Secret::new(v))),
-        Err(keyring::Error::NoEntry) => Ok(None),
-        Err(e) => Err(e),
-    })
+    bounded(
+        move || match keyring::Entry::new(service, &account)?.get_password() {
+            Ok(v) => Ok(Some(Secret::new(v))),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(e) => Err(e),
+        },
+    )
 }
 
 /// Keep `value` for `account`, replacing what was there.
 pub(crate) fn set(account: &str, value: &Secret) -> Result<(), KeyringError> {
+    set_in(SERVICE, account, value)
+}
+
+/// Keep `value` for `account` of `service`, replacing what was there.
+pub(crate) fn set_in(
+    service: &'static str,
+    account: &str,
+    value: &Secret,
+) -> Result<(), KeyringError> {
     // (A copy for the keyring's thread, zeroed with it.)
     let (account, value) = (account.to_string(), Secret::new(value.expose()));
-    bounded(move || entry(&account)?.set_password(value.expose()))
+    bounded(move || keyring::Entry::new(service, &account)?.set_password(value.expose()))
 }
 
 /// Remove what is kept for `account`; `false` when there was nothing.
 pub(crate) fn delete(account: &str) -> Result<bool, KeyringError> {
+    delete_in(SERVICE, account)
+}
+
+/// Remove what is kept for `account` of `service`; `false` when there was nothing.
+pub(crate) fn delete_in(service: &'static str, account: &str) -> Result<bool, KeyringError> {
     let account = account.to_string();
-    bounded(move || match entry(&account)?.delete_credential() {
-        Ok(()) => Ok(true),
-        Err(keyring::Error::NoEntry) => Ok(false),
-        Err(e) => Err(e),
-    })
+    bounded(
+        move || match keyring::Entry::new(service, &account)?.delete_credential() {
+            Ok(()) => Ok(true),
+            Err(keyring::Error::NoEntry) => Ok(false),
+            Err(e) => Err(e),
+        },
+    )
 }
 
 #[cfg(test)]

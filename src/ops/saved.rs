@@ -10,7 +10,7 @@ use crate::auth::local::{self, LocalHome, WriteOptions};
 use crate::auth::AuthFile;
 use crate::error::AppError;
 use crate::saved::SavedLogins;
-use crate::targets::{Expect, Fingerprint};
+use crate::targets::Expect;
 
 fn store() -> Result<SavedLogins, AppError> {
     SavedLogins::open().ok_or_else(|| {
@@ -26,6 +26,14 @@ fn bad_name(e: String) -> AppError {
         e,
         Some("name a saved login with letters, digits, `.`, `_`, `-` or `@` (`codex-auth status --saved` lists them)"),
     )
+}
+
+/// The same login at any generation: the same ChatGPT sign-in, or the same key or
+/// access token (which never change).
+fn same_login(a: &AuthFile, b: &AuthFile) -> bool {
+    a.same_sign_in(b)
+        || (!a.is_rotating_session() && !b.is_rotating_session() && a.same_account(b))
+        || a.bytes().expose() == b.bytes().expose()
 }
 
 /// What `save` did.
@@ -162,7 +170,8 @@ pub(crate) fn switch(
         }
         std::thread::sleep(Duration::from_millis(500));
     }
-    let current = crate::targets::this_machines_login();
+    let read = crate::targets::this_machines_login_as_read();
+    let current = read.as_ref().map(|(auth, _)| auth.clone());
     let mut kept_as = None;
     if let Some(cur) = &current {
         if cur.bytes().expose() == target.bytes().expose() {
@@ -176,7 +185,7 @@ pub(crate) fn switch(
         // The outgoing login goes back to its own name when Codex refreshed it here.
         let home_of = saved.names().into_iter().find_map(|n| {
             let l = saved.load(&n).ok()??;
-            l.same_sign_in(cur).then_some((n, l))
+            same_login(&l, cur).then_some((n, l))
         });
         match home_of {
             Some((n, l)) => {
@@ -207,8 +216,9 @@ pub(crate) fn switch(
             }
         }
     }
-    let expect = match &current {
-        Some(cur) => Expect::Holds(Fingerprint::of(cur.bytes().expose())),
+    // (of what was read where it is kept: a keyring entry's compact form, or the file)
+    let expect = match read {
+        Some((_, fingerprint)) => Expect::Holds(fingerprint),
         None => Expect::Nothing,
     };
     let opts = WriteOptions {
@@ -217,8 +227,6 @@ pub(crate) fn switch(
         expect: Some(&expect),
         dry_run: false,
     };
-    // (A keyring-held current login's fingerprint is of its keyring form; the write
-    // checks the form it reads.)
     local::save_login(&home, &target, &opts).map_err(|e| {
         AppError::failed(
             format!("not switched: {e}"),
@@ -272,7 +280,9 @@ pub(crate) fn list() -> Result<Vec<SavedView>, AppError> {
         .names()
         .into_iter()
         .map(|name| {
-            let login = saved.load(&name).and_then(|l| l.ok_or_else(|| "gone".into()));
+            let login = saved
+                .load(&name)
+                .and_then(|l| l.ok_or_else(|| "gone".into()));
             let places = match &login {
                 Ok(l) => {
                     let key = crate::ledger::session_key(l);
@@ -287,7 +297,7 @@ pub(crate) fn list() -> Result<Vec<SavedView>, AppError> {
                 }
                 Err(_) => Vec::new(),
             };
-            let current = matches!((&login, &current), (Ok(l), Some(c)) if l.same_sign_in(c) || l.bytes().expose() == c.bytes().expose());
+            let current = matches!((&login, &current), (Ok(l), Some(c)) if same_login(l, c));
             SavedView {
                 name,
                 login,

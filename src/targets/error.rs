@@ -65,7 +65,6 @@ error_classes!(
     Login,
     Untrusted,
     Keyring,
-    KeyringStore,
     Internal,
 );
 
@@ -102,9 +101,6 @@ impl ErrorClass {
             }
             ErrorClass::ForcedLogin | ErrorClass::ForcedWorkspace => {
                 "Codex there would refuse this login: push one the setting allows, or change the setting"
-            }
-            ErrorClass::KeyringStore => {
-                "pass --codex-home with a directory whose config.toml keeps logins in files (or set cli_auth_credentials_store = \"auto\" there)"
             }
             ErrorClass::Changed => {
                 "something else wrote there since it was read (a Codex there refreshing?); run again"

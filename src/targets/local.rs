@@ -462,15 +462,26 @@ impl Target for LocalTarget {
 /// The login this machine's Codex uses, decoded (`None`: none, or none that parses):
 /// what a push from here sends, and what a forwarded login would replace.
 pub(crate) fn current_login() -> Option<AuthFile> {
+    current_login_as_read().map(|(auth, _)| auth)
+}
+
+/// This machine's login, and the fingerprint of what was read where it is kept (the
+/// keyring's compact form, or the file): the precondition of a write that must find it
+/// unchanged.
+pub(crate) fn current_login_as_read() -> Option<(AuthFile, Fingerprint)> {
     let home = LocalHome::resolve()?;
     match local::read_login(&home).ok()? {
-        LocalRead::Found { bytes, place, .. } => match place {
-            // Kept as compact JSON there; a target gets the file Codex would write.
-            LocalPlace::Keyring { .. } => {
-                AuthFile::from_keyring_value(&String::from_utf8_lossy(bytes.expose())).ok()
-            }
-            LocalPlace::File(_) => AuthFile::parse(bytes.expose()).ok(),
-        },
+        LocalRead::Found { bytes, place, .. } => {
+            let read = Fingerprint::of(bytes.expose());
+            let auth = match place {
+                // Kept as compact JSON there; a target gets the file Codex would write.
+                LocalPlace::Keyring { .. } => {
+                    AuthFile::from_keyring_value(&String::from_utf8_lossy(bytes.expose())).ok()
+                }
+                LocalPlace::File(_) => AuthFile::parse(bytes.expose()).ok(),
+            }?;
+            Some((auth, read))
+        }
         LocalRead::Missing(_) => None,
     }
 }

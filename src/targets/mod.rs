@@ -30,7 +30,9 @@ pub(crate) use error::{ErrorClass, NowHolds, TargetError};
 pub(crate) use inspect::{InspectReport, InspectRequest};
 pub(crate) use install::{InstallReport, InstallRequest, Outcome, Previous};
 pub(crate) use lease::{Lease, Signal as LeaseSignal, COMMAND_LINE as LEASE_COMMAND_LINE};
-pub(crate) use local::current_login as this_machines_login;
+pub(crate) use local::{
+    current_login as this_machines_login, current_login_as_read as this_machines_login_as_read,
+};
 pub(crate) use process::{Event, Process, Spawn, Tty};
 pub(crate) use remove::{RemoveOutcome, RemoveReport, RemoveRequest};
 pub(crate) use script::HomeFrom as ScriptHome;

@@ -498,3 +498,110 @@ fn targets_that_keep_logins_elsewhere_are_skipped_or_installed_as_codex_there_re
         "{out:?}"
     );
 }
+
+/// Where a saved login NAME is kept in the keyring (nothing when it is not).
+fn saved_entry(name: &str) -> String {
+    secret_tool(
+        &[
+            "lookup",
+            "service",
+            "codex-auth saved login",
+            "username",
+            name,
+        ],
+        "",
+    )
+}
+
+#[test]
+fn saved_logins_live_in_the_keyring_when_codex_keeps_its_login_there() {
+    let (mut sb, home) = keyring_sandbox("keyring", true);
+    let logins_dir = sb.home().join(".local/state/codex-auth/logins");
+    let (first, second) = (
+        logins::api_key(&format!("kr-saved-a{}", std::process::id())),
+        logins::api_key(&format!("kr-saved-b{}", std::process::id())),
+    );
+    sb.secret(&first);
+    sb.secret(&second);
+    let (rc, said) = codex(&sb, &["login", "--with-api-key"], &first);
+    assert_eq!(rc, 0, "{said}");
+    let name_a = format!("kra{}", std::process::id());
+    let name_b = format!("krb{}", std::process::id());
+    sb.run(&["save", &name_a]).code(0);
+    assert!(logins_dir.join(format!("{name_a}.keyring")).exists());
+    assert!(
+        !logins_dir.join(format!("{name_a}.json")).exists(),
+        "no file copy"
+    );
+    assert!(saved_entry(&name_a).contains(&first));
+    // Another login here, saved too; switching back puts the first in Codex's entry.
+    sb.run_with_stdin(&["login", "--api-key-stdin", "--force"], &second)
+        .code(0);
+    sb.run(&["save", &name_b]).code(0);
+    let out = sb.run(&["status", "--saved"]).code(0);
+    assert!(
+        out.stdout.contains(&name_a) && out.stdout.contains(&name_b),
+        "{out:?}"
+    );
+    sb.run(&["switch", &name_a]).code(0);
+    let current = secret_tool(
+        &[
+            "lookup",
+            "service",
+            "Codex Auth",
+            "username",
+            &account(&home),
+        ],
+        "",
+    );
+    assert!(
+        current.contains(&first),
+        "the switch wrote Codex's own entry"
+    );
+    let (rc, said) = codex(&sb, &["login", "status"], "");
+    assert_eq!(rc, 0, "{said}");
+    // Lent from the keyring to a command here: its Codex home keeps logins in files
+    // (this machine's config.toml says keyring), and the real Codex reads the loan.
+    std::fs::write(
+        home.join("config.toml"),
+        "cli_auth_credentials_store = \"keyring\"\nmodel = \"gpt-kr\"\n[tui]\ncli_auth_credentials_store = 1\n",
+    )
+    .unwrap();
+    let script = format!(
+        "cat $CODEX_HOME/config.toml; {} login status 2>&1",
+        Codex::Npm171.bin().display()
+    );
+    let out = sb.run(&[
+        "run",
+        "--from",
+        &format!("saved:{name_b}"),
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(
+        lines[..4],
+        [
+            "cli_auth_credentials_store = \"file\"",
+            "model = \"gpt-kr\"",
+            "[tui]",
+            "cli_auth_credentials_store = 1",
+        ],
+        "{out:?}"
+    );
+    assert!(
+        lines[4..]
+            .iter()
+            .any(|l| l.starts_with("API key configured")),
+        "{out:?}"
+    );
+    // Forget takes the entry and its marker.
+    sb.run(&["forget", &name_a]).code(0);
+    sb.run(&["forget", &name_b]).code(0);
+    assert_eq!(saved_entry(&name_a), "");
+    assert_eq!(saved_entry(&name_b), "");
+    assert!(!logins_dir.join(format!("{name_a}.keyring")).exists());
+}

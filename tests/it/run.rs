@@ -86,16 +86,17 @@ fn a_command_on_a_host_gets_an_access_only_login_that_is_gone_after() {
         assert_eq!(said(&out.stdout, "model"), "\"gpt-lent-here\"", "{out:?}");
         assert_eq!(said(&out.stdout, "copy"), "access-only", "{out:?}");
         let lease = said(&out.stdout, "home");
-        assert!(lease.starts_with("/tmp/codex-auth-run."), "{out:?}");
+        let leases = format!("{}/.codex/.codex-auth-run/", user.home.display());
+        assert!(lease.starts_with(&leases), "{out:?}");
         assert!(
             !Path::new(lease).exists(),
             "the lease is still there: {out:?}"
         );
         assert_eq!(out.stderr, "", "run says nothing of its own: {out:?}");
     }
-    // The host's own Codex home got no login; this machine's is as it was; the issuer
-    // was never asked.
-    assert!(!user.home.join(".codex/auth.json").exists());
+    // The host's own Codex home got no login (nor anything else); this machine's is as
+    // it was; the issuer was never asked.
+    assert_eq!(user.run_as("ls -A ~/.codex").trim(), "config.toml");
     assert_eq!(
         std::fs::read_to_string(home.join("auth.json")).unwrap(),
         before
@@ -169,7 +170,7 @@ fn a_command_in_a_container_and_here_gets_the_login_too() {
         ]),
         "gone"
     );
-    assert_eq!(c.exec(&["sh", "-c", "ls /root/.codex"]), "config.toml");
+    assert_eq!(c.exec(&["sh", "-c", "ls -A /root/.codex"]), "config.toml");
 
     // Here, from a saved login: this machine's own config.toml applies.
     sb.run(&["save", "work"]).code(0);
@@ -255,9 +256,9 @@ fn ctrl_c_a_killed_run_and_a_cut_leave_nothing_behind() {
     );
 
     // A keeper killed too (nothing could clean up): the next status there removes it.
-    let stale = format!("/tmp/codex-auth-run.stale{}", std::process::id());
+    let stale = format!("{}/.codex/.codex-auth-run/stale", user.home.display());
     user.run_as(&format!(
-        "mkdir -m 700 {stale} && echo '999999 1' > {stale}/.keeper && echo x > {stale}/auth.json"
+        "mkdir -p -m 700 {stale} && echo '999999 1' > {stale}/.keeper && echo x > {stale}/auth.json"
     ));
     let out = sb.run(&["status", "--ssh", "box", "-F", &cfg]);
     assert_eq!(out.code, 0, "{out:?}");

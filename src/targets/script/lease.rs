@@ -37,6 +37,7 @@ pub(crate) fn lease_invocation(
         lines: payload.expose().iter().filter(|b| **b == b'\n').count(),
         sum: sum.clone(),
         full,
+        file_config: "cli_auth_credentials_store = \"file\"".into(),
     };
     Ok((
         Invocation::new(Script::Lease, &request, payload.expose())?,

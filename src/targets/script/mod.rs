@@ -359,10 +359,6 @@ impl Report {
                     Some("install one there (coreutils, or busybox's sha256sum)"),
                 ))
             }
-            F::KeyringStore => (
-                ErrorClass::KeyringStore,
-                format!("{dir}/config.toml sets cli_auth_credentials_store = \"keyring\": Codex there would not read a login from a file, so none can be lent for the command"),
-            ),
             F::Protocol => (
                 ErrorClass::Protocol,
                 format!("the target script says: {detail}"),

@@ -30,8 +30,6 @@ pub(crate) enum Failure {
     Changed,
     /// The precondition cannot be checked: no sha256 tool there.
     Unverifiable,
-    /// Codex there keeps its login in the OS keyring, where a lease cannot put one.
-    KeyringStore,
     /// A word this program does not know (a newer or a hostile script).
     #[serde(other)]
     Unknown,

@@ -77,6 +77,9 @@ pub(crate) struct Lease {
     pub lines: usize,
     pub sum: String,
     pub full: bool,
+    /// The first line of the lease's own config.toml where the place keeps logins in
+    /// the keyring (a line with quotes, which the scripts cannot write).
+    pub file_config: String,
 }
 
 #[derive(Serialize, Default)]

@@ -108,6 +108,7 @@ read_request() {
             send_login) req_send_login=$request_value ;;
             lines) req_lines=$request_value ;;
             full) req_full=$request_value ;;
+            file_config) req_file_config=$request_value ;;
         esac
     done
 }
@@ -938,11 +939,12 @@ keeper_alive() {
     fi
 }
 
-# clean_leases: remove this user's leases (codex-auth-run.* in TMPDIR) whose keeper is
-# gone, reporting each; one of another user, a link, or one still being made is left.
+# clean_leases: remove this user's leases (in .codex-auth-run of the Codex home) whose
+# keeper is gone, reporting each; one of another user, a link, or one still being made
+# is left.
 clean_leases() {
     set +f
-    for old_lease in "${TMPDIR:-/tmp}"/codex-auth-run.*; do
+    for old_lease in "$dir"/.codex-auth-run/*; do
         if [ -L "$old_lease" ] || ! [ -d "$old_lease" ] || ! [ -O "$old_lease" ]; then
             continue
         fi
@@ -953,6 +955,38 @@ clean_leases() {
         fi
     done
     set -f
+}
+
+# file_store_config: the lease's own config.toml, for a place whose Codex keeps its
+# login in the keyring (or auto): req_file_config first, then the place's config.toml
+# without its top-level cli_auth_credentials_store, so that the command's Codex reads
+# the lent auth.json and everything else of the place's setup applies.
+file_store_config() {
+    in_table=
+    # (lease: set by lease.sh)
+    # shellcheck disable=SC2154
+    {
+        printf "%s" "$req_file_config"
+        echo
+        if [ -f "$dir/config.toml" ] && [ -r "$dir/config.toml" ]; then
+            while IFS= read -r config_line || [ -n "$config_line" ]; do
+                if [ -z "$in_table" ]; then
+                    first_word "${config_line%%=*}"
+                    clean_value "$word"
+                    case $word in
+                        "["*) in_table=1 ;;
+                        *)
+                            if [ "$clean" = cli_auth_credentials_store ]; then
+                                continue
+                            fi
+                            ;;
+                    esac
+                fi
+                printf "%s" "$config_line"
+                echo
+            done <"$dir/config.toml"
+        fi
+    } >"$lease/config.toml"
 }
 
 # signal_command WORD: send the command of this lease SIGINT, SIGTERM, SIGHUP or SIGKILL.
@@ -969,12 +1003,22 @@ signal_command() {
     fi
 }
 
+# drop_empty_home: the lease directory, and the Codex home this lease made, when
+# nothing else is in them.
+drop_empty_home() {
+    rmdir "$dir/.codex-auth-run" 2>/dev/null
+    if [ -n "$made_home" ]; then
+        rmdir "$dir" 2>/dev/null
+    fi
+}
+
 # drop_lease: the client is gone or we are told to stop: the command is stopped, the
 # lease removed, and the script ends.
 drop_lease() {
     trap "" HUP INT TERM PIPE
     signal_command term
     rm -rf "$lease"
+    drop_empty_home
     exit 4
 }
 

@@ -5,10 +5,15 @@
 #
 # The request (targets/script/request.rs, Lease): the Codex home and whose it is (see
 # locate), lines and sum (the login: that many lines after the request, its sha256),
+# file_config (the line that makes Codex keep its login in a file),
 # full (send the login back at the end when the command changed it). The lease is a
-# new directory of unpredictable name in TMPDIR (mktemp -d, 0700) holding the login and
-# a link to every other entry of the Codex home (config.toml, AGENTS.md, sessions, ...),
-# so the command sees the place's own Codex setup and nothing is copied. The first
+# new directory of unpredictable name (mktemp -d, 0700) in .codex-auth-run of the Codex
+# home (which check_home_safe found private; not in TMPDIR, where Codex 0.171 refuses to
+# make its helper binaries), holding the login and a link to every other entry of the
+# Codex home (config.toml, AGENTS.md, sessions, ...),
+# so the command sees the place's own Codex setup and nothing is copied (but a
+# config.toml that keeps logins in the keyring, or auto: the lease gets a copy that keeps
+# them in files, its first line file_config from the request). The first
 # report says where (lease) and ends; then control lines are read: int, term, hup or kill
 # signal the command (whose wrapper wrote its PID to .command in the lease), end says it
 # ended. Then the lease is removed and a second report says so (removed; with full and
@@ -17,14 +22,29 @@
 
 read_request codex-auth-lease-1
 locate
-if [ "$store" = keyring ]; then
-    fail keyring-store "$dir"
-fi
 check_home_safe
-clean_leases
 umask 077
-lease_root=${TMPDIR:-/tmp}
-lease=$(mktemp -d "$lease_root/codex-auth-run.XXXXXXXXXX" 2>&1) || fail write "create a lease: $lease"
+made_home=
+if ! [ -d "$dir" ]; then
+    made_home=1
+fi
+make_private_dir
+lease_root=$dir/.codex-auth-run
+clean_leases
+# (twice: a run ending beside this one may remove the empty directory in between)
+for attempt in 1 2; do
+    if ! [ -d "$lease_root" ]; then
+        mkdir "$lease_root" 2>/dev/null
+    fi
+    if [ -L "$lease_root" ] || ! [ -O "$lease_root" ]; then
+        fail write "$lease_root is not a directory of this user"
+    fi
+    if lease=$(mktemp -d "$lease_root/XXXXXXXXXX" 2>&1); then
+        break
+    elif [ "$attempt" = 2 ]; then
+        fail write "create a lease: $lease"
+    fi
+done
 trap drop_lease HUP INT TERM PIPE
 keeper_start
 echo "$$ $keeper_start" >"$lease/.keeper"
@@ -45,12 +65,18 @@ if [ -n "$sum" ] && [ "$sum" != "$req_sum" ]; then
     rm -rf "$lease"
     fail torn sum
 fi
+if [ "$store" = keyring ] || [ "$store" = auto ]; then
+    file_store_config
+fi
 set +f
 for home_entry in "$dir"/* "$dir"/.*; do
     entry_name=${home_entry##*/}
     case $entry_name in
-        . | .. | auth.json | auth.json.lock | auth.lock | .auth*) continue ;;
+        . | .. | auth.json | auth.json.lock | auth.lock | .auth* | .codex-auth-run) continue ;;
     esac
+    if [ "$entry_name" = config.toml ] && [ -e "$lease/config.toml" ]; then
+        continue
+    fi
     if [ -e "$home_entry" ] || [ -L "$home_entry" ]; then
         ln -s "$home_entry" "$lease/$entry_name" 2>/dev/null
     fi
@@ -85,6 +111,7 @@ removed=0
 if rm -rf "$lease" 2>/dev/null && ! [ -e "$lease" ]; then
     removed=1
 fi
+drop_empty_home
 say removed "$removed"
 if [ -n "$changed" ]; then
     say changed 1
