@@ -7,6 +7,8 @@
 //! compare-and-swap precondition; a place that changed meanwhile is read again (three
 //! rounds at most). Access-only copies get the new access token, never a refresh
 //! token. Places holding another session, an API key or nothing are left alone.
+//! Then every saved login holding another sign-in gets the same pass, the saved login
+//! standing where this machine's login stood (its places from the ledger).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -20,8 +22,10 @@ use crate::error::AppError;
 use crate::journal::{Ending, Journal};
 use crate::ledger::{Change, Ledger};
 use crate::login::{Issuer, RefreshError};
+use crate::saved::SavedLogins;
 use crate::targets::{
-    ErrorClass, Expect, InspectRequest, InstallRequest, Outcome, Selection, TargetError, TargetSpec,
+    ErrorClass, Expect, Fingerprint, InspectRequest, InstallRequest, NowHolds, Outcome, Selection,
+    TargetError, TargetSpec,
 };
 
 /// A validated sync (from `cli`).
@@ -95,6 +99,9 @@ impl Action {
 /// One place's result.
 pub(crate) struct PlaceSync {
     pub spec: TargetSpec,
+    /// How the row is named when not by its place (`saved:NAME`: the saved login that
+    /// stood where this machine's login stands).
+    pub shown: Option<String>,
     pub action: Action,
     /// The copy it holds now (or would, on a dry run), when it is of this session.
     pub copy: Option<AuthFile>,
@@ -117,6 +124,8 @@ pub(crate) struct SyncResults {
     pub session: Option<SessionSync>,
     pub dry_run: bool,
     pub ledger: Vec<Change>,
+    /// The same for each saved login holding another sign-in, by name.
+    pub saved: Vec<(String, SyncResults)>,
 }
 
 impl SyncResults {
@@ -126,14 +135,21 @@ impl SyncResults {
                 .session
                 .as_ref()
                 .is_none_or(|s| s.needs_sign_in.is_none())
+            && self.saved.iter().all(|(_, r)| r.all_done())
     }
 
     /// Every login seen, for scrubbing output.
-    pub(crate) fn logins(&self) -> impl Iterator<Item = &AuthFile> {
-        self.places
+    pub(crate) fn logins(&self) -> Vec<&AuthFile> {
+        let mut all: Vec<&AuthFile> = self
+            .places
             .iter()
             .filter_map(|p| p.copy.as_ref())
             .chain(self.session.iter().filter_map(|s| s.newest.as_ref()))
+            .collect();
+        for (_, r) in &self.saved {
+            all.extend(r.logins());
+        }
+        all
     }
 }
 
@@ -397,29 +413,143 @@ pub(crate) async fn run(
     } else {
         None
     };
+    let mut results =
+        sync_home(&Home::ThisMachine, &opts, run, &journal, &critical, &named).await?;
+    // Then every saved login of another sign-in, in its own pass.
+    let current = results.session.as_ref().and_then(|s| s.newest.clone());
+    // (Places named on the command line are synced for this machine's session only.)
+    if let Some(saved) = SavedLogins::open().filter(|_| named.is_none()) {
+        for name in saved.names() {
+            let Ok(Some(login)) = saved.load(&name) else {
+                continue;
+            };
+            if !full(&login) || current.as_ref().is_some_and(|c| same_session(&login, c)) {
+                continue;
+            }
+            let mut pass = sync_home(
+                &Home::Saved(name.clone()),
+                &opts,
+                run,
+                &journal,
+                &critical,
+                &named,
+            )
+            .await?;
+            results.ledger.append(&mut pass.ledger);
+            results.saved.push((name, pass));
+        }
+    }
+    drop(turn);
+    Ok(results)
+}
+
+/// Where the session of a pass lives on this machine: its Codex login, or a saved login.
+#[derive(Clone, Debug)]
+enum Home {
+    ThisMachine,
+    Saved(String),
+}
+
+/// Read what `home` holds.
+async fn read_home(home: &Home, opts: &Arc<SyncOptions>, run: &Run) -> Result<Held, AppError> {
+    let name = match home {
+        Home::Saved(name) => name.clone(),
+        Home::ThisMachine => {
+            let here = TargetSpec::this_machine();
+            let read = read_all(std::slice::from_ref(&here), opts, run).await;
+            let read = read
+                .into_iter()
+                .next()
+                .ok_or_else(|| AppError::failed("this machine's login could not be read", None))?;
+            return read.held.map_err(|e| {
+                AppError::failed(
+                    format!("this machine's login could not be read: {}", e.message),
+                    e.hint.clone(),
+                )
+            });
+        }
+    };
+    let saved = SavedLogins::open()
+        .ok_or_else(|| AppError::failed("no state directory for saved logins", None))?;
+    let login = saved
+        .load(&name)
+        .map_err(|e| AppError::failed(format!("saved login {name}: {e}"), None))?;
+    Ok(Held {
+        expect: Some(match &login {
+            Some(l) => Expect::Holds(Fingerprint::of(l.bytes().expose())),
+            None => Expect::Nothing,
+        }),
+        resolved: format!("saved login {name}"),
+        login,
+    })
+}
+
+/// Write `login` to `home` if it still holds what `expect` says.
+async fn write_home(
+    home: &Home,
+    login: AuthFile,
+    expect: Option<Expect>,
+    opts: &Arc<SyncOptions>,
+    run: &Run,
+) -> Result<Outcome, TargetError> {
+    let name = match home {
+        Home::ThisMachine => {
+            return write_all(vec![(TargetSpec::this_machine(), login, expect)], opts, run)
+                .await
+                .into_iter()
+                .next()
+                .map(|w| w.result)
+                .unwrap_or_else(|| Err(TargetError::worker_lost()))
+        }
+        Home::Saved(name) => name.clone(),
+    };
+    tokio::task::spawn_blocking(move || {
+        let io = |e: String| TargetError::new(ErrorClass::Io, e, None);
+        let saved = SavedLogins::open().ok_or_else(|| io("no state directory".into()))?;
+        let now = saved.load(&name).map_err(io)?;
+        let what = format!("saved login {name}");
+        match (&expect, &now) {
+            (Some(Expect::Holds(fp)), Some(n)) if Fingerprint::of(n.bytes().expose()) != *fp => {
+                return Err(TargetError::changed(&what, NowHolds::Another))
+            }
+            (Some(Expect::Holds(_)), None) => {
+                return Err(TargetError::changed(&what, NowHolds::Nothing))
+            }
+            (Some(Expect::Nothing), Some(_)) => {
+                return Err(TargetError::changed(&what, NowHolds::Something))
+            }
+            _ => {}
+        }
+        if now.is_some_and(|n| n.bytes().expose() == login.bytes().expose()) {
+            return Ok(Outcome::Unchanged);
+        }
+        saved.store(&name, &login).map_err(io)?;
+        Ok(Outcome::Installed)
+    })
+    .await
+    .unwrap_or_else(|_| Err(TargetError::worker_lost()))
+}
+
+/// One session's sync (rounds of read, order, refresh, write), its login at `home`.
+async fn sync_home(
+    home: &Home,
+    opts: &Arc<SyncOptions>,
+    run: &Run,
+    journal: &Journal,
+    critical: &Arc<AtomicBool>,
+    named: &Option<Vec<TargetSpec>>,
+) -> Result<SyncResults, AppError> {
     let here = TargetSpec::this_machine();
     let mut results = SyncResults {
         places: Vec::new(),
         session: None,
         dry_run: opts.dry_run,
         ledger: Vec::new(),
+        saved: Vec::new(),
     };
     for round in 1..=3 {
-        // This machine first: its login says which session this is.
-        let local = read_all(std::slice::from_ref(&here), &opts, run).await;
-        let local = local
-            .into_iter()
-            .next()
-            .ok_or_else(|| AppError::failed("this machine's login could not be read", None))?;
-        let local_held = match local.held {
-            Ok(h) => h,
-            Err(e) => {
-                return Err(AppError::failed(
-                    format!("this machine's login could not be read: {}", e.message),
-                    e.hint.clone(),
-                ))
-            }
-        };
+        // This machine first (or the saved login): its login says which session this is.
+        let local_held = read_home(home, opts, run).await?;
         let places: Vec<TargetSpec> = match (&named, &local_held.login) {
             (Some(n), _) => n
                 .iter()
@@ -427,18 +557,26 @@ pub(crate) async fn run(
                 .cloned()
                 .collect(),
             (None, Some(l)) if full(l) => ledger_places(l).into_iter().skip(1).collect(),
+            // (a saved login that is not a sign-in has no places)
             (None, _) => Vec::new(),
         };
-        let reads = read_all(&places, &opts, run).await;
-        let outcome = sync_once(
-            &opts,
+        let reads = read_all(&places, opts, run).await;
+        let mut outcome = sync_once(
+            opts,
             run,
-            &journal,
-            &critical,
-            (here.clone(), local_held),
+            journal,
+            critical,
+            (home, here.clone(), local_held),
             reads,
         )
         .await?;
+        if let Home::Saved(name) = home {
+            for p in &mut outcome.results.places {
+                if p.spec.display() == here.display() {
+                    p.shown = Some(format!("saved:{name}"));
+                }
+            }
+        }
         let again = outcome.again && round < 3;
         results = outcome.results;
         let gone = results
@@ -454,7 +592,6 @@ pub(crate) async fn run(
         run.sink
             .note("note: a place changed while it was written; reading again");
     }
-    drop(turn);
     Ok(results)
 }
 
@@ -470,10 +607,10 @@ async fn sync_once(
     run: &Run,
     journal: &Journal,
     critical: &Arc<AtomicBool>,
-    local: (TargetSpec, Held),
+    local: (&Home, TargetSpec, Held),
     reads: Vec<Read>,
 ) -> Result<Once, AppError> {
-    let (here, local) = local;
+    let (home, here, local) = local;
     let mut rows: Vec<PlaceSync> = Vec::new();
     let mut held: Vec<(TargetSpec, Held)> = Vec::new();
     for r in reads {
@@ -484,6 +621,7 @@ async fn sync_once(
             Err(e) if e.class == ErrorClass::NoContainer && !opts.named => {
                 rows.push(PlaceSync {
                     spec: r.spec,
+                    shown: None,
                     action: Action::Gone,
                     copy: None,
                     error: None,
@@ -492,6 +630,7 @@ async fn sync_once(
             }
             Err(e) => rows.push(PlaceSync {
                 spec: r.spec,
+                shown: None,
                 action: Action::Unreachable,
                 copy: None,
                 error: Some(e),
@@ -518,6 +657,7 @@ async fn sync_once(
     let Some(session) = session else {
         let mut places = vec![PlaceSync {
             spec: here.clone(),
+            shown: None,
             action: if local.login.is_some() {
                 Action::Other
             } else {
@@ -538,6 +678,7 @@ async fn sync_once(
                 session: None,
                 dry_run: opts.dry_run,
                 ledger: Vec::new(),
+                saved: Vec::new(),
             },
             again: false,
         });
@@ -556,6 +697,7 @@ async fn sync_once(
                     // Never a source, never overwritten: a person looks at it.
                     Some(why) => others.push(PlaceSync {
                         spec,
+                        shown: None,
                         action: Action::Diverged,
                         copy: None,
                         error: None,
@@ -587,6 +729,7 @@ async fn sync_once(
             .into_iter()
             .map(|(spec, copy, ..)| PlaceSync {
                 spec,
+                shown: None,
                 action: Action::Diverged,
                 copy: Some(copy),
                 error: None,
@@ -609,6 +752,7 @@ async fn sync_once(
                 }),
                 dry_run: opts.dry_run,
                 ledger: Vec::new(),
+                saved: Vec::new(),
             },
             again: false,
         });
@@ -660,7 +804,7 @@ async fn sync_once(
         }
     }
     if needs_sign_in.is_none() && due && !opts.dry_run {
-        match refresh_here(opts, journal, critical, &result, &local_expect, run).await {
+        match refresh_here(opts, journal, critical, (home, &result), &local_expect, run).await {
             Ok(Refreshed::Stored(new)) => {
                 result = *new;
                 refreshed = true;
@@ -681,6 +825,7 @@ async fn sync_once(
         for (spec, copy, ..) in copies {
             places.push(PlaceSync {
                 spec,
+                shown: None,
                 action: Action::NeedsSignIn,
                 copy: Some(copy),
                 error: None,
@@ -696,17 +841,13 @@ async fn sync_once(
                 .is_none_or(|l| l.bytes().expose() != result.bytes().expose());
         if write_here {
             if !opts.dry_run {
-                let wrote = write_all(
-                    vec![(here.clone(), result.clone(), local_expect.clone())],
-                    opts,
-                    run,
-                )
-                .await;
-                if let Some(w) = wrote.into_iter().next() {
-                    if let Err(e) = w.result {
+                let wrote = write_home(home, result.clone(), local_expect.clone(), opts, run).await;
+                {
+                    if let Err(e) = wrote {
                         again |= e.class == ErrorClass::Changed;
                         places.push(PlaceSync {
                             spec: here.clone(),
+                            shown: None,
                             action: Action::Unreachable,
                             copy: local_copy.clone(),
                             error: Some(e),
@@ -719,6 +860,7 @@ async fn sync_once(
                         {
                             places.push(PlaceSync {
                                 spec,
+                                shown: None,
                                 action: Action::Unreachable,
                                 copy: Some(copy),
                                 error: None,
@@ -741,6 +883,7 @@ async fn sync_once(
                                 }),
                                 dry_run: opts.dry_run,
                                 ledger,
+                                saved: Vec::new(),
                             },
                             again,
                         });
@@ -751,9 +894,12 @@ async fn sync_once(
                 here_action = Action::Updated;
             }
         }
-        ledger.push(Change::holds(&here, "this machine".into(), &result, "sync"));
+        if matches!(home, Home::ThisMachine) {
+            ledger.push(Change::holds(&here, "this machine".into(), &result, "sync"));
+        }
         places.push(PlaceSync {
             spec: here.clone(),
+            shown: None,
             action: here_action,
             copy: Some(result.clone()),
             error: None,
@@ -773,6 +919,7 @@ async fn sync_once(
                 ledger.push(Change::holds(&spec, resolved, &copy, "sync"));
                 places.push(PlaceSync {
                     spec,
+                    shown: None,
                     action: Action::Current,
                     copy: Some(copy),
                     error: None,
@@ -781,6 +928,7 @@ async fn sync_once(
             } else if opts.dry_run {
                 places.push(PlaceSync {
                     spec,
+                    shown: None,
                     action: Action::Updated,
                     copy: Some(want),
                     error: None,
@@ -804,6 +952,7 @@ async fn sync_once(
                     ledger.push(Change::holds(&spec, resolved, &want, "sync"));
                     places.push(PlaceSync {
                         spec,
+                        shown: None,
                         action: Action::Updated,
                         copy: Some(want),
                         error: None,
@@ -812,6 +961,7 @@ async fn sync_once(
                 }
                 Ok(other) => places.push(PlaceSync {
                     spec,
+                    shown: None,
                     action: Action::Unreachable,
                     copy: None,
                     error: Some(TargetError::new(
@@ -825,6 +975,7 @@ async fn sync_once(
                     again |= e.class == ErrorClass::Changed;
                     places.push(PlaceSync {
                         spec,
+                        shown: None,
                         action: Action::Unreachable,
                         copy: None,
                         error: Some(e),
@@ -847,6 +998,7 @@ async fn sync_once(
             }),
             dry_run: opts.dry_run,
             ledger,
+            saved: Vec::new(),
         },
         again,
     })
@@ -899,6 +1051,7 @@ fn left_alone(spec: TargetSpec, h: &Held) -> PlaceSync {
     };
     PlaceSync {
         spec,
+        shown: None,
         action,
         copy: None,
         error: None,
@@ -929,7 +1082,7 @@ async fn refresh_here(
     opts: &Arc<SyncOptions>,
     journal: &Journal,
     critical: &Arc<AtomicBool>,
-    login: &AuthFile,
+    (home, login): (&Home, &AuthFile),
     expect: &Option<Expect>,
     run: &Run,
 ) -> Result<Refreshed, String> {
@@ -989,17 +1142,9 @@ async fn refresh_here(
     };
     // Stored here before the journal lets go; a failure leaves the journal saying the
     // token was sent, and the session needing a new sign-in.
-    let here = TargetSpec::this_machine();
     let store = |expect: Option<Expect>| {
         let new = new.clone();
-        let here = here.clone();
-        async move {
-            write_all(vec![(here, new, expect)], opts, run)
-                .await
-                .into_iter()
-                .next()
-                .map(|w| w.result)
-        }
+        async move { Some(write_home(home, new, expect, opts, run).await) }
     };
     let stored = match store(expect.clone()).await {
         // Changed meanwhile (a Codex here?): these tokens are the newest there are.

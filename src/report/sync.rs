@@ -62,7 +62,7 @@ fn table(results: &SyncResults, verbosity: Verbosity) -> String {
             notes.insert(0, e.line());
         }
         rows.push(vec![
-            p.spec.display(),
+            p.shown.clone().unwrap_or_else(|| p.spec.display()),
             action,
             p.copy.as_ref().map(copy_line).unwrap_or_else(|| "-".into()),
             notes.join("; "),
@@ -101,6 +101,10 @@ fn table(results: &SyncResults, verbosity: Verbosity) -> String {
         if results.dry_run { " (dry run)" } else { "" },
         parts.join(", ")
     ));
+    for (name, pass) in &results.saved {
+        out.push_str(&format!("\nsaved login {name}:\n"));
+        out.push_str(&table(pass, verbosity));
+    }
     scrub(out, results.logins())
 }
 
@@ -142,15 +146,33 @@ struct JsonSync<'a> {
     session: Option<JsonSession<'a>>,
     places: Vec<JsonPlace<'a>>,
     summary: JsonSummary,
+    /// The pass of each saved login of another sign-in.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    saved: Vec<JsonSavedPass<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonSavedPass<'a> {
+    name: &'a str,
+    #[serde(flatten)]
+    sync: JsonSync<'a>,
 }
 
 fn json(results: &SyncResults) -> String {
+    scrub(json_text(&doc(results)), results.logins())
+}
+
+fn doc(results: &SyncResults) -> JsonSync<'_> {
     let places: Vec<JsonPlace> = results
         .places
         .iter()
         .map(|p| JsonPlace {
-            target: p.spec.label(),
-            kind: p.spec.kind().as_str(),
+            target: p.shown.clone().unwrap_or_else(|| p.spec.label()),
+            kind: if p.shown.is_some() {
+                "saved"
+            } else {
+                p.spec.kind().as_str()
+            },
             ok: p.action.ok(),
             action: p.action,
             access_only: p.copy.as_ref().map(|c| c.summary.access_only),
@@ -161,7 +183,7 @@ fn json(results: &SyncResults) -> String {
         })
         .collect();
     let ok = places.iter().filter(|p| p.ok).count();
-    let doc = JsonSync {
+    JsonSync {
         command: "sync",
         dry_run: results.dry_run,
         session: results.session.as_ref().map(|s| JsonSession {
@@ -180,8 +202,15 @@ fn json(results: &SyncResults) -> String {
             failed: places.len() - ok,
         },
         places,
-    };
-    scrub(json_text(&doc), results.logins())
+        saved: results
+            .saved
+            .iter()
+            .map(|(name, pass)| JsonSavedPass {
+                name,
+                sync: doc(pass),
+            })
+            .collect(),
+    }
 }
 
 #[derive(Serialize)]

@@ -690,3 +690,71 @@ fn a_full_copy_planted_where_an_access_only_copy_was_put_is_never_adopted() {
     );
     assert!(issuer.refreshes().is_empty());
 }
+
+#[test]
+fn sync_keeps_a_saved_logins_session_alive_too() {
+    let issuer = FakeIssuer::start();
+    // Within Codex's own 5 minutes: the box's Codex refreshes the work sign-in.
+    issuer.access_tokens_expire_in(60);
+    issuer.refreshed_tokens_expire_in(600);
+    let (mut sb, home, first) = signed_in(&issuer);
+    let saved = sb.home().join(".local/state/codex-auth/logins/work.json");
+    let user = RemoteUser::bash();
+    user.with_codex(Codex::Npm171);
+    user.authorize(&sb);
+    let cfg = sb.alias("box", &user);
+    let cfg = cfg.to_str().unwrap().to_string();
+    // The work sign-in is saved, pushed to the box, and another sign-in is current.
+    sb.run(&["save", "work"]).code(0);
+    sb.run(&["push", "--ssh", "box", "-F", &cfg, "--from", "saved:work"])
+        .code(0);
+    let (other, other_token) = issuer.login_json();
+    sb.secret(&other_token);
+    std::fs::write(home.join("auth.json"), &other).unwrap();
+    // The box's Codex refreshes the work sign-in for real.
+    let before = token_posts(&issuer);
+    let mut codex = refresh_as(&user, Codex::Npm171, &issuer);
+    wait_for_refreshes(&issuer, before + 1);
+    let _ = codex.wait();
+    let at_box = tokens(&user.auth_path())["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(at_box, first);
+    // One sync: this machine's session has no other place; the saved login adopts the
+    // box's refresh (never the spent token over it).
+    // (--refresh-within 0s: nothing is refreshed here, so what sync adopts is seen)
+    let out = sb.run(&["sync", "-F", &cfg, "--json", "--refresh-within", "0s"]);
+    no_token_shown(&mut sb, &issuer, &out);
+    assert_eq!(out.code, 0, "{out:?}");
+    let doc = out.json();
+    assert_eq!(doc["saved"][0]["name"], "work", "{out:?}");
+    let places = &doc["saved"][0]["places"];
+    let row = |target: &str| {
+        places
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["target"] == target)
+            .unwrap_or_else(|| panic!("no {target} in {out:?}"))
+            .clone()
+    };
+    assert_eq!(row("saved:work")["action"], "adopted", "{out:?}");
+    assert_eq!(row("saved:work")["kind"], "saved", "{out:?}");
+    assert_eq!(row("box")["action"], "current", "{out:?}");
+    let kept = tokens(&saved)["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(kept, at_box);
+    assert!(issuer.is_live(&kept));
+    // This machine's own login is another sign-in, untouched.
+    assert_eq!(
+        tokens(&home.join("auth.json"))["refresh_token"],
+        other_token
+    );
+    // Text: the saved login's pass under its own heading.
+    let out = sb.run(&["sync", "-F", &cfg, "--refresh-within", "0s"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.contains("saved login work:"), "{out:?}");
+}
