@@ -92,6 +92,7 @@ pub(crate) async fn run(opts: RunOptions, run: &Run) -> Result<RunOutcome, AppEr
             lent.bytes().expose(),
             opts.full,
             codex_home,
+            opts.command.first().is_some_and(|c| c == "codex"),
         ),
     )
     .await;
@@ -111,7 +112,10 @@ pub(crate) async fn run(opts: RunOptions, run: &Run) -> Result<RunOutcome, AppEr
         let (term, cols, rows) = crate::console::terminal();
         Tty { term, cols, rows }
     });
-    let mut args = vec![lease.path.clone()];
+    let mut args = vec![
+        lease.path.clone(),
+        lease.codex_dir.clone().unwrap_or_default(),
+    ];
     args.extend(opts.command.iter().cloned());
     let spawned = target
         .spawn(&Spawn {

@@ -13,10 +13,12 @@ use super::{Event, Process, Spawn, Target, TargetError};
 pub(crate) use super::script::LeaseEnd;
 use crate::targets::ErrorClass;
 
-/// How the command starts inside a lease: `sh -c LINE sh LEASE CMD ARGS...`; its PID
+/// How the command starts inside a lease: `sh -c LINE sh LEASE CODEX_DIR CMD ARGS...`;
+/// CODEX_DIR (the codex its user would run, when CMD is codex) first on PATH; its PID
 /// where the keeper finds it (to pass signals on), then CMD in its place.
-pub(crate) const COMMAND_LINE: &str =
-    "CODEX_HOME=$1; export CODEX_HOME; shift; echo $$ >\"$CODEX_HOME/.command\"; exec \"$@\"";
+pub(crate) const COMMAND_LINE: &str = "CODEX_HOME=$1; export CODEX_HOME; \
+    if [ -n \"$2\" ]; then PATH=$2:$PATH; export PATH; fi; shift 2; \
+    echo $$ >\"$CODEX_HOME/.command\"; exec \"$@\"";
 
 /// A lease held on a place.
 pub(crate) struct Lease {
@@ -24,6 +26,8 @@ pub(crate) struct Lease {
     reader: LeaseReader,
     /// The private Codex home there.
     pub path: String,
+    /// The directory of the codex the place's user would run (asked for a codex command).
+    pub codex_dir: Option<String>,
 }
 
 /// Which signal the command gets.
@@ -44,11 +48,12 @@ impl Lease {
         login: &[u8],
         full: bool,
         codex_home: Option<&str>,
+        find_codex: bool,
     ) -> Result<Lease, TargetError> {
         let (home_from, default_home) = target.lease_whom();
         let home = codex_home.map(str::to_string).or(default_home);
         let (invocation, _sum) =
-            script::lease_invocation(&home_from, home.as_deref(), login, full)?;
+            script::lease_invocation(&home_from, home.as_deref(), login, full, find_codex)?;
         let line = invocation.line()?;
         let mut keeper = target
             .spawn(&Spawn {
@@ -68,11 +73,12 @@ impl Lease {
                     reader.stdout(&b);
                     match reader.started() {
                         None => {}
-                        Some(Ok(path)) => {
+                        Some(Ok((path, codex_dir))) => {
                             return Ok(Lease {
                                 keeper,
                                 reader,
                                 path,
+                                codex_dir,
                             })
                         }
                         Some(Err(e)) => {

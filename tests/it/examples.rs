@@ -332,11 +332,11 @@ fn ci_jobs_get_access_only_copies_of_a_session_sync_keeps_fresh() {
         sb.env.push((k.into(), v));
     }
     let script = dir.join("job.sh").display().to_string();
-    // The job: Codex there says it is signed in, with a copy that has no refresh token;
-    // `status` is its exit status.
+    // The job: Codex there says it is signed in, with a copy that has no refresh token
+    // in a Codex home of its own; `status` is its exit status.
     let job = |sb: &Sandbox, status: u8| {
         let run = format!(
-            "codex login status && grep -q '\"refresh_token\": \"\"' /root/.codex/auth.json && HTTPS_PROXY=http://127.0.0.1:9 NO_PROXY=127.0.0.1 codex doctor --json >/dev/null; exit {status}"
+            "codex login status && grep -q '\"refresh_token\": \"\"' $CODEX_HOME/auth.json && test ! -e /root/.codex/auth.json && HTTPS_PROXY=http://127.0.0.1:9 NO_PROXY=127.0.0.1 codex doctor --json >/dev/null; exit {status}"
         );
         sb.program("bash", &[&script, "sh", "-c", &run]).spawn()
     };
@@ -348,8 +348,7 @@ fn ci_jobs_get_access_only_copies_of_a_session_sync_keeps_fresh() {
     assert_eq!(issuer.refreshes(), vec![first.clone()]);
     let second = refresh_token(&store);
     assert!(issuer.is_live(&second));
-    // Runs 2 and 3 at once: nothing is due, nothing is sent; run 1's container is gone,
-    // and the ledger forgets it.
+    // Runs 2 and 3 at once: nothing is due, nothing is sent.
     let (a, b) = (job(&sb, 0), job(&sb, 0));
     for out in [sb.wait(a, &issuer.issued()), sb.wait(b, &issuer.issued())] {
         assert_eq!(out.code, 0, "{out:?}");
@@ -361,17 +360,54 @@ fn ci_jobs_get_access_only_copies_of_a_session_sync_keeps_fresh() {
     assert_eq!(issuer.refreshes(), vec![first]);
     assert_eq!(refresh_token(&store), second);
     assert!(issuer.is_live(&second));
-    // Every job container is gone, and with it every copy; the ledger holds none.
+    // Every job container is gone, and with it every copy; the ledger holds none (a
+    // lent copy is never recorded).
     let left = crate::harness::docker_cli(
         docker_peers().host(),
         &["ps", "-aq", "--filter", "name=codex-job-"],
     );
     assert!(left.trim().is_empty(), "containers left: {left}");
-    // (The containers of the last runs: forgotten by the next sync.)
-    let out = sb.run(&["sync"]).code(0);
-    assert!(out.stdout.contains("2 gone (forgotten)"), "{out:?}");
     let out = sb.run(&["sync"]).code(0);
     assert!(!out.stdout.contains("codex-job-"), "{out:?}");
+}
+
+#[test]
+fn codex_on_a_shared_box_leaves_no_login_there() {
+    let issuer = FakeIssuer::start();
+    let mut sb = Sandbox::new();
+    let dir = example(&sb, "shared-box");
+    let user = RemoteUser::bash();
+    user.authorize(&sb);
+    user.with_codex(crate::harness::Codex::Npm171);
+    user.write_owned(".codex/config.toml", "model = \"team-model\"\n", 0o600);
+    let cfg = sb.alias("shared-box", &user);
+    let (json, first) = issuer.login_json();
+    sb.secret(&first);
+    let home = sb.home().join("codex-home");
+    sb.write("codex-home/auth.json", &json);
+    for (k, v) in [
+        ("CODEX_HOME", home.display().to_string()),
+        ("SSH_CONFIG", cfg.display().to_string()),
+    ] {
+        sb.env.push((k.into(), v));
+    }
+    let script = dir.join("codex-there.sh").display().to_string();
+    // `codex login status` stands in for an interactive Codex (no model API here).
+    let out = sb
+        .program("bash", &[&script, "shared-box", "login", "status"])
+        .out()
+        .code(0);
+    // (Codex prints its status on stderr, and the script the tables of `status`)
+    assert!(out.stderr.contains("Logged in using ChatGPT"), "{out:?}");
+    assert_eq!(out.stderr.matches("not logged in [").count(), 2, "{out:?}");
+    assert_eq!(user.run_as("ls -A ~/.codex").trim(), "config.toml");
+    // Codex's own exit status is the script's.
+    let out = sb
+        .program("bash", &[&script, "shared-box", "no-such-subcommand"])
+        .out();
+    assert_ne!(out.code, 0, "{out:?}");
+    assert_eq!(user.run_as("ls -A ~/.codex").trim(), "config.toml");
+    assert!(issuer.refreshes().is_empty());
 }
 
 #[test]

@@ -103,6 +103,13 @@ fn a_command_on_a_host_gets_an_access_only_login_that_is_gone_after() {
     );
     assert!(issuer.refreshes().is_empty());
     assert!(issuer.is_live(&refresh));
+    // `codex` is the one its user would run (here in ~/.local/bin, not on the PATH of a
+    // command over ssh), as push finds it.
+    let out = sb.run(&[
+        "run", "--ssh", "box", "-F", &cfg, "--", "codex", "login", "status",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.stderr.trim(), "Logged in using ChatGPT", "{out:?}");
     // Arguments arrive as given, quotes and all; stdin reaches the command.
     let out = sb
         .cmd(&[

@@ -15,6 +15,7 @@ pub(crate) fn lease_invocation(
     codex_home: Option<&str>,
     login: &[u8],
     full: bool,
+    find_codex: bool,
 ) -> Result<(Invocation, String), TargetError> {
     let mut payload = login.to_vec();
     if payload.last() != Some(&b'\n') {
@@ -38,6 +39,7 @@ pub(crate) fn lease_invocation(
         sum: sum.clone(),
         full,
         file_config: "cli_auth_credentials_store = \"file\"".into(),
+        find_codex,
     };
     Ok((
         Invocation::new(Script::Lease, &request, payload.expose())?,
@@ -87,8 +89,9 @@ impl LeaseReader {
         format!("{} end=1\n", self.invocation.nonce).into_bytes()
     }
 
-    /// The first report, once it is whole: the lease's path, or why there is none.
-    pub(crate) fn started(&mut self) -> Option<Result<String, TargetError>> {
+    /// The first report, once it is whole: the lease's path and the directory of the
+    /// codex there (when asked and found), or why there is none.
+    pub(crate) fn started(&mut self) -> Option<Result<(String, Option<String>), TargetError>> {
         let end = self.end_line();
         let at = find(&self.stdout, &end)? + end.len();
         self.second = Some(at);
@@ -106,13 +109,17 @@ impl LeaseReader {
                 return Err(failure);
             }
             let own: reply::Lease = report.read()?;
-            own.lease.filter(|l| l.starts_with('/')).ok_or_else(|| {
+            let codex_dir = own
+                .codex_dir
+                .filter(|d| d.starts_with('/') && !d.contains(':'));
+            let lease = own.lease.filter(|l| l.starts_with('/')).ok_or_else(|| {
                 TargetError::new(
                     ErrorClass::Protocol,
                     "the lease script did not say where the lease is",
                     None,
                 )
-            })
+            })?;
+            Ok((lease, codex_dir))
         })())
     }
 

@@ -168,6 +168,8 @@ pub(crate) struct Remove {
 #[serde(default)]
 pub(crate) struct Lease {
     pub lease: Option<String>,
+    /// Where the codex its user would run is (asked with find_codex).
+    pub codex_dir: Option<String>,
     pub removed: bool,
     pub changed: bool,
     pub auth_len: Option<usize>,

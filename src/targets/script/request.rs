@@ -80,6 +80,8 @@ pub(crate) struct Lease {
     /// The first line of the lease's own config.toml where the place keeps logins in
     /// the keyring (a line with quotes, which the scripts cannot write).
     pub file_config: String,
+    /// The command is `codex`: find the one its user would run (for its PATH).
+    pub find_codex: bool,
 }
 
 #[derive(Serialize, Default)]

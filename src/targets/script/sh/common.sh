@@ -109,6 +109,7 @@ read_request() {
             lines) req_lines=$request_value ;;
             full) req_full=$request_value ;;
             file_config) req_file_config=$request_value ;;
+            find_codex) req_find_codex=$request_value ;;
         esac
     done
 }

@@ -5,7 +5,9 @@
 #
 # The request (targets/script/request.rs, Lease): the Codex home and whose it is (see
 # locate), lines and sum (the login: that many lines after the request, its sha256),
-# file_config (the line that makes Codex keep its login in a file),
+# file_config (the line that makes Codex keep its login in a file), find_codex (the
+# command is codex: say the directory of the codex its user would run, as install finds
+# it, for the command's PATH),
 # full (send the login back at the end when the command changed it). The lease is a
 # new directory of unpredictable name (mktemp -d, 0700) in .codex-auth-run of the Codex
 # home (which check_home_safe found private; not in TMPDIR, where Codex 0.171 refuses to
@@ -82,6 +84,12 @@ for home_entry in "$dir"/* "$dir"/.*; do
     fi
 done
 set -f
+if [ "$req_find_codex" = 1 ]; then
+    find_codex
+    if [ -n "$codex" ]; then
+        say codex_dir "${codex%/*}"
+    fi
+fi
 say lease "$lease"
 say end 1
 ended=
