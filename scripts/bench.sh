@@ -17,6 +17,9 @@
 #      sshd and on the default one (MaxStartups 10:30:100)                        target ratio <= 1.2
 #   m. the same for status (wide sshd)                                            target ratio <= 1.2
 #   n. peak RSS of one 256-host push (default sshd)                               target <= 30 MB
+#   o. `codex-auth run --ssh w0 -- true` (a login lent to one command and taken away)
+#      side by side with `codex-auth push --ssh w0` and a bare `ssh w0 true`
+#                                                     target: run - ssh true <= push
 #
 # Docker part: codex-auth against a private dockerd (scripts/docker-peers.sh), in
 # containers of the busybox-root image (root, home /root) started for the benchmark:
@@ -33,6 +36,8 @@
 #      back) vs the recipe's `docker cp` alone, which works on stopped containers; for
 #      it, --prepare leaves an empty /root/.codex (0700) there, as the recipe's mkdir
 #      would have (`docker exec` cannot run in a stopped container)             reported only
+#   p. `codex-auth run --docker C -- true` side by side with `codex-auth push --docker C`
+#      and a bare `docker exec C true`                target: run - docker exec true <= push
 # The parts run one after the other (the ssh peers are stopped before dockerd starts);
 # BENCH_ONLY=ssh or BENCH_ONLY=docker runs one of them.
 #
@@ -250,6 +255,16 @@ if cmd == "pair":          # pair JSON LABEL TARGET|-   (results[0] codex-auth, 
         verdict = "PASS" if ratio <= float(target) else "FAIL"
     tgt = "—" if target == "-" else f"≤ {target}"
     print(f"| {label} | {fmt(ca)} | {fmt(base)} | {ratio:.3f} | {tgt} | {verdict} |{before(ca, res[2:])}")
+elif cmd == "triple":      # triple JSON LABEL: [0] run, [1] push, [2] the bare command
+    label = sys.argv[3]
+    run, push, bare = res[0], res[1], res[2]
+    over = run["mean"] - bare["mean"]
+    if failed(run) or failed(push) or failed(bare):
+        verdict = "ERROR (runs exited non-zero)"
+    else:
+        verdict = "PASS" if over <= push["mean"] else "FAIL"
+    print(f"| {label} | {fmt(run)} | {fmt(bare)} | {run['mean'] / bare['mean']:.3f} | "
+          f"run − bare ({over * 1000:.1f} ms) ≤ push ({fmt(push)}) | {verdict} |")
 elif cmd == "alone":       # alone JSON LABEL
     ca = res[0]
     verdict = "ERROR (runs exited non-zero)" if failed(ca) else "report"
@@ -325,7 +340,9 @@ run_hf() {
     local name=$1 prepare=$2 runs=$3 warmup=$4; shift 4
     local args=() before=""
     # With BENCH_BEFORE, the code before the change runs the codex-auth command too.
-    if [ -n "${BIN_BEFORE:-}" ] && [ "$1" = codex-auth ] && [ "$name" != tunnel ]; then
+    # (not for run, which the code before may not have)
+    if [ -n "${BIN_BEFORE:-}" ] && [ "$1" = codex-auth ] && [ "$name" != tunnel ] &&
+        [ "${name#run}" = "$name" ]; then
         before=${2//$(q "$BIN")/$(q "$BIN_BEFORE")}
     fi
     while [ $# -gt 0 ]; do args+=(-n "$1" "$2"); shift 2; done
@@ -427,6 +444,9 @@ ca_cmd() {   # codex-auth push to the given aliases
     for h in "$@"; do flags+=" --ssh $h"; done
     printf '%s push%s -F %s --from %s -q' "$(q "$BIN")" "$flags" "$(q "$CFG")" "$(q "$AUTH")"
 }
+run_cmd() {   # codex-auth run -- true on one alias
+    printf '%s run --ssh %s -F %s --from %s -- true' "$(q "$BIN")" "$1" "$(q "$CFG")" "$(q "$AUTH")"
+}
 ssh_cmd() {   # the one-liner to one alias
     printf 'ssh -F %s %s %s < %s' "$(q "$CFG")" "$1" "$REMOTE" "$(q "$AUTH")"
 }
@@ -495,6 +515,10 @@ ssh_bench() {
 
     run_hf single-codex "$RESET" "$RUNS" "$WARMUP" codex-auth "$(ca_cmd wc)" "ssh one-liner" "$(ssh_cmd wc)"
     ROWS+=("$(hf pair "$OUT/single-codex.json" "b. 1 host, Codex 0.171 there (wc: + codex login status)" -)")
+
+    run_hf run-ssh "$RESET" "$RUNS" "$WARMUP" codex-auth "$(run_cmd w0)" push "$(ca_cmd w0)" \
+        "ssh true" "ssh -F $(q "$CFG") w0 true"
+    ROWS+=("$(hf triple "$OUT/run-ssh.json" "o. run -- true on 1 host, vs ssh HOST true (push alongside)")")
 
     # 32 hosts: the loop takes seconds per run and hyperfine applies one --runs to all
     # commands, so the paired invocation (the ratio) uses BENCH_RUNS_MANY runs for both; a
@@ -752,6 +776,9 @@ dca_cmd() {   # codex-auth push into the given containers
     for c in "$@"; do flags+=" --docker $c"; done
     printf '%s push%s --from %s -q' "$(q "$BIN")" "$flags" "$(q "$AUTH")"
 }
+drun_cmd() {   # codex-auth run -- true in one container
+    printf '%s run --docker %s --from %s -- true' "$(q "$BIN")" "$1" "$(q "$AUTH")"
+}
 recipe_cmd() {   # the documented recipe for one container: three docker CLI calls
     # shellcheck disable=SC2016  # $HOME and $H are for the container's / benchmarked shell
     printf 'H=$(docker exec %s sh -c '\''echo $HOME'\'') && docker exec %s mkdir -p "$H/.codex" && docker cp %s %s:"$H/.codex/auth.json"' \
@@ -851,6 +878,10 @@ docker_bench() {
     run_hf docker1 "$DRESET1" "$RUNS" "$WARMUP" \
         codex-auth "$(dca_cmd "${CONTS[0]}")" "docker CLI recipe" "$(recipe_cmd "${CONTS[0]}")"
     ROWS+=("$(hf pair "$OUT/docker1.json" "g. 1 running container (exec) vs the 3-command docker recipe" 0.35)")
+
+    run_hf run-docker "$DRESET1" "$RUNS" "$WARMUP" codex-auth "$(drun_cmd "${CONTS[0]}")" \
+        push "$(dca_cmd "${CONTS[0]}")" "docker exec true" "docker exec ${CONTS[0]} true"
+    ROWS+=("$(hf triple "$OUT/run-docker.json" "p. run -- true in 1 container, vs docker exec C true (push alongside)")")
 
     run_hf docker16 "$DRESET16" "$RUNS_DOCKER_MANY" 1 \
         codex-auth "$(dca_cmd "${CONTS[@]}")" "docker CLI loop" "$(recipe_loop_cmd "${CONTS[@]}")"
