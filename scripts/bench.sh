@@ -17,6 +17,12 @@
 #      sshd and on the default one (MaxStartups 10:30:100)                        target ratio <= 1.2
 #   m. the same for status (wide sshd)                                            target ratio <= 1.2
 #   n. peak RSS of one 256-host push (default sshd)                               target <= 30 MB
+#   q. `codex-auth sync` of 256 places that all hold the newest copy (access-only copies
+#      pushed to w0..w255, the places from the ledger) vs a 256-place `status` (both read
+#      every place; sync must write nothing: checked)                          target ratio <= 1.2
+#      then one sync whose session is due: one request to the issuer (a loopback stand-in
+#      that rotates refresh tokens), whatever the number of places (checked)
+#   r. peak RSS of the 256-place sync (median of 3)                              target <= 30 MB
 #   o. `codex-auth run --ssh w0 -- true` (a login lent to one command and taken away)
 #      side by side with `codex-auth push --ssh w0` and a bare `ssh w0 true`
 #                                                     target: run - ssh true <= push
@@ -197,6 +203,7 @@ docker_down() {
 cleanup() {
     local rc=$?
     set +e
+    [ -z "${SYNC_ISSUER_PID:-}" ] || kill "$SYNC_ISSUER_PID" 2>/dev/null
     docker_down
     ssh_down
     rm -rf "$WORK"
@@ -319,6 +326,13 @@ elif cmd == "perhost":     # perhost JSON LABEL N_BIG N_SMALL TARGET: [0] BIG ho
     else:
         verdict = "PASS" if ratio <= float(target) else "FAIL"
     print(f"| {label} | {per_a * 1000:.2f} ms/host ({fmt(a)}) | {per_b * 1000:.2f} ms/host ({fmt(b)}) | {ratio:.3f} | ≤ {target} | {verdict} |")
+elif cmd == "sync-check":  # sync-check SYNC_JSON N ACTION: N places besides local, all ACTION
+    doc = json.load(open(path))
+    n, want = int(sys.argv[3]), sys.argv[4]
+    places = [p for p in doc["places"] if p["target"] != "local"]
+    good = [p for p in places if p.get("action") == want]
+    print(f"  sync: {len(good)} of {len(places)} places {want}")
+    sys.exit(0 if len(good) == n == len(places) else 1)
 elif cmd == "status-check":  # status-check STATUS_JSON N: local + N places, all logged in
     doc = json.load(open(path))
     n = int(sys.argv[3])
@@ -328,6 +342,49 @@ elif cmd == "status-check":  # status-check STATUS_JSON N: local + N places, all
     sys.exit(0 if len(good) == n == len(places) else 1)
 PY
 hf() { python3 "$WORK/hf.py" "$@"; }
+
+# A loopback stand-in for the OAuth issuer (sync's refresh): rotates the refresh token,
+# logs each request; writes its port to $1, its log to $2.
+cat >"$WORK/issuer.py" <<'PY'
+import http.server, json, sys, time, base64
+port_file, log_file = sys.argv[1], sys.argv[2]
+n = [0]
+def jwt(claims):
+    b = lambda d: base64.urlsafe_b64encode(json.dumps(d).encode()).rstrip(b'=').decode()
+    return b({"alg": "none"}) + "." + b(claims) + ".sig"
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with open(log_file, "a") as f:
+            f.write(f"POST {self.path}\n")
+        n[0] += 1
+        body = json.dumps({"access_token": jwt({"exp": int(time.time()) + 864000,
+                           "https://api.openai.com/auth": {"chatgpt_account_id": "acct-bench"}}),
+                           "refresh_token": f"rt-bench-{n[0]}", "token_type": "Bearer"}).encode()
+        self.send_response(200); self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+open(port_file, "w").write(str(s.server_address[1]))
+s.serve_forever()
+PY
+
+# A ChatGPT login as Codex 0.171 writes it, naming the issuer $1: its access token
+# lives 10 years (a sync finds nothing due unless told to).
+cat >"$WORK/login.py" <<'PY'
+import json, sys, base64
+def jwt(claims):
+    b = lambda d: base64.urlsafe_b64encode(json.dumps(d).encode()).rstrip(b'=').decode()
+    return b({"alg": "none"}) + "." + b(claims) + ".sig"
+auth = {"chatgpt_account_id": "acct-bench", "chatgpt_plan_type": "plus", "chatgpt_user_id": "user-bench"}
+print(json.dumps({"auth_mode": "chatgpt", "OPENAI_API_KEY": None, "tokens": {
+    "id_token": jwt({"email": "bench@example.test", "exp": 4102444800, "https://api.openai.com/auth": auth}),
+    "access_token": jwt({"exp": 4102444800, "https://api.openai.com/auth": auth}),
+    "refresh_token": "rt-bench-0", "account_id": "acct-bench",
+    "oauth_provenance": {"issuer": sys.argv[1], "client_id": "app_bench"},
+    "login_owner_id": "owner-bench-0123456789abcdef"},
+    "last_refresh": "2026-12-01T00:00:00.000000Z"}, indent=2))
+PY
 
 FAILURES=()
 note_failure() { FAILURES+=("$*"); say "FAILURE: $*"; }
@@ -340,9 +397,9 @@ run_hf() {
     local name=$1 prepare=$2 runs=$3 warmup=$4; shift 4
     local args=() before=""
     # With BENCH_BEFORE, the code before the change runs the codex-auth command too.
-    # (not for run, which the code before may not have)
+    # (not for run and sync, which the code before may not have)
     if [ -n "${BIN_BEFORE:-}" ] && [ "$1" = codex-auth ] && [ "$name" != tunnel ] &&
-        [ "${name#run}" = "$name" ]; then
+        [ "${name#run}" = "$name" ] && [ "${name#sync}" = "$name" ]; then
         before=${2//$(q "$BIN")/$(q "$BIN_BEFORE")}
     fi
     while [ $# -gt 0 ]; do args+=(-n "$1" "$2"); shift 2; done
@@ -581,7 +638,60 @@ ssh_bench() {
 
     status_bench
     scale_bench
+    sync_bench
     tunnel_bench
+}
+
+# q, r. sync over 256 places that are all current, against a 256-place status; one
+# refresh per session per run; peak RSS. Its own Codex home, state directory and issuer.
+sync_bench() {
+    local sd=$WORK/sync h port i rc=0 flags="" env_prefix
+    mkdir -p "$sd/home" "$sd/state"
+    python3 "$WORK/issuer.py" "$sd/issuer.port" "$sd/issuer.log" &
+    SYNC_ISSUER_PID=$!
+    for i in $(seq 50); do [ -s "$sd/issuer.port" ] && break; sleep 0.1; done
+    port=$(cat "$sd/issuer.port")
+    python3 "$WORK/login.py" "http://127.0.0.1:$port" >"$sd/home/auth.json"
+    env_prefix="env CODEX_HOME=$(q "$sd/home") XDG_STATE_HOME=$(q "$sd/state") CODEX_AUTH_ISSUER=http://127.0.0.1:$port"
+    local run_env=(env "CODEX_HOME=$sd/home" "XDG_STATE_HOME=$sd/state" "CODEX_AUTH_ISSUER=http://127.0.0.1:$port")
+    "$RESET"
+    local push_args=()
+    for h in "${W_FLEET[@]}"; do push_args+=(--ssh "$h"); flags+=" --ssh $h"; done
+    "${run_env[@]}" "$BIN" push "${push_args[@]}" -F "$CFG" --access-only -q >&2 || rc=$?
+    [ "$rc" = 0 ] || note_failure "sync: the access-only push to 256 hosts exited $rc"
+    "${run_env[@]}" "$BIN" sync -F "$CFG" --json >"$WORK/sync-check.json" || note_failure "sync: the untimed sync exited non-zero"
+    hf sync-check "$WORK/sync-check.json" "$FLEET" current || note_failure "sync: not every place was current"
+    local before after
+    before=$(for h in "${HOMES[@]:0:$FLEET}"; do sha256sum "$h/.codex/auth.json"; done | sha256sum)
+    run_hf sync256 true "$RUNS_SCALE" 1 \
+        codex-auth "$env_prefix $(q "$BIN") sync -F $(q "$CFG") -q" \
+        "codex-auth status" "$env_prefix $(q "$BIN") status$flags -F $(q "$CFG") -q"
+    ROWS+=("$(hf pair "$OUT/sync256.json" "q. sync of 256 current places vs status of the same 256" 1.2)")
+    after=$(for h in "${HOMES[@]:0:$FLEET}"; do sha256sum "$h/.codex/auth.json"; done | sha256sum)
+    [ "$before" = "$after" ] || note_failure "sync: a sync of current places changed a place"
+    NOTES+=("q. The 256 places' auth.json were the same before and after the timed syncs (sha256 of all: $([ "$before" = "$after" ] && echo same || echo CHANGED)).")
+
+    say "peak memory: one 256-place sync"
+    local kbs=()
+    for i in 1 2 3; do
+        /usr/bin/time -v -o "$WORK/time-sync.txt" "${run_env[@]}" "$BIN" sync -F "$CFG" -q >&2 ||
+            note_failure "memory run: sync exited non-zero"
+        kbs+=("$(awk -F': *' '/Maximum resident set size/ {print $2}' "$WORK/time-sync.txt")")
+    done
+    ROWS+=("$(awk -v kb="$(median "${kbs[@]}")" 'BEGIN { mb = kb / 1024; printf "| r. peak RSS, sync of 256 places | %.1f MB | — | — | ≤ 30 MB | %s |", mb, (mb <= 30 ? "PASS" : "FAIL") }')")
+
+    # One sync whose session is due: one refresh, 256 places updated.
+    : >"$sd/issuer.log"
+    "${run_env[@]}" "$BIN" sync -F "$CFG" --refresh-within 36500d --json >"$WORK/sync-refresh.json" ||
+        note_failure "sync: the refreshing sync exited non-zero"
+    hf sync-check "$WORK/sync-refresh.json" "$FLEET" updated || note_failure "sync: the refresh did not reach every place"
+    local posts
+    posts=$(grep -c 'POST /oauth/token' "$sd/issuer.log" || true)
+    [ "$posts" = 1 ] || note_failure "sync: $posts refresh requests in one sync (expected 1)"
+    NOTES+=("q. One sync of a due session over 256 places sent $posts refresh request(s) to the issuer and updated every place.")
+    kill "$SYNC_ISSUER_PID" 2>/dev/null || true
+    wait "$SYNC_ISSUER_PID" 2>/dev/null || true
+    SYNC_ISSUER_PID=""
 }
 
 # l, m. Scale: push and status to all 256 hosts vs to the first 32, in one hyperfine
