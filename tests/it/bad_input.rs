@@ -201,7 +201,7 @@ fn usage_errors_are_one_exact_line() {
         ),
         (
             &["push", "--ssh", &dest, "--from", "bogus:x"],
-            "codex-auth: unknown place kind \"bogus\" in --from bogus:x (hint: --from takes ssh:DEST, docker:CONTAINER, local, or a file (a path with a colon: ./name:x))\n",
+            "codex-auth: unknown place kind \"bogus\" in --from bogus:x (hint: --from takes ssh:DEST, docker:CONTAINER, local, saved:NAME, or a file (a path with a colon: ./name:x))\n",
         ),
         (
             &["push", "--ssh", &dest, "--docker", "other", "--from", "local", "--move"],

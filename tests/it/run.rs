@@ -110,6 +110,17 @@ fn a_command_on_a_host_gets_an_access_only_login_that_is_gone_after() {
     ]);
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(out.stderr.trim(), "Logged in using ChatGPT", "{out:?}");
+    // The place's config.toml applies: `codex exec` there names its model (and then
+    // fails offline); Codex makes its helper binaries (the lease is not in /tmp).
+    let out = sb.run(&[
+        "run", "--ssh", "box", "-F", &cfg, "--", "sh", "-c",
+        "HTTPS_PROXY=http://127.0.0.1:9 NO_PROXY=127.0.0.1 timeout 6 $HOME/.local/bin/codex exec --skip-git-repo-check hi </dev/null",
+    ]);
+    assert!(out.stderr.contains("model: gpt-lent-here"), "{out:?}");
+    assert!(
+        !out.stderr.contains("Refusing to create helper binaries"),
+        "{out:?}"
+    );
     // Arguments arrive as given, quotes and all; stdin reaches the command.
     let out = sb
         .cmd(&[
