@@ -328,20 +328,7 @@ impl Engine {
         user: Option<&str>,
         stdin: &[u8],
     ) -> Result<ExecOutput, DockerError> {
-        let created = self
-            .docker
-            .create_exec(
-                &container.id,
-                CreateExecOptions {
-                    cmd: Some(cmd),
-                    user: user.map(str::to_string),
-                    attach_stdin: Some(true),
-                    attach_stdout: Some(true),
-                    attach_stderr: Some(true),
-                    ..Default::default()
-                },
-            )
-            .await?;
+        let created = self.create_exec(container, cmd, user, None).await?;
         let mut out = ExecOutput {
             stdout: Vec::new(),
             stderr: Vec::new(),
@@ -394,6 +381,33 @@ impl Engine {
         Ok(out)
     }
 
+    /// An exec of `cmd` in the container as `user`, its streams attached; on a terminal
+    /// of type `term` when one is given.
+    async fn create_exec(
+        &self,
+        container: &Container,
+        cmd: Vec<String>,
+        user: Option<&str>,
+        term: Option<&str>,
+    ) -> Result<bollard::exec::CreateExecResults, DockerError> {
+        Ok(self
+            .docker
+            .create_exec(
+                &container.id,
+                CreateExecOptions {
+                    cmd: Some(cmd),
+                    user: user.map(str::to_string),
+                    attach_stdin: Some(true),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    tty: Some(term.is_some()),
+                    env: term.map(|term| vec![format!("TERM={term}")]),
+                    ..Default::default()
+                },
+            )
+            .await?)
+    }
+
     /// Start `cmd` in the container as `user` and return it running, its stdin, output
     /// and exit as streams; with `tty` (its TERM and size) on a terminal, as
     /// `docker exec -it` runs it.
@@ -405,20 +419,7 @@ impl Engine {
         tty: Option<(&str, u16, u16)>,
     ) -> Result<ExecProcess, DockerError> {
         let created = self
-            .docker
-            .create_exec(
-                &container.id,
-                CreateExecOptions {
-                    cmd: Some(cmd),
-                    user: user.map(str::to_string),
-                    attach_stdin: Some(true),
-                    attach_stdout: Some(true),
-                    attach_stderr: Some(true),
-                    tty: Some(tty.is_some()),
-                    env: tty.map(|(term, _, _)| vec![format!("TERM={term}")]),
-                    ..Default::default()
-                },
-            )
+            .create_exec(container, cmd, user, tty.map(|(term, _, _)| term))
             .await?;
         let started = self
             .docker

@@ -462,16 +462,7 @@ impl Session {
         cols: u32,
         rows: u32,
     ) -> Result<RemoteProcess, SshError> {
-        let channel = self
-            .unless_closed(self.handle.channel_open_session())
-            .await?;
-        for (name, value) in &self.env {
-            self.unless_closed(channel.set_env(false, name.as_str(), value.as_str()))
-                .await?;
-        }
-        self.unless_closed(channel.request_pty(true, term, cols, rows, 0, 0, &[]))
-            .await?;
-        self.unless_closed(channel.exec(true, command)).await?;
+        let channel = self.start_on(command, Some((term, cols, rows))).await?;
         Ok(RemoteProcess { channel })
     }
 
@@ -490,11 +481,24 @@ impl Session {
     /// A session channel running `command`, the config's environment asked for first
     /// (as ssh does; the server sets only what its AcceptEnv allows, and says nothing).
     async fn start(&self, command: &str) -> Result<russh::Channel<client::Msg>, SshError> {
+        self.start_on(command, None).await
+    }
+
+    /// [`Session::start`], on a terminal (type, columns, rows) when one is given.
+    async fn start_on(
+        &self,
+        command: &str,
+        pty: Option<(&str, u32, u32)>,
+    ) -> Result<russh::Channel<client::Msg>, SshError> {
         let channel = self
             .unless_closed(self.handle.channel_open_session())
             .await?;
         for (name, value) in &self.env {
             self.unless_closed(channel.set_env(false, name.as_str(), value.as_str()))
+                .await?;
+        }
+        if let Some((term, cols, rows)) = pty {
+            self.unless_closed(channel.request_pty(true, term, cols, rows, 0, 0, &[]))
                 .await?;
         }
         self.unless_closed(channel.exec(true, command)).await?;

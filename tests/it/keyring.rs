@@ -66,6 +66,20 @@ fn account(home: &Path) -> String {
     format!("cli|{}", &hex[..16])
 }
 
+/// The login Codex keeps in the keyring for the Codex home `home` (nothing when none).
+fn codex_entry(home: &Path) -> String {
+    secret_tool(
+        &[
+            "lookup",
+            "service",
+            "Codex Auth",
+            "username",
+            &account(home),
+        ],
+        "",
+    )
+}
+
 /// `secret-tool` on the unlocked keyring.
 fn secret_tool(args: &[&str], stdin: &str) -> String {
     use std::io::Write;
@@ -98,16 +112,7 @@ fn a_keyring_login_made_by_codex_is_pushed_and_accepted_on_a_host_and_in_a_conta
         !home.join("auth.json").exists(),
         "Codex keeps it in the keyring"
     );
-    let stored = secret_tool(
-        &[
-            "lookup",
-            "service",
-            "Codex Auth",
-            "username",
-            &account(&home),
-        ],
-        "",
-    );
+    let stored = codex_entry(&home);
     assert!(
         stored.contains(&key),
         "the entry Codex made is where we look"
@@ -544,16 +549,7 @@ fn saved_logins_live_in_the_keyring_when_codex_keeps_its_login_there() {
         "{out:?}"
     );
     sb.run(&["switch", &name_a]).code(0);
-    let current = secret_tool(
-        &[
-            "lookup",
-            "service",
-            "Codex Auth",
-            "username",
-            &account(&home),
-        ],
-        "",
-    );
+    let current = codex_entry(&home);
     assert!(
         current.contains(&first),
         "the switch wrote Codex's own entry"

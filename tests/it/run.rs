@@ -5,24 +5,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::harness::{docker_peers, Codex, RemoteUser, Sandbox, TestContainer};
+use crate::harness::{Codex, RemoteUser, Sandbox, TestContainer};
 use crate::issuer::FakeIssuer;
-
-/// A sandbox whose own login (CODEX_HOME) is a fresh sign-in at `issuer`.
-fn signed_in(issuer: &FakeIssuer) -> (Sandbox, std::path::PathBuf, String) {
-    let mut sb = Sandbox::new();
-    sb.env
-        .push(("DOCKER_HOST".into(), docker_peers().host().to_string()));
-    sb.env
-        .push(("CODEX_AUTH_ISSUER".into(), issuer.base.clone()));
-    let (login, refresh) = issuer.login_json();
-    sb.secret(&refresh);
-    let home = sb.home().join("local-codex");
-    sb.write("local-codex/auth.json", &login);
-    sb.env
-        .push(("CODEX_HOME".into(), home.display().to_string()));
-    (sb, home, refresh)
-}
+use crate::sync::signed_in;
 
 /// A host user with Codex 0.171 and a config.toml that names a model.
 fn host(sb: &Sandbox) -> (RemoteUser, String) {
@@ -32,6 +17,13 @@ fn host(sb: &Sandbox) -> (RemoteUser, String) {
     user.write_owned(".codex/config.toml", "model = \"gpt-lent-here\"\n", 0o600);
     let cfg = sb.alias("box", &user);
     (user, cfg.display().to_string())
+}
+
+/// `run --ssh box -F CFG -- CMD...`.
+fn box_args<'a>(cfg: &'a str, cmd: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["run", "--ssh", "box", "-F", cfg, "--"];
+    args.extend_from_slice(cmd);
+    args
 }
 
 /// The line `KEY=VALUE` printed by a command, its VALUE.
@@ -76,7 +68,7 @@ fn a_command_on_a_host_gets_an_access_only_login_that_is_gone_after() {
     let codex = format!("CODEX={}/.local/bin/codex", user.home.display());
     for want in ["0", "1", "42"] {
         let script = format!("{codex}; WANT={want}; {SHOW}");
-        let out = sb.run(&["run", "--ssh", "box", "-F", &cfg, "--", "sh", "-c", &script]);
+        let out = sb.run(&box_args(&cfg, &["sh", "-c", &script]));
         assert_eq!(out.code.to_string(), want, "{out:?}");
         assert_eq!(
             said(&out.stdout, "status"),
@@ -105,17 +97,13 @@ fn a_command_on_a_host_gets_an_access_only_login_that_is_gone_after() {
     assert!(issuer.is_live(&refresh));
     // `codex` is the one its user would run (here in ~/.local/bin, not on the PATH of a
     // command over ssh), as push finds it.
-    let out = sb.run(&[
-        "run", "--ssh", "box", "-F", &cfg, "--", "codex", "login", "status",
-    ]);
+    let out = sb.run(&box_args(&cfg, &["codex", "login", "status"]));
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(out.stderr.trim(), "Logged in using ChatGPT", "{out:?}");
     // The place's config.toml applies: `codex exec` there names its model (and then
     // fails offline); Codex makes its helper binaries (the lease is not in /tmp).
-    let out = sb.run(&[
-        "run", "--ssh", "box", "-F", &cfg, "--", "sh", "-c",
-        "HTTPS_PROXY=http://127.0.0.1:9 NO_PROXY=127.0.0.1 timeout 6 $HOME/.local/bin/codex exec --skip-git-repo-check hi </dev/null",
-    ]);
+    let out = sb.run(&box_args(&cfg, &["sh", "-c",
+        "HTTPS_PROXY=http://127.0.0.1:9 NO_PROXY=127.0.0.1 timeout 6 $HOME/.local/bin/codex exec --skip-git-repo-check hi </dev/null"]));
     assert!(out.stderr.contains("model: gpt-lent-here"), "{out:?}");
     assert!(
         !out.stderr.contains("Refusing to create helper binaries"),
@@ -123,38 +111,21 @@ fn a_command_on_a_host_gets_an_access_only_login_that_is_gone_after() {
     );
     // Arguments arrive as given, quotes and all; stdin reaches the command.
     let out = sb
-        .cmd(&[
-            "run", "--ssh", "box", "-F", &cfg, "--", "printf", "[%s]", "a b", "it's", "$HOME",
-        ])
+        .cmd(&box_args(&cfg, &["printf", "[%s]", "a b", "it's", "$HOME"]))
         .out();
     assert_eq!(out.stdout, "[a b][it's][$HOME]", "{out:?}");
     let out = sb
-        .cmd(&["run", "--ssh", "box", "-F", &cfg, "--", "wc", "-c"])
+        .cmd(&box_args(&cfg, &["wc", "-c"]))
         .stdin("twelve bytes")
         .out();
     assert_eq!(out.stdout.trim(), "12", "{out:?}");
     // A command that is not there is the shell's 127; one that crashes, 128 + its signal.
-    let out = sb.run(&[
-        "run",
-        "--ssh",
-        "box",
-        "-F",
-        &cfg,
-        "--",
-        "no-such-command-here",
-    ]);
+    let out = sb.run(&box_args(&cfg, &["no-such-command-here"]));
     assert_eq!(out.code, 127, "{out:?}");
-    let out = sb.run(&[
-        "run",
-        "--ssh",
-        "box",
-        "-F",
+    let out = sb.run(&box_args(
         &cfg,
-        "--",
-        "sh",
-        "-c",
-        "echo home=$CODEX_HOME; kill -SEGV $$",
-    ]);
+        &["sh", "-c", "echo home=$CODEX_HOME; kill -SEGV $$"],
+    ));
     assert_eq!(out.code, 139, "{out:?}");
     assert!(gone_within(said(&out.stdout, "home"), 5), "{out:?}");
 }
@@ -235,7 +206,7 @@ fn ctrl_c_a_killed_run_and_a_cut_leave_nothing_behind() {
         }
     };
     // Ctrl-C reaches the command: 130, and the lease goes.
-    let running = sb.spawn(&["run", "--ssh", "box", "-F", &cfg, "--", "sh", "-c", &script]);
+    let running = sb.spawn(&box_args(&cfg, &["sh", "-c", &script]));
     let (lease, pid) = wait_started();
     assert!(Path::new(&lease).join("auth.json").exists());
     running.signal(libc::SIGINT);
@@ -246,7 +217,7 @@ fn ctrl_c_a_killed_run_and_a_cut_leave_nothing_behind() {
 
     // SIGKILL of run: the keeper sees the connection end, stops the command and removes
     // the lease.
-    let running = sb.spawn(&["run", "--ssh", "box", "-F", &cfg, "--", "sh", "-c", &script]);
+    let running = sb.spawn(&box_args(&cfg, &["sh", "-c", &script]));
     let (lease, pid) = wait_started();
     running.signal(libc::SIGKILL);
     let _ = sb.wait(running, &[]);
@@ -259,7 +230,7 @@ fn ctrl_c_a_killed_run_and_a_cut_leave_nothing_behind() {
 
     // The connection cut (sshd's session process for it killed): run ends with 255 and
     // says so; the lease goes.
-    let running = sb.spawn(&["run", "--ssh", "box", "-F", &cfg, "--", "sh", "-c", &script]);
+    let running = sb.spawn(&box_args(&cfg, &["sh", "-c", &script]));
     let (lease, pid) = wait_started();
     let sshd = sshd_session_of(pid).expect("the command runs below an sshd");
     unsafe {
@@ -307,17 +278,14 @@ fn a_terminal_run_is_interactive_and_two_runs_do_not_collide() {
     let (sb, _home, _refresh) = signed_in(&issuer);
     let (_user, cfg) = host(&sb);
     let out = sb.run_in_tty(
-        &[
-            "run",
-            "--ssh",
-            "box",
-            "-F",
+        &box_args(
             &cfg,
-            "--",
-            "sh",
-            "-c",
-            "test -t 0 && echo on-a-terminal; printf 'name? '; read name; echo hello-$name",
-        ],
+            &[
+                "sh",
+                "-c",
+                "test -t 0 && echo on-a-terminal; printf 'name? '; read name; echo hello-$name",
+            ],
+        ),
         "world\n",
     );
     assert_eq!(out.code, 0, "{out:?}");
@@ -325,8 +293,8 @@ fn a_terminal_run_is_interactive_and_two_runs_do_not_collide() {
     assert!(out.stdout.contains("hello-world"), "{out:?}");
 
     let script = "echo home=$CODEX_HOME; sleep 2";
-    let a = sb.spawn(&["run", "--ssh", "box", "-F", &cfg, "--", "sh", "-c", script]);
-    let b = sb.spawn(&["run", "--ssh", "box", "-F", &cfg, "--", "sh", "-c", script]);
+    let a = sb.spawn(&box_args(&cfg, &["sh", "-c", script]));
+    let b = sb.spawn(&box_args(&cfg, &["sh", "-c", script]));
     let (a, b) = (sb.wait(a, &[]), sb.wait(b, &[]));
     assert_eq!((a.code, b.code), (0, 0), "{a:?} {b:?}");
     assert_ne!(said(&a.stdout, "home"), said(&b.stdout, "home"));

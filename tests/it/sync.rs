@@ -10,7 +10,7 @@ use crate::harness::{docker_peers, Codex, RemoteUser, Sandbox, TestContainer};
 use crate::issuer::FakeIssuer;
 
 /// A sandbox whose own login (CODEX_HOME) is a fresh sign-in at `issuer`, trusting it.
-fn signed_in(issuer: &FakeIssuer) -> (Sandbox, std::path::PathBuf, String) {
+pub(crate) fn signed_in(issuer: &FakeIssuer) -> (Sandbox, std::path::PathBuf, String) {
     let mut sb = Sandbox::new();
     sb.env
         .push(("DOCKER_HOST".into(), docker_peers().host().to_string()));
