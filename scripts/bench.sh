@@ -249,7 +249,7 @@ def before(ca, rest):
     return f" {fmt(b)}{mark} | {ca['mean'] / b['mean']:.3f} |"
 
 cmd, path = sys.argv[1], sys.argv[2]
-res = load(path) if cmd in ("pair", "alone", "check", "perhost") else None
+res = load(path) if cmd in ("pair", "triple", "alone", "check", "perhost") else None
 if cmd == "pair":          # pair JSON LABEL TARGET|-   (results[0] codex-auth, [1] baseline)
     label, target = sys.argv[3], sys.argv[4]
     ca, base = res[0], res[1]
