@@ -30,6 +30,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("prompt", 1),
     ("browser", 1),
     ("console", 1),
+    ("liveness", 1),
     ("test_inputs", 1),
     ("layering", 1),
 ];

@@ -8,6 +8,12 @@
 //! Updated by push, move, logout and status, under a lock file, written atomically. A
 //! damaged or missing ledger is never fatal: it starts again from what the next runs
 //! see, and the run says so once.
+//!
+//! It also holds the leases of `run`s that have not ended (a login lent to a place
+//! while one command runs there): recorded when the lease is made, dropped when it is
+//! removed, and treated as gone once the `run` that made it is (a SIGKILLed run leaves
+//! its record; the next reader sees its process is gone). `sync` reads them: a session
+//! lent whole to a running command is not refreshed under it.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -55,10 +61,59 @@ pub(crate) struct Entry {
     pub by: String,
 }
 
+/// A login lent to a place by a `run` that has not ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct LeaseEntry {
+    /// The place as reports name it (as [`Entry::place`]).
+    pub place: String,
+    /// The lease's private Codex home there.
+    pub lease: String,
+    /// The session's key (see [`session_key`]).
+    pub session: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lineage: Option<String>,
+    /// The copy lent has no refresh token (the default of `run`).
+    pub access_only: bool,
+    /// The account, as `status` shows it (no secret).
+    pub account: String,
+    /// The `run` process on this machine, and its start time (so that a reused PID is
+    /// not taken for it).
+    pub pid: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid_start: Option<u64>,
+    /// Unix time the lease was made.
+    pub at: i64,
+}
+
+impl LeaseEntry {
+    /// A record of a lease this process made of `auth` at `place`.
+    pub(crate) fn of_this_run(place: String, lease: String, auth: &AuthFile) -> LeaseEntry {
+        let pid = std::process::id();
+        LeaseEntry {
+            place,
+            lease,
+            session: session_key(auth),
+            lineage: auth.lineage.clone(),
+            access_only: auth.summary.access_only || auth.refresh_token().is_none(),
+            account: crate::auth::local::describe_account(auth),
+            pid,
+            pid_start: crate::liveness::process_start(pid),
+            at: crate::timestamp::now_unix(),
+        }
+    }
+
+    /// Whether the `run` that made the lease still runs.
+    pub(crate) fn live(&self) -> bool {
+        crate::liveness::process_alive(self.pid, self.pid_start)
+    }
+}
+
 #[derive(Default, Serialize, Deserialize)]
 struct Document {
     version: u32,
     entries: Vec<Entry>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    leases: Vec<LeaseEntry>,
 }
 
 /// Which session a login is: its session id for ChatGPT logins, else a short hash of
@@ -82,6 +137,10 @@ pub(crate) enum Change {
     },
     /// `place` holds nothing any more (logged out, or found empty).
     Empty { place: String },
+    /// A `run` lent a login to a place.
+    LeaseMade(Box<LeaseEntry>),
+    /// That lease ended (removed, or left to its keeper there).
+    LeaseEnded { place: String, lease: String },
 }
 
 pub(crate) struct Ledger {
@@ -107,12 +166,23 @@ impl Ledger {
 
     /// Every entry; a damaged file reads as empty, with a warning to show.
     pub(crate) fn entries(&self) -> (Vec<Entry>, Option<String>) {
+        let (doc, warning) = self.document();
+        (doc.entries, warning)
+    }
+
+    /// The leases of `run`s that still run (a damaged ledger has none).
+    pub(crate) fn live_leases(&self) -> Vec<LeaseEntry> {
+        let (doc, _) = self.document();
+        doc.leases.into_iter().filter(LeaseEntry::live).collect()
+    }
+
+    fn document(&self) -> (Document, Option<String>) {
         match std::fs::read(&self.path) {
-            Err(_) => (Vec::new(), None),
+            Err(_) => (Document::default(), None),
             Ok(bytes) => match serde_json::from_slice::<Document>(&bytes) {
-                Ok(doc) => (doc.entries, None),
+                Ok(doc) => (doc, None),
                 Err(e) => (
-                    Vec::new(),
+                    Document::default(),
                     Some(format!(
                         "warning: the ledger {} is damaged ({e}); it starts again from what this run sees",
                         self.path.display()
@@ -132,10 +202,21 @@ impl Ledger {
             let dir = self.path.parent().unwrap_or(Path::new("."));
             private_dir(dir)?;
             let _lock = lock(&dir.join("ledger.lock"))?;
-            let (mut entries, _) = self.entries();
+            let (doc, _) = self.document();
+            let mut entries = doc.entries;
+            // (the leases of runs that are gone go with any update)
+            let mut leases: Vec<LeaseEntry> =
+                doc.leases.into_iter().filter(LeaseEntry::live).collect();
             let now = crate::timestamp::now_unix();
             for change in changes {
                 match change {
+                    Change::LeaseMade(lease) => {
+                        leases.retain(|l| !(l.place == lease.place && l.lease == lease.lease));
+                        leases.push(*lease);
+                    }
+                    Change::LeaseEnded { place, lease } => {
+                        leases.retain(|l| !(l.place == place && l.lease == lease))
+                    }
                     Change::Holds {
                         place,
                         address,
@@ -193,6 +274,7 @@ impl Ledger {
             let doc = Document {
                 version: 1,
                 entries,
+                leases,
             };
             let text = serde_json::to_string_pretty(&doc).map_err(std::io::Error::other)?;
             write_private(dir, &self.path, text.as_bytes())
@@ -406,5 +488,50 @@ mod tests {
         assert!(warning.unwrap().contains("damaged"));
         assert!(ledger.update(vec![hold("again")]).is_none());
         assert_eq!(ledger.entries().0.len(), 1);
+    }
+
+    #[test]
+    fn a_lease_is_known_while_its_run_runs_and_not_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger {
+            path: dir.path().join("ledger.json"),
+        };
+        let a = AuthFile::parse(crate::auth::testdata::chatgpt_json("rt-lease-secret").as_bytes())
+            .unwrap();
+        let mine =
+            LeaseEntry::of_this_run("devbox".into(), "/h/.codex/.codex-auth-run/x".into(), &a);
+        assert!(mine.live() && !mine.access_only);
+        // The same PID started at another time is another process; a PID that does not
+        // exist is gone.
+        let reused = LeaseEntry {
+            lease: "/h/.codex/.codex-auth-run/y".into(),
+            pid_start: mine.pid_start.map(|s| s + 1),
+            ..mine.clone()
+        };
+        let gone = LeaseEntry {
+            lease: "/h/.codex/.codex-auth-run/z".into(),
+            pid: i32::MAX as u32,
+            ..mine.clone()
+        };
+        let made = |l: &LeaseEntry| Change::LeaseMade(Box::new(l.clone()));
+        assert!(ledger
+            .update(vec![made(&mine), made(&reused), made(&gone)])
+            .is_none());
+        let text = std::fs::read_to_string(ledger.path()).unwrap();
+        assert!(!text.contains("rt-lease-secret"));
+        if mine.pid_start.is_some() {
+            assert_eq!(ledger.live_leases(), std::slice::from_ref(&mine));
+        }
+        // Any update drops the records of runs that are gone; the lease's end its own.
+        assert!(ledger
+            .update(vec![Change::LeaseEnded {
+                place: "devbox".into(),
+                lease: mine.lease.clone(),
+            }])
+            .is_none());
+        assert!(ledger.live_leases().is_empty());
+        let text = std::fs::read_to_string(ledger.path()).unwrap();
+        assert!(!text.contains("leases"), "{text}");
+        assert_eq!(ledger.entries().0.len(), 0);
     }
 }

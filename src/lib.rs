@@ -16,6 +16,7 @@ mod journal;
 #[cfg(test)]
 mod layering;
 mod ledger;
+mod liveness;
 mod login;
 mod ops;
 mod prompt;

@@ -18,6 +18,7 @@ use super::Run;
 use crate::auth::local::{self, LocalHome, WriteOptions};
 use crate::auth::AuthFile;
 use crate::error::AppError;
+use crate::ledger::{Change, LeaseEntry};
 use crate::targets::{
     Event, Expect, Lease, LeaseSignal, Spawn, TargetError, TargetSpec, Tty, LEASE_COMMAND_LINE,
 };
@@ -107,6 +108,28 @@ pub(crate) async fn run(opts: RunOptions, run: &Run) -> Result<RunOutcome, AppEr
         }
     };
 
+    // The ledger knows of the lease while it lives (a sync does not refresh a session
+    // lent whole under the command; status names it).
+    let ledger = crate::ledger::Ledger::open();
+    let lease_path_for_ledger = lease.path.clone();
+    let record = LeaseEntry::of_this_run(display.clone(), lease.path.clone(), &lent);
+    if let Some(w) = ledger
+        .as_ref()
+        .and_then(|l| l.update(vec![Change::LeaseMade(Box::new(record))]))
+    {
+        run.sink.warn(&w);
+    }
+    let ledger_done = |ledger: &Option<crate::ledger::Ledger>| {
+        if let Some(w) = ledger.as_ref().and_then(|l| {
+            l.update(vec![Change::LeaseEnded {
+                place: display.clone(),
+                lease: lease_path_for_ledger.clone(),
+            }])
+        }) {
+            run.sink.warn(&w);
+        }
+    };
+
     let terminal = crate::console::stdin_is_terminal();
     let tty = (terminal && !here).then(|| {
         let (term, cols, rows) = crate::console::terminal();
@@ -129,6 +152,7 @@ pub(crate) async fn run(opts: RunOptions, run: &Run) -> Result<RunOutcome, AppEr
         Ok(c) => c,
         Err(e) => {
             let _ = lease.end(false, Duration::from_secs(10)).await;
+            ledger_done(&ledger);
             return Err(unreachable(e));
         }
     };
@@ -192,6 +216,7 @@ pub(crate) async fn run(opts: RunOptions, run: &Run) -> Result<RunOutcome, AppEr
     drop(command);
     let lease_path = lease.path.clone();
     let ended = lease.end(status.is_some(), Duration::from_secs(15)).await;
+    ledger_done(&ledger);
     target.close().await;
     let (removed, changed) = match ended {
         Ok(end) => (Ok(end.removed), end.changed),

@@ -67,6 +67,8 @@ pub(crate) struct StatusResults {
     /// The ChatGPT sign-ins held at more than one place, or as access-only copies.
     pub sessions: Vec<SessionView>,
     pub ledger: Vec<Change>,
+    /// Logins lent by `run`s of this machine that still run.
+    pub leases: Vec<ledger::LeaseEntry>,
 }
 
 /// An access-only copy of a sign-in.
@@ -183,10 +185,12 @@ pub(crate) async fn run(opts: StatusOptions, run: &Run) -> Result<StatusResults,
     }
     let ledger = changes(&results);
     let sessions = sessions(&results, &known);
+    let leases = Ledger::open().map(|l| l.live_leases()).unwrap_or_default();
     Ok(StatusResults {
         places: results,
         sessions,
         ledger,
+        leases,
     })
 }
 

@@ -803,7 +803,15 @@ async fn sync_once(
             here_notes.push(format!("the newest copy was at {}", from.0.display()));
         }
     }
-    if needs_sign_in.is_none() && due && !opts.dry_run {
+    let lent = (needs_sign_in.is_none() && due)
+        .then(|| lent_whole(&newest))
+        .flatten();
+    if let Some(l) = lent {
+        here_notes.push(format!(
+            "not refreshed: a `codex-auth run --full` on {} (pid {}) lent this session whole to a command that may refresh it; the next sync tries again",
+            l.place, l.pid
+        ));
+    } else if needs_sign_in.is_none() && due && !opts.dry_run {
         match refresh_here(opts, journal, critical, (home, &result), &local_expect, run).await {
             Ok(Refreshed::Stored(new)) => {
                 result = *new;
@@ -1063,6 +1071,19 @@ enum Refreshed {
     Stored(Box<AuthFile>),
     /// The request never left: the token is unspent.
     NotSent(String),
+}
+
+/// A live `run --full` lease of `session` (its refresh token lent to a running command):
+/// a refresh here would spend the token under it.
+fn lent_whole(session: &AuthFile) -> Option<crate::ledger::LeaseEntry> {
+    let key = crate::ledger::session_key(session);
+    crate::ledger::Ledger::open()?
+        .live_leases()
+        .into_iter()
+        .find(|l| {
+            !l.access_only
+                && (l.session == key || (l.lineage.is_some() && l.lineage == session.lineage))
+        })
 }
 
 /// Clears the "refresh in flight" flag however the refresh ends.

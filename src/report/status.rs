@@ -7,6 +7,7 @@ use super::push::JsonSummary;
 use super::{json_text, login_detail, render_table, scrub, Verbosity};
 use crate::auth::store::CredentialStore;
 use crate::auth::AuthSummary;
+use crate::ledger::LeaseEntry;
 use crate::ops::status::{LoginState, PlaceResult, PlaceStatus, SessionView, StatusResults};
 use crate::targets::{Fingerprint, HomeSource, TargetError};
 
@@ -20,9 +21,11 @@ fn logins(places: &[PlaceResult]) -> impl Iterator<Item = &crate::auth::AuthFile
 /// The status's result document on stdout: the table, or `--json`'s document.
 pub(crate) fn print(status: &StatusResults, output: &super::Output) {
     super::print_stdout(&if output.json {
-        json(&status.places, &status.sessions)
+        json(&status.places, &status.sessions, &status.leases)
     } else {
-        let text = table(&status.places, output.verbosity) + &sessions(&status.sessions);
+        let text = table(&status.places, output.verbosity)
+            + &sessions(&status.sessions)
+            + &leases(&status.leases);
         scrub(text, logins(&status.places))
     });
 }
@@ -81,6 +84,28 @@ fn sessions(sessions: &[SessionView]) -> String {
         }
     }
     out
+}
+
+/// One line per login lent by a `run` that still runs.
+fn leases(leases: &[LeaseEntry]) -> String {
+    leases
+        .iter()
+        .map(|l| {
+            format!(
+                "lent by a run (pid {}) since {}: {} copy of {} at {} ({})\n",
+                l.pid,
+                crate::timestamp::utc(l.at),
+                if l.access_only {
+                    "an access-only"
+                } else {
+                    "a full"
+                },
+                l.account,
+                l.place,
+                l.lease
+            )
+        })
+        .collect()
 }
 
 fn table(places: &[PlaceResult], verbosity: Verbosity) -> String {
@@ -242,10 +267,23 @@ struct JsonStatus<'a> {
     places: Vec<JsonPlace<'a>>,
     #[serde(skip_serializing_if = "<[SessionView]>::is_empty")]
     sessions: &'a [SessionView],
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    leases: Vec<JsonLease<'a>>,
     summary: JsonSummary,
 }
 
-fn json(places: &[PlaceResult], sessions: &[SessionView]) -> String {
+/// A login lent by a `run` that still runs.
+#[derive(Serialize)]
+struct JsonLease<'a> {
+    place: &'a str,
+    lease: &'a str,
+    account: &'a str,
+    access_only: bool,
+    pid: u32,
+    since: i64,
+}
+
+fn json(places: &[PlaceResult], sessions: &[SessionView], leases: &[LeaseEntry]) -> String {
     let list: Vec<JsonPlace> = places
         .iter()
         .map(|p| {
@@ -303,6 +341,17 @@ fn json(places: &[PlaceResult], sessions: &[SessionView]) -> String {
     let doc = JsonStatus {
         command: "status",
         sessions,
+        leases: leases
+            .iter()
+            .map(|l| JsonLease {
+                place: &l.place,
+                lease: &l.lease,
+                account: &l.account,
+                access_only: l.access_only,
+                pid: l.pid,
+                since: l.at,
+            })
+            .collect(),
         summary: JsonSummary {
             total: list.len(),
             ok,

@@ -333,10 +333,11 @@ impl Target for LocalTarget {
     ) -> BoxFuture<'a, Result<InspectReport, TargetError>> {
         let (judge, codex_version) = (req.judge, req.codex_version);
         Box::pin(async move {
-            let (home, read) = blocking(|| {
+            let (home, read, cleaned) = blocking(|| {
                 let home = LocalHome::resolve().ok_or_else(no_home)?;
                 let read = local::read_login(&home);
-                Ok((home, read))
+                let cleaned = clean_dead_leases(&home.dir);
+                Ok((home, read, cleaned))
             })
             .await?;
             let path = home.auth_path();
@@ -372,6 +373,7 @@ impl Target for LocalTarget {
                 // Nothing to read: a plain "not logged in", which the state says already.
                 notes.retain(|n| !n.ends_with("does not exist"));
             }
+            notes.extend(cleaned.iter().map(|l| super::script::cleaned_lease_note(l)));
             let (codex_status, codex) = match judge {
                 true => codex_verdict(&home, codex_version).await.unzip(),
                 false => (None, None),
@@ -573,4 +575,48 @@ async fn codex_verdict(home: &LocalHome, codex_version: bool) -> Option<(String,
             version,
         },
     ))
+}
+
+/// Remove the leases of `run`s here whose keeper is gone (a SIGKILLed run whose keeper
+/// was killed with it), as `clean_leases` of the scripts does at other places: only
+/// this user's directories, never through a link; the paths removed.
+#[cfg(unix)]
+fn clean_dead_leases(codex_home: &std::path::Path) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(codex_home.join(".codex-auth-run")) else {
+        return Vec::new();
+    };
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let me = unsafe { libc::getuid() };
+    let mut cleaned = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if !meta.is_dir() || meta.uid() != me {
+            continue;
+        }
+        // (a lease still being made has no keeper file yet, and is left)
+        let Ok(keeper) = std::fs::read_to_string(path.join(".keeper")) else {
+            continue;
+        };
+        let mut words = keeper.split_whitespace();
+        let Some(pid) = words.next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        let start = words.next().and_then(|s| s.parse::<u64>().ok());
+        if pid == 0 || crate::liveness::process_alive(pid, start) {
+            continue;
+        }
+        if std::fs::remove_dir_all(&path).is_ok() {
+            cleaned.push(path.display().to_string());
+        }
+    }
+    cleaned
+}
+
+#[cfg(not(unix))]
+fn clean_dead_leases(_codex_home: &std::path::Path) -> Vec<String> {
+    Vec::new()
 }

@@ -375,3 +375,65 @@ fn bad_input_is_refused_before_anything_runs() {
         }
     }
 }
+
+#[test]
+fn the_ledger_knows_a_lease_only_while_its_run_runs() {
+    let issuer = FakeIssuer::start();
+    issuer.access_tokens_expire_in(600);
+    let (sb, home, _refresh) = signed_in(&issuer);
+    // Inside a --full run here: status names the lease, and a sync due to refresh the
+    // session leaves it to the command (nothing is sent to the issuer).
+    let script = "\"$CODEX_AUTH\" status --json > inner-status.json; \
+        \"$CODEX_AUTH\" sync > inner-sync.txt 2>&1; echo sync=$?";
+    let out = sb.run(&["run", "--full", "--", "sh", "-c", script]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let inner: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(sb.home().join("inner-status.json")).unwrap(),
+    )
+    .unwrap();
+    let leases = inner["leases"].as_array().expect("leases while run runs");
+    assert_eq!(leases.len(), 1, "{inner}");
+    assert_eq!(leases[0]["place"], "local");
+    assert_eq!(leases[0]["access_only"], false);
+    let sync = std::fs::read_to_string(sb.home().join("inner-sync.txt")).unwrap();
+    assert!(
+        sync.contains("not refreshed: a `codex-auth run --full`"),
+        "{sync}"
+    );
+    assert!(issuer.refreshes().is_empty(), "{:?}", issuer.log());
+    // After: no lease in status or in the ledger file.
+    let after = sb.run(&["status", "--json"]).code(0).json();
+    assert!(after.get("leases").is_none(), "{after}");
+
+    // A run killed outright leaves its record, which nobody takes for a live lease.
+    let running = sb.spawn(&[
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "echo $CODEX_HOME > lease-path; exec sleep 120",
+    ]);
+    let lease = crate::harness::wait_for_line(&sb.home().join("lease-path"), 20);
+    let during = sb.run(&["status", "--json"]).code(0).json();
+    assert_eq!(during["leases"][0]["lease"], lease.as_str(), "{during}");
+    assert_eq!(during["leases"][0]["access_only"], true, "{during}");
+    let text = sb.run(&["status"]).code(0).stdout;
+    assert!(text.contains("an access-only copy"), "{text}");
+    running.signal(libc::SIGKILL);
+    let _ = sb.wait(running, &[]);
+    let after = sb.run(&["status", "--json"]).code(0).json();
+    assert!(after.get("leases").is_none(), "{after}");
+
+    // A lease here whose keeper is gone too: the next status here removes it.
+    let stale = home.join(".codex-auth-run/stale");
+    std::fs::create_dir_all(&stale).unwrap();
+    std::fs::write(stale.join(".keeper"), "999999 1\n").unwrap();
+    std::fs::write(stale.join("auth.json"), "x").unwrap();
+    let out = sb.run(&["status"]).code(0);
+    assert!(!stale.exists(), "a dead keeper's lease was left: {out:?}");
+    assert!(
+        out.stdout
+            .contains("the lease of a `codex-auth run` that died"),
+        "{out:?}"
+    );
+}

@@ -512,12 +512,20 @@ fn notes(notes: &reply::Notes) -> Vec<String> {
     for t in &notes.cleaned {
         out.push(format!("removed {t}, left by a run that died"));
     }
+    for l in &notes.cleaned_lease {
+        out.push(cleaned_lease_note(l));
+    }
     for t in &notes.leftover {
         out.push(format!(
             "{t} may hold a copy of a login (left by a run that died, or of one still writing); the next push or logout there removes it"
         ));
     }
     out
+}
+
+/// The note a status gives of a lease it removed because its keeper was gone.
+pub(crate) fn cleaned_lease_note(lease: &str) -> String {
+    format!("removed {lease}, the lease of a `codex-auth run` that died")
 }
 
 /// Whom and where, as the requests carry it.
