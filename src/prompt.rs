@@ -1,6 +1,7 @@
 //! Questions for the person at the terminal (host key confirmation, passphrases, passwords).
 //! The lower layers ask through [`Prompter`]; `report` implements it so prompts and
-//! progress bars never draw over each other. Without a terminal, nothing is asked.
+//! progress bars never draw over each other. Without a terminal, nothing is asked. The
+//! transports also leave their `-vv` detail there (it is the one way up they have).
 
 use std::io::{BufRead, Write};
 
@@ -14,6 +15,8 @@ pub(crate) trait Prompter: Send + Sync {
     /// A line read without echo (a password or passphrase); `None` when no terminal or
     /// aborted.
     fn secret(&self, prompt: &str) -> Option<Secret>;
+    /// A line of a transport's detail (round trips per connection), shown with `-vv`.
+    fn trace(&self, _line: &str) {}
 }
 
 /// Whether this process has a controlling terminal to ask on, as ssh uses `/dev/tty`.

@@ -271,7 +271,7 @@ pub(crate) struct OutputArgs {
     ///
     /// Each place's stages with their times, which Codex judged (its path and
     /// version: one more `codex --version` at each place), the user, the home's source
-    /// and the modes read back.
+    /// and the modes read back. Twice (-vv): also each ssh connection's round trips.
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Only errors and the summary.
@@ -297,6 +297,7 @@ impl OutputArgs {
     pub(crate) fn output(&self) -> Output {
         Output {
             json: self.json,
+            trace: self.verbose > 1,
             verbosity: self.verbosity(),
         }
     }

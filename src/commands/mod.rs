@@ -33,7 +33,7 @@ impl Runner {
     pub(crate) fn new(output: &OutputArgs) -> Runner {
         let output = output.output();
         Runner {
-            reporter: Arc::new(Reporter::new(output.verbosity, output.json)),
+            reporter: Arc::new(Reporter::new(output.verbosity, output.json, output.trace)),
             output,
         }
     }

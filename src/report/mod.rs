@@ -36,6 +36,8 @@ pub(crate) enum Verbosity {
 pub(crate) struct Output {
     pub json: bool,
     pub verbosity: Verbosity,
+    /// `-vv`: the transports' detail too (round trips per connection).
+    pub trace: bool,
 }
 
 /// The progress display of one fan-out: one line per place.
@@ -47,6 +49,8 @@ struct Display {
 
 pub(crate) struct Reporter {
     verbosity: Verbosity,
+    /// `-vv`: the transports' detail is shown.
+    trace: bool,
     /// Progress is drawn on a terminal (not with `--json` or `-q`).
     interactive: bool,
     display: std::sync::RwLock<Display>,
@@ -58,9 +62,10 @@ pub(crate) struct Reporter {
 }
 
 impl Reporter {
-    pub(crate) fn new(verbosity: Verbosity, json: bool) -> Reporter {
+    pub(crate) fn new(verbosity: Verbosity, json: bool, trace: bool) -> Reporter {
         Reporter {
             verbosity,
+            trace,
             interactive: std::io::stderr().is_terminal() && !json && verbosity != Verbosity::Quiet,
             display: std::sync::RwLock::new(Display {
                 labels: Vec::new(),
@@ -266,6 +271,11 @@ impl Prompter for Reporter {
             return None;
         }
         self.suspend(|| prompt::tty_secret(p))
+    }
+    fn trace(&self, line: &str) {
+        if self.trace {
+            self.line(line);
+        }
     }
 }
 

@@ -10,6 +10,7 @@ mod known_hosts;
 mod proxy_command;
 mod quickack;
 mod session_auth;
+mod turns;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -201,6 +202,9 @@ pub(crate) struct Session {
     /// The ProxyCommand the first hop goes through, if any: it lives (and is killed)
     /// with the session.
     _proxy: Option<proxy_command::Proxy>,
+    /// The round trips of the connection to the target (for `-vv`).
+    turns: turns::Turns,
+    prompter: Arc<dyn Prompter>,
 }
 
 /// A byte stream over the connection (a forwarded port, or a command's stdin/stdout).
@@ -351,17 +355,19 @@ impl Session {
         let mut jumps: Vec<Handle> = Vec::new();
         let mut proxy = None;
         for hop in &hops {
-            let (h, p) = connect_hop(hop, jumps.last(), &prompter).await?;
+            let (h, p, _) = connect_hop(hop, jumps.last(), &prompter).await?;
             proxy = proxy.or(p);
             jumps.push(h);
         }
-        let (handle, p) = connect_hop(&target, jumps.last(), &prompter).await?;
+        let (handle, p, turns) = connect_hop(&target, jumps.last(), &prompter).await?;
         Ok(Session {
             handle,
             jumps,
             addr: addr_label(&target),
             env: target.env.clone(),
             _proxy: proxy.or(p),
+            turns,
+            prompter,
         })
     }
 
@@ -428,6 +434,8 @@ impl Session {
                     out.stderr.extend_from_slice(&data)
                 }
                 Some(russh::ChannelMsg::ExitStatus { exit_status }) => {
+                    // (what follows, the channel's close, is not waited for)
+                    self.turns.answered();
                     out.exit_status = Some(exit_status)
                 }
                 Some(_) => {}
@@ -444,6 +452,9 @@ impl Session {
         }
         if out.lost.is_none() && out.exit_status.is_none() && self.handle.is_closed() {
             out.lost = Some(self.lost("closed before the command finished"));
+        }
+        if out.exit_status.is_none() {
+            self.turns.answered();
         }
         Ok(out)
     }
@@ -543,6 +554,15 @@ impl Session {
     /// Say goodbye to the server (and the jump hosts); a connection that does not
     /// answer within a second is simply dropped.
     pub(crate) async fn close(self) {
+        self.prompter.trace(&format!(
+            "ssh {}: {} round trips{}",
+            self.addr,
+            self.turns.until_answered(),
+            match self.jumps.len() {
+                0 => String::new(),
+                n => format!(" (after {n} jump host{})", if n == 1 { "" } else { "s" }),
+            }
+        ));
         let goodbye = async {
             let _ = self
                 .handle
@@ -565,7 +585,7 @@ async fn connect_hop(
     hc: &HostConfig,
     via: Option<&Handle>,
     prompter: &Arc<dyn Prompter>,
-) -> Result<(Handle, Option<proxy_command::Proxy>), SshError> {
+) -> Result<(Handle, Option<proxy_command::Proxy>, turns::Turns), SshError> {
     let addr = addr_label(hc);
     // As OpenSSH: a HostKeyAlias is looked up as it is, without the port.
     let kh_name = match &hc.host_key_alias {
@@ -599,6 +619,7 @@ async fn connect_hop(
         };
         let cfg = Arc::new(client_config(hc, &files, &kh_name)?);
         let mut proxy = None;
+        let turns = turns::Turns::default();
         let proxied = match (&hc.proxy_command, via) {
             (Some(command), None) => {
                 let command = proxy_command::expand(
@@ -622,13 +643,17 @@ async fn connect_hop(
                     let Some(stream) = proxied else {
                         return Err(SshError::Config("ProxyCommand: no stream".into()));
                     };
+                    let stream = turns::Counted::new(stream, turns.clone());
                     client::connect_stream(cfg, stream, verifier)
                         .await
                         .map_err(|e| map_handshake_error(e, &addr))
                 }
                 None => {
                     let tcp = tcp_connect(hc, &addr, timeout).await?;
-                    client::connect_stream(cfg, quickack::QuickAckStream::new(tcp), verifier)
+                    turns.add_one();
+                    let stream =
+                        turns::Counted::new(quickack::QuickAckStream::new(tcp), turns.clone());
+                    client::connect_stream(cfg, stream, verifier)
                         .await
                         .map_err(|e| (e, true))
                         .map_err(|(e, _)| map_handshake_error(e, &addr))
@@ -646,7 +671,8 @@ async fn connect_hop(
                             jump: "previous hop".into(),
                             target: addr.clone(),
                         })?;
-                    client::connect_stream(cfg, ch.into_stream(), verifier)
+                    let stream = turns::Counted::new(ch.into_stream(), turns.clone());
+                    client::connect_stream(cfg, stream, verifier)
                         .await
                         .map_err(|e| map_handshake_error(e, &addr))
                 }
@@ -768,7 +794,7 @@ async fn connect_hop(
         let auth = session_auth::authenticate(&mut handle, hc, prompter, &addr).await;
         drop(permit);
         auth?;
-        return Ok((handle, proxy));
+        return Ok((handle, proxy, turns));
     }
 }
 

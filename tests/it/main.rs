@@ -17,6 +17,7 @@ mod login;
 mod manual;
 mod push_docker;
 mod push_ssh;
+mod round_trips;
 mod run;
 mod saved;
 mod scale;

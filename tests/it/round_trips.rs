@@ -1,0 +1,129 @@
+//! Round trips: what a push and a status cost over a slow link is how often they wait
+//! for the host. Counted twice, by the binary itself (`-vv`) and by a delaying proxy in
+//! front of the real sshd (scripts/latency-proxy.py), and pinned: a change that adds a
+//! turn fails here (counts, not times).
+
+use std::process::{Child, Command};
+
+use crate::harness::{logins, RemoteUser, Sandbox};
+
+/// The delaying proxy in front of the test sshd: its port, its log, and the process.
+struct Proxy {
+    port: u16,
+    log: std::path::PathBuf,
+    child: Child,
+}
+
+impl Proxy {
+    fn start(sb: &Sandbox, delay_ms: u32) -> Proxy {
+        let log = sb.home().join("proxy.log");
+        let ready = sb.home().join("proxy.port");
+        let child = Command::new("python3")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/scripts/latency-proxy.py"
+            ))
+            .args(["0", "127.0.0.1"])
+            .arg(crate::harness::peers().port().to_string())
+            .arg(delay_ms.to_string())
+            .arg("--log")
+            .arg(&log)
+            .arg("--ready")
+            .arg(&ready)
+            .spawn()
+            .unwrap();
+        let port = crate::harness::wait_for_line(&ready, 20).parse().unwrap();
+        Proxy { port, log, child }
+    }
+
+    /// The turns the proxy saw on each connection so far (one line per connection).
+    fn turns(&self) -> Vec<(u32, String)> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| {
+                let (count, talk) = l.split_once(' ').unwrap_or((l, ""));
+                (
+                    count.trim_start_matches("turns=").parse().unwrap(),
+                    talk.to_string(),
+                )
+            })
+            .collect()
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The round trips `-vv` reported for the one connection of a run.
+fn reported(stderr: &str) -> u32 {
+    let line = stderr
+        .lines()
+        .find(|l| l.contains(" round trips"))
+        .unwrap_or_else(|| panic!("no round trips in {stderr:?}"));
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let i = words.iter().position(|w| *w == "round").unwrap();
+    words[i - 1].parse().unwrap()
+}
+
+/// What the proxy sees of a push and of a status through it (after the TCP handshake,
+/// which it does not see): the banner, the key exchange, the service request, the
+/// publickey query and the signed request (russh always asks first), the channel, the
+/// exec (OpenSSH opens a session channel with an empty window, so stdin waits for it),
+/// and the request and its answer. Lower these when a turn goes; never raise them.
+const PUSH_TURNS: u32 = 8;
+const STATUS_TURNS: u32 = 8;
+
+#[test]
+fn push_and_status_take_as_few_round_trips_as_pinned() {
+    let mut sb = Sandbox::new();
+    let user = RemoteUser::bash();
+    user.authorize(&sb);
+    let proxy = Proxy::start(&sb, 20);
+    sb.pin_host("127.0.0.1", proxy.port);
+    let cfg = sb.ssh_config(&format!(
+        "Host far\n  HostName 127.0.0.1\n  Port {}\n  User {}\n  IdentityFile {{key}}\n  UserKnownHostsFile {{known_hosts}}\n  StrictHostKeyChecking yes\n",
+        proxy.port, user.name
+    ));
+    let cfg = cfg.to_str().unwrap();
+    let key = logins::api_key("turns");
+    sb.secret(&key);
+    let file = sb.write("login.json", &logins::api_key_json(&key));
+    let file = file.to_str().unwrap();
+    let runs: [(&[&str], u32); 3] = [
+        (
+            &["push", "--ssh", "far", "-F", cfg, "--from", file, "-vv"],
+            PUSH_TURNS,
+        ),
+        (&["status", "--ssh", "far", "-F", cfg, "-vv"], STATUS_TURNS),
+        (
+            &["push", "--ssh", "far", "-F", cfg, "--from", file, "-vv"],
+            PUSH_TURNS,
+        ),
+    ];
+    for (i, (args, pinned)) in runs.iter().enumerate() {
+        let out = sb.run(args);
+        assert_eq!(out.code, 0, "{out:?}");
+        let counted = reported(&out.stderr);
+        // The proxy writes a connection's line when it ends.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while proxy.turns().len() <= i && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let (seen, talk) = proxy.turns()[i].clone();
+        assert_eq!(seen, *pinned, "{args:?}: the wire shows {talk}");
+        // The binary counts the TCP handshake too, and may count the wait for the
+        // server's KEXINIT, which the rig's delay separates from its banner.
+        assert!(
+            counted == seen + 1 || counted == seen + 2,
+            "{args:?}: -vv says {counted}, the wire shows {seen}: {talk}"
+        );
+    }
+    // Without -vv, no word of it.
+    let out = sb.run(&["status", "--ssh", "far", "-F", cfg, "-v"]);
+    assert!(!out.stderr.contains("round trips"), "{out:?}");
+}
