@@ -26,6 +26,14 @@
 #   o. `codex-auth run --ssh w0 -- true` (a login lent to one command and taken away)
 #      side by side with `codex-auth push --ssh w0` and a bare `ssh w0 true`
 #                                                     target: run - ssh true <= push
+#   Far away: the same sshd (wide) behind scripts/latency-proxy.py, which delays every
+#   chunk 25 ms each way (50 ms round trip; aliases s0..s31 for users cxab0..cxab31):
+#   s. one host: `codex-auth push --ssh s0` vs the one-liner through the rig  target <= 0.6
+#   t. one host: `codex-auth status --ssh s0` vs `ssh s0 cat ~/.codex/auth.json`
+#                                                                              target <= 0.6
+#   u. 32 hosts: one push to s0..s31 vs one push to s0           target ratio <= 1.5
+#   and below the table, the round trips of s and t as -vv counts them and as the proxy
+#   saw them on the wire (not counting the TCP handshake)            target <= 7
 #
 # Docker part: codex-auth against a private dockerd (scripts/docker-peers.sh), in
 # containers of the busybox-root image (root, home /root) started for the benchmark:
@@ -45,7 +53,7 @@
 #   p. `codex-auth run --docker C -- true` side by side with `codex-auth push --docker C`
 #      and a bare `docker exec C true`                target: run - docker exec true <= push
 # The parts run one after the other (the ssh peers are stopped before dockerd starts);
-# BENCH_ONLY=ssh or BENCH_ONLY=docker runs one of them.
+# BENCH_ONLY=ssh or BENCH_ONLY=docker runs one of them; BENCH_ONLY=far only s, t and u.
 #
 # Why ratios: absolute times on a shared 2-core machine are noise (other jobs, CPU
 # frequency, neighbours). So each codex-auth command runs in the SAME hyperfine invocation
@@ -85,7 +93,7 @@
 # times codex-auth (a..j except k), so a change is judged against the code before it in
 # the same run; the table gains the columns "before" and "now/before".
 #
-# Knobs (environment): BENCH_ONLY=ssh|docker (default: both), BENCH_RUNS=20 (single-host
+# Knobs (environment): BENCH_ONLY=ssh|far|docker (default: all), BENCH_RUNS=20 (single-host
 # and single-container runs: a, b, g), BENCH_WARMUP=3, BENCH_RUNS_MANY=3 (paired 32-host
 # runs: the ssh loop takes seconds per run), BENCH_RUNS_ALONE=10 (32-host and 16-container
 # runs of codex-auth alone: c', d', h'), BENCH_RUNS_DOCKER_MANY=5 (paired 16-container
@@ -120,9 +128,9 @@ die() { printf 'bench: ERROR: %s\n' "$*" >&2; exit 1; }
 
 case ${BENCH_ONLY:-} in
     "" | all) DO_SSH=1 DO_DOCKER=1 ;;
-    ssh) DO_SSH=1 DO_DOCKER=0 ;;
+    ssh | far) DO_SSH=1 DO_DOCKER=0 ;;
     docker) DO_SSH=0 DO_DOCKER=1 ;;
-    *) die "BENCH_ONLY must be ssh or docker (or unset for both), not '$BENCH_ONLY'" ;;
+    *) die "BENCH_ONLY must be ssh, far or docker (or unset for all), not '$BENCH_ONLY'" ;;
 esac
 
 [ "$(id -u)" = 0 ] || die "must run as root (it creates users and starts sshd and dockerd)"
@@ -204,6 +212,7 @@ cleanup() {
     local rc=$?
     set +e
     [ -z "${SYNC_ISSUER_PID:-}" ] || kill "$SYNC_ISSUER_PID" 2>/dev/null
+    [ -z "${LATENCY_PROXY_PID:-}" ] || kill "$LATENCY_PROXY_PID" 2>/dev/null
     docker_down
     ssh_down
     rm -rf "$WORK"
@@ -567,6 +576,10 @@ ssh_check() {   # untimed
 
 ssh_bench() {
     local i
+    if [ "${BENCH_ONLY:-}" = far ]; then
+        latency_bench
+        return
+    fi
     run_hf single "$RESET" "$RUNS" "$WARMUP" codex-auth "$(ca_cmd w0)" "ssh one-liner" "$(ssh_cmd w0)"
     ROWS+=("$(hf pair "$OUT/single.json" "a. 1 host, no codex there (w0)" 0.4)")
 
@@ -640,6 +653,64 @@ ssh_bench() {
     scale_bench
     sync_bench
     tunnel_bench
+    latency_bench
+}
+
+# s, t, u. Far away: every chunk delayed 25 ms each way by scripts/latency-proxy.py in
+# front of the wide sshd; aliases s0..s31 go through it.
+latency_bench() {
+    local ports=() i ktype kdata lcfg=$WORK/ssh_config_far log=$WORK/latency.log
+    # one endpoint per host, as 32 far-away hosts are
+    python3 scripts/latency-proxy.py 0 127.0.0.1 "$PEER_SSH_PORT_WIDE" 25 --log "$log" \
+        --count "$NHOSTS" --ready "$WORK/latency.ports" &
+    LATENCY_PROXY_PID=$!
+    for i in $(seq 100); do [ -s "$WORK/latency.ports" ] && break; sleep 0.1; done
+    mapfile -t ports <"$WORK/latency.ports"
+    [ "${#ports[@]}" = "$NHOSTS" ] || die "the latency proxy did not start ($WORK/latency.ports)"
+    read -r ktype kdata _ <"$PEER_HOST_KEY_PUB"
+    cp "$CFG" "$lcfg"
+    for i in $(seq 0 $((NHOSTS - 1))); do
+        printf '[127.0.0.1]:%s %s %s\n' "${ports[$i]}" "$ktype" "$kdata" >>"$KNOWN"
+        host_block "s$i" "${ports[$i]}" "$USER_PREFIX$i" >>"$lcfg"
+    done
+    local far=() h one thirtytwo flags=""
+    for i in $(seq 0 $((NHOSTS - 1))); do far+=("s$i"); flags+=" --ssh s$i"; done
+    one=$(printf '%s push --ssh s0 -F %s --from %s -q' "$(q "$BIN")" "$(q "$lcfg")" "$(q "$AUTH")")
+    thirtytwo=$(printf '%s push%s -F %s --from %s -q' "$(q "$BIN")" "$flags" "$(q "$lcfg")" "$(q "$AUTH")")
+
+    # The round trips, untimed: -vv's count and the proxy's view of the same connection.
+    local counted seen
+    "$RESET"
+    : >"$log"
+    counted=$("$BIN" push --ssh s0 -F "$lcfg" --from "$AUTH" -vv 2>&1 | sed -n 's/.*: \([0-9]*\) round trips.*/\1/p')
+    sleep 0.5
+    seen=$(sed -n 's/^turns=\([0-9]*\).*/\1/p' "$log" | head -1)
+    verify_installed 0 strict || note_failure "latency: push --ssh s0 did not install"
+    NOTES+=("s. Round trips of one push at 50 ms: ${counted:-?} by -vv's count (TCP handshake included), ${seen:-?} on the wire after the handshake (target <= 7).")
+    : >"$log"
+    counted=$("$BIN" status --ssh s0 -F "$lcfg" -vv 2>&1 | sed -n 's/.*: \([0-9]*\) round trips.*/\1/p')
+    sleep 0.5
+    seen=$(sed -n 's/^turns=\([0-9]*\).*/\1/p' "$log" | head -1)
+    NOTES+=("t. Round trips of one status at 50 ms: ${counted:-?} by -vv's count, ${seen:-?} on the wire after the handshake (target <= 7).")
+
+    run_hf far-push "$RESET" "$RUNS_MANY" 1 codex-auth "$one" \
+        "ssh one-liner" "ssh -F $(q "$lcfg") s0 $REMOTE < $(q "$AUTH")"
+    ROWS+=("$(hf pair "$OUT/far-push.json" "s. 1 host at 50 ms RTT: push vs the one-liner" 0.6)")
+    "$BIN" push --ssh s0 -F "$lcfg" --from "$AUTH" -q >&2 || note_failure "latency: push before status failed"
+    run_hf far-status true "$RUNS_MANY" 1 \
+        codex-auth "$(q "$BIN") status --ssh s0 -F $(q "$lcfg") -q" \
+        "ssh cat" "ssh -F $(q "$lcfg") s0 cat .codex/auth.json >/dev/null"
+    ROWS+=("$(hf pair "$OUT/far-status.json" "t. 1 host at 50 ms RTT: status vs ssh HOST cat auth.json" 0.6)")
+    run_hf far-32 "$RESET" "$RUNS_MANY" 1 "codex-auth 32" "$thirtytwo" "codex-auth 1" "$one"
+    ROWS+=("$(hf pair "$OUT/far-32.json" "u. 32 hosts at 50 ms RTT: one push to 32 vs one push to 1" 1.5)")
+    "$RESET"
+    sh -c "$thirtytwo" || note_failure "latency: the push to s0..s31 exited non-zero"
+    for i in $(seq 0 $((NHOSTS - 1))); do
+        verify_installed "$i" strict || note_failure "latency: ${USER_PREFIX}$i not installed by the push to 32"
+    done
+    kill "$LATENCY_PROXY_PID" 2>/dev/null || true
+    wait "$LATENCY_PROXY_PID" 2>/dev/null || true
+    LATENCY_PROXY_PID=""
 }
 
 # q, r. sync over 256 places that are all current, against a 256-place status; one

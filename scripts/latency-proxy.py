@@ -7,11 +7,16 @@ ends: the round trips the client waited for (times it sent and then received), a
 conversation as "C<bytes>@<ms>" / "S<bytes>@<ms>" (since the connection's first byte).
 
     latency-proxy.py LISTEN_PORT TARGET_HOST TARGET_PORT DELAY_MS [--log FILE] [--ready FILE]
+                     [--count N]
+
+LISTEN_PORT 0 takes a free port; --count N listens on N ports (each of them 0: free
+ones), as N far-away hosts would be N endpoints; --ready FILE gets the ports, one a line.
 
 Used by scripts/bench.sh (the latency rows) and the round-trip test.
 """
 
 import asyncio
+import os
 import socket
 import sys
 import time
@@ -116,16 +121,30 @@ async def main():
         i = args.index("--ready")
         ready = args[i + 1]
         del args[i : i + 2]
+    count = 1
+    if "--count" in args:
+        i = args.index("--count")
+        count = int(args[i + 1])
+        del args[i : i + 2]
     listen, host, port, delay_ms = int(args[0]), args[1], int(args[2]), float(args[3])
     delay = delay_ms / 1000.0
-    server = await asyncio.start_server(
-        lambda r, w: serve(r, w, host, port, delay, log), "127.0.0.1", listen, backlog=256
-    )
+    servers = []
+    for _ in range(count):
+        servers.append(
+            await asyncio.start_server(
+                lambda r, w: serve(r, w, host, port, delay, log),
+                "127.0.0.1",
+                listen if count == 1 else 0,
+                backlog=256,
+            )
+        )
     if ready:
-        with open(ready, "w") as f:
-            f.write("%d\n" % server.sockets[0].getsockname()[1])
-    async with server:
-        await server.serve_forever()
+        # (written whole, then renamed: a reader never sees half the list)
+        with open(ready + ".tmp", "w") as f:
+            for server in servers:
+                f.write("%d\n" % server.sockets[0].getsockname()[1])
+        os.rename(ready + ".tmp", ready)
+    await asyncio.gather(*(s.serve_forever() for s in servers))
 
 
 if __name__ == "__main__":

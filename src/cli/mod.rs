@@ -327,8 +327,9 @@ pub(crate) struct TargetArgs {
     ///
     /// Each target has one connection for the whole run; a failing target never
     /// stops the others. Handshakes to one server are paced so sshd's MaxStartups
-    /// does not drop any.
-    #[arg(short = 'j', long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    /// does not drop any. Far-away hosts mostly wait for the network, so 32 at once
+    /// hide the latency of a fleet behind that of one host.
+    #[arg(short = 'j', long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: u16,
     /// Seconds one target may take before it is given up.
     ///

@@ -167,6 +167,8 @@ pub(crate) struct Invocation {
     script: Script,
     stdin: Vec<u8>,
     nonce: String,
+    /// Whether stdin holds a payload after the request.
+    payload: bool,
 }
 
 /// The stdin of an install carries the login: zeroed when the run is over.
@@ -194,7 +196,34 @@ impl Invocation {
             script,
             stdin,
             nonce,
+            payload: !payload.is_empty(),
         })
+    }
+
+    /// The script as a command line that carries its request too, for a transport
+    /// where waiting costs a round trip (ssh: sshd opens a session channel with an
+    /// empty window, so stdin cannot go before the exec's answer; a request in the
+    /// command needs no stdin). Only a request without payload (nothing secret: a
+    /// request never holds one) and of plain characters, as words of one shell
+    /// assignment (`codex_auth_request="MAGIC NONCE KEY=VALUE..."`, read by
+    /// `read_request`); `None`: it goes on stdin.
+    pub(crate) fn command_carrying_request(&self) -> Result<Option<String>, TargetError> {
+        if self.payload {
+            return Ok(None);
+        }
+        let plain = |c: char| c.is_ascii_alphanumeric() || "_./@:+,%=-".contains(c);
+        let Ok(text) = std::str::from_utf8(&self.stdin) else {
+            return Ok(None);
+        };
+        let words: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
+        if !words.iter().all(|w| w.chars().all(plain)) {
+            return Ok(None);
+        }
+        let line = self.script.line()?;
+        Ok(Some(transport::sh_c(&format!(
+            "codex_auth_request=\"{}\"; {line}",
+            words.join(" ")
+        ))))
     }
 
     /// The script as one line (for `sh -c`).
@@ -871,9 +900,11 @@ pub(crate) mod tests {
     use crate::auth::AuthFile;
     use crate::targets::{FileKind, Fingerprint};
 
-    /// The scripts run by the local `sh`, with HOME pointing at a scratch directory.
+    /// The scripts run by the local `sh`, with HOME pointing at a scratch directory;
+    /// `inline`: as ssh runs them, the request in the command when it can travel there.
     pub(crate) struct LocalSh {
         pub home: std::path::PathBuf,
+        pub inline: bool,
     }
 
     impl Shell for LocalSh {
@@ -883,9 +914,18 @@ pub(crate) mod tests {
         ) -> BoxFuture<'a, Result<RunOutput, TargetError>> {
             Box::pin(async move {
                 use std::io::Write;
+                let inline = match self.inline {
+                    true => invocation.command_carrying_request()?,
+                    false => None,
+                };
+                let (line, stdin) = match &inline {
+                    // (the command is for a login shell: sh is one)
+                    Some(command) => (command.as_str(), &[][..]),
+                    None => (invocation.line()?, invocation.stdin()),
+                };
                 let mut child = std::process::Command::new("sh")
                     .arg("-c")
-                    .arg(invocation.line()?)
+                    .arg(line)
                     .env_clear()
                     .env("PATH", "/usr/bin:/bin")
                     .env("HOME", &self.home)
@@ -894,7 +934,7 @@ pub(crate) mod tests {
                     .stderr(std::process::Stdio::piped())
                     .spawn()
                     .unwrap();
-                let _ = child.stdin.take().unwrap().write_all(invocation.stdin());
+                let _ = child.stdin.take().unwrap().write_all(stdin);
                 let out = child.wait_with_output().unwrap();
                 Ok(RunOutput {
                     stdout: out.stdout,
@@ -911,6 +951,7 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().unwrap();
         let sh = LocalSh {
             home: dir.path().to_path_buf(),
+            inline: false,
         };
         (dir, sh)
     }
@@ -1221,7 +1262,15 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn inspect_reads_back_exactly_the_file() {
-        let (dir, sh) = local();
+        // (both ways a request travels: on stdin, and in the command as over ssh)
+        for inline in [false, true] {
+            let (dir, mut sh) = local();
+            sh.inline = inline;
+            inspect_reads_back_exactly_the_file_with(dir, sh).await;
+        }
+    }
+
+    async fn inspect_reads_back_exactly_the_file_with(dir: tempfile::TempDir, sh: LocalSh) {
         let auth = AuthFile::from_api_key("sk-test-inspect-00000000000000").unwrap();
         std::fs::create_dir_all(dir.path().join(".codex")).unwrap();
         std::fs::write(dir.path().join(".codex/auth.json"), auth.bytes().expose()).unwrap();
@@ -1250,6 +1299,31 @@ pub(crate) mod tests {
         assert_eq!(rep.kind, FileKind::File);
         assert_eq!(rep.content.unwrap().expose(), auth.bytes().expose());
         assert_eq!(rep.location.dir, format!("{}/.codex", dir.path().display()));
+    }
+
+    #[test]
+    fn a_request_travels_in_the_command_only_without_payload_and_in_plain_characters() {
+        let plain = request::Inspect::default();
+        let inv = Invocation::new(Script::Inspect, &plain, b"").unwrap();
+        let command = inv.command_carrying_request().unwrap().unwrap();
+        assert!(
+            command.contains(&format!(
+                "codex_auth_request=\"codex-auth-inspect-4 {} ",
+                inv.nonce
+            )),
+            "{command}"
+        );
+        let spaced = request::Inspect {
+            whom: request::Whom {
+                codex_home: "/srv/my codex".into(),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let inv = Invocation::new(Script::Inspect, &spaced, b"").unwrap();
+        assert!(inv.command_carrying_request().unwrap().is_none());
+        let inv = Invocation::new(Script::Inspect, &plain, b"payload").unwrap();
+        assert!(inv.command_carrying_request().unwrap().is_none());
     }
 
     #[test]

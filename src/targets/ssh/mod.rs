@@ -226,10 +226,16 @@ impl Shell for SshTarget {
         invocation: &'a Invocation,
     ) -> BoxFuture<'a, Result<RunOutput, TargetError>> {
         Box::pin(async move {
-            let out = self
-                .session
-                .exec(&invocation.command()?, invocation.stdin())
-                .await?;
+            // (a request that can travel in the command saves the wait for the
+            // channel's window: one round trip)
+            let out = match invocation.command_carrying_request()? {
+                Some(command) => self.session.exec(&command, &[]).await?,
+                None => {
+                    self.session
+                        .exec(&invocation.command()?, invocation.stdin())
+                        .await?
+                }
+            };
             Ok(RunOutput {
                 stdout: out.stdout,
                 stderr: out.stderr,

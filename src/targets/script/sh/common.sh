@@ -76,42 +76,66 @@ abandon() {
     exit 4
 }
 
-# read_request MAGIC: the request on stdin, up to its empty line; each key it knows
-# becomes req_KEY (a key it does not know is skipped).
+# read_request MAGIC: the request on stdin, up to its empty line, or (over ssh, when it
+# has no payload and only plain characters) in codex_auth_request, set by the command
+# line: MAGIC NONCE KEY=VALUE... as words. Each key it knows becomes req_KEY (a key it
+# does not know is skipped).
 read_request() {
+    case ${codex_auth_request:-} in
+        "$1 "*)
+            request_ifs=$IFS
+            IFS=" "
+            set -f
+            # shellcheck disable=SC2086
+            set -- "$1" $codex_auth_request
+            IFS=$request_ifs
+            request_magic=$2
+            nonce=$3
+            shift 3
+            for request_line in "$@"; do
+                keep_request_line
+            done
+            return 0
+            ;;
+    esac
     IFS= read -r request_magic || fail protocol "no request"
     IFS= read -r nonce
     if [ "$request_magic" != "$1" ]; then
         fail protocol "unexpected request"
     fi
     while IFS= read -r request_line && [ -n "$request_line" ]; do
-        request_value=${request_line#*=}
-        # (each script uses only the keys of its own request)
-        # shellcheck disable=SC2034
-        case ${request_line%%=*} in
-            codex_home) req_codex_home=$request_value ;;
-            passwd_user) req_passwd_user=$request_value ;;
-            home_from_passwd) req_home_from_passwd=$request_value ;;
-            codex_version) req_codex_version=$request_value ;;
-            judge) req_judge=$request_value ;;
-            lock_wait) req_lock_wait=$request_value ;;
-            dry_run) req_dry_run=$request_value ;;
-            force) req_force=$request_value ;;
-            sum) req_sum=$request_value ;;
-            len) req_len=$request_value ;;
-            login_method) req_login_method=$request_value ;;
-            workspace) req_workspace=$request_value ;;
-            expect) req_expect=$request_value ;;
-            keep_backup) req_keep_backup=$request_value ;;
-            issuer) req_issuer=$request_value ;;
-            digest_only) req_digest_only=$request_value ;;
-            send_login) req_send_login=$request_value ;;
-            lines) req_lines=$request_value ;;
-            full) req_full=$request_value ;;
-            file_config) req_file_config=$request_value ;;
-            find_codex) req_find_codex=$request_value ;;
-        esac
+        keep_request_line
     done
+}
+
+# keep_request_line: request_line (KEY=VALUE) kept as req_KEY.
+keep_request_line() {
+    request_value=${request_line#*=}
+    # (each script uses only the keys of its own request)
+    # shellcheck disable=SC2034
+    case ${request_line%%=*} in
+        codex_home) req_codex_home=$request_value ;;
+        passwd_user) req_passwd_user=$request_value ;;
+        home_from_passwd) req_home_from_passwd=$request_value ;;
+        codex_version) req_codex_version=$request_value ;;
+        judge) req_judge=$request_value ;;
+        lock_wait) req_lock_wait=$request_value ;;
+        dry_run) req_dry_run=$request_value ;;
+        force) req_force=$request_value ;;
+        sum) req_sum=$request_value ;;
+        len) req_len=$request_value ;;
+        login_method) req_login_method=$request_value ;;
+        workspace) req_workspace=$request_value ;;
+        expect) req_expect=$request_value ;;
+        keep_backup) req_keep_backup=$request_value ;;
+        issuer) req_issuer=$request_value ;;
+        digest_only) req_digest_only=$request_value ;;
+        send_login) req_send_login=$request_value ;;
+        lines) req_lines=$request_value ;;
+        full) req_full=$request_value ;;
+        file_config) req_file_config=$request_value ;;
+        find_codex) req_find_codex=$request_value ;;
+    esac
 }
 
 # ---- where the login lives
