@@ -329,7 +329,7 @@ mod tests {
         let p = push(&["--ssh", "a", "--ssh", "u@b:2222", "-o", "Port=1"]).unwrap();
         assert_eq!(p.places.kinds.named().unwrap().len(), 2);
         assert!(matches!(p.source, Source::Place(TargetSpec::Local(_))));
-        assert_eq!(p.jobs, 16);
+        assert_eq!(p.jobs, 32);
     }
 
     #[test]
