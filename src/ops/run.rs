@@ -18,7 +18,7 @@ use super::Run;
 use crate::auth::local::{self, LocalHome, WriteOptions};
 use crate::auth::AuthFile;
 use crate::error::AppError;
-use crate::ledger::{Change, LeaseEntry};
+use crate::ledger::{Change, LeaseEntry, Ledger};
 use crate::targets::{
     Event, Expect, Lease, LeaseSignal, Spawn, TargetError, TargetSpec, Tty, LEASE_COMMAND_LINE,
 };
@@ -108,27 +108,10 @@ pub(crate) async fn run(opts: RunOptions, run: &Run) -> Result<RunOutcome, AppEr
         }
     };
 
-    // The ledger knows of the lease while it lives (a sync does not refresh a session
-    // lent whole under the command; status names it).
-    let ledger = crate::ledger::Ledger::open();
-    let lease_path_for_ledger = lease.path.clone();
-    let record = LeaseEntry::of_this_run(display.clone(), lease.path.clone(), &lent);
-    if let Some(w) = ledger
-        .as_ref()
-        .and_then(|l| l.update(vec![Change::LeaseMade(Box::new(record))]))
-    {
-        run.sink.warn(&w);
-    }
-    let ledger_done = |ledger: &Option<crate::ledger::Ledger>| {
-        if let Some(w) = ledger.as_ref().and_then(|l| {
-            l.update(vec![Change::LeaseEnded {
-                place: display.clone(),
-                lease: lease_path_for_ledger.clone(),
-            }])
-        }) {
-            run.sink.warn(&w);
-        }
-    };
+    let record = LeaseRecord::made(
+        LeaseEntry::of_this_run(display.clone(), lease.path.clone(), &lent),
+        run,
+    );
 
     let terminal = crate::console::stdin_is_terminal();
     let tty = (terminal && !here).then(|| {
@@ -152,7 +135,7 @@ pub(crate) async fn run(opts: RunOptions, run: &Run) -> Result<RunOutcome, AppEr
         Ok(c) => c,
         Err(e) => {
             let _ = lease.end(false, Duration::from_secs(10)).await;
-            ledger_done(&ledger);
+            drop(record);
             return Err(unreachable(e));
         }
     };
@@ -216,7 +199,7 @@ pub(crate) async fn run(opts: RunOptions, run: &Run) -> Result<RunOutcome, AppEr
     drop(command);
     let lease_path = lease.path.clone();
     let ended = lease.end(status.is_some(), Duration::from_secs(15)).await;
-    ledger_done(&ledger);
+    drop(record);
     target.close().await;
     let (removed, changed) = match ended {
         Ok(end) => (Ok(end.removed), end.changed),
@@ -232,6 +215,45 @@ pub(crate) async fn run(opts: RunOptions, run: &Run) -> Result<RunOutcome, AppEr
         removed,
         written_back,
     })
+}
+
+/// The lease in the ledger while it lives: recorded when made, dropped when this value
+/// is (on every way out of `run`), so that a sync does not refresh a session lent whole
+/// under the command, and status names it. A failure to write is a warning.
+struct LeaseRecord {
+    ledger: Option<Ledger>,
+    place: String,
+    lease: String,
+    sink: std::sync::Arc<dyn super::ProgressSink>,
+}
+
+impl LeaseRecord {
+    fn made(entry: LeaseEntry, run: &Run) -> LeaseRecord {
+        let record = LeaseRecord {
+            ledger: Ledger::open(),
+            place: entry.place.clone(),
+            lease: entry.lease.clone(),
+            sink: run.sink.clone(),
+        };
+        record.apply(Change::LeaseMade(Box::new(entry)));
+        record
+    }
+
+    fn apply(&self, change: Change) {
+        if let Some(w) = self.ledger.as_ref().and_then(|l| l.update(vec![change])) {
+            self.sink.warn(&w);
+        }
+    }
+}
+
+impl Drop for LeaseRecord {
+    fn drop(&mut self) {
+        let ended = Change::LeaseEnded {
+            place: std::mem::take(&mut self.place),
+            lease: std::mem::take(&mut self.lease),
+        };
+        self.apply(ended);
+    }
 }
 
 /// The login to lend, and (with `full`) where what it becomes goes back to.

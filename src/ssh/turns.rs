@@ -2,8 +2,9 @@
 //! this side sent something, then found nothing to read and had to wait until the other
 //! side's bytes came. Over a slow link each such wait costs a round trip, whatever the
 //! bytes; the count does not depend on how the peer splits its answer, and what had
-//! arrived already (the server's NEWKEYS behind its key exchange reply) is no wait. `-vv` reports it per connection, so that a
-//! change that adds a turn shows in a log (and the tests pin it for push and status).
+//! arrived already (the server's NEWKEYS behind its key exchange reply) is no wait.
+//! `-vv` reports it per connection, so that a change that adds a turn shows in a log
+//! (and the tests pin it for push and status).
 
 use std::io;
 use std::pin::Pin;
