@@ -346,6 +346,13 @@ fn every_login_shell_runs_the_install() {
             (0o600, user.uid()),
             "{shell}"
         );
+        // A status's request travels in the command line (no payload): through this
+        // login shell too.
+        let status = sb.status_json("s", &cfg).code(0).json();
+        assert_eq!(
+            status["places"][1]["state"], "logged-in",
+            "{shell}: {status}"
+        );
     }
 }
 

@@ -125,6 +125,28 @@ fn push_and_status_take_as_few_round_trips_as_pinned() {
             "{args:?}: -vv says {counted}, the wire shows {seen}: {talk}"
         );
     }
+    // A request that cannot travel in the command (a Codex home with a space in its
+    // name) goes on stdin, and costs the turn the command saves.
+    let spaced = format!("{}/my codex", user.home.display());
+    let n = proxy.turns().len();
+    let out = sb.run(&[
+        "status",
+        "--ssh",
+        "far",
+        "-F",
+        cfg,
+        "--codex-home",
+        &spaced,
+        "-vv",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while proxy.turns().len() <= n && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let (seen, talk) = proxy.turns()[n].clone();
+    assert_eq!(seen, STATUS_TURNS + 1, "the wire shows {talk}");
+
     // Without -vv, no word of it.
     let out = sb.run(&["status", "--ssh", "far", "-F", cfg, "-v"]);
     assert!(!out.stderr.contains("round trips"), "{out:?}");
