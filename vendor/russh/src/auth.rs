@@ -285,6 +285,16 @@ pub enum Method {
         key: Arc<PrivateKey>,
         cert: Certificate,
     },
+    /// (codex-auth patch) `PublicKey` without the unsigned query first: the signed
+    /// request is the first one sent (RFC 4252 section 7 allows it).
+    PublicKeyDirect {
+        key: PrivateKeyWithHashAlg,
+    },
+    /// (codex-auth patch) `OpenSshCertificate` without the unsigned query first.
+    OpenSshCertificateDirect {
+        key: Arc<PrivateKey>,
+        cert: Certificate,
+    },
     FuturePublicKey {
         key: ssh_key::PublicKey,
         hash_alg: Option<HashAlg>,
@@ -326,6 +336,15 @@ impl std::fmt::Debug for Method {
                 .field("key", key)
                 .field("cert", cert)
                 .finish(),
+            Method::PublicKeyDirect { key } => f
+                .debug_struct("PublicKeyDirect")
+                .field("key", key)
+                .finish(),
+            Method::OpenSshCertificateDirect { key, cert } => f
+                .debug_struct("OpenSshCertificateDirect")
+                .field("key", key)
+                .field("cert", cert)
+                .finish(),
             Method::FuturePublicKey { key, hash_alg } => f
                 .debug_struct("FuturePublicKey")
                 .field("key", key)
@@ -359,6 +378,9 @@ pub struct AuthRequest {
     pub(crate) principal: Option<AuthPrincipal>,
     #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
     pub rejection_count: usize,
+    /// (codex-auth patch, client) This request went out behind the service request
+    /// (`Config::pipeline_userauth`), whose SERVICE_ACCEPT is still to come.
+    pub(crate) service_accept_pending: bool,
 }
 
 #[doc(hidden)]
@@ -395,6 +417,7 @@ impl AuthRequest {
             current: None,
             principal: None,
             rejection_count: 0,
+            service_accept_pending: false,
         }
     }
 
@@ -415,6 +438,7 @@ impl AuthRequest {
             current,
             principal: None,
             rejection_count: 0,
+            service_accept_pending: false,
         }
     }
 

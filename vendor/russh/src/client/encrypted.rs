@@ -120,6 +120,18 @@ impl Session {
                 EncryptedState::WaitingAuthRequest(ref mut auth_request) => {
                     trace!("waiting auth request, {:?}", buf.first(),);
                     match buf.split_first() {
+                        // (codex-auth patch) The answer to the service request that this
+                        // authentication request was pipelined behind.
+                        Some((&msg::SERVICE_ACCEPT, mut r))
+                            if auth_request.service_accept_pending =>
+                        {
+                            if map_err!(Bytes::decode(&mut r))?.as_ref() != b"ssh-userauth" {
+                                return Err(crate::Error::Inconsistent.into());
+                            }
+                            map_err!(ensure_end(&r))?;
+                            auth_request.service_accept_pending = false;
+                            return Ok(());
+                        }
                         Some((&msg::USERAUTH_SUCCESS, r)) => {
                             map_err!(ensure_end(&r))?;
                             debug!("userauth_success");
@@ -1088,9 +1100,15 @@ impl Session {
         meth: auth::Method,
     ) -> Result<bool, crate::Error> {
         let mut is_waiting = false;
+        // (codex-auth patch) Whether the request goes out before SERVICE_ACCEPT.
+        let pipeline = self.common.config.pipeline_userauth;
+        let mut service_accept_pending = false;
         if let Some(ref mut enc) = self.common.encrypted {
             is_waiting = match enc.state {
-                EncryptedState::WaitingAuthRequest(_) => true,
+                EncryptedState::WaitingAuthRequest(ref previous) => {
+                    service_accept_pending = previous.service_accept_pending;
+                    true
+                }
                 EncryptedState::WaitingAuthServiceRequest {
                     accepted,
                     ref mut sent,
@@ -1104,14 +1122,20 @@ impl Session {
                         })?;
                         *sent = true
                     }
-                    accepted
+                    if !accepted && pipeline {
+                        service_accept_pending = true;
+                        true
+                    } else {
+                        accepted
+                    }
                 }
                 EncryptedState::InitCompression | EncryptedState::Authenticated => false,
             };
             debug!("write_auth_request_if_needed: is_waiting = {is_waiting:?}");
             if is_waiting {
                 enc.write_auth_request(user, &meth)?;
-                let auth_request = AuthRequest::new(&meth);
+                let mut auth_request = AuthRequest::new(&meth);
+                auth_request.service_accept_pending = service_accept_pending;
                 enc.state = EncryptedState::WaitingAuthRequest(auth_request);
             }
         }
@@ -1387,6 +1411,15 @@ impl Encrypted {
         user: &str,
         auth_method: &auth::Method,
     ) -> Result<bool, crate::Error> {
+        // (codex-auth patch) The direct methods: the signed request, no query first.
+        if matches!(
+            auth_method,
+            auth::Method::PublicKeyDirect { .. } | auth::Method::OpenSshCertificateDirect { .. }
+        ) {
+            let mut buffer = Vec::new();
+            self.client_send_signature(user, auth_method, &mut buffer)?;
+            return Ok(true);
+        }
         // The server is waiting for our USERAUTH_REQUEST.
         Ok(push_packet!(self.write, {
             self.write.push(msg::USERAUTH_REQUEST);
@@ -1416,6 +1449,11 @@ impl Encrypted {
                     key.algorithm().as_str().encode(&mut self.write)?;
                     key.public_key().to_bytes()?.encode(&mut self.write)?;
                     true
+                }
+                auth::Method::PublicKeyDirect { .. }
+                | auth::Method::OpenSshCertificateDirect { .. } => {
+                    // (codex-auth patch) written above
+                    return Err(crate::Error::Inconsistent);
                 }
                 auth::Method::OpenSshCertificate { ref cert, .. } => {
                     user.as_bytes().encode(&mut self.write)?;
@@ -1570,7 +1608,7 @@ impl Encrypted {
         buffer: &mut Vec<u8>,
     ) -> Result<(), crate::Error> {
         match method {
-            auth::Method::PublicKey { key } => {
+            auth::Method::PublicKey { key } | auth::Method::PublicKeyDirect { key } => {
                 let i0 = self.client_make_to_sign(
                     user,
                     &PublicKeyOrCertificate::from(key),
@@ -1586,7 +1624,8 @@ impl Encrypted {
                     self.write.extend_from_slice(&buffer[i0..]);
                 })
             }
-            auth::Method::OpenSshCertificate { key, cert } => {
+            auth::Method::OpenSshCertificate { key, cert }
+            | auth::Method::OpenSshCertificateDirect { key, cert } => {
                 let i0 = self.client_make_to_sign(
                     user,
                     &PublicKeyOrCertificate::Certificate(cert.clone()),

@@ -506,6 +506,47 @@ impl<H: Handler> Handle<H> {
         self.wait_recv_reply().await
     }
 
+    /// Public key authentication that sends the signed request at once, without
+    /// asking first whether the server would accept the key: one round trip instead
+    /// of two when it does, the same one when it does not, at the cost of a signature
+    /// (codex-auth patch). For keys held in memory, where a signature is cheap; keep
+    /// [Handle::authenticate_publickey] for keys whose signing needs a person (a
+    /// confirmation, a touch).
+    pub async fn authenticate_publickey_direct<U: Into<String>>(
+        &mut self,
+        user: U,
+        key: PrivateKeyWithHashAlg,
+    ) -> Result<AuthResult, crate::Error> {
+        let user = user.into();
+        self.sender
+            .send(Msg::Authenticate {
+                user,
+                method: auth::Method::PublicKeyDirect { key },
+            })
+            .await
+            .map_err(|_| crate::Error::SendError)?;
+        self.wait_recv_reply().await
+    }
+
+    /// [Handle::authenticate_openssh_cert] without the unsigned query first (see
+    /// [Handle::authenticate_publickey_direct]; codex-auth patch).
+    pub async fn authenticate_openssh_cert_direct<U: Into<String>>(
+        &mut self,
+        user: U,
+        key: Arc<PrivateKey>,
+        cert: Certificate,
+    ) -> Result<AuthResult, crate::Error> {
+        let user = user.into();
+        self.sender
+            .send(Msg::Authenticate {
+                user,
+                method: auth::Method::OpenSshCertificateDirect { key, cert },
+            })
+            .await
+            .map_err(|_| crate::Error::SendError)?;
+        self.wait_recv_reply().await
+    }
+
     /// Perform public OpenSSH Certificate-based SSH authentication
     pub async fn authenticate_openssh_cert<U: Into<String>>(
         &mut self,
@@ -2746,6 +2787,11 @@ pub struct Config {
     pub gex: GexParams,
     /// If active, invoke `set_nodelay(true)` on the ssh socket; disabled by default (i.e. Nagle's algorithm is active).
     pub nodelay: bool,
+    /// (codex-auth patch) Send the first authentication request right behind the
+    /// `ssh-userauth` service request instead of waiting for the server to accept the
+    /// service: one round trip fewer. A server that refuses the service disconnects
+    /// (RFC 4253 section 10), so nothing is sent that it could act on. Off by default.
+    pub pipeline_userauth: bool,
 }
 
 impl Default for Config {
@@ -2768,6 +2814,7 @@ impl Default for Config {
             anonymous: false,
             gex: Default::default(),
             nodelay: false,
+            pipeline_userauth: false,
         }
     }
 }
