@@ -867,6 +867,9 @@ fn client_config(
         inactivity_timeout: None,
         keepalive_interval: Some(hc.server_alive_interval),
         keepalive_max: hc.server_alive_count_max,
+        // The first userauth request goes out with the service request (one round trip
+        // fewer; a server that refused the service would disconnect before reading it).
+        pipeline_userauth: true,
         ..Default::default()
     })
 }

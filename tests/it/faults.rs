@@ -286,7 +286,7 @@ fn a_network_gone_silent_is_noticed_by_keepalives() {
     sb.secret(&key);
     // Silent once the server has answered the handshake and authentication, before
     // the report: only keepalives can tell the connection is gone.
-    let proxy = CutProxy::start(Cut::Silence(2500));
+    let proxy = CutProxy::start(Cut::Silence(2400));
     let cfg = sb.ssh_config(&format!(
         "Host quiet\n  HostName 127.0.0.1\n  Port {}\n  HostKeyAlias [127.0.0.1]:{}\n  User {}\n  IdentityFile {{key}}\n  UserKnownHostsFile {{known_hosts}}\n  StrictHostKeyChecking yes\n  ServerAliveInterval 1\n  ServerAliveCountMax 2\n",
         proxy.port,

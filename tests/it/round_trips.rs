@@ -71,14 +71,14 @@ fn reported(stderr: &str) -> u32 {
 }
 
 /// What the proxy sees of a push and of a status through it (after the TCP handshake,
-/// which it does not see): the banner, the key exchange, the service request, the
-/// publickey query and the signed request (russh always asks first), the channel, then
-/// for a push the exec (OpenSSH opens a session channel with an empty window, so stdin
-/// waits for its answer) and the login on stdin and the answer; a status's request
-/// travels in the command, so its exec is answered at once. Lower these when a turn
-/// goes; never raise them.
-const PUSH_TURNS: u32 = 8;
-const STATUS_TURNS: u32 = 7;
+/// which it does not see): the banner, the key exchange, the authentication (the signed
+/// publickey request right behind the service request), the channel, then for a push
+/// the exec (OpenSSH opens a session channel with an empty window, so stdin waits for
+/// its answer) and the login on stdin and the answer; a status's request travels in the
+/// command, so its exec is answered at once. Lower these when a turn goes; never raise
+/// them.
+const PUSH_TURNS: u32 = 6;
+const STATUS_TURNS: u32 = 5;
 
 #[test]
 fn push_and_status_take_as_few_round_trips_as_pinned() {
@@ -150,4 +150,99 @@ fn push_and_status_take_as_few_round_trips_as_pinned() {
     // Without -vv, no word of it.
     let out = sb.run(&["status", "--ssh", "far", "-F", cfg, "-v"]);
     assert!(!out.stderr.contains("round trips"), "{out:?}");
+}
+
+/// The wait for the delaying proxy to have logged `n` connections; their turns.
+fn turns_after(proxy: &Proxy, n: usize) -> Vec<(u32, String)> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while proxy.turns().len() < n && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    proxy.turns()
+}
+
+/// A key the server refuses costs one turn and the next key is still tried (the signed
+/// request went out without a query; the refusal is the answer to it); an agent's key
+/// is asked about before it signs (its signature may need a person), one turn more.
+#[test]
+fn a_refused_key_and_an_agent_key_cost_one_turn_each() {
+    let mut sb = Sandbox::new();
+    let user = RemoteUser::bash();
+    user.authorize(&sb);
+    let proxy = Proxy::start(&sb, 20);
+    sb.pin_host("127.0.0.1", proxy.port);
+    let stranger = sb.home().join("stranger_key");
+    let made = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&stranger)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let key = logins::api_key("refused");
+    sb.secret(&key);
+    let file = sb.write("login.json", &logins::api_key_json(&key));
+    let file = file.to_str().unwrap();
+
+    // The stranger's key first, then the one the host knows.
+    let cfg = sb.ssh_config(&format!(
+        "Host far\n  HostName 127.0.0.1\n  Port {}\n  User {}\n  IdentityFile {}\n  IdentityFile {{key}}\n  IdentitiesOnly yes\n  UserKnownHostsFile {{known_hosts}}\n  StrictHostKeyChecking yes\n",
+        proxy.port,
+        user.name,
+        stranger.display()
+    ));
+    let out = sb.run(&[
+        "push",
+        "--ssh",
+        "far",
+        "-F",
+        cfg.to_str().unwrap(),
+        "--from",
+        file,
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let (seen, talk) = turns_after(&proxy, 1)[0].clone();
+    assert_eq!(seen, PUSH_TURNS + 1, "the wire shows {talk}");
+
+    // The key only in an agent.
+    let sock = sb.home().join("agent.sock");
+    let mut agent = Command::new("ssh-agent")
+        .args(["-D", "-a"])
+        .arg(&sock)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if sock.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let added = Command::new("ssh-add")
+        .arg(sb.key_path())
+        .env("SSH_AUTH_SOCK", &sock)
+        .output()
+        .unwrap();
+    let cfg = sb.ssh_config(&format!(
+        "Host far\n  HostName 127.0.0.1\n  Port {}\n  User {}\n  IdentityAgent {}\n  IdentityFile {}\n  UserKnownHostsFile {{known_hosts}}\n  StrictHostKeyChecking yes\n",
+        proxy.port,
+        user.name,
+        sock.display(),
+        sb.home().join("no_such_key").display()
+    ));
+    let out = sb.run(&[
+        "push",
+        "--ssh",
+        "far",
+        "-F",
+        cfg.to_str().unwrap(),
+        "--from",
+        file,
+    ]);
+    let _ = agent.kill();
+    let _ = agent.wait();
+    assert!(added.status.success(), "{added:?}");
+    assert_eq!(out.code, 0, "{out:?}");
+    let (seen, talk) = turns_after(&proxy, 2)[1].clone();
+    assert_eq!(seen, PUSH_TURNS + 1, "the wire shows {talk}");
 }
