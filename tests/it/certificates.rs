@@ -2,7 +2,7 @@
 //! one expired) and trust a user CA: `@cert-authority` and `@revoked` in known_hosts,
 //! principals, validity, and users who have no authorized key, only a certificate.
 
-use crate::harness::{peers, RemoteUser, Sandbox};
+use crate::harness::{peers, Agent, RemoteUser, Sandbox};
 
 fn read(path: &str) -> String {
     std::fs::read_to_string(path).unwrap().trim().to_string()
@@ -174,25 +174,8 @@ fn a_certificate_held_by_the_agent_is_offered_as_a_certificate() {
     certify_user(&key.with_extension("pub"), &user.name, "-5m:+1h");
     // An agent of this test's own, holding the key and its certificate; then the files
     // go, so only the agent can sign (and the user has no authorized key).
-    let socket = sb.home().join("agent.sock");
-    let mut agent = std::process::Command::new("ssh-agent")
-        .args(["-D", "-a"])
-        .arg(&socket)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    for _ in 0..100 {
-        if socket.exists() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let added = std::process::Command::new("ssh-add")
-        .arg(&key)
-        .env("SSH_AUTH_SOCK", &socket)
-        .output()
-        .unwrap();
-    assert!(added.status.success(), "{added:?}");
+    let agent = Agent::start(&sb);
+    let added = agent.add(&key);
     assert!(
         String::from_utf8_lossy(&added.stderr).contains("Certificate added"),
         "{added:?}"
@@ -203,10 +186,9 @@ fn a_certificate_held_by_the_agent_is_offered_as_a_certificate() {
         std::fs::rename(sb.home().join(".ssh").join(f), kept.join(f)).unwrap();
     }
     sb.env
-        .push(("SSH_AUTH_SOCK".into(), socket.display().to_string()));
+        .push(("SSH_AUTH_SOCK".into(), agent.socket.display().to_string()));
     let (out, _) = sb.push_key("agentcert", &["--ssh", "c", "-F", &cfg, "--json"]);
-    let _ = agent.kill();
-    let _ = agent.wait();
+    drop(agent);
     assert_eq!(out.code, 0, "{out:?}");
     assert!(user.auth_path().exists());
 }

@@ -742,6 +742,51 @@ pub mod logins {
     }
 }
 
+/// An ssh-agent of one test's own, on a socket in its sandbox; stopped (by its PID)
+/// when dropped.
+pub struct Agent {
+    pub socket: PathBuf,
+    child: std::process::Child,
+}
+
+impl Agent {
+    pub fn start(sb: &Sandbox) -> Agent {
+        let socket = sb.home().join("agent.sock");
+        let child = Command::new("ssh-agent")
+            .args(["-D", "-a"])
+            .arg(&socket)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        for _ in 0..100 {
+            if socket.exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Agent { socket, child }
+    }
+
+    /// `ssh-add KEY` into this agent (with its certificate, if one is beside it).
+    pub fn add(&self, key: &Path) -> std::process::Output {
+        let added = Command::new("ssh-add")
+            .arg(key)
+            .env("SSH_AUTH_SOCK", &self.socket)
+            .output()
+            .unwrap();
+        assert!(added.status.success(), "{added:?}");
+        added
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Mode bits and owner of a path.
 pub fn mode_and_uid(p: &Path) -> (u32, u32) {
     use std::os::unix::fs::MetadataExt;

@@ -1,6 +1,6 @@
 //! `push --ssh` against the real sshd peers, judged by the real `codex` binary.
 
-use crate::harness::{logins, mode_and_uid, peers, Codex, RemoteUser, Sandbox};
+use crate::harness::{logins, mode_and_uid, peers, Agent, Codex, RemoteUser, Sandbox};
 
 #[test]
 fn alias_via_config_file_installs_api_key_with_modes_owner_and_codex_verdict() {
@@ -132,26 +132,9 @@ fn agent_auth_without_identity_files() {
     let mut sb = Sandbox::new();
     let user = RemoteUser::bash();
     user.authorize(&sb);
-    let sock = sb.home().join("agent.sock");
-    let mut agent = std::process::Command::new("ssh-agent")
-        .args(["-D", "-a"])
-        .arg(&sock)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    for _ in 0..100 {
-        if sock.exists() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let added = std::process::Command::new("ssh-add")
-        .arg(sb.key_path())
-        .env("SSH_AUTH_SOCK", &sock)
-        .output()
-        .unwrap();
-    assert!(added.status.success());
+    let agent = Agent::start(&sb);
+    agent.add(&sb.key_path());
+    let sock = agent.socket.clone();
     // Only the agent holds the key: move the files away from where -i or defaults look.
     std::fs::rename(sb.key_path(), sb.home().join("moved_key")).unwrap();
     sb.pin_host("127.0.0.1", peers().port());
@@ -181,8 +164,7 @@ fn agent_auth_without_identity_files() {
         "--json",
     ];
     let out = sb.run_with_stdin(&args, &key);
-    let _ = agent.kill();
-    let _ = agent.wait();
+    drop(agent);
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(out.json()["targets"][0]["outcome"], "unchanged");
 }

@@ -5,7 +5,7 @@
 
 use std::process::{Child, Command};
 
-use crate::harness::{logins, RemoteUser, Sandbox};
+use crate::harness::{logins, Agent, RemoteUser, Sandbox};
 
 /// The delaying proxy in front of the test sshd: its port, its log, and the process.
 struct Proxy {
@@ -152,6 +152,19 @@ fn push_and_status_take_as_few_round_trips_as_pinned() {
     assert!(!out.stderr.contains("round trips"), "{out:?}");
 }
 
+/// `push --ssh far -F CFG --from FILE`.
+fn push(sb: &Sandbox, cfg: &std::path::Path, file: &str) -> crate::harness::Out {
+    sb.run(&[
+        "push",
+        "--ssh",
+        "far",
+        "-F",
+        cfg.to_str().unwrap(),
+        "--from",
+        file,
+    ])
+}
+
 /// The wait for the delaying proxy to have logged `n` connections; their turns.
 fn turns_after(proxy: &Proxy, n: usize) -> Vec<(u32, String)> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -190,58 +203,22 @@ fn a_refused_key_and_an_agent_key_cost_one_turn_each() {
         user.name,
         stranger.display()
     ));
-    let out = sb.run(&[
-        "push",
-        "--ssh",
-        "far",
-        "-F",
-        cfg.to_str().unwrap(),
-        "--from",
-        file,
-    ]);
+    let out = push(&sb, &cfg, file);
     assert_eq!(out.code, 0, "{out:?}");
     let (seen, talk) = turns_after(&proxy, 1)[0].clone();
     assert_eq!(seen, PUSH_TURNS + 1, "the wire shows {talk}");
 
     // The key only in an agent.
-    let sock = sb.home().join("agent.sock");
-    let mut agent = Command::new("ssh-agent")
-        .args(["-D", "-a"])
-        .arg(&sock)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    for _ in 0..100 {
-        if sock.exists() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let added = Command::new("ssh-add")
-        .arg(sb.key_path())
-        .env("SSH_AUTH_SOCK", &sock)
-        .output()
-        .unwrap();
+    let agent = Agent::start(&sb);
+    agent.add(&sb.key_path());
     let cfg = sb.ssh_config(&format!(
         "Host far\n  HostName 127.0.0.1\n  Port {}\n  User {}\n  IdentityAgent {}\n  IdentityFile {}\n  UserKnownHostsFile {{known_hosts}}\n  StrictHostKeyChecking yes\n",
         proxy.port,
         user.name,
-        sock.display(),
+        agent.socket.display(),
         sb.home().join("no_such_key").display()
     ));
-    let out = sb.run(&[
-        "push",
-        "--ssh",
-        "far",
-        "-F",
-        cfg.to_str().unwrap(),
-        "--from",
-        file,
-    ]);
-    let _ = agent.kill();
-    let _ = agent.wait();
-    assert!(added.status.success(), "{added:?}");
+    let out = push(&sb, &cfg, file);
     assert_eq!(out.code, 0, "{out:?}");
     let (seen, talk) = turns_after(&proxy, 2)[1].clone();
     assert_eq!(seen, PUSH_TURNS + 1, "the wire shows {talk}");
