@@ -223,3 +223,37 @@ fn a_refused_key_and_an_agent_key_cost_one_turn_each() {
     let (seen, talk) = turns_after(&proxy, 2)[1].clone();
     assert_eq!(seen, PUSH_TURNS + 1, "the wire shows {talk}");
 }
+
+/// An RSA identity file is signed at once too, with the SHA-2 hash the server names in
+/// its EXT_INFO (OpenSSH refuses SHA-1 `ssh-rsa` signatures): the push takes as many
+/// turns as with an Ed25519 key.
+#[test]
+fn an_rsa_identity_file_is_offered_signed_with_sha2() {
+    let mut sb = Sandbox::new();
+    let user = RemoteUser::bash();
+    let rsa = sb.home().join("rsa_key");
+    let made = Command::new("ssh-keygen")
+        .args(["-q", "-t", "rsa", "-b", "2048", "-N", "", "-f"])
+        .arg(&rsa)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let public = std::fs::read_to_string(rsa.with_extension("pub")).unwrap();
+    user.write_owned(".ssh/authorized_keys", &public, 0o600);
+    let proxy = Proxy::start(&sb, 20);
+    sb.pin_host("127.0.0.1", proxy.port);
+    let cfg = sb.ssh_config(&format!(
+        "Host far\n  HostName 127.0.0.1\n  Port {}\n  User {}\n  IdentityFile {}\n  IdentitiesOnly yes\n  UserKnownHostsFile {{known_hosts}}\n  StrictHostKeyChecking yes\n",
+        proxy.port,
+        user.name,
+        rsa.display()
+    ));
+    let key = logins::api_key("rsa");
+    sb.secret(&key);
+    let file = sb.write("login.json", &logins::api_key_json(&key));
+    let out = push(&sb, &cfg, file.to_str().unwrap());
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(user.auth_path().exists());
+    let (seen, talk) = turns_after(&proxy, 1)[0].clone();
+    assert_eq!(seen, PUSH_TURNS, "the wire shows {talk}");
+}
