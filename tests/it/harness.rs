@@ -211,8 +211,13 @@ impl RemoteUser {
     }
 
     pub fn authorize(&self, sandbox: &Sandbox) -> &Self {
-        let key = std::fs::read_to_string(sandbox.key_path().with_extension("pub")).unwrap();
-        self.write_owned(".ssh/authorized_keys", &key, 0o600);
+        self.authorize_key(&sandbox.key_path())
+    }
+
+    /// Make `KEY.pub` this user's only authorized key.
+    pub fn authorize_key(&self, key: &Path) -> &Self {
+        let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+        self.write_owned(".ssh/authorized_keys", &public, 0o600);
         self
     }
 
@@ -500,6 +505,21 @@ impl Sandbox {
 
     pub fn key_path(&self) -> PathBuf {
         self.home().join(".ssh/test_key")
+    }
+
+    /// A new key pair `NAME` and `NAME.pub` in the sandbox: `ssh-keygen -t TYPE` with
+    /// `extra` arguments (`-b 2048`), under `passphrase` ("" for none).
+    pub fn keygen(&self, name: &str, kind: &str, extra: &[&str], passphrase: &str) -> PathBuf {
+        let key = self.home().join(name);
+        let made = Command::new("ssh-keygen")
+            .args(["-q", "-t", kind])
+            .args(extra)
+            .args(["-N", passphrase, "-f"])
+            .arg(&key)
+            .output()
+            .unwrap();
+        assert!(made.status.success(), "{made:?}");
+        key
     }
 
     pub fn known_hosts(&self) -> PathBuf {

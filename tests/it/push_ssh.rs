@@ -736,14 +736,7 @@ fn unknown_host_name_is_a_dns_error() {
 fn passphrase_key_without_terminal_fails_with_agent_hint() {
     let mut sb = Sandbox::new();
     let user = RemoteUser::bash();
-    let status = std::process::Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "correct horse", "-f"])
-        .arg(sb.home().join("locked_key"))
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let public = std::fs::read_to_string(sb.home().join("locked_key.pub")).unwrap();
-    user.write_owned(".ssh/authorized_keys", &public, 0o600);
+    user.authorize_key(&sb.keygen("locked_key", "ed25519", &[], "correct horse"));
     sb.pin_host("127.0.0.1", peers().port());
     let dest = format!("{}@127.0.0.1:{}", user.name, peers().port());
     let kh = format!("UserKnownHostsFile={}", sb.known_hosts().display());
@@ -961,14 +954,7 @@ fn proxyjump_chain_of_two_hops() {
 fn terminal_prompts_for_unknown_host_key_and_passphrase() {
     let mut sb = Sandbox::new();
     let user = RemoteUser::bash();
-    let status = std::process::Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "correct horse", "-f"])
-        .arg(sb.home().join("locked_key"))
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let public = std::fs::read_to_string(sb.home().join("locked_key.pub")).unwrap();
-    user.write_owned(".ssh/authorized_keys", &public, 0o600);
+    user.authorize_key(&sb.keygen("locked_key", "ed25519", &[], "correct horse"));
     let cfg = sb.ssh_config(&format!(
         "Host t\n  HostName 127.0.0.1\n  Port {{port}}\n  User {}\n  IdentityFile {}\n  UserKnownHostsFile {{known_hosts}}\n",
         user.name,

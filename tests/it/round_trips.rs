@@ -33,7 +33,31 @@ impl Proxy {
             .spawn()
             .unwrap();
         let port = crate::harness::wait_for_line(&ready, 20).parse().unwrap();
+        // The proxy's address is the sshd's to ssh: its host key, pinned there.
+        sb.pin_host("127.0.0.1", port);
         Proxy { port, log, child }
+    }
+
+    /// An ssh config with host `far` for `user` through this proxy (its host key pinned,
+    /// checked strictly), with `keys`: the lines that say how to authenticate.
+    fn config(&self, sb: &Sandbox, user: &RemoteUser, keys: &str) -> std::path::PathBuf {
+        sb.ssh_config(&format!(
+            "Host far\n  HostName 127.0.0.1\n  Port {}\n  User {}\n{keys}  UserKnownHostsFile {{known_hosts}}\n  StrictHostKeyChecking yes\n",
+            self.port, user.name
+        ))
+    }
+
+    /// The turns of connection `i` (from 0) and its conversation, once the proxy has
+    /// logged it (it writes a connection's line when the connection ends).
+    fn connection(&self, i: usize) -> (u32, String) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while self.turns().len() <= i && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        self.turns()
+            .get(i)
+            .cloned()
+            .unwrap_or_else(|| panic!("the proxy logged no connection {i}"))
     }
 
     /// The turns the proxy saw on each connection so far (one line per connection).
@@ -86,11 +110,7 @@ fn push_and_status_take_as_few_round_trips_as_pinned() {
     let user = RemoteUser::bash();
     user.authorize(&sb);
     let proxy = Proxy::start(&sb, 20);
-    sb.pin_host("127.0.0.1", proxy.port);
-    let cfg = sb.ssh_config(&format!(
-        "Host far\n  HostName 127.0.0.1\n  Port {}\n  User {}\n  IdentityFile {{key}}\n  UserKnownHostsFile {{known_hosts}}\n  StrictHostKeyChecking yes\n",
-        proxy.port, user.name
-    ));
+    let cfg = proxy.config(&sb, &user, "  IdentityFile {key}\n");
     let cfg = cfg.to_str().unwrap();
     let key = logins::api_key("turns");
     sb.secret(&key);
@@ -111,12 +131,7 @@ fn push_and_status_take_as_few_round_trips_as_pinned() {
         let out = sb.run(args);
         assert_eq!(out.code, 0, "{out:?}");
         let counted = reported(&out.stderr);
-        // The proxy writes a connection's line when it ends.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while proxy.turns().len() <= i && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        let (seen, talk) = proxy.turns()[i].clone();
+        let (seen, talk) = proxy.connection(i);
         assert_eq!(seen, *pinned, "{args:?}: the wire shows {talk}");
         // The binary counts the TCP handshake too, and may count the wait for the
         // server's KEXINIT, which the rig's delay separates from its banner.
@@ -140,11 +155,7 @@ fn push_and_status_take_as_few_round_trips_as_pinned() {
         "-vv",
     ]);
     assert_eq!(out.code, 0, "{out:?}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while proxy.turns().len() <= n && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let (seen, talk) = proxy.turns()[n].clone();
+    let (seen, talk) = proxy.connection(n);
     assert_eq!(seen, STATUS_TURNS + 1, "the wire shows {talk}");
 
     // Without -vv, no word of it.
@@ -165,15 +176,6 @@ fn push(sb: &Sandbox, cfg: &std::path::Path, file: &str) -> crate::harness::Out 
     ])
 }
 
-/// The wait for the delaying proxy to have logged `n` connections; their turns.
-fn turns_after(proxy: &Proxy, n: usize) -> Vec<(u32, String)> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while proxy.turns().len() < n && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    proxy.turns()
-}
-
 /// A key the server refuses costs one turn and the next key is still tried (the signed
 /// request went out without a query; the refusal is the answer to it); an agent's key
 /// is asked about before it signs (its signature may need a person), one turn more.
@@ -183,44 +185,41 @@ fn a_refused_key_and_an_agent_key_cost_one_turn_each() {
     let user = RemoteUser::bash();
     user.authorize(&sb);
     let proxy = Proxy::start(&sb, 20);
-    sb.pin_host("127.0.0.1", proxy.port);
-    let stranger = sb.home().join("stranger_key");
-    let made = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(&stranger)
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "{made:?}");
+    let stranger = sb.keygen("stranger_key", "ed25519", &[], "");
     let key = logins::api_key("refused");
     sb.secret(&key);
     let file = sb.write("login.json", &logins::api_key_json(&key));
     let file = file.to_str().unwrap();
 
     // The stranger's key first, then the one the host knows.
-    let cfg = sb.ssh_config(&format!(
-        "Host far\n  HostName 127.0.0.1\n  Port {}\n  User {}\n  IdentityFile {}\n  IdentityFile {{key}}\n  IdentitiesOnly yes\n  UserKnownHostsFile {{known_hosts}}\n  StrictHostKeyChecking yes\n",
-        proxy.port,
-        user.name,
-        stranger.display()
-    ));
+    let cfg = proxy.config(
+        &sb,
+        &user,
+        &format!(
+            "  IdentityFile {}\n  IdentityFile {{key}}\n  IdentitiesOnly yes\n",
+            stranger.display()
+        ),
+    );
     let out = push(&sb, &cfg, file);
     assert_eq!(out.code, 0, "{out:?}");
-    let (seen, talk) = turns_after(&proxy, 1)[0].clone();
+    let (seen, talk) = proxy.connection(0);
     assert_eq!(seen, PUSH_TURNS + 1, "the wire shows {talk}");
 
     // The key only in an agent.
     let agent = Agent::start(&sb);
     agent.add(&sb.key_path());
-    let cfg = sb.ssh_config(&format!(
-        "Host far\n  HostName 127.0.0.1\n  Port {}\n  User {}\n  IdentityAgent {}\n  IdentityFile {}\n  UserKnownHostsFile {{known_hosts}}\n  StrictHostKeyChecking yes\n",
-        proxy.port,
-        user.name,
-        agent.socket.display(),
-        sb.home().join("no_such_key").display()
-    ));
+    let cfg = proxy.config(
+        &sb,
+        &user,
+        &format!(
+            "  IdentityAgent {}\n  IdentityFile {}\n",
+            agent.socket.display(),
+            sb.home().join("no_such_key").display()
+        ),
+    );
     let out = push(&sb, &cfg, file);
     assert_eq!(out.code, 0, "{out:?}");
-    let (seen, talk) = turns_after(&proxy, 2)[1].clone();
+    let (seen, talk) = proxy.connection(1);
     assert_eq!(seen, PUSH_TURNS + 1, "the wire shows {talk}");
 }
 
@@ -231,29 +230,20 @@ fn a_refused_key_and_an_agent_key_cost_one_turn_each() {
 fn an_rsa_identity_file_is_offered_signed_with_sha2() {
     let mut sb = Sandbox::new();
     let user = RemoteUser::bash();
-    let rsa = sb.home().join("rsa_key");
-    let made = Command::new("ssh-keygen")
-        .args(["-q", "-t", "rsa", "-b", "2048", "-N", "", "-f"])
-        .arg(&rsa)
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "{made:?}");
-    let public = std::fs::read_to_string(rsa.with_extension("pub")).unwrap();
-    user.write_owned(".ssh/authorized_keys", &public, 0o600);
+    let rsa = sb.keygen("rsa_key", "rsa", &["-b", "2048"], "");
+    user.authorize_key(&rsa);
     let proxy = Proxy::start(&sb, 20);
-    sb.pin_host("127.0.0.1", proxy.port);
-    let cfg = sb.ssh_config(&format!(
-        "Host far\n  HostName 127.0.0.1\n  Port {}\n  User {}\n  IdentityFile {}\n  IdentitiesOnly yes\n  UserKnownHostsFile {{known_hosts}}\n  StrictHostKeyChecking yes\n",
-        proxy.port,
-        user.name,
-        rsa.display()
-    ));
+    let cfg = proxy.config(
+        &sb,
+        &user,
+        &format!("  IdentityFile {}\n  IdentitiesOnly yes\n", rsa.display()),
+    );
     let key = logins::api_key("rsa");
     sb.secret(&key);
     let file = sb.write("login.json", &logins::api_key_json(&key));
     let out = push(&sb, &cfg, file.to_str().unwrap());
     assert_eq!(out.code, 0, "{out:?}");
     assert!(user.auth_path().exists());
-    let (seen, talk) = turns_after(&proxy, 1)[0].clone();
+    let (seen, talk) = proxy.connection(0);
     assert_eq!(seen, PUSH_TURNS, "the wire shows {talk}");
 }
