@@ -15,12 +15,17 @@ use crate::harness::{
 
 /// A TCP proxy to the loopback sshd that resets the connection (RST both ways) once
 /// one direction has carried `limit` bytes. One connection per proxy; it counts what
-/// went each way.
+/// went each way, and keeps the order in which it carried it.
 struct CutProxy {
     port: u16,
     /// Bytes carried client to server and server to client, when the connection ended.
     carried: Arc<std::sync::Mutex<Option<(usize, usize)>>>,
+    timeline: Timeline,
 }
+
+/// What a [`CutProxy`] carried, in order: each read it passed on, with its direction
+/// (true: client to server) and its size.
+type Timeline = Arc<std::sync::Mutex<Vec<(bool, usize)>>>;
 
 /// Where a [`CutProxy`] cuts: after so many bytes from the client, or from the server.
 #[derive(Clone, Copy, Debug)]
@@ -58,6 +63,7 @@ fn pump(
     limit: usize,
     cut: Arc<AtomicBool>,
     silent: bool,
+    (timeline, up): (Timeline, bool),
 ) -> usize {
     from.set_read_timeout(Some(Duration::from_millis(10)))
         .unwrap();
@@ -68,6 +74,8 @@ fn pump(
             Ok(0) => break,
             Ok(n) => {
                 let room = limit - carried;
+                // Recorded before it is passed on: the answer it brings comes after it.
+                timeline.lock().unwrap().push((up, n.min(room)));
                 if to.write_all(&buf[..n.min(room)]).is_err() {
                     break;
                 }
@@ -96,6 +104,8 @@ impl CutProxy {
         let port = listener.local_addr().unwrap().port();
         let carried = Arc::new(std::sync::Mutex::new(None));
         let record = carried.clone();
+        let timeline = Timeline::default();
+        let order = timeline.clone();
         std::thread::spawn(move || {
             let Ok((client, _)) = listener.accept() else {
                 return;
@@ -119,12 +129,46 @@ impl CutProxy {
                 cut.clone(),
             );
             let silent = matches!(at, Cut::Silence(_));
-            let back = std::thread::spawn(move || pump(s, c, down, flag, silent));
-            let sent = pump(client, server, up, cut, silent);
+            let back_order = (order.clone(), false);
+            let back = std::thread::spawn(move || pump(s, c, down, flag, silent, back_order));
+            let sent = pump(client, server, up, cut, silent, (order, true));
             let received = back.join().unwrap_or(0);
             *record.lock().unwrap() = Some((sent, received));
         });
-        CutProxy { port, carried }
+        CutProxy {
+            port,
+            carried,
+            timeline,
+        }
+    }
+
+    /// The bytes the server had sent when the client began to send its login, in a
+    /// whole push through this proxy: the client's longest flight of bytes is the exec
+    /// request carrying the script, the server answers it, and the client's next
+    /// flight is the request and the login on stdin, after which only the server's
+    /// report comes. Panics on a conversation of another shape.
+    fn server_bytes_before_the_login(&self) -> usize {
+        self.carried();
+        // Flights: consecutive reads one way, with the server's total before each.
+        let mut flights: Vec<(bool, usize, usize)> = Vec::new();
+        let mut down = 0;
+        for &(up, n) in self.timeline.lock().unwrap().iter() {
+            match flights.last_mut() {
+                Some((way, bytes, _)) if *way == up => *bytes += n,
+                _ => flights.push((up, n, down)),
+            }
+            if !up {
+                down += n;
+            }
+        }
+        let exec = (0..flights.len())
+            .filter(|&i| flights[i].0)
+            .max_by_key(|&i| flights[i].1)
+            .expect("the client sent nothing");
+        match flights.get(exec + 1..exec + 3) {
+            Some([(false, _, _), (true, _, before)]) => *before,
+            _ => panic!("no answer to the exec and then stdin in {flights:?}"),
+        }
     }
 
     /// What the connection carried each way (client to server, server to client).
@@ -276,6 +320,15 @@ fn a_connection_cut_anywhere_in_a_push_ends_it_promptly_and_truly() {
     assert!(temp_files(&user).is_empty(), "{:?}", temp_files(&user));
 }
 
+/// Host `quiet` for `user` through a proxy on `port`, with keepalives every second.
+fn quiet_config(sb: &Sandbox, user: &RemoteUser, port: u16) -> std::path::PathBuf {
+    sb.ssh_config(&format!(
+        "Host quiet\n  HostName 127.0.0.1\n  Port {port}\n  HostKeyAlias [127.0.0.1]:{}\n  User {}\n  IdentityFile {{key}}\n  UserKnownHostsFile {{known_hosts}}\n  StrictHostKeyChecking yes\n  ServerAliveInterval 1\n  ServerAliveCountMax 2\n",
+        peers().port(),
+        user.name
+    ))
+}
+
 #[test]
 fn a_network_gone_silent_is_noticed_by_keepalives() {
     let mut sb = Sandbox::new();
@@ -284,15 +337,16 @@ fn a_network_gone_silent_is_noticed_by_keepalives() {
     sb.pin_host("127.0.0.1", peers().port());
     let key = logins::api_key("silence");
     sb.secret(&key);
-    // Silent once the server has answered the handshake and authentication, before
-    // the report: only keepalives can tell the connection is gone.
-    let proxy = CutProxy::start(Cut::Silence(2400));
-    let cfg = sb.ssh_config(&format!(
-        "Host quiet\n  HostName 127.0.0.1\n  Port {}\n  HostKeyAlias [127.0.0.1]:{}\n  User {}\n  IdentityFile {{key}}\n  UserKnownHostsFile {{known_hosts}}\n  StrictHostKeyChecking yes\n  ServerAliveInterval 1\n  ServerAliveCountMax 2\n",
-        proxy.port,
-        peers().port(),
-        user.name
-    ));
+    // Silent once the client has sent its login, before the server's report: only
+    // keepalives can tell the connection is gone. Where that is, a whole push through
+    // the same proxy tells.
+    let whole = CutProxy::start(Cut::Never);
+    let cfg = quiet_config(&sb, &user, whole.port);
+    sb.push_key("whole", &["--ssh", "quiet", "-F", cfg.to_str().unwrap()])
+        .0
+        .code(0);
+    let proxy = CutProxy::start(Cut::Silence(whole.server_bytes_before_the_login() + 1));
+    let cfg = quiet_config(&sb, &user, proxy.port);
     let run = sb
         .cmd(&[
             "push",
