@@ -8,15 +8,20 @@
 //! microseconds, and the server's answer to it is the same one round trip that the
 //! unsigned "would you accept this key" query costs before it. Agent keys are still
 //! queried first: their signature may need a person (`ssh-add -c`, a security key's
-//! touch), which a key the server would refuse must not cost.
+//! touch), which a key the server would refuse must not cost. So are passphrase-protected
+//! identity files whose public key is known (`FILE.pub`, or the public half an OpenSSH
+//! key file keeps unencrypted): as with ssh, the passphrase is asked only for the key
+//! the server would take.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use russh::client::{AuthResult, KeyboardInteractiveAuthResponse};
 use russh::keys::agent::client::AgentClient;
-use russh::keys::{PrivateKeyWithHashAlg, PublicKey};
-use russh::{MethodKind, MethodSet};
+use russh::keys::agent::AgentIdentity;
+use russh::keys::ssh_key::public::KeyData;
+use russh::keys::{HashAlg, PrivateKey, PrivateKeyWithHashAlg, PublicKey};
+use russh::{AgentAuthError, MethodKind, MethodSet};
 
 use super::config::{AgentSetting, HostConfig};
 use super::{Handle, SshError};
@@ -29,7 +34,7 @@ const PASSWORD_ATTEMPTS: usize = 3;
 /// `CertificateFile` whose key it is (as ssh pairs them). Unreadable ones are skipped.
 fn certificates_for(
     identity: &Path,
-    key: &russh::keys::PrivateKey,
+    key: &KeyData,
     certificate_files: &[std::path::PathBuf],
 ) -> Vec<russh::keys::Certificate> {
     let mut beside = identity.as_os_str().to_owned();
@@ -39,7 +44,7 @@ fn certificates_for(
         .chain(certificate_files.iter())
         .filter(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file()))
         .filter_map(|p| russh::keys::load_openssh_certificate(p).ok())
-        .filter(|c| c.public_key() == key.public_key().key_data())
+        .filter(|c| c.public_key() == key)
         .fold(Vec::new(), |mut all, c| {
             if !all.iter().any(|a: &russh::keys::Certificate| a == &c) {
                 all.push(c);
@@ -142,7 +147,7 @@ pub(super) async fn authenticate(
         }
 
         // 2. identity files
-        for (path, _) in &configured {
+        for (path, public) in &configured {
             if remaining
                 .as_ref()
                 .is_some_and(|m| !m.contains(&MethodKind::PublicKey))
@@ -154,6 +159,32 @@ pub(super) async fn authenticate(
                 Err(russh::keys::Error::KeyIsEncrypted) => {
                     if !can_ask {
                         skipped_encrypted = true;
+                        continue;
+                    }
+                    if let Some(public) = public {
+                        let mut signer = PassphraseSigner::new(path, prompter);
+                        let hash = hash_for(handle, &mut rsa_hash, public.algorithm().is_rsa())
+                            .await
+                            .map_err(lost)?;
+                        let answer = offer_locked(
+                            handle,
+                            &user,
+                            (path, public, hash),
+                            &hc.certificate_files,
+                            &mut signer,
+                            &mut tried,
+                        )
+                        .await;
+                        if handle.is_closed() {
+                            return Err(lost(russh::Error::Disconnect));
+                        }
+                        match answer {
+                            Some(AuthResult::Success) => return Ok(()),
+                            Some(AuthResult::Failure {
+                                remaining_methods, ..
+                            }) => remaining = Some(remaining_methods),
+                            None => {}
+                        }
                         continue;
                     }
                     let prompt = format!("Enter passphrase for key '{}': ", path.display());
@@ -177,7 +208,8 @@ pub(super) async fn authenticate(
             // Its certificate first, as ssh offers it. (An RSA certificate is left out:
             // russh would name it ssh-rsa-cert, which OpenSSH refuses since 8.8.)
             if !key.algorithm().is_rsa() {
-                for cert in certificates_for(path, &key, &hc.certificate_files) {
+                let data = key.public_key().key_data();
+                for cert in certificates_for(path, data, &hc.certificate_files) {
                     tried.push(format!("{} (certificate)", path.display()));
                     match handle
                         .authenticate_openssh_cert_direct(user.clone(), key.clone(), cert)
@@ -333,7 +365,124 @@ async fn connect_agent(
     Some(client.dynamic())
 }
 
-/// The public half of an identity file: from `FILE.pub`, else from an unencrypted key.
+/// Offer a passphrase-protected identity file by its public key, its certificates first
+/// (as the plain key, RSA certificates left out), each signed by `signer` only if the
+/// server says it would take it. `None` when the server's last answer told nothing
+/// (the passphrase failed, or the connection is gone). Each offer is added to `tried`.
+async fn offer_locked(
+    handle: &mut Handle,
+    user: &str,
+    (path, public, hash): (&Path, &PublicKey, Option<HashAlg>),
+    certificate_files: &[std::path::PathBuf],
+    signer: &mut PassphraseSigner<'_>,
+    tried: &mut Vec<String>,
+) -> Option<AuthResult> {
+    if !public.algorithm().is_rsa() {
+        for cert in certificates_for(path, public.key_data(), certificate_files) {
+            tried.push(format!("{} (certificate)", path.display()));
+            match handle
+                .authenticate_certificate_with(user, cert, None, signer)
+                .await
+            {
+                Ok(AuthResult::Success) => return Some(AuthResult::Success),
+                Ok(AuthResult::Failure { .. }) => {}
+                Err(_) => {
+                    signer.note(tried);
+                    return None;
+                }
+            }
+        }
+    }
+    tried.push(path.display().to_string());
+    let answer = handle
+        .authenticate_publickey_with(user, public.clone(), hash, signer)
+        .await
+        .ok();
+    signer.note(tried);
+    answer
+}
+
+/// Signs for a passphrase-protected identity file: the passphrase is asked when the
+/// first signature is needed, that is once the server has said it would take the key,
+/// and the key it opens is kept for the next (its certificate, then the plain key).
+struct PassphraseSigner<'a> {
+    path: &'a Path,
+    prompter: &'a Arc<dyn Prompter>,
+    opened: Option<PrivateKey>,
+    /// Why no signature could be made (once asked, never asked again).
+    failed: Option<&'static str>,
+}
+
+impl<'a> PassphraseSigner<'a> {
+    fn new(path: &'a Path, prompter: &'a Arc<dyn Prompter>) -> Self {
+        PassphraseSigner {
+            path,
+            prompter,
+            opened: None,
+            failed: None,
+        }
+    }
+
+    /// Mark the last offer in `tried` with why it could not be signed, if it could not
+    /// (a failed passphrase ends the file's offers: it is not asked twice).
+    fn note(&self, tried: &mut [String]) {
+        if let (Some(why), Some(last)) = (self.failed, tried.last_mut()) {
+            *last = format!("{} ({why})", self.path.display());
+        }
+    }
+
+    async fn open(&mut self, wanted: &KeyData) -> Option<&PrivateKey> {
+        if self.opened.is_none() && self.failed.is_none() {
+            let prompt = format!("Enter passphrase for key '{}': ", self.path.display());
+            self.failed = Some("no passphrase given");
+            if let Some(pass) = ask_secret(self.prompter, prompt).await {
+                self.failed = Some("wrong passphrase");
+                if let Ok(key) = russh::keys::load_secret_key(self.path, Some(pass.expose())) {
+                    if key.public_key().key_data() == wanted {
+                        self.failed = None;
+                        self.opened = Some(key);
+                    } else {
+                        self.failed = Some("its .pub is of another key");
+                    }
+                }
+            }
+        }
+        self.opened.as_ref()
+    }
+}
+
+impl russh::Signer for PassphraseSigner<'_> {
+    type Error = AgentAuthError;
+
+    async fn auth_sign(
+        &mut self,
+        identity: &AgentIdentity,
+        hash: Option<HashAlg>,
+        mut to_sign: Vec<u8>,
+    ) -> Result<Vec<u8>, AgentAuthError> {
+        use russh::keys::signature::Signer as _;
+        use russh::keys::ssh_encoding::Encode as _;
+        use russh::keys::ssh_key::private::KeypairData;
+        let wanted = identity.public_key().key_data().clone();
+        let Some(key) = self.open(&wanted).await else {
+            return Err(AgentAuthError::Key(russh::keys::Error::KeyIsEncrypted));
+        };
+        let signature = match key.key_data() {
+            KeypairData::Rsa(rsa) => (rsa, hash).try_sign(&to_sign),
+            _ => key.try_sign(&to_sign),
+        }
+        .map_err(|_| AgentAuthError::Key(russh::keys::Error::CouldNotReadKey))?;
+        let blob = signature
+            .encode_vec()
+            .map_err(|_| AgentAuthError::Key(russh::keys::Error::CouldNotReadKey))?;
+        blob.encode(&mut to_sign)
+            .map_err(|_| AgentAuthError::Key(russh::keys::Error::CouldNotReadKey))?;
+        Ok(to_sign)
+    }
+}
+
+/// The public half of an identity file: from `FILE.pub`, else from the key file (an
+/// OpenSSH key file keeps it unencrypted even when the key is protected).
 fn public_key_of(path: &Path) -> Option<PublicKey> {
     let mut pub_path = path.as_os_str().to_owned();
     pub_path.push(".pub");
@@ -344,7 +493,11 @@ fn public_key_of(path: &Path) -> Option<PublicKey> {
             }
         }
     }
-    russh::keys::load_secret_key(path, None)
+    if let Ok(k) = russh::keys::load_secret_key(path, None) {
+        return Some(k.public_key().clone());
+    }
+    let text = std::fs::read_to_string(path).ok()?;
+    PrivateKey::from_openssh(text.trim())
         .ok()
         .map(|k| k.public_key().clone())
 }

@@ -192,3 +192,30 @@ fn a_certificate_held_by_the_agent_is_offered_as_a_certificate() {
     assert_eq!(out.code, 0, "{out:?}");
     assert!(user.auth_path().exists());
 }
+
+#[test]
+fn a_passphrase_protected_key_with_a_certificate_asks_once_at_the_terminal() {
+    let sb = Sandbox::new();
+    // No authorized key: only the certificate of the locked key lets this user in.
+    let user = RemoteUser::bash();
+    let ca = read(peers().get("PEER_HOST_CA_PUB"));
+    let c = peers().get("PEER_SSH_PORT_CERT");
+    config(
+        &sb,
+        &user.name,
+        &format!("@cert-authority [127.0.0.1]:{c} {ca}\n"),
+    );
+    let locked = sb.keygen("locked", "ed25519", &[], "charlie");
+    certify_user(&locked.with_extension("pub"), &user.name, "-5m:+1h");
+    let cfg = sb.ssh_config(&format!(
+        "Host c\n  HostName 127.0.0.1\n  Port {c}\n  User {}\n  IdentityFile {}\n  UserKnownHostsFile {{known_hosts}}\n  StrictHostKeyChecking yes\n",
+        user.name,
+        sb.home().join("locked").display()
+    ));
+    let out = sb.run_in_tty(
+        &["status", "--ssh", "c", "-F", cfg.to_str().unwrap()],
+        "charlie\n",
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.stdout.matches("Enter passphrase").count(), 1, "{out:?}");
+}

@@ -454,7 +454,12 @@ impl<'a> Run<'a> {
                         let _ = sin.write_all(l.as_bytes());
                         let _ = sin.flush();
                     }
+                    // Then Ctrl-D, as a person with nothing more to type: a prompt
+                    // that still waits reads the end of input instead of hanging.
                     std::thread::sleep(std::time::Duration::from_secs(5));
+                    let _ = sin.write_all(b"\x04");
+                    let _ = sin.flush();
+                    std::thread::sleep(std::time::Duration::from_secs(1));
                 });
             }
         }

@@ -985,6 +985,59 @@ fn terminal_prompts_for_unknown_host_key_and_passphrase() {
         .contains("ssh-ed25519"));
 }
 
+/// Two passphrase-protected identity files, `first` not authorized and `second`
+/// authorized: the config for them, with the host pinned.
+fn two_locked_keys(sb: &Sandbox, user: &RemoteUser) -> std::path::PathBuf {
+    sb.keygen("first", "ed25519", &[], "alpha");
+    user.authorize_key(&sb.keygen("second", "ed25519", &[], "bravo"));
+    sb.pin_host("127.0.0.1", peers().port());
+    sb.ssh_config(&format!(
+        "Host t\n  HostName 127.0.0.1\n  Port {{port}}\n  User {}\n  IdentityFile {}\n  IdentityFile {}\n  UserKnownHostsFile {{known_hosts}}\n  StrictHostKeyChecking yes\n",
+        user.name,
+        sb.home().join("first").display(),
+        sb.home().join("second").display()
+    ))
+}
+
+#[test]
+fn a_passphrase_is_asked_only_for_the_key_the_server_takes() {
+    let mut sb = Sandbox::new();
+    let user = RemoteUser::bash();
+    let cfg = two_locked_keys(&sb, &user);
+    // Without its .pub: the public half comes from the key file, unencrypted there.
+    std::fs::remove_file(sb.home().join("second.pub")).unwrap();
+    let key = logins::api_key("locked-pair");
+    sb.secret(&key);
+    let from = sb.write("in/auth.json", &logins::api_key_json(&key));
+    let args = ["push", "--ssh", "t", "-F", cfg.to_str().unwrap()];
+    let args = [&args[..], &["--from", from.to_str().unwrap()]].concat();
+    let out = sb.run_in_tty(&args, "bravo\n");
+    assert_eq!(out.code, 0, "{out:?}");
+    let asked: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.contains("Enter passphrase"))
+        .collect();
+    assert_eq!(asked.len(), 1, "{out:?}");
+    assert!(asked[0].contains("second'"), "{out:?}");
+    assert!(user.auth_path().exists());
+}
+
+#[test]
+fn a_wrong_passphrase_is_named_and_not_asked_again() {
+    let sb = Sandbox::new();
+    let user = RemoteUser::bash();
+    let cfg = two_locked_keys(&sb, &user);
+    let out = sb.run_in_tty(
+        &["status", "--ssh", "t", "-F", cfg.to_str().unwrap()],
+        "alpha\nalpha\n",
+    );
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(out.stdout.matches("Enter passphrase").count(), 1, "{out:?}");
+    assert!(out.stdout.contains("second (wrong passphrase)"), "{out:?}");
+    assert!(!user.auth_path().exists());
+}
+
 #[test]
 fn declining_an_unknown_host_key_at_the_terminal_touches_nothing() {
     let mut sb = Sandbox::new();
