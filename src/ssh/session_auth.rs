@@ -187,14 +187,11 @@ pub(super) async fn authenticate(
                         }
                         continue;
                     }
-                    let prompt = format!("Enter passphrase for key '{}': ", path.display());
-                    let Some(pass) = ask_secret(prompter, prompt).await else {
-                        continue;
-                    };
-                    match russh::keys::load_secret_key(path, Some(pass.expose())) {
+                    // A legacy PEM key keeps no public half: asked for before it is offered.
+                    match unlock(path, prompter, None).await {
                         Ok(k) => k,
-                        Err(_) => {
-                            tried.push(format!("{} (wrong passphrase)", path.display()));
+                        Err(why) => {
+                            tried.push(format!("{} ({why})", path.display()));
                             continue;
                         }
                     }
@@ -433,22 +430,45 @@ impl<'a> PassphraseSigner<'a> {
 
     async fn open(&mut self, wanted: &KeyData) -> Option<&PrivateKey> {
         if self.opened.is_none() && self.failed.is_none() {
-            let prompt = format!("Enter passphrase for key '{}': ", self.path.display());
-            self.failed = Some("no passphrase given");
-            if let Some(pass) = ask_secret(self.prompter, prompt).await {
-                self.failed = Some("wrong passphrase");
-                if let Ok(key) = russh::keys::load_secret_key(self.path, Some(pass.expose())) {
-                    if key.public_key().key_data() == wanted {
-                        self.failed = None;
-                        self.opened = Some(key);
-                    } else {
-                        self.failed = Some("its .pub is of another key");
-                    }
-                }
+            match unlock(self.path, self.prompter, Some(wanted)).await {
+                Ok(key) => self.opened = Some(key),
+                Err(why) => self.failed = Some(why),
             }
         }
         self.opened.as_ref()
     }
+}
+
+/// Open a passphrase-protected key file, asking on the terminal as ssh asks (three
+/// tries, its default NumberOfPasswordPrompts); with `wanted`, the key must be that one
+/// (the public key that was offered). Why not, when it cannot.
+async fn unlock(
+    path: &Path,
+    prompter: &Arc<dyn Prompter>,
+    wanted: Option<&KeyData>,
+) -> Result<PrivateKey, &'static str> {
+    let mut why = "no passphrase given";
+    for attempt in 0..PASSWORD_ATTEMPTS {
+        let prompt = match attempt {
+            0 => format!("Enter passphrase for key '{}': ", path.display()),
+            _ => format!("Bad passphrase, try again for {}: ", path.display()),
+        };
+        // An empty one skips the key, as in ssh.
+        let Some(pass) = ask_secret(prompter, prompt)
+            .await
+            .filter(|p| !p.expose().is_empty())
+        else {
+            return Err(why);
+        };
+        why = "wrong passphrase";
+        if let Ok(key) = russh::keys::load_secret_key(path, Some(pass.expose())) {
+            return match wanted {
+                Some(w) if key.public_key().key_data() != w => Err("its .pub is of another key"),
+                _ => Ok(key),
+            };
+        }
+    }
+    Err(why)
 }
 
 impl russh::Signer for PassphraseSigner<'_> {

@@ -1024,18 +1024,34 @@ fn a_passphrase_is_asked_only_for_the_key_the_server_takes() {
 }
 
 #[test]
-fn a_wrong_passphrase_is_named_and_not_asked_again() {
-    let sb = Sandbox::new();
+fn a_wrong_passphrase_is_asked_again_as_ssh_asks_then_named() {
+    let mut sb = Sandbox::new();
     let user = RemoteUser::bash();
     let cfg = two_locked_keys(&sb, &user);
-    let out = sb.run_in_tty(
-        &["status", "--ssh", "t", "-F", cfg.to_str().unwrap()],
-        "alpha\nalpha\n",
-    );
+    // What is typed is never shown.
+    sb.secret("alpha");
+    sb.secret("bravo");
+    let status = ["status", "--ssh", "t", "-F", cfg.to_str().unwrap()];
+    let out = sb.run_in_tty(&status, "alpha\nalpha\nalpha\n");
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(out.stdout.matches("Enter passphrase").count(), 1, "{out:?}");
+    assert_eq!(
+        out.stdout.matches("Bad passphrase, try again").count(),
+        2,
+        "{out:?}"
+    );
     assert!(out.stdout.contains("second (wrong passphrase)"), "{out:?}");
-    assert!(!user.auth_path().exists());
+    // A mistyped one, then the right one.
+    let out = sb.run_in_tty(&status, "alpha\nbravo\n");
+    assert_eq!(out.code, 0, "{out:?}");
+    // An empty one skips the key without asking again.
+    let out = sb.run_in_tty(&status, "\n");
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(!out.stdout.contains("Bad passphrase"), "{out:?}");
+    assert!(
+        out.stdout.contains("second (no passphrase given)"),
+        "{out:?}"
+    );
 }
 
 #[test]
