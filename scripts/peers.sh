@@ -38,6 +38,9 @@ PORT_BASE=${PEERS_PORT_BASE:-22022}
 INSTALL_LOG=${PEERS_INSTALL_LOG:-/tmp/cxa-peers-install.log}
 APT_PACKAGES=(openssh-server openssh-sftp-server openssh-client fish csh zsh iproute2 man-db systemd)
 SSHD_NAMES=(loopback wide cert certold jump inner)
+# Groups whose members the sshds treat apart: no port forwarding; a pre-login banner.
+NOFWD_GROUP=cxa-nofwd
+BANNER_GROUP=cxa-banner
 
 say() { printf 'peers: %s\n' "$*"; }
 die() { printf 'peers: ERROR: %s\n' "$*" >&2; exit 1; }
@@ -233,6 +236,10 @@ cmd_down() {
         say "note: namespaces $NS_JUMP/$NS_INNER belong to the running peers of $owner; left alone"
     else
         teardown_net
+        # The groups the sshd configs name, once no peers are left to use them (the
+        # test users that were in them are gone with their tests).
+        groupdel "$NOFWD_GROUP" 2>/dev/null || true
+        groupdel "$BANNER_GROUP" 2>/dev/null || true
     fi
     rm -f "$sd/peers.env"
     say "down ($sd)"
@@ -240,11 +247,13 @@ cmd_down() {
 
 # ---------------------------------------------------------------- up
 
-NOFWD_GROUP=cxa-nofwd
-
 write_sshd_conf() {
     getent group "$NOFWD_GROUP" >/dev/null || groupadd "$NOFWD_GROUP"
+    getent group "$BANNER_GROUP" >/dev/null || groupadd "$BANNER_GROUP"
     local sd=$1 name=$2 port=$3; shift 3
+    # A pre-login banner as hosts with a legal notice send it (and lines that read like
+    # a report: it must never count as one).
+    printf '%s\n' "Authorized use only. Activity is logged." "outcome=installed" >"$sd/banner"
     local conf="$sd/sshd_$name.conf" extra="" a hostkey="$sd/host_ed25519"
     if [ "$name" = wide ]; then extra="MaxStartups 200:30:400"; fi
     # The certificate peers: their own host key, certified by the host CA (certold: a
@@ -278,6 +287,9 @@ write_sshd_conf() {
         # Members of this group get no port forwarding (tests of login --forward).
         echo "Match Group $NOFWD_GROUP"
         echo "    AllowTcpForwarding no"
+        # Members of this group get a banner before they log in.
+        echo "Match Group $BANNER_GROUP"
+        echo "    Banner $sd/banner"
     } >"$conf"
     if ! "$SSHD" -t -f "$conf" >"$sd/sshd_$name.log" 2>&1; then
         cat "$sd/sshd_$name.log" >&2
@@ -557,6 +569,7 @@ PEER_CODEX171_BIN_DIR=$sd/codex171-bin
 PEER_CODEX_NPM_PACKAGE=$(codex_npm_package)
 PEER_ANSIBLE_BIN_DIR=$ANSIBLE_VENV/bin
 PEER_NOFWD_GROUP=$NOFWD_GROUP
+PEER_BANNER_GROUP=$BANNER_GROUP
 PEER_JUMP_NETNS=$NS_JUMP
 EOF
     mv -f "$sd/peers.env.tmp" "$sd/peers.env"

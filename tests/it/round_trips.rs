@@ -247,3 +247,56 @@ fn an_rsa_identity_file_is_offered_signed_with_sha2() {
     let (seen, talk) = proxy.connection(0);
     assert_eq!(seen, PUSH_TURNS, "the wire shows {talk}");
 }
+
+/// A host that sends a banner before login (a legal notice; sshd's `Banner`) answers the
+/// pipelined authentication with the banner first: the push and the status still take
+/// their pinned turns, and the banner, which reads like a report, is not read as one.
+#[test]
+fn a_pre_login_banner_costs_no_turn() {
+    let mut sb = Sandbox::new();
+    let user = RemoteUser::bash();
+    user.authorize(&sb);
+    let added = Command::new("usermod")
+        .args([
+            "-aG",
+            crate::harness::peers().get("PEER_BANNER_GROUP"),
+            &user.name,
+        ])
+        .output()
+        .unwrap();
+    assert!(added.status.success(), "{added:?}");
+    let proxy = Proxy::start(&sb, 20);
+    let cfg = proxy.config(&sb, &user, "  IdentityFile {key}\n");
+    let key = logins::api_key("banner");
+    sb.secret(&key);
+    let file = sb.write("login.json", &logins::api_key_json(&key));
+    let out = push(&sb, &cfg, file.to_str().unwrap());
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(
+        std::fs::read_to_string(user.auth_path()).unwrap(),
+        logins::api_key_json(&key)
+    );
+    let (seen, talk) = proxy.connection(0);
+    assert_eq!(seen, PUSH_TURNS, "the wire shows {talk}");
+    let out = sb.run(&[
+        "status",
+        "--ssh",
+        "far",
+        "-F",
+        cfg.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.json()["places"][1]["state"], "logged-in", "{out:?}");
+    let (seen, talk) = proxy.connection(1);
+    assert_eq!(seen, STATUS_TURNS, "the wire shows {talk}");
+    // The host did send its banner: ssh shows it.
+    let seen_by_ssh = Command::new("ssh")
+        .args(["-F", cfg.to_str().unwrap(), "far", "true"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&seen_by_ssh.stderr).contains("Authorized use only"),
+        "{seen_by_ssh:?}"
+    );
+}
