@@ -416,6 +416,12 @@ impl<'a> Run<'a> {
     }
 
     fn start(&self) -> std::process::Child {
+        // Where `script` keeps what a terminal run shows (read to type at its prompts).
+        static RUNS: AtomicUsize = AtomicUsize::new(0);
+        let shown = self.sb.home().join(format!(
+            "typescript.{}",
+            RUNS.fetch_add(1, Ordering::SeqCst)
+        ));
         let mut cmd = match (&self.typed, &self.program) {
             (None, Some(program)) => {
                 let mut cmd = self.sb.base_command(program);
@@ -430,7 +436,7 @@ impl<'a> Run<'a> {
                     line.push_str(&shell_quote(a));
                 }
                 let mut cmd = self.sb.base_command("script");
-                cmd.args(["-qefc", &line, "/dev/null"]).env("TERM", "dumb");
+                cmd.args(["-qefc", &line]).arg(&shown).env("TERM", "dumb");
                 cmd
             }
         };
@@ -447,16 +453,17 @@ impl<'a> Run<'a> {
             }
             Some(typed) => {
                 let typed = typed.clone();
-                // Type slowly enough that each line meets its prompt.
                 std::thread::spawn(move || {
+                    // Each line once its prompt shows (or after 20 s), as a person types.
+                    let mut seen = 0;
                     for l in typed.split_inclusive('\n') {
-                        std::thread::sleep(std::time::Duration::from_millis(700));
+                        seen = wait_for_prompt(&shown, seen, 20);
                         let _ = sin.write_all(l.as_bytes());
                         let _ = sin.flush();
                     }
                     // Then Ctrl-D, as a person with nothing more to type: a prompt
                     // that still waits reads the end of input instead of hanging.
-                    std::thread::sleep(std::time::Duration::from_secs(5));
+                    wait_for_prompt(&shown, seen, 5);
                     let _ = sin.write_all(b"\x04");
                     let _ = sin.flush();
                     std::thread::sleep(std::time::Duration::from_secs(1));
@@ -464,6 +471,24 @@ impl<'a> Run<'a> {
             }
         }
         child
+    }
+}
+
+/// Wait until what the terminal shows (the typescript `shown`) has grown past `seen`
+/// bytes and ends in a prompt (`: ` or `? `), then a moment more (the program turns
+/// echo off after its prompt); give up after `secs`. What it shows by then.
+fn wait_for_prompt(shown: &Path, seen: usize, secs: u64) -> usize {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        let text = std::fs::read(shown).unwrap_or_default();
+        if text.len() > seen && (text.ends_with(b": ") || text.ends_with(b"? ")) {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            return text.len();
+        }
+        if std::time::Instant::now() > deadline {
+            return text.len();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
 
