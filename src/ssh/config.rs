@@ -63,6 +63,9 @@ pub(crate) struct HostConfig {
     pub password_auth: bool,
     pub kbd_interactive_auth: bool,
     pub pubkey_auth: bool,
+    /// `NumberOfPasswordPrompts`: tries for a password, and for each key's passphrase
+    /// (0: none asked).
+    pub password_prompts: usize,
     pub server_alive_interval: Duration,
     /// Keepalives left unanswered before the connection counts as lost.
     pub server_alive_count_max: usize,
@@ -433,6 +436,9 @@ fn from_pairs(pairs: &[(String, String)]) -> Result<HostConfig, SshError> {
         password_auth: get("passwordauthentication").is_none_or(yes),
         kbd_interactive_auth: get("kbdinteractiveauthentication").is_none_or(yes),
         pubkey_auth: get("pubkeyauthentication").is_none_or(|v| v != "no" && v != "false"),
+        password_prompts: get("numberofpasswordprompts")
+            .and_then(|v| v.parse::<usize>().ok())
+            .map_or(3, |n| n.min(10)),
         server_alive_interval: seconds("serveraliveinterval").unwrap_or(DEFAULT_KEEPALIVE),
         server_alive_count_max: get("serveralivecountmax")
             .and_then(|v| v.parse().ok())

@@ -28,8 +28,6 @@ use super::{Handle, SshError};
 use crate::prompt::Prompter;
 use crate::secret::Secret;
 
-const PASSWORD_ATTEMPTS: usize = 3;
-
 /// The certificates for the private key of `identity`: `IDENTITY-cert.pub`, then each
 /// `CertificateFile` whose key it is (as ssh pairs them). Unreadable ones are skipped.
 fn certificates_for(
@@ -82,7 +80,7 @@ pub(super) async fn authenticate(
         addr: addr.to_string(),
         detail: format!("closed while authenticating ({e})"),
     };
-    let can_ask = prompter.available() && !hc.batch_mode;
+    let can_ask = prompter.available() && !hc.batch_mode && hc.password_prompts > 0;
     let mut tried: Vec<String> = Vec::new();
     let mut remaining: Option<MethodSet> = None;
     let mut skipped_encrypted = false;
@@ -157,12 +155,11 @@ pub(super) async fn authenticate(
             let key = match russh::keys::load_secret_key(path, None) {
                 Ok(k) => k,
                 Err(russh::keys::Error::KeyIsEncrypted) => {
-                    if !can_ask {
-                        skipped_encrypted = true;
-                        continue;
-                    }
                     if let Some(public) = public {
-                        let mut signer = PassphraseSigner::new(path, prompter);
+                        // Offered without a terminal too: the report can then name
+                        // the key the host would take, locked.
+                        let ask = can_ask.then_some((prompter, hc.password_prompts));
+                        let mut signer = PassphraseSigner::new(path, ask);
                         let hash = hash_for(handle, &mut rsa_hash, public.algorithm().is_rsa())
                             .await
                             .map_err(lost)?;
@@ -185,10 +182,15 @@ pub(super) async fn authenticate(
                             }) => remaining = Some(remaining_methods),
                             None => {}
                         }
+                        skipped_encrypted |= !can_ask && signer.failed.is_some();
+                        continue;
+                    }
+                    if !can_ask {
+                        skipped_encrypted = true;
                         continue;
                     }
                     // A legacy PEM key keeps no public half: asked for before it is offered.
-                    match unlock(path, prompter, None).await {
+                    match unlock(path, (prompter, hc.password_prompts), None).await {
                         Ok(k) => k,
                         Err(why) => {
                             tried.push(format!("{} ({why})", path.display()));
@@ -255,7 +257,7 @@ pub(super) async fn authenticate(
             tried.push("keyboard-interactive".into());
         }
         if hc.password_auth && offered.contains(&MethodKind::Password) {
-            for _ in 0..PASSWORD_ATTEMPTS {
+            for _ in 0..hc.password_prompts {
                 let prompt = format!("{user}@{}'s password: ", hc.hostname);
                 let Some(pw) = ask_secret(prompter, prompt).await else {
                     break;
@@ -404,17 +406,19 @@ async fn offer_locked(
 /// and the key it opens is kept for the next (its certificate, then the plain key).
 struct PassphraseSigner<'a> {
     path: &'a Path,
-    prompter: &'a Arc<dyn Prompter>,
+    /// Where to ask, and how many tries (None: no terminal to ask on; the host taking
+    /// the key is then only noted).
+    ask: Option<(&'a Arc<dyn Prompter>, usize)>,
     opened: Option<PrivateKey>,
     /// Why no signature could be made (once asked, never asked again).
     failed: Option<&'static str>,
 }
 
 impl<'a> PassphraseSigner<'a> {
-    fn new(path: &'a Path, prompter: &'a Arc<dyn Prompter>) -> Self {
+    fn new(path: &'a Path, ask: Option<(&'a Arc<dyn Prompter>, usize)>) -> Self {
         PassphraseSigner {
             path,
-            prompter,
+            ask,
             opened: None,
             failed: None,
         }
@@ -430,7 +434,11 @@ impl<'a> PassphraseSigner<'a> {
 
     async fn open(&mut self, wanted: &KeyData) -> Option<&PrivateKey> {
         if self.opened.is_none() && self.failed.is_none() {
-            match unlock(self.path, self.prompter, Some(wanted)).await {
+            let Some(ask) = self.ask else {
+                self.failed = Some("the host would take it");
+                return None;
+            };
+            match unlock(self.path, ask, Some(wanted)).await {
                 Ok(key) => self.opened = Some(key),
                 Err(why) => self.failed = Some(why),
             }
@@ -439,16 +447,16 @@ impl<'a> PassphraseSigner<'a> {
     }
 }
 
-/// Open a passphrase-protected key file, asking on the terminal as ssh asks (three
-/// tries, its default NumberOfPasswordPrompts); with `wanted`, the key must be that one
-/// (the public key that was offered). Why not, when it cannot.
+/// Open a passphrase-protected key file, asking on the terminal as ssh asks (so many
+/// tries: NumberOfPasswordPrompts, 3 unless the config says); with `wanted`, the key
+/// must be that one (the public key that was offered). Why not, when it cannot.
 async fn unlock(
     path: &Path,
-    prompter: &Arc<dyn Prompter>,
+    (prompter, tries): (&Arc<dyn Prompter>, usize),
     wanted: Option<&KeyData>,
 ) -> Result<PrivateKey, &'static str> {
     let mut why = "no passphrase given";
-    for attempt in 0..PASSWORD_ATTEMPTS {
+    for attempt in 0..tries {
         let prompt = match attempt {
             0 => format!("Enter passphrase for key '{}': ", path.display()),
             _ => format!("Bad passphrase, try again for {}: ", path.display()),

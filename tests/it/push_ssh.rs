@@ -757,11 +757,14 @@ fn passphrase_key_without_terminal_fails_with_agent_hint() {
     assert_eq!(out.code, 1, "{out:?}");
     let e = &out.json()["targets"][0]["error"];
     assert_eq!(e["class"], "auth");
+    let message = e["message"].as_str().unwrap();
     assert!(
-        e["message"]
-            .as_str()
-            .unwrap()
-            .contains("passphrase-protected keys skipped"),
+        message.contains("passphrase-protected keys skipped"),
+        "{out:?}"
+    );
+    // The host was asked whether it takes the key (no passphrase needed for that).
+    assert!(
+        message.contains("locked_key (the host would take it)"),
         "{out:?}"
     );
     assert!(e["hint"].as_str().unwrap().contains("ssh-agent"), "{out:?}");
@@ -1052,6 +1055,13 @@ fn a_wrong_passphrase_is_asked_again_as_ssh_asks_then_named() {
         out.stdout.contains("second (no passphrase given)"),
         "{out:?}"
     );
+    // NumberOfPasswordPrompts says how many tries, as for ssh.
+    let once = [&status[..], &["-o", "NumberOfPasswordPrompts=1"]].concat();
+    let out = sb.run_in_tty(&once, "alpha\nalpha\n");
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(out.stdout.matches("Enter passphrase").count(), 1, "{out:?}");
+    assert!(!out.stdout.contains("Bad passphrase"), "{out:?}");
+    assert!(out.stdout.contains("second (wrong passphrase)"), "{out:?}");
 }
 
 #[test]
