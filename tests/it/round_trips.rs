@@ -278,14 +278,7 @@ fn a_pre_login_banner_costs_no_turn() {
     );
     let (seen, talk) = proxy.connection(0);
     assert_eq!(seen, PUSH_TURNS, "the wire shows {talk}");
-    let out = sb.run(&[
-        "status",
-        "--ssh",
-        "far",
-        "-F",
-        cfg.to_str().unwrap(),
-        "--json",
-    ]);
+    let out = sb.status_json("far", &cfg);
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(out.json()["places"][1]["state"], "logged-in", "{out:?}");
     let (seen, talk) = proxy.connection(1);
