@@ -450,33 +450,61 @@ impl<'a> PassphraseSigner<'a> {
 /// Open a passphrase-protected key file, asking on the terminal as ssh asks (so many
 /// tries: NumberOfPasswordPrompts, 3 unless the config says); with `wanted`, the key
 /// must be that one (the public key that was offered). Why not, when it cannot.
+///
+/// What the questions came to is kept for the run, by file: a fleet reached with one
+/// locked key asks for its passphrase once, not once per host, and a key the person
+/// gave up on is not asked for again (the opened key stays in this process's memory
+/// only, as long as it runs, as an agent would hold it).
 async fn unlock(
     path: &Path,
     (prompter, tries): (&Arc<dyn Prompter>, usize),
     wanted: Option<&KeyData>,
 ) -> Result<PrivateKey, &'static str> {
-    let mut why = "no passphrase given";
+    type Unlocked = std::sync::Mutex<Vec<(std::path::PathBuf, Result<PrivateKey, &'static str>)>>;
+    static UNLOCKED: Unlocked = std::sync::Mutex::new(Vec::new());
+    let recall = || {
+        let unlocked = UNLOCKED.lock().unwrap_or_else(|e| e.into_inner());
+        unlocked
+            .iter()
+            .find(|(p, _)| p == path)
+            .map(|(_, k)| k.clone())
+    };
+    let check = |key: PrivateKey| match wanted {
+        Some(w) if key.public_key().key_data() != w => Err("its .pub is of another key"),
+        _ => Ok(key),
+    };
+    // One question at a time; who waited behind another connection's may find its
+    // answer here.
+    let _turn = super::prompt_lock().lock().await;
+    if let Some(known) = recall() {
+        return known.and_then(check);
+    }
+    let mut outcome = Err("no passphrase given");
     for attempt in 0..tries {
         let prompt = match attempt {
             0 => format!("Enter passphrase for key '{}': ", path.display()),
             _ => format!("Bad passphrase, try again for {}: ", path.display()),
         };
-        // An empty one skips the key, as in ssh.
-        let Some(pass) = ask_secret(prompter, prompt)
+        let p = prompter.clone();
+        let pass = tokio::task::spawn_blocking(move || p.secret(&prompt))
             .await
-            .filter(|p| !p.expose().is_empty())
-        else {
-            return Err(why);
+            .ok()
+            .flatten();
+        // An empty one skips the key, as in ssh.
+        let Some(pass) = pass.filter(|p| !p.expose().is_empty()) else {
+            break;
         };
-        why = "wrong passphrase";
-        if let Ok(key) = russh::keys::load_secret_key(path, Some(pass.expose())) {
-            return match wanted {
-                Some(w) if key.public_key().key_data() != w => Err("its .pub is of another key"),
-                _ => Ok(key),
-            };
+        outcome =
+            russh::keys::load_secret_key(path, Some(pass.expose())).map_err(|_| "wrong passphrase");
+        if outcome.is_ok() {
+            break;
         }
     }
-    Err(why)
+    UNLOCKED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((path.to_path_buf(), outcome.clone()));
+    outcome.and_then(check)
 }
 
 impl russh::Signer for PassphraseSigner<'_> {

@@ -1027,6 +1027,40 @@ fn a_passphrase_is_asked_only_for_the_key_the_server_takes() {
 }
 
 #[test]
+fn a_fleet_reached_with_one_locked_key_asks_for_its_passphrase_once() {
+    let mut sb = Sandbox::new();
+    let (a, b) = (RemoteUser::bash(), RemoteUser::bash());
+    let locked = sb.keygen("fleet_key", "ed25519", &[], "delta");
+    a.authorize_key(&locked);
+    b.authorize_key(&locked);
+    sb.pin_host("127.0.0.1", peers().port());
+    let cfg = sb.ssh_config(&format!(
+        "Host a b\n  HostName 127.0.0.1\n  Port {{port}}\n  IdentityFile {}\n  UserKnownHostsFile {{known_hosts}}\n  StrictHostKeyChecking yes\nHost a\n  User {}\nHost b\n  User {}\n",
+        locked.display(),
+        a.name,
+        b.name
+    ));
+    let key = logins::api_key("fleet-locked");
+    sb.secret(&key);
+    sb.secret("delta");
+    let from = sb.write("in/auth.json", &logins::api_key_json(&key));
+    let args = [
+        "push",
+        "--ssh",
+        "a",
+        "--ssh",
+        "b",
+        "-F",
+        cfg.to_str().unwrap(),
+    ];
+    let args = [&args[..], &["--from", from.to_str().unwrap()]].concat();
+    let out = sb.run_in_tty(&args, "delta\n");
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.stdout.matches("Enter passphrase").count(), 1, "{out:?}");
+    assert!(a.auth_path().exists() && b.auth_path().exists(), "{out:?}");
+}
+
+#[test]
 fn a_wrong_passphrase_is_asked_again_as_ssh_asks_then_named() {
     let mut sb = Sandbox::new();
     let user = RemoteUser::bash();
