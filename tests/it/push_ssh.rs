@@ -1044,16 +1044,10 @@ fn a_fleet_reached_with_one_locked_key_asks_for_its_passphrase_once() {
     sb.secret(&key);
     sb.secret("delta");
     let from = sb.write("in/auth.json", &logins::api_key_json(&key));
+    let (cfg, from) = (cfg.to_str().unwrap(), from.to_str().unwrap());
     let args = [
-        "push",
-        "--ssh",
-        "a",
-        "--ssh",
-        "b",
-        "-F",
-        cfg.to_str().unwrap(),
+        "push", "--ssh", "a", "--ssh", "b", "-F", cfg, "--from", from,
     ];
-    let args = [&args[..], &["--from", from.to_str().unwrap()]].concat();
     let out = sb.run_in_tty(&args, "delta\n");
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(out.stdout.matches("Enter passphrase").count(), 1, "{out:?}");
