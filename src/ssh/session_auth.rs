@@ -95,6 +95,9 @@ pub(super) async fn authenticate(
         .map(|p| (p.clone(), public_key_of(p)))
         .collect();
 
+    // Plain keys the host refused from the agent: their files are not offered again.
+    let mut refused: Vec<KeyData> = Vec::new();
+
     if hc.pubkey_auth {
         // 1. ssh-agent
         if let Some(mut agent) = connect_agent(&hc.identity_agent).await {
@@ -119,6 +122,7 @@ pub(super) async fn authenticate(
                 let hash = hash_for(handle, &mut rsa_hash, key.algorithm().is_rsa())
                     .await
                     .map_err(lost)?;
+                let plain = certificate.is_none().then(|| key.key_data().clone());
                 let attempt = match certificate {
                     Some(cert) => {
                         handle
@@ -135,7 +139,10 @@ pub(super) async fn authenticate(
                     Ok(AuthResult::Success) => return Ok(()),
                     Ok(AuthResult::Failure {
                         remaining_methods, ..
-                    }) => remaining = Some(remaining_methods),
+                    }) => {
+                        remaining = Some(remaining_methods);
+                        refused.extend(plain);
+                    }
                     Err(_) => continue,
                 }
             }
@@ -151,6 +158,16 @@ pub(super) async fn authenticate(
                 .is_some_and(|m| !m.contains(&MethodKind::PublicKey))
             {
                 break;
+            }
+            // The agent's copy of this key was refused: not offered again, as ssh does
+            // not (unless a certificate of it is still to try).
+            if let Some(public) = public {
+                let data = public.key_data();
+                if refused.contains(data)
+                    && certificates_for(path, data, &hc.certificate_files).is_empty()
+                {
+                    continue;
+                }
             }
             let key = match russh::keys::load_secret_key(path, None) {
                 Ok(k) => k,

@@ -801,7 +801,10 @@ pub struct Agent {
 
 impl Agent {
     pub fn start(sb: &Sandbox) -> Agent {
-        let socket = sb.home().join("agent.sock");
+        // A socket of its own: two agents of one test are two agents.
+        static AGENTS: AtomicUsize = AtomicUsize::new(0);
+        let n = AGENTS.fetch_add(1, Ordering::SeqCst);
+        let socket = sb.home().join(format!("agent.{n}.sock"));
         let child = Command::new("ssh-agent")
             .args(["-D", "-a"])
             .arg(&socket)

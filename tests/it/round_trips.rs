@@ -178,7 +178,8 @@ fn push(sb: &Sandbox, cfg: &std::path::Path, file: &str) -> crate::harness::Out 
 
 /// A key the server refuses costs one turn and the next key is still tried (the signed
 /// request went out without a query; the refusal is the answer to it); an agent's key
-/// is asked about before it signs (its signature may need a person), one turn more.
+/// is asked about before it signs (its signature may need a person), one turn more; a
+/// key refused from the agent is not offered again from its file.
 #[test]
 fn a_refused_key_and_an_agent_key_cost_one_turn_each() {
     let mut sb = Sandbox::new();
@@ -220,6 +221,24 @@ fn a_refused_key_and_an_agent_key_cost_one_turn_each() {
     let out = push(&sb, &cfg, file);
     assert_eq!(out.code, 0, "{out:?}");
     let (seen, talk) = proxy.connection(1);
+    assert_eq!(seen, PUSH_TURNS + 1, "the wire shows {talk}");
+
+    // The stranger's key in the agent and as a file, then the one the host knows: the
+    // key the host refused from the agent is not offered again from its file.
+    let other = Agent::start(&sb);
+    other.add(&stranger);
+    let cfg = proxy.config(
+        &sb,
+        &user,
+        &format!(
+            "  IdentityAgent {}\n  IdentityFile {}\n  IdentityFile {{key}}\n",
+            other.socket.display(),
+            stranger.display()
+        ),
+    );
+    let out = push(&sb, &cfg, file);
+    assert_eq!(out.code, 0, "{out:?}");
+    let (seen, talk) = proxy.connection(2);
     assert_eq!(seen, PUSH_TURNS + 1, "the wire shows {talk}");
 }
 
