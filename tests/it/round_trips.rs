@@ -116,7 +116,8 @@ fn push_and_status_take_as_few_round_trips_as_pinned() {
     sb.secret(&key);
     let file = sb.write("login.json", &logins::api_key_json(&key));
     let file = file.to_str().unwrap();
-    let runs: [(&[&str], u32); 3] = [
+    // A logout's request travels in the command as a status's does.
+    let runs: [(&[&str], u32); 4] = [
         (
             &["push", "--ssh", "far", "-F", cfg, "--from", file, "-vv"],
             PUSH_TURNS,
@@ -126,10 +127,14 @@ fn push_and_status_take_as_few_round_trips_as_pinned() {
             &["push", "--ssh", "far", "-F", cfg, "--from", file, "-vv"],
             PUSH_TURNS,
         ),
+        (&["logout", "--ssh", "far", "-F", cfg, "-vv"], STATUS_TURNS),
     ];
     for (i, (args, pinned)) in runs.iter().enumerate() {
         let out = sb.run(args);
         assert_eq!(out.code, 0, "{out:?}");
+        if args[0] == "logout" {
+            assert!(!user.auth_path().exists(), "{out:?}");
+        }
         let counted = reported(&out.stderr);
         let (seen, talk) = proxy.connection(i);
         assert_eq!(seen, *pinned, "{args:?}: the wire shows {talk}");
