@@ -175,31 +175,26 @@ pub(super) async fn authenticate(
                     if let Some(public) = public {
                         // Offered without a terminal too: the report can then name
                         // the key the host would take, locked.
-                        let ask = can_ask.then_some((prompter, hc.password_prompts));
-                        let mut signer = PassphraseSigner::new(path, ask);
+                        let mut signer = PassphraseSigner {
+                            path,
+                            ask: can_ask.then_some((prompter, hc.password_prompts)),
+                            failed: None,
+                        };
                         let hash = hash_for(handle, &mut rsa_hash, public.algorithm().is_rsa())
                             .await
                             .map_err(lost)?;
-                        let answer = offer_locked(
-                            handle,
-                            &user,
-                            (path, public, hash),
-                            &hc.certificate_files,
-                            &mut signer,
-                            &mut tried,
-                        )
-                        .await;
-                        if handle.is_closed() {
-                            return Err(lost(russh::Error::Disconnect));
-                        }
+                        let offer = (path.as_path(), public, hash);
+                        let answer =
+                            offer_locked(handle, &user, offer, hc, &mut signer, &mut tried)
+                                .await
+                                .map_err(lost)?;
                         match answer {
                             Some(AuthResult::Success) => return Ok(()),
                             Some(AuthResult::Failure {
                                 remaining_methods, ..
                             }) => remaining = Some(remaining_methods),
-                            None => {}
+                            None => skipped_encrypted |= !can_ask,
                         }
-                        skipped_encrypted |= !can_ask && signer.failed.is_some();
                         continue;
                     }
                     if !can_ask {
@@ -383,84 +378,65 @@ async fn connect_agent(
 
 /// Offer a passphrase-protected identity file by its public key, its certificates first
 /// (as the plain key, RSA certificates left out), each signed by `signer` only if the
-/// server says it would take it. `None` when the server's last answer told nothing
-/// (the passphrase failed, or the connection is gone). Each offer is added to `tried`.
+/// server says it would take it. `None` when the key could not sign what the server
+/// would take (no passphrase opened it); each offer is added to `tried`.
 async fn offer_locked(
     handle: &mut Handle,
     user: &str,
     (path, public, hash): (&Path, &PublicKey, Option<HashAlg>),
-    certificate_files: &[std::path::PathBuf],
+    hc: &HostConfig,
     signer: &mut PassphraseSigner<'_>,
     tried: &mut Vec<String>,
-) -> Option<AuthResult> {
-    if !public.algorithm().is_rsa() {
-        for cert in certificates_for(path, public.key_data(), certificate_files) {
-            tried.push(format!("{} (certificate)", path.display()));
-            match handle
-                .authenticate_certificate_with(user, cert, None, signer)
-                .await
-            {
-                Ok(AuthResult::Success) => return Some(AuthResult::Success),
-                Ok(AuthResult::Failure { .. }) => {}
-                Err(_) => {
-                    signer.note(tried);
-                    return None;
-                }
-            }
+) -> Result<Option<AuthResult>, russh::Error> {
+    let certificates = match public.algorithm().is_rsa() {
+        true => Vec::new(),
+        false => certificates_for(path, public.key_data(), &hc.certificate_files),
+    };
+    for cert in certificates {
+        tried.push(format!("{} (certificate)", path.display()));
+        let answer = handle
+            .authenticate_certificate_with(user, cert, None, signer)
+            .await;
+        if !matches!(answer, Ok(AuthResult::Failure { .. })) {
+            return signer.answer(answer, tried, handle);
         }
     }
     tried.push(path.display().to_string());
     let answer = handle
         .authenticate_publickey_with(user, public.clone(), hash, signer)
-        .await
-        .ok();
-    signer.note(tried);
-    answer
+        .await;
+    signer.answer(answer, tried, handle)
 }
 
-/// Signs for a passphrase-protected identity file: the passphrase is asked when the
-/// first signature is needed, that is once the server has said it would take the key,
-/// and the key it opens is kept for the next (its certificate, then the plain key).
+/// Signs for a passphrase-protected identity file: the passphrase is asked when a
+/// signature is needed, that is once the server has said it would take the key
+/// ([`unlock`] keeps what it came to, so a certificate then the plain key ask once).
 struct PassphraseSigner<'a> {
     path: &'a Path,
     /// Where to ask, and how many tries (None: no terminal to ask on; the host taking
     /// the key is then only noted).
     ask: Option<(&'a Arc<dyn Prompter>, usize)>,
-    opened: Option<PrivateKey>,
-    /// Why no signature could be made (once asked, never asked again).
+    /// Why no signature could be made.
     failed: Option<&'static str>,
 }
 
-impl<'a> PassphraseSigner<'a> {
-    fn new(path: &'a Path, ask: Option<(&'a Arc<dyn Prompter>, usize)>) -> Self {
-        PassphraseSigner {
-            path,
-            ask,
-            opened: None,
-            failed: None,
+impl PassphraseSigner<'_> {
+    /// What an offer signed by this signer came to: the server's answer, or `None` when
+    /// the signer could not sign (the last offer in `tried` then says why), or the
+    /// connection lost.
+    fn answer(
+        &self,
+        answer: Result<AuthResult, AgentAuthError>,
+        tried: &mut [String],
+        handle: &Handle,
+    ) -> Result<Option<AuthResult>, russh::Error> {
+        if handle.is_closed() {
+            return Err(russh::Error::Disconnect);
         }
-    }
-
-    /// Mark the last offer in `tried` with why it could not be signed, if it could not
-    /// (a failed passphrase ends the file's offers: it is not asked twice).
-    fn note(&self, tried: &mut [String]) {
         if let (Some(why), Some(last)) = (self.failed, tried.last_mut()) {
             *last = format!("{} ({why})", self.path.display());
         }
-    }
-
-    async fn open(&mut self, wanted: &KeyData) -> Option<&PrivateKey> {
-        if self.opened.is_none() && self.failed.is_none() {
-            let Some(ask) = self.ask else {
-                self.failed = Some("the host would take it");
-                return None;
-            };
-            match unlock(self.path, ask, Some(wanted)).await {
-                Ok(key) => self.opened = Some(key),
-                Err(why) => self.failed = Some(why),
-            }
-        }
-        self.opened.as_ref()
+        Ok(answer.ok())
     }
 }
 
@@ -537,9 +513,14 @@ impl russh::Signer for PassphraseSigner<'_> {
         use russh::keys::ssh_encoding::Encode as _;
         use russh::keys::ssh_key::private::KeypairData;
         let wanted = identity.public_key().key_data().clone();
-        let Some(key) = self.open(&wanted).await else {
-            return Err(AgentAuthError::Key(russh::keys::Error::KeyIsEncrypted));
+        let opened = match self.ask {
+            Some(ask) => unlock(self.path, ask, Some(&wanted)).await,
+            None => Err("the host would take it"),
         };
+        let key = opened.map_err(|why| {
+            self.failed = Some(why);
+            AgentAuthError::Key(russh::keys::Error::KeyIsEncrypted)
+        })?;
         let signature = match key.key_data() {
             KeypairData::Rsa(rsa) => (rsa, hash).try_sign(&to_sign),
             _ => key.try_sign(&to_sign),
