@@ -1026,6 +1026,40 @@ fn a_passphrase_is_asked_only_for_the_key_the_server_takes() {
     assert!(user.auth_path().exists());
 }
 
+/// Locked RSA keys: one in OpenSSH's format (its public half known, so signed by
+/// codex-auth's own signer once the host takes it, with the SHA-2 hash the real sshd
+/// requires), and one in the legacy PEM format without a .pub (no public half: its
+/// passphrase is asked before it is offered).
+#[test]
+fn locked_rsa_keys_in_both_formats_sign_as_the_host_requires() {
+    let mut sb = Sandbox::new();
+    sb.secret("echo-rsa");
+    sb.pin_host("127.0.0.1", peers().port());
+    for (name, format) in [("rsa_openssh", "RFC4716"), ("rsa_pem", "PEM")] {
+        let user = RemoteUser::bash();
+        let key = sb.keygen(name, "rsa", &["-b", "2048", "-m", format], "echo-rsa");
+        user.authorize_key(&key);
+        if format == "PEM" {
+            std::fs::remove_file(key.with_extension("pub")).unwrap();
+        }
+        let cfg = sb.ssh_config(&format!(
+            "Host t\n  HostName 127.0.0.1\n  Port {{port}}\n  User {}\n  IdentityFile {}\n  IdentitiesOnly yes\n  UserKnownHostsFile {{known_hosts}}\n  StrictHostKeyChecking yes\n",
+            user.name,
+            key.display()
+        ));
+        let out = sb.run_in_tty(
+            &["status", "--ssh", "t", "-F", cfg.to_str().unwrap()],
+            "echo-rsa\n",
+        );
+        assert_eq!(out.code, 0, "{name}: {out:?}");
+        assert_eq!(
+            out.stdout.matches("Enter passphrase").count(),
+            1,
+            "{name}: {out:?}"
+        );
+    }
+}
+
 #[test]
 fn a_fleet_reached_with_one_locked_key_asks_for_its_passphrase_once() {
     let mut sb = Sandbox::new();
