@@ -197,53 +197,41 @@ fn a_refused_key_and_an_agent_key_cost_one_turn_each() {
     let file = sb.write("login.json", &logins::api_key_json(&key));
     let file = file.to_str().unwrap();
 
+    // A push whose config authenticates with `keys`: the turns the wire showed.
+    let mut pushes = 0;
+    let mut push_with = |keys: &str| {
+        let cfg = proxy.config(&sb, &user, keys);
+        let out = push(&sb, &cfg, file);
+        assert_eq!(out.code, 0, "{keys}: {out:?}");
+        pushes += 1;
+        proxy.connection(pushes - 1)
+    };
+
     // The stranger's key first, then the one the host knows.
-    let cfg = proxy.config(
-        &sb,
-        &user,
-        &format!(
-            "  IdentityFile {}\n  IdentityFile {{key}}\n  IdentitiesOnly yes\n",
-            stranger.display()
-        ),
-    );
-    let out = push(&sb, &cfg, file);
-    assert_eq!(out.code, 0, "{out:?}");
-    let (seen, talk) = proxy.connection(0);
+    let shown = stranger.display();
+    let (seen, talk) = push_with(&format!(
+        "  IdentityFile {shown}\n  IdentityFile {{key}}\n  IdentitiesOnly yes\n"
+    ));
     assert_eq!(seen, PUSH_TURNS + 1, "the wire shows {talk}");
 
     // The key only in an agent.
     let agent = Agent::start(&sb);
     agent.add(&sb.key_path());
-    let cfg = proxy.config(
-        &sb,
-        &user,
-        &format!(
-            "  IdentityAgent {}\n  IdentityFile {}\n",
-            agent.socket.display(),
-            sb.home().join("no_such_key").display()
-        ),
-    );
-    let out = push(&sb, &cfg, file);
-    assert_eq!(out.code, 0, "{out:?}");
-    let (seen, talk) = proxy.connection(1);
+    let (seen, talk) = push_with(&format!(
+        "  IdentityAgent {}\n  IdentityFile {}\n",
+        agent.socket.display(),
+        sb.home().join("no_such_key").display()
+    ));
     assert_eq!(seen, PUSH_TURNS + 1, "the wire shows {talk}");
 
     // The stranger's key in the agent and as a file, then the one the host knows: the
     // key the host refused from the agent is not offered again from its file.
     let other = Agent::start(&sb);
     other.add(&stranger);
-    let cfg = proxy.config(
-        &sb,
-        &user,
-        &format!(
-            "  IdentityAgent {}\n  IdentityFile {}\n  IdentityFile {{key}}\n",
-            other.socket.display(),
-            stranger.display()
-        ),
-    );
-    let out = push(&sb, &cfg, file);
-    assert_eq!(out.code, 0, "{out:?}");
-    let (seen, talk) = proxy.connection(2);
+    let (seen, talk) = push_with(&format!(
+        "  IdentityAgent {}\n  IdentityFile {shown}\n  IdentityFile {{key}}\n",
+        other.socket.display()
+    ));
     assert_eq!(seen, PUSH_TURNS + 1, "the wire shows {talk}");
 }
 
@@ -309,7 +297,14 @@ fn a_pre_login_banner_costs_no_turn() {
     assert_eq!(seen, STATUS_TURNS, "the wire shows {talk}");
     // The host did send its banner: ssh shows it.
     let seen_by_ssh = Command::new("ssh")
-        .args(["-F", cfg.to_str().unwrap(), "far", "true"])
+        .args([
+            "-o",
+            "BatchMode=yes",
+            "-F",
+            cfg.to_str().unwrap(),
+            "far",
+            "true",
+        ])
         .output()
         .unwrap();
     assert!(
