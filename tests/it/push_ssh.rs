@@ -1124,6 +1124,47 @@ fn a_wrong_passphrase_is_asked_again_as_ssh_asks_then_named() {
     assert_eq!(out.stdout.matches("Enter passphrase").count(), 1, "{out:?}");
     assert!(!out.stdout.contains("Bad passphrase"), "{out:?}");
     assert!(out.stdout.contains("second (wrong passphrase)"), "{out:?}");
+    // ... and 0 asks nothing, as without a terminal: the key the host would take is named.
+    let never = [&status[..], &["-o", "NumberOfPasswordPrompts=0"]].concat();
+    let out = sb.run_in_tty(&never, "alpha\n");
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(!out.stdout.contains("passphrase for"), "{out:?}");
+    assert!(!out.stdout.contains("password:"), "{out:?}");
+    assert!(
+        out.stdout.contains("second (the host would take it)"),
+        "{out:?}"
+    );
+}
+
+/// A `.pub` beside a locked key that is the public half of another key: the host takes
+/// the public key offered, the passphrase opens a key that is not it, and nothing is
+/// signed with the wrong key; the report says why.
+#[test]
+fn a_pub_file_of_another_key_is_named_and_nothing_signed_with_it() {
+    let mut sb = Sandbox::new();
+    let user = RemoteUser::bash();
+    sb.secret("foxtrot");
+    let locked = sb.keygen("mislabelled", "ed25519", &[], "foxtrot");
+    let other = sb.keygen("other", "ed25519", &[], "");
+    user.authorize_key(&other);
+    std::fs::copy(other.with_extension("pub"), locked.with_extension("pub")).unwrap();
+    sb.pin_host("127.0.0.1", peers().port());
+    let cfg = sb.ssh_config(&format!(
+        "Host t\n  HostName 127.0.0.1\n  Port {{port}}\n  User {}\n  IdentityFile {}\n  IdentitiesOnly yes\n  PasswordAuthentication no\n  UserKnownHostsFile {{known_hosts}}\n  StrictHostKeyChecking yes\n",
+        user.name,
+        locked.display()
+    ));
+    let out = sb.run_in_tty(
+        &["status", "--ssh", "t", "-F", cfg.to_str().unwrap()],
+        "foxtrot\n",
+    );
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(out.stdout.matches("Enter passphrase").count(), 1, "{out:?}");
+    assert!(
+        out.stdout
+            .contains("mislabelled (its .pub is of another key)"),
+        "{out:?}"
+    );
 }
 
 #[test]
