@@ -204,6 +204,9 @@ pub(crate) struct Session {
     _proxy: Option<proxy_command::Proxy>,
     /// The round trips of the connection to the target (for `-vv`).
     turns: turns::Turns,
+    /// Through jump hosts, those of the first hop's connection, which every byte of the
+    /// others crosses: the round trips of the whole, jump hosts' handshakes included.
+    first_hop_turns: Option<turns::Turns>,
     prompter: Arc<dyn Prompter>,
 }
 
@@ -354,9 +357,11 @@ impl Session {
         }
         let mut jumps: Vec<Handle> = Vec::new();
         let mut proxy = None;
+        let mut first_hop_turns = None;
         for hop in &hops {
-            let (h, p, _) = connect_hop(hop, jumps.last(), &prompter).await?;
+            let (h, p, t) = connect_hop(hop, jumps.last(), &prompter).await?;
             proxy = proxy.or(p);
+            first_hop_turns = first_hop_turns.or(Some(t));
             jumps.push(h);
         }
         let (handle, p, turns) = connect_hop(&target, jumps.last(), &prompter).await?;
@@ -367,6 +372,7 @@ impl Session {
             env: target.env.clone(),
             _proxy: proxy.or(p),
             turns,
+            first_hop_turns,
             prompter,
         })
     }
@@ -435,7 +441,7 @@ impl Session {
                 }
                 Some(russh::ChannelMsg::ExitStatus { exit_status }) => {
                     // (what follows, the channel's close, is not waited for)
-                    self.turns.answered();
+                    self.answered();
                     out.exit_status = Some(exit_status)
                 }
                 Some(_) => {}
@@ -454,7 +460,7 @@ impl Session {
             out.lost = Some(self.lost("closed before the command finished"));
         }
         if out.exit_status.is_none() {
-            self.turns.answered();
+            self.answered();
         }
         Ok(out)
     }
@@ -551,18 +557,28 @@ impl Session {
         self.handle.is_closed()
     }
 
+    /// A command's answer is complete: the round trips until now are what it cost.
+    fn answered(&self) {
+        self.turns.answered();
+        if let Some(t) = &self.first_hop_turns {
+            t.answered();
+        }
+    }
+
     /// Say goodbye to the server (and the jump hosts); a connection that does not
     /// answer within a second is simply dropped.
     pub(crate) async fn close(self) {
-        self.prompter.trace(&format!(
-            "ssh {}: {} round trips{}",
-            self.addr,
-            self.turns.until_answered(),
-            match self.jumps.len() {
-                0 => String::new(),
-                n => format!(" (after {n} jump host{})", if n == 1 { "" } else { "s" }),
-            }
-        ));
+        let own = self.turns.until_answered();
+        self.prompter.trace(&match &self.first_hop_turns {
+            None => format!("ssh {}: {own} round trips", self.addr),
+            Some(all) => format!(
+                "ssh {addr}: {} round trips through {} jump host{} ({own} on the connection to {addr} itself)",
+                all.until_answered(),
+                self.jumps.len(),
+                if self.jumps.len() == 1 { "" } else { "s" },
+                addr = self.addr,
+            ),
+        });
         let goodbye = async {
             let _ = self
                 .handle

@@ -312,3 +312,78 @@ fn a_pre_login_banner_costs_no_turn() {
         "{seen_by_ssh:?}"
     );
 }
+
+/// The turns a jump host adds on the wire in front of it: its own handshake and
+/// authentication (as a status's, less the channel and the exec) and the channel it
+/// opens to the target. Lower it when a turn goes; never raise it.
+const JUMP_TURNS: u32 = 4;
+
+/// Through a jump host, `-vv` counts the whole (every byte crosses the first hop's
+/// connection), with the target connection's own turns in brackets; the wire in front
+/// of the jump host agrees with the whole, and the whole is pinned.
+#[test]
+fn through_a_jump_host_the_count_is_of_the_whole() {
+    let mut sb = Sandbox::new();
+    let user = RemoteUser::bash();
+    user.authorize(&sb);
+    let proxy = Proxy::start(&sb, 20);
+    // The jump host is the test sshd behind the proxy; the target is the same sshd,
+    // which the jump host reaches on its loopback port.
+    let sshd_port = crate::harness::peers().port();
+    sb.pin_host("127.0.0.1", sshd_port);
+    let cfg = sb.ssh_config(&format!(
+        "Host jump\n  HostName 127.0.0.1\n  Port {}\nHost inner\n  HostName 127.0.0.1\n  Port {sshd_port}\n  ProxyJump jump\nHost *\n  User {}\n  IdentityFile {{key}}\n  UserKnownHostsFile {{known_hosts}}\n  StrictHostKeyChecking yes\n",
+        proxy.port, user.name
+    ));
+    let cfg = cfg.to_str().unwrap();
+    let key = logins::api_key("jump");
+    sb.secret(&key);
+    let file = sb.write("login.json", &logins::api_key_json(&key));
+    let file = file.to_str().unwrap();
+    let runs: [(&[&str], u32); 2] = [
+        (
+            &["push", "--ssh", "inner", "-F", cfg, "--from", file, "-vv"],
+            PUSH_TURNS,
+        ),
+        (
+            &["status", "--ssh", "inner", "-F", cfg, "-vv"],
+            STATUS_TURNS,
+        ),
+    ];
+    for (i, (args, target_turns)) in runs.iter().enumerate() {
+        let out = sb.run(args);
+        assert_eq!(out.code, 0, "{out:?}");
+        let (seen, talk) = proxy.connection(i);
+        assert_eq!(
+            seen,
+            JUMP_TURNS + target_turns,
+            "{args:?}: the wire shows {talk}"
+        );
+        // The TCP handshake, and perhaps the wait for each server's KEXINIT (the jump
+        // host's and the target's), which the rig's delay separates from its banner.
+        let whole = reported(&out.stderr);
+        assert!(
+            (seen + 1..=seen + 3).contains(&whole),
+            "{args:?}: -vv says {whole}, the wire shows {seen}: {talk}"
+        );
+        // The target's own: no TCP handshake (a channel of the jump host's), and the
+        // wait for its banner may count.
+        let own = own_turns(&out.stderr);
+        assert!(
+            own == *target_turns || own == target_turns + 1,
+            "{args:?}: -vv says {own} of the target's own ({})",
+            out.stderr
+        );
+    }
+    assert!(user.auth_path().exists());
+}
+
+/// The target connection's own round trips, from `-vv`'s line through jump hosts.
+fn own_turns(stderr: &str) -> u32 {
+    let line = stderr
+        .lines()
+        .find(|l| l.contains(" round trips through "))
+        .unwrap_or_else(|| panic!("no round trips through a jump host in {stderr:?}"));
+    let (_, bracket) = line.split_once('(').unwrap();
+    bracket.split_whitespace().next().unwrap().parse().unwrap()
+}
