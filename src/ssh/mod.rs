@@ -37,7 +37,7 @@ const HANDSHAKES_PER_ENDPOINT: usize = 8;
 /// Attempts for a handshake that the server dropped before it completed.
 const HANDSHAKE_ATTEMPTS: u32 = 6;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub(crate) enum SshError {
     #[error("ssh config: {0}")]
     Config(String),
@@ -195,18 +195,21 @@ type Handle = client::Handle<Verifier>;
 /// An authenticated connection to one target (and the jump hosts it goes through).
 pub(crate) struct Session {
     handle: Handle,
-    jumps: Vec<Handle>,
+    /// The jump hosts' connections, first hop first (shared with the run's other
+    /// targets behind them).
+    jumps: Vec<Arc<Hop>>,
     addr: String,
     /// SendEnv and SetEnv of the config, asked for before each command.
     env: Vec<(String, String)>,
-    /// The ProxyCommand the first hop goes through, if any: it lives (and is killed)
-    /// with the session.
+    /// The ProxyCommand the connection goes through, if any (without jump hosts; else
+    /// the first hop's): it lives (and is killed) with the session.
     _proxy: Option<proxy_command::Proxy>,
     /// The round trips of the connection to the target (for `-vv`).
     turns: turns::Turns,
-    /// Through jump hosts, those of the first hop's connection, which every byte of the
-    /// others crosses: the round trips of the whole, jump hosts' handshakes included.
-    first_hop_turns: Option<turns::Turns>,
+    /// The round trips this target waited for before its own connection began: each
+    /// jump host's handshake it waited for (none for a connection another target had
+    /// already made), and the channel each hop opened to the next.
+    jump_turns: u32,
     prompter: Arc<dyn Prompter>,
 }
 
@@ -355,24 +358,25 @@ impl Session {
         for hop in &target.proxy_jump {
             hops.push(config::resolve(hop, opts, false).await?);
         }
-        let mut jumps: Vec<Handle> = Vec::new();
-        let mut proxy = None;
-        let mut first_hop_turns = None;
+        let mut jumps: Vec<Arc<Hop>> = Vec::new();
+        let mut jump_turns = 0;
+        let mut chain = String::new();
         for hop in &hops {
-            let (h, p, t) = connect_hop(hop, jumps.last(), &prompter).await?;
-            proxy = proxy.or(p);
-            first_hop_turns = first_hop_turns.or(Some(t));
-            jumps.push(h);
+            chain.push_str(&format!("{hop:?}\n"));
+            let (shared, waited) = shared_hop(&chain, hop, jumps.last(), &prompter).await?;
+            jump_turns += waited + 1;
+            jumps.push(shared);
         }
-        let (handle, p, turns) = connect_hop(&target, jumps.last(), &prompter).await?;
+        let via = jumps.last().map(|j| &j.handle);
+        let (handle, proxy, turns) = connect_hop(&target, via, &prompter).await?;
         Ok(Session {
             handle,
             jumps,
             addr: addr_label(&target),
             env: target.env.clone(),
-            _proxy: proxy.or(p),
+            _proxy: proxy,
             turns,
-            first_hop_turns,
+            jump_turns,
             prompter,
         })
     }
@@ -560,22 +564,18 @@ impl Session {
     /// A command's answer is complete: the round trips until now are what it cost.
     fn answered(&self) {
         self.turns.answered();
-        if let Some(t) = &self.first_hop_turns {
-            t.answered();
-        }
     }
 
     /// Say goodbye to the server (and the jump hosts); a connection that does not
     /// answer within a second is simply dropped.
     pub(crate) async fn close(self) {
         let own = self.turns.until_answered();
-        self.prompter.trace(&match &self.first_hop_turns {
-            None => format!("ssh {}: {own} round trips", self.addr),
-            Some(all) => format!(
-                "ssh {addr}: {} round trips through {} jump host{} ({own} on the connection to {addr} itself)",
-                all.until_answered(),
-                self.jumps.len(),
-                if self.jumps.len() == 1 { "" } else { "s" },
+        self.prompter.trace(&match self.jumps.len() {
+            0 => format!("ssh {}: {own} round trips", self.addr),
+            n => format!(
+                "ssh {addr}: {} round trips through {n} jump host{} ({own} on the connection to {addr} itself)",
+                self.jump_turns + own,
+                if n == 1 { "" } else { "s" },
                 addr = self.addr,
             ),
         });
@@ -584,13 +584,91 @@ impl Session {
                 .handle
                 .disconnect(russh::Disconnect::ByApplication, "", "en")
                 .await;
+            // A jump host's connection ends with its last target (another target
+            // behind it may still be using it).
             for j in self.jumps.iter().rev() {
-                let _ = j
-                    .disconnect(russh::Disconnect::ByApplication, "", "en")
-                    .await;
+                if Arc::strong_count(j) == 1 {
+                    let _ = j
+                        .handle
+                        .disconnect(russh::Disconnect::ByApplication, "", "en")
+                        .await;
+                }
             }
         };
         let _ = tokio::time::timeout(Duration::from_secs(1), goodbye).await;
+    }
+}
+
+/// A jump host's connection.
+struct Hop {
+    handle: Handle,
+    /// Its round trips when it was ready (its handshake and authentication).
+    handshake_turns: u32,
+    _proxy: Option<proxy_command::Proxy>,
+}
+
+/// What became of the connection to a jump host, by the chain of hops that leads to it.
+enum HopState {
+    Untried,
+    /// Made; alive while a target behind it holds it.
+    Up(std::sync::Weak<Hop>),
+    /// Could not be made: every target behind it fails with this, not trying again.
+    Failed(SshError),
+}
+
+/// The connection to jump host `hc` at the end of `chain` (the hops up to it, as
+/// resolved), through `via`: made once for the run's targets behind it, which share it
+/// as `ssh -J` with a ControlMaster does, so a fleet behind a bastion costs the bastion
+/// one handshake instead of one per target (which its MaxStartups would also queue,
+/// HANDSHAKES_PER_ENDPOINT at a time). With the round trips this target waited for its
+/// handshake: none if it was ready before it asked.
+async fn shared_hop(
+    chain: &str,
+    hc: &HostConfig,
+    via: Option<&Arc<Hop>>,
+    prompter: &Arc<dyn Prompter>,
+) -> Result<(Arc<Hop>, u32), SshError> {
+    type Slots = Mutex<HashMap<String, Arc<tokio::sync::Mutex<HopState>>>>;
+    static SLOTS: OnceLock<Slots> = OnceLock::new();
+    let slot = {
+        let slots = SLOTS.get_or_init(Default::default);
+        let mut map = match slots.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        map.entry(chain.to_string())
+            .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(HopState::Untried)))
+            .clone()
+    };
+    let (mut state, waited) = match slot.try_lock() {
+        Ok(state) => (state, false),
+        Err(_) => (slot.lock().await, true),
+    };
+    match &*state {
+        HopState::Up(hop) => {
+            if let Some(hop) = hop.upgrade().filter(|h| !h.handle.is_closed()) {
+                let turns = if waited { hop.handshake_turns } else { 0 };
+                return Ok((hop, turns));
+            }
+        }
+        HopState::Failed(e) => return Err(e.clone()),
+        HopState::Untried => {}
+    }
+    match connect_hop(hc, via.map(|h| &h.handle), prompter).await {
+        Ok((handle, proxy, turns)) => {
+            let hop = Arc::new(Hop {
+                handle,
+                handshake_turns: turns.get(),
+                _proxy: proxy,
+            });
+            *state = HopState::Up(Arc::downgrade(&hop));
+            let turns = hop.handshake_turns;
+            Ok((hop, turns))
+        }
+        Err(e) => {
+            *state = HopState::Failed(e.clone());
+            Err(e)
+        }
     }
 }
 

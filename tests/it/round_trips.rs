@@ -353,11 +353,15 @@ fn through_a_jump_host_the_count_is_of_the_whole() {
     for (i, (args, target_turns)) in runs.iter().enumerate() {
         let out = sb.run(args);
         assert_eq!(out.code, 0, "{out:?}");
+        // The target's banner and our version line cross in the jump host's channel:
+        // which the proxy sees first depends on how soon the target's sshd starts (when
+        // the channel opens), a race of this machine's load that the delay does not
+        // separate, so one turn more may show there.
         let (seen, talk) = proxy.connection(i);
-        assert_eq!(
-            seen,
-            JUMP_TURNS + target_turns,
-            "{args:?}: the wire shows {talk}"
+        let pinned = JUMP_TURNS + target_turns;
+        assert!(
+            seen == pinned || seen == pinned + 1,
+            "{args:?}: the wire shows {seen} (pinned: {pinned}): {talk}"
         );
         // The TCP handshake, and perhaps the wait for each server's KEXINIT (the jump
         // host's and the target's), which the rig's delay separates from its banner.
@@ -386,4 +390,135 @@ fn own_turns(stderr: &str) -> u32 {
         .unwrap_or_else(|| panic!("no round trips through a jump host in {stderr:?}"));
     let (_, bracket) = line.split_once('(').unwrap();
     bracket.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+/// Targets behind one jump host share its connection, as `ssh -J` with a ControlMaster
+/// does: a push to three of them is one connection to the jump host (one handshake,
+/// instead of one per target that its MaxStartups would queue), and each target's
+/// count is of what it waited for: the handshake, if it waited for it, its channel
+/// and its own.
+#[test]
+fn targets_behind_one_jump_host_share_its_connection() {
+    let mut sb = Sandbox::new();
+    let users = [RemoteUser::bash(), RemoteUser::bash(), RemoteUser::bash()];
+    for user in &users {
+        user.authorize(&sb);
+    }
+    let proxy = Proxy::start(&sb, 20);
+    let sshd_port = crate::harness::peers().port();
+    sb.pin_host("127.0.0.1", sshd_port);
+    let mut config = format!(
+        "Host jump\n  HostName 127.0.0.1\n  Port {}\n  User {}\n",
+        proxy.port, users[0].name
+    );
+    for (i, user) in users.iter().enumerate() {
+        config.push_str(&format!(
+            "Host inner{i}\n  HostName 127.0.0.1\n  Port {sshd_port}\n  User {}\n  ProxyJump jump\n",
+            user.name
+        ));
+    }
+    config.push_str("Host *\n  IdentityFile {key}\n  UserKnownHostsFile {known_hosts}\n  StrictHostKeyChecking yes\n");
+    let cfg = sb.ssh_config(&config);
+    let key = logins::api_key("shared-jump");
+    sb.secret(&key);
+    let file = sb.write("login.json", &logins::api_key_json(&key));
+    let out = sb.run(&[
+        "push",
+        "--ssh",
+        "inner0",
+        "--ssh",
+        "inner1",
+        "--ssh",
+        "inner2",
+        "-F",
+        cfg.to_str().unwrap(),
+        "--from",
+        file.to_str().unwrap(),
+        "-vv",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    for user in &users {
+        assert_eq!(
+            std::fs::read_to_string(user.auth_path()).unwrap(),
+            logins::api_key_json(&key)
+        );
+    }
+    // Each target's line: its own turns, and the whole it waited for.
+    let lines: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains(" round trips through 1 jump host "))
+        .collect();
+    assert_eq!(lines.len(), 3, "{}", out.stderr);
+    for line in lines {
+        let whole = reported(line);
+        let own = own_turns(line);
+        assert!(
+            whole == own + 1 || (own + JUMP_TURNS + 1..=own + JUMP_TURNS + 3).contains(&whole),
+            "{line}"
+        );
+    }
+    // One connection went to the jump host, and it has ended.
+    proxy.connection(0);
+    assert_eq!(proxy.turns().len(), 1, "{:?}", proxy.turns());
+}
+
+/// A jump host that cannot be reached is tried once for the run: every target behind
+/// it fails with its error (exit 1, nothing installed), without a connection per target.
+#[test]
+fn a_jump_host_that_refuses_fails_every_target_behind_it_at_one_try() {
+    let mut sb = Sandbox::new();
+    let stranger = RemoteUser::bash(); // the jump host's user: our key is not theirs
+    let users = [RemoteUser::bash(), RemoteUser::bash()];
+    for user in &users {
+        user.authorize(&sb);
+    }
+    let proxy = Proxy::start(&sb, 5);
+    let sshd_port = crate::harness::peers().port();
+    sb.pin_host("127.0.0.1", sshd_port);
+    let mut config = format!(
+        "Host jump\n  HostName 127.0.0.1\n  Port {}\n  User {}\n",
+        proxy.port, stranger.name
+    );
+    for (i, user) in users.iter().enumerate() {
+        config.push_str(&format!(
+            "Host inner{i}\n  HostName 127.0.0.1\n  Port {sshd_port}\n  User {}\n  ProxyJump jump\n",
+            user.name
+        ));
+    }
+    config.push_str("Host *\n  IdentityFile {key}\n  IdentitiesOnly yes\n  BatchMode yes\n  UserKnownHostsFile {known_hosts}\n  StrictHostKeyChecking yes\n");
+    let cfg = sb.ssh_config(&config);
+    let key = logins::api_key("refused-jump");
+    sb.secret(&key);
+    let file = sb.write("login.json", &logins::api_key_json(&key));
+    let out = sb.run(&[
+        "push",
+        "--ssh",
+        "inner0",
+        "--ssh",
+        "inner1",
+        "-F",
+        cfg.to_str().unwrap(),
+        "--from",
+        file.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(out.code, 1, "{out:?}");
+    let report = out.json();
+    for i in 0..2 {
+        let target = &report["targets"][i];
+        assert_eq!(target["ok"], false, "{out:?}");
+        assert_eq!(target["error"]["class"], "auth", "{out:?}");
+        let error = target["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            error.contains(&format!("authentication failed for {}@", stranger.name)),
+            "{out:?}"
+        );
+    }
+    for user in &users {
+        assert!(!user.auth_path().exists());
+    }
+    proxy.connection(0);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(proxy.turns().len(), 1, "{:?}", proxy.turns());
 }
