@@ -36,6 +36,9 @@
 #      CPU even on loopback; so in the same runs, the pushes to w0..w31 and w0 without
 #      the delay, and u'. what the delay adds to the 32-host push over what it adds to
 #      the 1-host push: the latency the fan-out did not hide           reported)
+#   v. 32 hosts behind one jump host at 50 ms (ProxyJump through s0's endpoint to the wide
+#      sshd's own port, users cxab0..cxab31) vs the same 32 reached directly (s0..s31);
+#      codex-auth shares one connection to the jump host among them      reported
 #   and below the table, the round trips of s and t as -vv counts them and as the proxy
 #   saw them on the wire (not counting the TCP handshake)            target <= 7
 #
@@ -684,10 +687,17 @@ latency_bench() {
         printf '[127.0.0.1]:%s %s %s\n' "${ports[$i]}" "$ktype" "$kdata" >>"$KNOWN"
         host_block "s$i" "${ports[$i]}" "$USER_PREFIX$i" >>"$lcfg"
     done
-    local far=() h one thirtytwo flags=""
-    for i in $(seq 0 $((NHOSTS - 1))); do far+=("s$i"); flags+=" --ssh s$i"; done
+    # v0..v31: the same users behind a jump host, sj, reached through s0's endpoint
+    host_block sj "${ports[0]}" "${USER_PREFIX}0" >>"$lcfg"
+    for i in $(seq 0 $((NHOSTS - 1))); do
+        host_block "v$i" "$PEER_SSH_PORT_WIDE" "$USER_PREFIX$i" >>"$lcfg"
+        printf '    ProxyJump sj\n\n' >>"$lcfg"
+    done
+    local far=() h one thirtytwo jumped flags="" vflags=""
+    for i in $(seq 0 $((NHOSTS - 1))); do far+=("s$i"); flags+=" --ssh s$i"; vflags+=" --ssh v$i"; done
     one=$(printf '%s push --ssh s0 -F %s --from %s -q' "$(q "$BIN")" "$(q "$lcfg")" "$(q "$AUTH")")
     thirtytwo=$(printf '%s push%s -F %s --from %s -q' "$(q "$BIN")" "$flags" "$(q "$lcfg")" "$(q "$AUTH")")
+    jumped=$(printf '%s push%s -F %s --from %s -q' "$(q "$BIN")" "$vflags" "$(q "$lcfg")" "$(q "$AUTH")")
 
     # The round trips, untimed: -vv's count and the proxy's view of the same connection.
     local counted seen
@@ -720,6 +730,13 @@ latency_bench() {
     sh -c "$thirtytwo" || note_failure "latency: the push to s0..s31 exited non-zero"
     for i in $(seq 0 $((NHOSTS - 1))); do
         verify_installed "$i" strict || note_failure "latency: ${USER_PREFIX}$i not installed by the push to 32"
+    done
+    run_hf far-jump "$RESET" "$RUNS_MANY" 1 codex-auth "$jumped" "codex-auth direct" "$thirtytwo"
+    ROWS+=("$(hf pair "$OUT/far-jump.json" "v. 32 hosts behind one jump host at 50 ms RTT vs the 32 reached directly" -)")
+    "$RESET"
+    sh -c "$jumped" || note_failure "latency: the push to v0..v31 (through sj) exited non-zero"
+    for i in $(seq 0 $((NHOSTS - 1))); do
+        verify_installed "$i" strict || note_failure "latency: ${USER_PREFIX}$i not installed by the push through the jump host"
     done
     kill "$LATENCY_PROXY_PID" 2>/dev/null || true
     wait "$LATENCY_PROXY_PID" 2>/dev/null || true
