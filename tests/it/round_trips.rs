@@ -392,6 +392,43 @@ fn own_turns(stderr: &str) -> u32 {
     bracket.split_whitespace().next().unwrap().parse().unwrap()
 }
 
+/// A push with `flag` (`-vv`, `--json`) to `users` on the test sshd, each reached through
+/// a jump host: the test sshd behind `proxy`, logged into as `jump_user`. The output,
+/// and the login pushed.
+fn push_behind_one_jump(
+    sb: &mut Sandbox,
+    proxy: &Proxy,
+    jump_user: &RemoteUser,
+    users: &[RemoteUser],
+    flag: &str,
+) -> (crate::harness::Out, String) {
+    let sshd_port = crate::harness::peers().port();
+    sb.pin_host("127.0.0.1", sshd_port);
+    let mut config = format!(
+        "Host jump\n  HostName 127.0.0.1\n  Port {}\n  User {}\n",
+        proxy.port, jump_user.name
+    );
+    let mut args = vec!["push".to_string()];
+    for (i, user) in users.iter().enumerate() {
+        config.push_str(&format!(
+            "Host inner{i}\n  HostName 127.0.0.1\n  Port {sshd_port}\n  User {}\n  ProxyJump jump\n",
+            user.name
+        ));
+        args.extend(["--ssh".to_string(), format!("inner{i}")]);
+    }
+    config.push_str("Host *\n  IdentityFile {key}\n  IdentitiesOnly yes\n  BatchMode yes\n  UserKnownHostsFile {known_hosts}\n  StrictHostKeyChecking yes\n");
+    let cfg = sb.ssh_config(&config);
+    let key = logins::api_key("behind-a-jump-host");
+    sb.secret(&key);
+    let login = logins::api_key_json(&key);
+    let file = sb.write("login.json", &login);
+    args.extend(["-F".to_string(), cfg.display().to_string()]);
+    args.extend(["--from".to_string(), file.display().to_string()]);
+    args.push(flag.to_string());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    (sb.run(&args), login)
+}
+
 /// Targets behind one jump host share its connection, as `ssh -J` with a ControlMaster
 /// does: a push to three of them is one connection to the jump host (one handshake,
 /// instead of one per target that its MaxStartups would queue), and each target's
@@ -405,43 +442,10 @@ fn targets_behind_one_jump_host_share_its_connection() {
         user.authorize(&sb);
     }
     let proxy = Proxy::start(&sb, 20);
-    let sshd_port = crate::harness::peers().port();
-    sb.pin_host("127.0.0.1", sshd_port);
-    let mut config = format!(
-        "Host jump\n  HostName 127.0.0.1\n  Port {}\n  User {}\n",
-        proxy.port, users[0].name
-    );
-    for (i, user) in users.iter().enumerate() {
-        config.push_str(&format!(
-            "Host inner{i}\n  HostName 127.0.0.1\n  Port {sshd_port}\n  User {}\n  ProxyJump jump\n",
-            user.name
-        ));
-    }
-    config.push_str("Host *\n  IdentityFile {key}\n  UserKnownHostsFile {known_hosts}\n  StrictHostKeyChecking yes\n");
-    let cfg = sb.ssh_config(&config);
-    let key = logins::api_key("shared-jump");
-    sb.secret(&key);
-    let file = sb.write("login.json", &logins::api_key_json(&key));
-    let out = sb.run(&[
-        "push",
-        "--ssh",
-        "inner0",
-        "--ssh",
-        "inner1",
-        "--ssh",
-        "inner2",
-        "-F",
-        cfg.to_str().unwrap(),
-        "--from",
-        file.to_str().unwrap(),
-        "-vv",
-    ]);
+    let (out, login) = push_behind_one_jump(&mut sb, &proxy, &users[0], &users, "-vv");
     assert_eq!(out.code, 0, "{out:?}");
     for user in &users {
-        assert_eq!(
-            std::fs::read_to_string(user.auth_path()).unwrap(),
-            logins::api_key_json(&key)
-        );
+        assert_eq!(std::fs::read_to_string(user.auth_path()).unwrap(), login);
     }
     // Each target's line: its own turns, and the whole it waited for.
     let lines: Vec<&str> = out
@@ -474,35 +478,7 @@ fn a_jump_host_that_refuses_fails_every_target_behind_it_at_one_try() {
         user.authorize(&sb);
     }
     let proxy = Proxy::start(&sb, 5);
-    let sshd_port = crate::harness::peers().port();
-    sb.pin_host("127.0.0.1", sshd_port);
-    let mut config = format!(
-        "Host jump\n  HostName 127.0.0.1\n  Port {}\n  User {}\n",
-        proxy.port, stranger.name
-    );
-    for (i, user) in users.iter().enumerate() {
-        config.push_str(&format!(
-            "Host inner{i}\n  HostName 127.0.0.1\n  Port {sshd_port}\n  User {}\n  ProxyJump jump\n",
-            user.name
-        ));
-    }
-    config.push_str("Host *\n  IdentityFile {key}\n  IdentitiesOnly yes\n  BatchMode yes\n  UserKnownHostsFile {known_hosts}\n  StrictHostKeyChecking yes\n");
-    let cfg = sb.ssh_config(&config);
-    let key = logins::api_key("refused-jump");
-    sb.secret(&key);
-    let file = sb.write("login.json", &logins::api_key_json(&key));
-    let out = sb.run(&[
-        "push",
-        "--ssh",
-        "inner0",
-        "--ssh",
-        "inner1",
-        "-F",
-        cfg.to_str().unwrap(),
-        "--from",
-        file.to_str().unwrap(),
-        "--json",
-    ]);
+    let (out, _) = push_behind_one_jump(&mut sb, &proxy, &stranger, &users, "--json");
     assert_eq!(out.code, 1, "{out:?}");
     let report = out.json();
     for i in 0..2 {
