@@ -38,7 +38,9 @@
 #      the 1-host push: the latency the fan-out did not hide           reported)
 #   v. 32 hosts behind one jump host at 50 ms (ProxyJump through s0's endpoint to the wide
 #      sshd's own port, users cxab0..cxab31) vs the same 32 reached directly (s0..s31);
-#      codex-auth shares one connection to the jump host among them      reported
+#      codex-auth shares one connection to the jump host among them (the 32 behind it
+#      are one sshd here, one endpoint, so its bound of 8 handshakes at once per
+#      endpoint applies to them, as it does not to s0..s31's 32 endpoints)  reported
 #   and below the table, the round trips of s and t as -vv counts them and as the proxy
 #   saw them on the wire (not counting the TCP handshake)            target <= 7
 #
