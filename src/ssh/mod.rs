@@ -604,6 +604,8 @@ struct Hop {
     handle: Handle,
     /// Its round trips when it was ready (its handshake and authentication).
     handshake_turns: u32,
+    /// When it was ready: a target that asked for it before waited for its handshake.
+    ready_at: std::time::Instant,
     _proxy: Option<proxy_command::Proxy>,
 }
 
@@ -640,15 +642,17 @@ async fn shared_hop(
             .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(HopState::Untried)))
             .clone()
     };
-    let (mut state, waited) = match slot.try_lock() {
-        Ok(state) => (state, false),
-        Err(_) => (slot.lock().await, true),
-    };
+    let asked_at = std::time::Instant::now();
+    let mut state = slot.lock().await;
     match &*state {
         HopState::Up(hop) => {
             if let Some(hop) = hop.upgrade().filter(|h| !h.handle.is_closed()) {
-                let turns = if waited { hop.handshake_turns } else { 0 };
-                return Ok((hop, turns));
+                let waited = if hop.ready_at > asked_at {
+                    hop.handshake_turns
+                } else {
+                    0
+                };
+                return Ok((hop, waited));
             }
         }
         HopState::Failed(e) => return Err(e.clone()),
@@ -659,6 +663,7 @@ async fn shared_hop(
             let hop = Arc::new(Hop {
                 handle,
                 handshake_turns: turns.get(),
+                ready_at: std::time::Instant::now(),
                 _proxy: proxy,
             });
             *state = HopState::Up(Arc::downgrade(&hop));
