@@ -367,7 +367,7 @@ impl Session {
             jump_turns += waited + 1;
             jumps.push(shared);
         }
-        let via = jumps.last().map(|j| &j.handle);
+        let via = jumps.last().map(|j| &**j);
         let (handle, proxy, turns) = connect_hop(&target, via, &prompter).await?;
         Ok(Session {
             handle,
@@ -602,6 +602,8 @@ impl Session {
 /// A jump host's connection.
 struct Hop {
     handle: Handle,
+    /// Its address, as reports name it.
+    addr: String,
     /// Its round trips when it was ready (its handshake and authentication).
     handshake_turns: u32,
     /// When it was ready: a target that asked for it before waited for its handshake.
@@ -658,10 +660,11 @@ async fn shared_hop(
         HopState::Failed(e) => return Err(e.clone()),
         HopState::Untried => {}
     }
-    match connect_hop(hc, via.map(|h| &h.handle), prompter).await {
+    match connect_hop(hc, via.map(|h| &**h), prompter).await {
         Ok((handle, proxy, turns)) => {
             let hop = Arc::new(Hop {
                 handle,
+                addr: addr_label(hc),
                 handshake_turns: turns.get(),
                 ready_at: std::time::Instant::now(),
                 _proxy: proxy,
@@ -677,12 +680,28 @@ async fn shared_hop(
     }
 }
 
+/// Why jump host `jump` opened no channel to `target` (`error`): it refused (the target
+/// is not reachable from there, or it forwards nothing), or the connection to it was
+/// lost meanwhile, which is not the jump host's answer and changed nothing anywhere.
+fn jump_refused_or_lost(error: &russh::Error, jump: &Hop, target: &str) -> SshError {
+    match error {
+        russh::Error::ChannelOpenFailure(_) => SshError::JumpFailed {
+            jump: jump.addr.clone(),
+            target: target.to_string(),
+        },
+        _ => SshError::Disconnected {
+            addr: jump.addr.clone(),
+            detail: format!("lost before it opened a channel to {target}"),
+        },
+    }
+}
+
 /// One hop: TCP, the ProxyCommand's stdio (the first hop only, as ssh runs it) or a
 /// channel through the previous hop; handshake, host key, auth. The ProxyCommand, if
 /// one runs, comes back with the connection that depends on it.
 async fn connect_hop(
     hc: &HostConfig,
-    via: Option<&Handle>,
+    via: Option<&Hop>,
     prompter: &Arc<dyn Prompter>,
 ) -> Result<(Handle, Option<proxy_command::Proxy>, turns::Turns), SshError> {
     let addr = addr_label(hc);
@@ -759,6 +778,7 @@ async fn connect_hop(
                 }
                 Some(jump) => {
                     let ch = jump
+                        .handle
                         .channel_open_direct_tcpip(
                             hc.hostname.clone(),
                             hc.port as u32,
@@ -766,10 +786,7 @@ async fn connect_hop(
                             0,
                         )
                         .await
-                        .map_err(|_| SshError::JumpFailed {
-                            jump: "previous hop".into(),
-                            target: addr.clone(),
-                        })?;
+                        .map_err(|e| jump_refused_or_lost(&e, jump, &addr))?;
                     let stream = turns::Counted::new(ch.into_stream(), turns.clone());
                     client::connect_stream(cfg, stream, verifier)
                         .await
@@ -870,8 +887,10 @@ async fn connect_hop(
                     }
                     _ => {}
                 }
-                // (A ProxyCommand that died is not run again: it said why.)
-                let retryable = matches!(err, SshError::Disconnected { .. });
+                // (A ProxyCommand that died is not run again: it said why. Nor is a
+                // jump host whose connection is gone: it cannot carry a new attempt.)
+                let retryable = matches!(err, SshError::Disconnected { .. })
+                    && via.is_none_or(|jump| !jump.handle.is_closed());
                 if retryable && attempt < HANDSHAKE_ATTEMPTS {
                     drop(permit);
                     dropped = Some(err);

@@ -83,6 +83,16 @@ impl Drop for Proxy {
     }
 }
 
+/// Make `user` a member of the peers' group named by `peers.env` key `group` (the test
+/// sshd treats its members apart).
+fn join_group(user: &RemoteUser, group: &str) {
+    let added = Command::new("usermod")
+        .args(["-aG", crate::harness::peers().get(group), &user.name])
+        .output()
+        .unwrap();
+    assert!(added.status.success(), "{added:?}");
+}
+
 /// The round trips `-vv` reported for the one connection of a run.
 fn reported(stderr: &str) -> u32 {
     let line = stderr
@@ -268,15 +278,7 @@ fn a_pre_login_banner_costs_no_turn() {
     let mut sb = Sandbox::new();
     let user = RemoteUser::bash();
     user.authorize(&sb);
-    let added = Command::new("usermod")
-        .args([
-            "-aG",
-            crate::harness::peers().get("PEER_BANNER_GROUP"),
-            &user.name,
-        ])
-        .output()
-        .unwrap();
-    assert!(added.status.success(), "{added:?}");
+    join_group(&user, "PEER_BANNER_GROUP");
     let proxy = Proxy::start(&sb, 20);
     let cfg = proxy.config(&sb, &user, "  IdentityFile {key}\n");
     let key = logins::api_key("banner");
@@ -497,4 +499,30 @@ fn a_jump_host_that_refuses_fails_every_target_behind_it_at_one_try() {
     proxy.connection(0);
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert_eq!(proxy.turns().len(), 1, "{:?}", proxy.turns());
+}
+
+/// A jump host that will not open the channel (sshd's AllowTcpForwarding no for its
+/// user) is named in the error, with the target it was asked for; nothing is installed.
+#[test]
+fn a_jump_host_that_forwards_nothing_is_named() {
+    let mut sb = Sandbox::new();
+    let jump_user = RemoteUser::bash();
+    jump_user.authorize(&sb);
+    join_group(&jump_user, "PEER_NOFWD_GROUP");
+    let users = [RemoteUser::bash()];
+    users[0].authorize(&sb);
+    let proxy = Proxy::start(&sb, 5);
+    let (out, _) = push_behind_one_jump(&mut sb, &proxy, &jump_user, &users, "--json");
+    assert_eq!(out.code, 1, "{out:?}");
+    let error = &out.json()["targets"][0]["error"];
+    let sshd = format!("127.0.0.1:{}", crate::harness::peers().port());
+    assert_eq!(
+        error["message"],
+        format!(
+            "jump host 127.0.0.1:{} could not open a connection to {sshd}",
+            proxy.port
+        ),
+        "{out:?}"
+    );
+    assert!(!users[0].auth_path().exists());
 }
