@@ -241,57 +241,11 @@ fn a_connection_cut_anywhere_in_a_push_ends_it_promptly_and_truly() {
         ));
         let next = 1 - holds;
         let started = Instant::now();
-        let run = sb
-            .cmd(&[
-                "push",
-                "--ssh",
-                "cut",
-                "-F",
-                cfg.to_str().unwrap(),
-                "--api-key-stdin",
-                "--json",
-            ])
-            .stdin(&keys[next])
-            .spawn();
-        let out = wait_bounded(&sb, run, 30);
+        let out = push_cut(&sb, &["cut"], &cfg, &keys[next], at);
         longest = longest.max(started.elapsed());
         tried += 1;
         let now = std::fs::read_to_string(user.auth_path()).unwrap();
-        assert!(
-            now == files[0] || now == files[1],
-            "torn file at {at:?}: {now:?}"
-        );
-        let message = out.json()["targets"][0]["error"]["message"]
-            .as_str()
-            .unwrap_or("")
-            .to_string();
-        match out.code {
-            0 => {
-                assert_eq!(
-                    now, files[next],
-                    "{at:?}: exit 0 but the old login: {out:?}"
-                );
-                seen[0] += 1;
-            }
-            1 if message.contains("nothing was changed")
-                || message.contains("nothing was replaced") =>
-            {
-                assert_eq!(now, files[holds], "{at:?}: says untouched: {out:?}");
-                seen[1] += 1;
-            }
-            1 if message.contains("the new login was written") => {
-                assert_eq!(now, files[next], "{at:?}: says written: {out:?}");
-                seen[2] += 1;
-            }
-            1 => {
-                assert!(
-                    message.contains("old login or the new one"),
-                    "{at:?}: the report claims what it cannot know: {out:?}"
-                );
-                seen[2] += 1;
-            }
-            _ => panic!("{at:?}: {out:?}"),
-        }
+        seen[judge(at, &out, 0, &now, &files, holds)] += 1;
         holds = if now == files[0] { 0 } else { 1 };
         proxy.carried()
     };
@@ -318,6 +272,128 @@ fn a_connection_cut_anywhere_in_a_push_ends_it_promptly_and_truly() {
         .0
         .code(0);
     assert!(temp_files(&user).is_empty(), "{:?}", temp_files(&user));
+}
+
+/// A push of API key `key` to `hosts` of ssh config `cfg`, whose connection is cut at
+/// `at`: it ends within 30 s (else the test fails), done or failed (exit 0 or 1).
+fn push_cut(sb: &Sandbox, hosts: &[&str], cfg: &std::path::Path, key: &str, at: Cut) -> Out {
+    let mut args = vec!["push"];
+    for host in hosts {
+        args.extend(["--ssh", host]);
+    }
+    let cfg = cfg.to_str().unwrap();
+    args.extend(["-F", cfg, "--api-key-stdin", "--json"]);
+    let out = wait_bounded(sb, sb.cmd(&args).stdin(key).spawn(), 30);
+    assert!(out.code == 0 || out.code == 1, "{at:?}: {out:?}");
+    out
+}
+
+/// Whether target `i`'s report in `out` is backed by the file it holds, `now`, after a
+/// push of `files[1 - holds]` over `files[holds]` cut at `at`: the class of the run (0
+/// installed, 1 untouched, 2 cut while installing or verifying).
+fn judge(at: Cut, out: &Out, i: usize, now: &str, files: &[String], holds: usize) -> usize {
+    let next = 1 - holds;
+    assert!(
+        now == files[0] || now == files[1],
+        "torn file at {at:?}: {now:?}"
+    );
+    let target = &out.json()["targets"][i];
+    let message = target["error"]["message"].as_str().unwrap_or("");
+    if target["ok"] == true {
+        assert_eq!(
+            now, files[next],
+            "{at:?}: target {i} done but the old login: {out:?}"
+        );
+        0
+    } else if message.contains("nothing was changed") || message.contains("nothing was replaced") {
+        assert_eq!(now, files[holds], "{at:?}: says untouched: {out:?}");
+        1
+    } else if message.contains("the new login was written") {
+        assert_eq!(now, files[next], "{at:?}: says written: {out:?}");
+        2
+    } else {
+        assert!(
+            message.contains("old login or the new one"),
+            "{at:?}: the report claims what it cannot know: {out:?}"
+        );
+        2
+    }
+}
+
+/// A cut of the one connection to a jump host ends every target behind it (they share
+/// it) promptly, each with a report its file backs; the next push leaves no temp file.
+#[test]
+fn a_cut_of_a_shared_jump_host_connection_ends_every_target_behind_it_truly() {
+    let mut sb = Sandbox::new();
+    let users = [RemoteUser::bash(), RemoteUser::bash()];
+    let keys: Vec<String> = (0..2)
+        .map(|i| logins::api_key(&format!("jumpcut{i}")))
+        .collect();
+    for k in &keys {
+        sb.secret(k);
+    }
+    let files: Vec<String> = keys.iter().map(|k| logins::api_key_json(k)).collect();
+    for user in &users {
+        user.authorize(&sb);
+        user.write_owned(".codex/auth.json", &files[0], 0o600);
+    }
+    sb.pin_host("127.0.0.1", peers().port());
+    let mut holds = [0, 0];
+    let mut seen = [0; 3];
+    let mut push_through = |at: Cut| -> (usize, usize) {
+        // The proxy carries one connection: a second one to the jump host would wait
+        // unanswered, and the run would fail its bound.
+        let proxy = CutProxy::start(at);
+        let mut config = format!(
+            "Host jump\n  HostName 127.0.0.1\n  Port {}\n  HostKeyAlias [127.0.0.1]:{}\n  User {}\n",
+            proxy.port,
+            peers().port(),
+            users[0].name
+        );
+        for (i, user) in users.iter().enumerate() {
+            config.push_str(&format!(
+                "Host inner{i}\n  HostName 127.0.0.1\n  Port {}\n  User {}\n  ProxyJump jump\n",
+                peers().port(),
+                user.name
+            ));
+        }
+        config.push_str("Host *\n  IdentityFile {key}\n  UserKnownHostsFile {known_hosts}\n  StrictHostKeyChecking yes\n");
+        let cfg = sb.ssh_config(&config);
+        // Both targets are pushed the login the first one does not hold (a cut may
+        // leave them apart: each is judged by what it held).
+        let next = 1 - holds[0];
+        let out = push_cut(&sb, &["inner0", "inner1"], &cfg, &keys[next], at);
+        for (i, user) in users.iter().enumerate() {
+            let now = std::fs::read_to_string(user.auth_path()).unwrap();
+            if holds[i] == next {
+                // Out of step: it was pushed the login it held, and holds it still.
+                assert_eq!(now, files[next], "{at:?}: {out:?}");
+            } else {
+                seen[judge(at, &out, i, &now, &files, holds[i])] += 1;
+            }
+            holds[i] = if now == files[0] { 0 } else { 1 };
+        }
+        proxy.carried()
+    };
+    let (up, down) = push_through(Cut::Never);
+    const STEPS: usize = 16;
+    for k in 0..=STEPS {
+        push_through(Cut::Client(k * up / STEPS));
+    }
+    for k in 0..=STEPS {
+        push_through(Cut::Server(k * down / STEPS));
+    }
+    assert!(seen.iter().all(|n| *n > 0), "{seen:?}");
+    for user in &users {
+        let cfg = sb.alias("s", user);
+        sb.push_key(
+            "after-jump-cuts",
+            &["--ssh", "s", "-F", cfg.to_str().unwrap()],
+        )
+        .0
+        .code(0);
+        assert!(temp_files(user).is_empty(), "{:?}", temp_files(user));
+    }
 }
 
 /// Host `quiet` for `user` through a proxy on `port`, with keepalives every second.
