@@ -322,16 +322,23 @@ pub(crate) struct ExecOutput {
 /// The most a remote command may print; a target that prints more is cut off.
 const MAX_OUTPUT: usize = 4 << 20;
 
-fn endpoint_gate(endpoint: &str) -> Arc<Semaphore> {
-    static GATES: OnceLock<Mutex<HashMap<String, Arc<Semaphore>>>> = OnceLock::new();
-    let gates = GATES.get_or_init(|| Mutex::new(HashMap::new()));
-    let mut map = match gates.lock() {
+/// A process-wide registry of shared things by name: `name`'s, made by `make` the first
+/// time it is asked for.
+type Registry<T> = OnceLock<Mutex<HashMap<String, Arc<T>>>>;
+
+fn registered<T>(registry: &'static Registry<T>, name: &str, make: impl FnOnce() -> T) -> Arc<T> {
+    let mut map = match registry.get_or_init(Default::default).lock() {
         Ok(m) => m,
         Err(poisoned) => poisoned.into_inner(),
     };
-    map.entry(endpoint.to_string())
-        .or_insert_with(|| Arc::new(Semaphore::new(HANDSHAKES_PER_ENDPOINT)))
+    map.entry(name.to_string())
+        .or_insert_with(|| Arc::new(make()))
         .clone()
+}
+
+fn endpoint_gate(endpoint: &str) -> Arc<Semaphore> {
+    static GATES: Registry<Semaphore> = OnceLock::new();
+    registered(&GATES, endpoint, || Semaphore::new(HANDSHAKES_PER_ENDPOINT))
 }
 
 /// Serializes questions to the terminal across concurrently connecting targets.
@@ -363,8 +370,9 @@ impl Session {
         let mut chain = String::new();
         for hop in &hops {
             chain.push_str(&format!("{hop:?}\n"));
-            let (shared, waited) = shared_hop(&chain, hop, jumps.last(), &prompter).await?;
-            jump_turns += waited + 1;
+            let (shared, turns_waited) = shared_hop(&chain, hop, jumps.last(), &prompter).await?;
+            // (and one for the channel it opens to the next hop)
+            jump_turns += turns_waited + 1;
             jumps.push(shared);
         }
         let via = jumps.last().map(|j| &**j);
@@ -445,7 +453,7 @@ impl Session {
                 }
                 Some(russh::ChannelMsg::ExitStatus { exit_status }) => {
                     // (what follows, the channel's close, is not waited for)
-                    self.answered();
+                    self.turns.answered();
                     out.exit_status = Some(exit_status)
                 }
                 Some(_) => {}
@@ -464,7 +472,7 @@ impl Session {
             out.lost = Some(self.lost("closed before the command finished"));
         }
         if out.exit_status.is_none() {
-            self.answered();
+            self.turns.answered();
         }
         Ok(out)
     }
@@ -561,11 +569,6 @@ impl Session {
         self.handle.is_closed()
     }
 
-    /// A command's answer is complete: the round trips until now are what it cost.
-    fn answered(&self) {
-        self.turns.answered();
-    }
-
     /// Say goodbye to the server (and the jump hosts); a connection that does not
     /// answer within a second is simply dropped.
     pub(crate) async fn close(self) {
@@ -585,7 +588,8 @@ impl Session {
                 .disconnect(russh::Disconnect::ByApplication, "", "en")
                 .await;
             // A jump host's connection ends with its last target (another target
-            // behind it may still be using it).
+            // behind it may still be using it). Two closing at once may each see the
+            // other: it then ends when the last of them drops it, without a goodbye.
             for j in self.jumps.iter().rev() {
                 if Arc::strong_count(j) == 1 {
                     let _ = j
@@ -621,8 +625,8 @@ enum HopState {
 }
 
 /// The connection to jump host `hc` at the end of `chain` (the hops up to it, as
-/// resolved), through `via`: made once for the run's targets behind it, which share it
-/// as `ssh -J` with a ControlMaster does, so a fleet behind a bastion costs the bastion
+/// resolved), through `via`: shared by the run's targets behind it while any of them
+/// holds it, as `ssh -J` with a ControlMaster does, so a fleet behind a bastion costs the bastion
 /// one handshake instead of one per target (which its MaxStartups would also queue,
 /// HANDSHAKES_PER_ENDPOINT at a time). With the round trips this target waited for its
 /// handshake: none if it was ready before it asked.
@@ -632,29 +636,19 @@ async fn shared_hop(
     via: Option<&Arc<Hop>>,
     prompter: &Arc<dyn Prompter>,
 ) -> Result<(Arc<Hop>, u32), SshError> {
-    type Slots = Mutex<HashMap<String, Arc<tokio::sync::Mutex<HopState>>>>;
-    static SLOTS: OnceLock<Slots> = OnceLock::new();
-    let slot = {
-        let slots = SLOTS.get_or_init(Default::default);
-        let mut map = match slots.lock() {
-            Ok(m) => m,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        map.entry(chain.to_string())
-            .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(HopState::Untried)))
-            .clone()
-    };
+    static SLOTS: Registry<tokio::sync::Mutex<HopState>> = OnceLock::new();
+    let slot = registered(&SLOTS, chain, || tokio::sync::Mutex::new(HopState::Untried));
     let asked_at = std::time::Instant::now();
     let mut state = slot.lock().await;
     match &*state {
         HopState::Up(hop) => {
             if let Some(hop) = hop.upgrade().filter(|h| !h.handle.is_closed()) {
-                let waited = if hop.ready_at > asked_at {
+                let turns_waited = if hop.ready_at > asked_at {
                     hop.handshake_turns
                 } else {
                     0
                 };
-                return Ok((hop, waited));
+                return Ok((hop, turns_waited));
             }
         }
         HopState::Failed(e) => return Err(e.clone()),
