@@ -1042,15 +1042,7 @@ fn locked_rsa_keys_in_both_formats_sign_as_the_host_requires() {
         if format == "PEM" {
             std::fs::remove_file(key.with_extension("pub")).unwrap();
         }
-        let cfg = sb.ssh_config(&format!(
-            "Host t\n  HostName 127.0.0.1\n  Port {{port}}\n  User {}\n  IdentityFile {}\n  IdentitiesOnly yes\n  UserKnownHostsFile {{known_hosts}}\n  StrictHostKeyChecking yes\n",
-            user.name,
-            key.display()
-        ));
-        let out = sb.run_in_tty(
-            &["status", "--ssh", "t", "-F", cfg.to_str().unwrap()],
-            "echo-rsa\n",
-        );
+        let out = status_in_tty_with_only(&sb, &user, &key, "", "echo-rsa\n");
         assert_eq!(out.code, 0, "{name}: {out:?}");
         assert_eq!(
             out.stdout.matches("Enter passphrase").count(),
@@ -1149,13 +1141,11 @@ fn a_pub_file_of_another_key_is_named_and_nothing_signed_with_it() {
     user.authorize_key(&other);
     std::fs::copy(other.with_extension("pub"), locked.with_extension("pub")).unwrap();
     sb.pin_host("127.0.0.1", peers().port());
-    let cfg = sb.ssh_config(&format!(
-        "Host t\n  HostName 127.0.0.1\n  Port {{port}}\n  User {}\n  IdentityFile {}\n  IdentitiesOnly yes\n  PasswordAuthentication no\n  UserKnownHostsFile {{known_hosts}}\n  StrictHostKeyChecking yes\n",
-        user.name,
-        locked.display()
-    ));
-    let out = sb.run_in_tty(
-        &["status", "--ssh", "t", "-F", cfg.to_str().unwrap()],
+    let out = status_in_tty_with_only(
+        &sb,
+        &user,
+        &locked,
+        "  PasswordAuthentication no\n",
         "foxtrot\n",
     );
     assert_eq!(out.code, 1, "{out:?}");
@@ -1337,4 +1327,24 @@ fn setenv_and_algorithm_lists_of_the_ssh_config_are_honoured() {
             .contains("none of the Ciphers"),
         "{out:?}"
     );
+}
+
+/// `status` of host `t` (`user` on the test sshd) at a terminal where `typed` is typed,
+/// with `key` as the only identity, and the config lines `extra`.
+fn status_in_tty_with_only(
+    sb: &Sandbox,
+    user: &RemoteUser,
+    key: &std::path::Path,
+    extra: &str,
+    typed: &str,
+) -> crate::harness::Out {
+    let cfg = sb.ssh_config(&format!(
+        "Host t\n  HostName 127.0.0.1\n  Port {{port}}\n  User {}\n  IdentityFile {}\n  IdentitiesOnly yes\n{extra}  UserKnownHostsFile {{known_hosts}}\n  StrictHostKeyChecking yes\n",
+        user.name,
+        key.display()
+    ));
+    sb.run_in_tty(
+        &["status", "--ssh", "t", "-F", cfg.to_str().unwrap()],
+        typed,
+    )
 }
